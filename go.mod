@@ -1,0 +1,8 @@
+module github.com/mcast-proxy/mcast-proxy
+
+go 1.23.0
+
+require (
+	golang.org/x/net v0.43.0 // indirect
+	golang.org/x/sys v0.35.0 // indirect
+)
