@@ -1,0 +1,379 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults.
+const (
+	defaultThreshold   = 1
+	defaultIGMPVersion = 3
+	defaultMLDVersion  = 2
+	// RFC 3376 §8.1 and RFC 3810 §9.1.
+	defaultRobustness = 2
+	// RFC 3376 §8.2.
+	defaultQueryInterval = 125 * time.Second
+	// RFC 3376 §8.3.
+	defaultQueryResponseInterval = 10 * time.Second
+	// RFC 3376 §8.8.
+	defaultLastMemberQueryInterval = time.Second
+)
+
+// Limits of what the wire and the kernel can carry.
+const (
+	// MAXVIFS in linux/mroute.h (and MAXMIFS in linux/mroute6.h).
+	maxEnabledInterfaces = 32
+	// Response times travel in tenths of a second (RFC 3376 §4.1.1).
+	respUnit = 100 * time.Millisecond
+	// Max Resp Code 0xff: mantissa 0xf, exponent 7 (RFC 3376 §4.1.1).
+	maxRespTime = 31744 * respUnit
+	// IGMPv2 Max Resp Time is a plain 8-bit count of tenths (RFC 2236 §2.2).
+	maxRespTimeIGMPv2 = 255 * respUnit
+	// MLDv1 Maximum Response Delay is 16-bit milliseconds (RFC 2710 §3.4).
+	maxRespTimeMLDv1 = 65535 * time.Millisecond
+	// IGMPv1 queries carry no response time; hosts use 10 s (RFC 2236 §4).
+	respTimeIGMPv1 = 10 * time.Second
+	// QQIC 0xff is the longest query interval a query can announce, in
+	// whole seconds (RFC 3376 §4.1.7).
+	minQueryInterval = time.Second
+	maxQueryInterval = 31744 * time.Second
+	// Counts beyond this only delay leaves; hosts see nothing of them.
+	maxCount = 10
+)
+
+// validator collects errors while validate walks a raw model.
+type validator struct {
+	errs Errors
+}
+
+func (v *validator) errorf(pos Pos, format string, args ...any) {
+	v.errs = append(v.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// validate checks a raw model and builds the Config with every default
+// applied. It reports every problem it finds, sorted by position.
+func (r *rawConfig) validate() (*Config, Errors) {
+	v := &validator{}
+	c := &Config{
+		File: r.file,
+		IPv4: valueOr(r.ipv4, true),
+		IPv6: valueOr(r.ipv6, false),
+	}
+	if !c.IPv4 && !c.IPv6 {
+		pos := r.ipv4.Pos
+		if r.ipv6.Set && posLess(pos, r.ipv6.Pos) {
+			pos = r.ipv6.Pos
+		}
+		v.errorf(pos, "ipv4 and ipv6 are both disabled; nothing to proxy")
+	}
+
+	first := map[string]*rawInterface{}
+	var upstream *rawInterface
+	enabled, downstreams := 0, 0
+	roleMissing := false
+	for _, ri := range r.ifaces {
+		v.checkName(ri)
+		if f, dup := first[ri.name]; dup {
+			v.errorf(ri.pos, "duplicate interface %q (first at %s)", ri.name, lineCol(f.pos))
+		} else {
+			first[ri.name] = ri
+		}
+		if !ri.role.Set {
+			if ri.incomplete {
+				roleMissing = true
+			} else {
+				v.errorf(ri.pos, "interface %q has no role (upstream, downstream or disabled)", ri.name)
+			}
+		}
+		iface := v.checkInterface(ri, c)
+		switch iface.Role {
+		case RoleUpstream:
+			if upstream != nil {
+				v.errorf(ri.role.Pos, "interface %q is a second upstream (first is %q at %s); exactly one upstream is supported",
+					ri.name, upstream.name, lineCol(upstream.pos))
+			} else {
+				upstream = ri
+			}
+		case RoleDownstream:
+			downstreams++
+		}
+		if iface.Role != RoleDisabled {
+			enabled++
+			if enabled == maxEnabledInterfaces+1 {
+				v.errorf(ri.pos, "interface %q is enabled interface number %d; the kernel has only %d multicast interfaces (VIFs)",
+					ri.name, enabled, maxEnabledInterfaces)
+			}
+		}
+		c.Interfaces = append(c.Interfaces, iface)
+	}
+	// A block that lost statements to syntax errors may have lost its role,
+	// so missing roles overall would only repeat that error.
+	if !roleMissing {
+		if upstream == nil {
+			v.errorf(r.end, "no upstream interface; exactly one interface needs \"upstream\"")
+		}
+		if downstreams == 0 {
+			v.errorf(r.end, "no downstream interface; at least one interface needs \"downstream\"")
+		}
+	}
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	return c, nil
+}
+
+// checkName applies the kernel's rules for interface names (dev_valid_name).
+func (v *validator) checkName(ri *rawInterface) {
+	n := ri.name
+	switch {
+	case n == "":
+		v.errorf(ri.namePos, "empty interface name")
+	case len(n) > 15:
+		// IFNAMSIZ is 16 bytes including the terminating NUL.
+		v.errorf(ri.namePos, "interface name %q is longer than 15 bytes", n)
+	case n == "." || n == "..":
+		v.errorf(ri.namePos, "interface name %q is not allowed", n)
+	case strings.ContainsRune(n, ':'):
+		v.errorf(ri.namePos, "interface name %q contains \":\"; an alias label like eth0:1 is not an interface", n)
+	case strings.ContainsAny(n, "/ \t\n\v\f\r\x00"):
+		v.errorf(ri.namePos, "interface name %q contains \"/\", whitespace or NUL", n)
+	}
+}
+
+// checkInterface validates one block and returns it with defaults applied.
+func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
+	iface := Interface{
+		Name: ri.name,
+		Role: ri.role.Val,
+		Pos:  ri.pos,
+		IPv4: valueOr(ri.ipv4, c.IPv4),
+		IPv6: valueOr(ri.ipv6, c.IPv6),
+	}
+	if ri.role.Set && ri.role.Val != RoleDisabled && !iface.IPv4 && !iface.IPv6 {
+		pos := ri.pos
+		for _, s := range []setting[bool]{ri.ipv4, ri.ipv6} {
+			if s.Set && !s.Val && posLess(pos, s.Pos) {
+				pos = s.Pos
+			}
+		}
+		v.errorf(pos, "interface %q has both ipv4 and ipv6 disabled", ri.name)
+	}
+
+	iface.Threshold = v.intIn(ri.threshold, "threshold", 1, 255, defaultThreshold, "")
+	querier := true
+	if ri.role.Set && ri.role.Val == RoleUpstream {
+		// The upstream acts as a host towards the upstream router (RFC 4605
+		// §2.1); it never queries, so querier settings there are a mistake.
+		for _, o := range ri.querierOptions() {
+			v.errorf(o.pos, "%s is only meaningful on a downstream interface", o.name)
+		}
+		querier = false
+	}
+	v.checkQuerier(ri, &iface, querier)
+	v.checkSources(ri, &iface)
+	return iface
+}
+
+// checkQuerier validates the querier settings and fills them in. When check
+// is false the values were already reported as misplaced and only defaults
+// are filled.
+func (v *validator) checkQuerier(ri *rawInterface, iface *Interface, check bool) {
+	if !check {
+		ri = &rawInterface{}
+	}
+	iface.IGMPVersion = v.intIn(ri.igmpVersion, "igmp-version", 1, 3, defaultIGMPVersion, "")
+	iface.MLDVersion = v.intIn(ri.mldVersion, "mld-version", 1, 2, defaultMLDVersion, "")
+	iface.Robustness = v.intIn(ri.robustness, "robustness", 1, 7, defaultRobustness,
+		" (QRV is a 3-bit field, RFC 3376 §4.1.6)")
+	iface.LastMemberQueryCount = v.intIn(ri.lmqCount, "last-member-query-count", 1, maxCount, iface.Robustness, "")
+	iface.StartupQueryCount = v.intIn(ri.sqCount, "startup-query-count", 1, maxCount, iface.Robustness, "")
+
+	iface.QueryInterval = v.durationIn(ri.queryInterval, "query-interval",
+		minQueryInterval, maxQueryInterval, time.Second, defaultQueryInterval,
+		" (QQIC, RFC 3376 §4.1.7)")
+	iface.QueryResponseInterval = v.durationIn(ri.queryRespInt, "query-response-interval",
+		respUnit, maxRespTime, respUnit, defaultQueryResponseInterval,
+		" (Max Resp Code, RFC 3376 §4.1.1)")
+	iface.LastMemberQueryInterval = v.durationIn(ri.lastMemberQInt, "last-member-query-interval",
+		respUnit, maxRespTime, respUnit, defaultLastMemberQueryInterval,
+		" (Max Resp Code, RFC 3376 §4.1.1)")
+	// RFC 3376 §8.6: the default is a quarter of the query interval. It is a
+	// local timer only, so no wire granularity applies.
+	iface.StartupQueryInterval = v.durationIn(ri.startupQInterval, "startup-query-interval",
+		respUnit, maxQueryInterval, 0, iface.QueryInterval/4, "")
+
+	// RFC 3376 §8.3: the response interval must be shorter than the query
+	// interval, or hosts would still be answering when the next query comes.
+	if iface.QueryResponseInterval >= iface.QueryInterval {
+		pos := ri.queryRespInt.Pos
+		if !ri.queryRespInt.Set || (ri.queryInterval.Set && posLess(pos, ri.queryInterval.Pos)) {
+			pos = ri.queryInterval.Pos
+		}
+		v.errorf(pos, "query-response-interval (%s) must be less than query-interval (%s), RFC 3376 §8.3",
+			formatDuration(iface.QueryResponseInterval), formatDuration(iface.QueryInterval))
+	}
+	if iface.IPv4 {
+		switch iface.IGMPVersion {
+		case 2:
+			v.maxFor(ri.queryRespInt, "query-response-interval", iface.QueryResponseInterval, maxRespTimeIGMPv2,
+				"igmp-version 2 (Max Resp Time, RFC 2236 §2.2)")
+			v.maxFor(ri.lastMemberQInt, "last-member-query-interval", iface.LastMemberQueryInterval, maxRespTimeIGMPv2,
+				"igmp-version 2 (Max Resp Time, RFC 2236 §2.2)")
+		case 1:
+			if ri.queryRespInt.Set && iface.QueryResponseInterval != respTimeIGMPv1 {
+				v.errorf(ri.queryRespInt.ValPos, "query-response-interval cannot be set with igmp-version 1: IGMPv1 queries carry no response time and hosts answer within 10s (RFC 2236 §4)")
+			}
+		}
+	}
+	if iface.IPv6 && iface.MLDVersion == 1 {
+		v.maxFor(ri.queryRespInt, "query-response-interval", iface.QueryResponseInterval, maxRespTimeMLDv1,
+			"mld-version 1 (Maximum Response Delay, RFC 2710 §3.4)")
+		v.maxFor(ri.lastMemberQInt, "last-member-query-interval", iface.LastMemberQueryInterval, maxRespTimeMLDv1,
+			"mld-version 1 (Maximum Response Delay, RFC 2710 §3.4)")
+	}
+}
+
+// maxFor reports a set duration above what an older protocol version carries.
+func (v *validator) maxFor(s setting[time.Duration], name string, d, limit time.Duration, why string) {
+	if s.Set && d > limit {
+		v.errorf(s.ValPos, "%s %s is too long for %s; at most %s", name, formatDuration(d), why, formatDuration(limit))
+	}
+}
+
+// checkSources parses and checks the upstream's extra source prefixes.
+func (v *validator) checkSources(ri *rawInterface, iface *Interface) {
+	if len(ri.sources) == 0 {
+		return
+	}
+	if ri.role.Set && ri.role.Val != RoleUpstream {
+		for _, s := range ri.sources {
+			v.errorf(s.Pos, "source is only meaningful on an upstream interface")
+		}
+		return
+	}
+	seen := map[netip.Prefix]Pos{}
+	for _, s := range ri.sources {
+		p, ok := v.parsePrefix(s)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[p]; dup {
+			v.errorf(s.ValPos, "duplicate source %s (first at %s)", p, lineCol(first))
+			continue
+		}
+		seen[p] = s.ValPos
+		if p.Addr().Is4() && !iface.IPv4 {
+			v.errorf(s.ValPos, "source %s is IPv4 but ipv4 is disabled on interface %q", p, ri.name)
+		}
+		if p.Addr().Is6() && !iface.IPv6 {
+			v.errorf(s.ValPos, "source %s is IPv6 but ipv6 is disabled on interface %q", p, ri.name)
+		}
+		iface.Sources = append(iface.Sources, p)
+	}
+}
+
+// parsePrefix accepts a canonical prefix, or a bare address as a host prefix.
+func (v *validator) parsePrefix(s setting[string]) (netip.Prefix, bool) {
+	var p netip.Prefix
+	if strings.Contains(s.Val, "/") {
+		var err error
+		p, err = netip.ParsePrefix(s.Val)
+		if err != nil {
+			v.errorf(s.ValPos, "source %q is not a valid prefix", s.Val)
+			return netip.Prefix{}, false
+		}
+	} else {
+		a, err := netip.ParseAddr(s.Val)
+		if err != nil || a.Zone() != "" {
+			v.errorf(s.ValPos, "source %q is not a valid prefix", s.Val)
+			return netip.Prefix{}, false
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if p.Addr().Is4In6() {
+		v.errorf(s.ValPos, "source %s is IPv4-mapped; write it as an IPv4 prefix", s.Val)
+		return netip.Prefix{}, false
+	}
+	if m := p.Masked(); m != p {
+		v.errorf(s.ValPos, "source %s has host bits set; did you mean %s?", p, m)
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+// intIn returns the value of s if it lies in [lo, hi], reporting it
+// otherwise, and def if s is not set or invalid.
+func (v *validator) intIn(s setting[int], name string, lo, hi, def int, why string) int {
+	if !s.Set {
+		return def
+	}
+	if s.Val < lo || s.Val > hi {
+		v.errorf(s.ValPos, "%s %d is out of range %d..%d%s", name, s.Val, lo, hi, why)
+		return def
+	}
+	return s.Val
+}
+
+// durationIn is intIn for durations that must also be a multiple of unit
+// (when unit is not zero).
+func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, unit, def time.Duration, why string) time.Duration {
+	if !s.Set {
+		return def
+	}
+	if s.Val < lo || s.Val > hi {
+		v.errorf(s.ValPos, "%s %s is out of range %s..%s%s", name, formatDuration(s.Val),
+			formatDuration(lo), formatDuration(hi), why)
+		return def
+	}
+	if unit != 0 && s.Val%unit != 0 {
+		v.errorf(s.ValPos, "%s %s is not a multiple of %s%s", name, formatDuration(s.Val), formatDuration(unit), why)
+		return def
+	}
+	return s.Val
+}
+
+func valueOr[T any](s setting[T], def T) T {
+	if s.Set {
+		return s.Val
+	}
+	return def
+}
+
+func posLess(a, b Pos) bool {
+	return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
+}
+
+// lineCol is a position without its file name, for pointing at another
+// place in the same file.
+func lineCol(p Pos) string {
+	p.File = ""
+	return p.String()
+}
+
+// sortErrors orders errors by position, keeping the order of errors at the
+// same position.
+func sortErrors(es Errors) {
+	slices.SortStableFunc(es, func(a, b *Error) int {
+		switch {
+		case posLess(a.Pos, b.Pos):
+			return -1
+		case posLess(b.Pos, a.Pos):
+			return 1
+		}
+		return 0
+	})
+}
+
+// formatDuration writes d the way the configuration file accepts it:
+// seconds, with decimals when needed, or milliseconds below one second.
+func formatDuration(d time.Duration) string {
+	if d < time.Second && d%time.Millisecond == 0 {
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
