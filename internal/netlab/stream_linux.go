@@ -1,0 +1,383 @@
+//go:build linux
+
+package netlab
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+// Datagram layout sent by a Sender: magic, sequence number, send time.
+const (
+	magic      = "MCPL"
+	payloadLen = 4 + 8 + 8
+)
+
+// Sender sends numbered UDP datagrams to a multicast group from one source
+// address at a fixed interval until stopped.
+type Sender struct {
+	src, dst netip.AddrPort
+	conn     *ipv4.PacketConn
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+
+	mu   sync.Mutex // guards sent
+	sent uint64
+}
+
+// SenderTTL is the TTL of the stream's datagrams: enough to cross the lab.
+const SenderTTL = 8
+
+// NewSender starts sending from src (an address of ifname in namespace ns) to
+// group:port every interval. The first datagram has sequence number 1.
+func (l *Lab) NewSender(ns, ifname string, src netip.Addr, dst netip.AddrPort, interval time.Duration) (*Sender, error) {
+	var conn *ipv4.PacketConn
+	err := l.Do(ns, func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		c, err := net.ListenPacket("udp4", netip.AddrPortFrom(src, 0).String())
+		if err != nil {
+			return err
+		}
+		p := ipv4.NewPacketConn(c)
+		for _, f := range []func() error{
+			func() error { return p.SetMulticastInterface(ifi) },
+			func() error { return p.SetMulticastTTL(SenderTTL) },
+			func() error { return p.SetMulticastLoopback(false) },
+		} {
+			if err := f(); err != nil {
+				c.Close()
+				return err
+			}
+		}
+		conn = p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netlab: sender %s -> %s in %s: %w", src, dst, ns, err)
+	}
+	s := &Sender{src: netip.AddrPortFrom(src, 0), dst: dst, conn: conn, stop: make(chan struct{}), done: make(chan struct{})}
+	go s.loop(interval)
+	l.track(s)
+	return s, nil
+}
+
+func (s *Sender) loop(interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	to := net.UDPAddrFromAddrPort(s.dst)
+	buf := make([]byte, payloadLen)
+	copy(buf, magic)
+	for seq := uint64(1); ; seq++ {
+		binary.BigEndian.PutUint64(buf[4:], seq)
+		binary.BigEndian.PutUint64(buf[12:], uint64(time.Now().UnixNano()))
+		// Errors (no route yet, buffer full) just lose a datagram, as on
+		// a real network; receivers see the gap.
+		if _, err := s.conn.WriteTo(buf, nil, to); err == nil {
+			s.mu.Lock()
+			s.sent++
+			s.mu.Unlock()
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sent is the number of datagrams handed to the kernel so far.
+func (s *Sender) Sent() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
+}
+
+// Source is the sender's source address.
+func (s *Sender) Source() netip.Addr { return s.src.Addr() }
+
+// Stop stops sending and closes the socket. It may be called more than once.
+func (s *Sender) Stop() {
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.conn.Close()
+	})
+}
+
+// Close is Stop, for io.Closer.
+func (s *Sender) Close() error {
+	s.Stop()
+	return nil
+}
+
+// FilterMode says how a Receiver joins its group.
+type FilterMode int
+
+const (
+	// AnySource joins (*,G): IGMPv3 EXCLUDE{} or an IGMPv1/v2 report.
+	AnySource FilterMode = iota
+	// Include joins the listed sources only (IGMPv3 INCLUDE{sources}).
+	Include
+	// Exclude joins the group but blocks the listed sources (IGMPv3 EXCLUDE{sources}).
+	Exclude
+)
+
+func (m FilterMode) String() string {
+	switch m {
+	case AnySource:
+		return "any-source"
+	case Include:
+		return "INCLUDE"
+	case Exclude:
+		return "EXCLUDE"
+	}
+	return fmt.Sprintf("FilterMode(%d)", int(m))
+}
+
+// Arrival is one datagram received from a Sender.
+type Arrival struct {
+	Seq uint64
+	At  time.Time
+}
+
+// Receiver is a UDP socket in a namespace that joins a group on one interface
+// and records the numbered datagrams it receives, per source.
+type Receiver struct {
+	ns      string
+	ifi     *net.Interface
+	group   netip.AddrPort
+	mode    FilterMode
+	sources []netip.Addr
+	conn    *ipv4.PacketConn
+	done    chan struct{}
+
+	mu     sync.Mutex // guards the fields below
+	joined bool
+	got    map[netip.Addr][]Arrival
+}
+
+// NewReceiver creates a receiver in namespace ns bound to group:port and joins
+// the group on ifname in the given mode.
+func (l *Lab) NewReceiver(ns, ifname string, group netip.AddrPort, mode FilterMode, sources ...netip.Addr) (*Receiver, error) {
+	r := &Receiver{ns: ns, group: group, mode: mode, sources: sources, done: make(chan struct{}), got: make(map[netip.Addr][]Arrival)}
+	err := l.Do(ns, func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		// Bound to the group address, the socket sees only this group's
+		// datagrams, whatever else the host has joined.
+		c, err := net.ListenPacket("udp4", group.String())
+		if err != nil {
+			return err
+		}
+		r.ifi, r.conn = ifi, ipv4.NewPacketConn(c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netlab: receiver %s in %s: %w", group, ns, err)
+	}
+	if err := r.Join(); err != nil {
+		r.conn.Close()
+		return nil, err
+	}
+	go r.loop()
+	l.track(r)
+	return r, nil
+}
+
+func (r *Receiver) loop() {
+	defer close(r.done)
+	buf := make([]byte, 1500)
+	for {
+		n, _, from, err := r.conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		now := time.Now()
+		ua, ok := from.(*net.UDPAddr)
+		if !ok || n != payloadLen || string(buf[:4]) != magic {
+			continue
+		}
+		src := ua.AddrPort().Addr().Unmap()
+		seq := binary.BigEndian.Uint64(buf[4:])
+		r.mu.Lock()
+		r.got[src] = append(r.got[src], Arrival{Seq: seq, At: now})
+		r.mu.Unlock()
+	}
+}
+
+// Join joins the group in the receiver's mode (again, after Leave).
+func (r *Receiver) Join() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.joined {
+		return nil
+	}
+	g := &net.UDPAddr{IP: r.group.Addr().AsSlice()}
+	var err error
+	switch r.mode {
+	case AnySource:
+		err = r.conn.JoinGroup(r.ifi, g)
+	case Include:
+		for _, s := range r.sources {
+			if err = r.conn.JoinSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
+				break
+			}
+		}
+	case Exclude:
+		// Blocking a source needs an any-source membership first.
+		if err = r.conn.JoinGroup(r.ifi, g); err != nil {
+			break
+		}
+		for _, s := range r.sources {
+			if err = r.conn.ExcludeSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("netlab: join %s %s %v on %s in %s: %w", r.group.Addr(), r.mode, r.sources, r.ifi.Name, r.ns, err)
+	}
+	r.joined = true
+	return nil
+}
+
+// Leave leaves the group; the kernel sends the leave (IGMPv2 leave or IGMPv3
+// TO_IN{}) at once.
+func (r *Receiver) Leave() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.joined {
+		return nil
+	}
+	g := &net.UDPAddr{IP: r.group.Addr().AsSlice()}
+	var err error
+	if r.mode == Include {
+		for _, s := range r.sources {
+			if err = r.conn.LeaveSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
+				break
+			}
+		}
+	} else {
+		err = r.conn.LeaveGroup(r.ifi, g)
+	}
+	if err != nil {
+		return fmt.Errorf("netlab: leave %s on %s in %s: %w", r.group.Addr(), r.ifi.Name, r.ns, err)
+	}
+	r.joined = false
+	return nil
+}
+
+// Close leaves the group and closes the socket.
+func (r *Receiver) Close() error {
+	err := r.conn.Close()
+	<-r.done
+	return err
+}
+
+// Group is the group and port the receiver listens on.
+func (r *Receiver) Group() netip.AddrPort { return r.group }
+
+// Arrivals returns a copy of what arrived from src, oldest first.
+func (r *Receiver) Arrivals(src netip.Addr) []Arrival {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Arrival(nil), r.got[src]...)
+}
+
+// Total is the number of datagrams received from all sources.
+func (r *Receiver) Total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, a := range r.got {
+		n += len(a)
+	}
+	return n
+}
+
+// CountSince is the number of datagrams from src received at or after t.
+// An invalid src counts every source.
+func (r *Receiver) CountSince(src netip.Addr, t time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for s, as := range r.got {
+		if src.IsValid() && s != src {
+			continue
+		}
+		for _, a := range as {
+			if !a.At.Before(t) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// FirstSince is the arrival time of the first datagram from src at or after
+// t; ok is false if none arrived.
+func (r *Receiver) FirstSince(src netip.Addr, t time.Time) (at time.Time, ok bool) {
+	for _, a := range r.Arrivals(src) {
+		if !a.At.Before(t) {
+			return a.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Last is the arrival time of the latest datagram from src; ok is false if
+// none arrived.
+func (r *Receiver) Last(src netip.Addr) (at time.Time, ok bool) {
+	as := r.Arrivals(src)
+	if len(as) == 0 {
+		return time.Time{}, false
+	}
+	return as[len(as)-1].At, true
+}
+
+// Gap is a run of sequence numbers that never arrived.
+type Gap struct {
+	After, Before uint64    // last received before the gap, first received after it
+	At            time.Time // arrival of Before
+}
+
+// Missing is the number of datagrams lost in the gap.
+func (g Gap) Missing() uint64 { return g.Before - g.After - 1 }
+
+func (g Gap) String() string {
+	return fmt.Sprintf("%d datagrams lost between seq %d and %d (resumed %s)", g.Missing(), g.After, g.Before, g.At.Format("15:04:05.000"))
+}
+
+// GapsBetween returns the sequence gaps from src among datagrams that arrived
+// in [from, to]; a zero to means up to now.
+func (r *Receiver) GapsBetween(src netip.Addr, from, to time.Time) []Gap {
+	var gaps []Gap
+	var prev *Arrival
+	for _, a := range r.Arrivals(src) {
+		if a.At.Before(from) || (!to.IsZero() && a.At.After(to)) {
+			continue
+		}
+		if prev != nil && a.Seq > prev.Seq+1 {
+			gaps = append(gaps, Gap{After: prev.Seq, Before: a.Seq, At: a.At})
+		}
+		prev = &a
+	}
+	return gaps
+}
