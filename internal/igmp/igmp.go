@@ -124,7 +124,13 @@ func Parse(b []byte) (Message, error) {
 	}
 	switch t := Type(b[0]); t {
 	case TypeQuery:
-		return parseQuery(b)
+		// Return nil, not a typed nil pointer, so that callers can test
+		// the message against nil.
+		q, err := parseQuery(b)
+		if err != nil {
+			return nil, err
+		}
+		return q, nil
 	case TypeV1Report, TypeV2Report:
 		// RFC 2236 §2.5: ignore anything past the first 8 bytes.
 		g, err := multicastGroup(b[4:8])
@@ -143,7 +149,11 @@ func Parse(b []byte) (Message, error) {
 		}
 		return &Leave{Group: g}, nil
 	case TypeV3Report:
-		return parseV3Report(b)
+		r, err := parseV3Report(b)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	default:
 		return nil, fmt.Errorf("%w: 0x%02x", ErrUnknownType, b[0])
 	}
