@@ -1,0 +1,191 @@
+package membership
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// source is one source record (RFC 3376 §6.2.3). In INCLUDE mode every
+// source has a running timer; in EXCLUDE mode a zero timer puts the source on
+// the exclude list.
+type source struct {
+	timer  time.Time
+	rexmit int // retransmissions left in group-and-source-specific queries (§6.6.3.2)
+}
+
+// group is one group record (RFC 3376 §6.2.1) with its deadlines.
+type group struct {
+	addr    netip.Addr
+	mode    FilterMode
+	timer   time.Time // group timer, running only in EXCLUDE mode (§6.2.2)
+	sources map[netip.Addr]*source
+
+	// Older Host Present timers (§7.3.2); zero when not running.
+	v1Host, v2Host time.Time
+
+	grpRexmit  int       // Q(G) retransmissions left (§6.6.3.1)
+	grpQueryAt time.Time // next Q(G) retransmission
+	srcQueryAt time.Time // next Q(G,S) retransmission
+	sentAt     time.Time // last time a query for this group went out
+
+	changed  bool      // forwarding-relevant state changed during this call
+	deadline time.Time // earliest of all the times above and the source timers
+	index    int       // position in the deadline heap
+}
+
+func newGroup(addr netip.Addr) *group {
+	return &group{addr: addr, sources: make(map[netip.Addr]*source), index: -1}
+}
+
+// compat is the group compatibility mode (§7.3.2), capped by the version the
+// router itself runs (§7.3.1). Timers are cleared by Advance on expiry, so a
+// non-zero timer is a running one.
+func (g *group) compat(version int) int {
+	c := 3
+	switch {
+	case !g.v1Host.IsZero():
+		c = 1
+	case !g.v2Host.IsZero():
+		c = 2
+	}
+	return min(c, version)
+}
+
+// set gives source a the timer t, creating it if needed.
+func (g *group) set(a netip.Addr, t time.Time) {
+	s := g.sources[a]
+	if s == nil {
+		s = &source{}
+		g.sources[a] = s
+		// A new source in EXCLUDE mode was already forwarded as unlisted.
+		if g.mode == Include {
+			g.changed = true
+		}
+	} else if s.timer.IsZero() {
+		// Moving from the exclude list to the requested list (§6.4.1 "Y-A").
+		g.changed = true
+	}
+	s.timer = t
+}
+
+// block puts a new source on the exclude list (timer zero).
+func (g *group) block(a netip.Addr) {
+	if _, ok := g.sources[a]; ok {
+		return
+	}
+	g.sources[a] = &source{}
+	g.changed = true
+}
+
+func (g *group) del(a netip.Addr) {
+	s := g.sources[a]
+	if s == nil {
+		return
+	}
+	// Dropping a requested source in EXCLUDE mode changes nothing for
+	// forwarding: unlisted sources are forwarded too.
+	if g.mode == Include || s.timer.IsZero() {
+		g.changed = true
+	}
+	delete(g.sources, a)
+}
+
+// deleteExcept deletes every source not in keep.
+func (g *group) deleteExcept(keep srcSet) {
+	for a := range g.sources {
+		if !keep.has(a) {
+			g.del(a)
+		}
+	}
+}
+
+func (g *group) wants(src netip.Addr) bool {
+	s := g.sources[src]
+	if g.mode == Include {
+		return s != nil
+	}
+	return s == nil || !s.timer.IsZero()
+}
+
+func (g *group) computeDeadline() {
+	var d time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	if g.mode == Exclude {
+		earliest(g.timer)
+	}
+	earliest(g.v1Host)
+	earliest(g.v2Host)
+	earliest(g.grpQueryAt)
+	earliest(g.srcQueryAt)
+	for _, s := range g.sources {
+		earliest(s.timer)
+	}
+	g.deadline = d
+}
+
+func (g *group) state(version int) GroupState {
+	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version)}
+	if g.mode == Exclude {
+		st.Expires = g.timer
+	}
+	for a, s := range g.sources {
+		if s.timer.IsZero() {
+			st.Exclude = append(st.Exclude, a)
+			continue
+		}
+		st.Include = append(st.Include, a)
+		if g.mode == Include && s.timer.After(st.Expires) {
+			st.Expires = s.timer
+		}
+	}
+	slices.SortFunc(st.Include, netip.Addr.Compare)
+	slices.SortFunc(st.Exclude, netip.Addr.Compare)
+	return st
+}
+
+// srcSet answers membership in a record's source list. Short lists are
+// scanned; longer ones use the router's scratch map.
+type srcSet struct {
+	list []netip.Addr
+	m    map[netip.Addr]struct{}
+}
+
+func (s srcSet) has(a netip.Addr) bool {
+	if s.m != nil {
+		_, ok := s.m[a]
+		return ok
+	}
+	return slices.Contains(s.list, a)
+}
+
+// groupHeap orders groups by deadline for container/heap.
+type groupHeap []*group
+
+func (h groupHeap) Len() int           { return len(h) }
+func (h groupHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h groupHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+
+func (h *groupHeap) Push(x any) {
+	g := x.(*group)
+	g.index = len(*h)
+	*h = append(*h, g)
+}
+
+func (h *groupHeap) Pop() any {
+	old := *h
+	n := len(old) - 1
+	g := old[n]
+	old[n] = nil
+	g.index = -1
+	*h = old[:n]
+	return g
+}

@@ -1,0 +1,165 @@
+// Package membership is the router side of IGMPv3 (RFC 3376 §6, §7) and,
+// through the same machine, MLDv2 (RFC 3810 §7) for one downstream link.
+//
+// It is pure: events and the current time go in, actions come out, and
+// NextDeadline tells the caller when to call Advance. Addresses are
+// netip.Addr so IPv4 and IPv6 share every rule. Versions use the IGMP scale
+// (1, 2, 3); the MLD layer maps MLDv1 to 2 and MLDv2 to 3.
+package membership
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Config holds the protocol variables of RFC 3376 §8. Zero fields take the
+// RFC defaults through WithDefaults.
+type Config struct {
+	Robustness              int           // RFC 3376 §8.1 (default 2)
+	QueryInterval           time.Duration // §8.2 (125s)
+	QueryResponseInterval   time.Duration // §8.3 (10s)
+	StartupQueryInterval    time.Duration // §8.6 (QueryInterval/4)
+	StartupQueryCount       int           // §8.7 (Robustness)
+	LastMemberQueryInterval time.Duration // §8.8 (1s)
+	LastMemberQueryCount    int           // §8.9 (Robustness)
+	Version                 int           // highest protocol version this router speaks on the link: 1, 2 or 3 (IGMP scale); default 3
+}
+
+// WithDefaults returns c with every zero (or negative) field set to its RFC
+// default. A Version outside 1..3 becomes 3. Non-positive intervals are
+// replaced because a zero interval would make periodic events fire forever.
+func (c Config) WithDefaults() Config {
+	if c.Robustness <= 0 {
+		c.Robustness = 2 // §8.1
+	}
+	if c.QueryInterval <= 0 {
+		c.QueryInterval = 125 * time.Second // §8.2
+	}
+	if c.QueryResponseInterval <= 0 {
+		c.QueryResponseInterval = 10 * time.Second // §8.3
+	}
+	if c.StartupQueryInterval <= 0 {
+		c.StartupQueryInterval = c.QueryInterval / 4 // §8.6
+	}
+	if c.StartupQueryCount <= 0 {
+		c.StartupQueryCount = c.Robustness // §8.7
+	}
+	if c.LastMemberQueryInterval <= 0 {
+		c.LastMemberQueryInterval = time.Second // §8.8
+	}
+	if c.LastMemberQueryCount <= 0 {
+		c.LastMemberQueryCount = c.Robustness // §8.9
+	}
+	if c.Version < 1 || c.Version > 3 {
+		c.Version = 3
+	}
+	return c
+}
+
+// FilterMode is the filter mode of a group record (RFC 3376 §6.2.1).
+type FilterMode uint8
+
+// Filter modes.
+const (
+	Include FilterMode = iota
+	Exclude
+)
+
+func (m FilterMode) String() string {
+	switch m {
+	case Include:
+		return "include"
+	case Exclude:
+		return "exclude"
+	}
+	return fmt.Sprintf("FilterMode(%d)", uint8(m))
+}
+
+// RecordType is a group record type, with the codes of RFC 3376 §4.2.12
+// (the same codes as RFC 3810 §5.2.12).
+type RecordType uint8
+
+// Group record types.
+const (
+	IsInclude RecordType = 1 // MODE_IS_INCLUDE
+	IsExclude RecordType = 2 // MODE_IS_EXCLUDE
+	ToInclude RecordType = 3 // CHANGE_TO_INCLUDE_MODE
+	ToExclude RecordType = 4 // CHANGE_TO_EXCLUDE_MODE
+	Allow     RecordType = 5 // ALLOW_NEW_SOURCES
+	Block     RecordType = 6 // BLOCK_OLD_SOURCES
+)
+
+func (t RecordType) String() string {
+	switch t {
+	case IsInclude:
+		return "IS_IN"
+	case IsExclude:
+		return "IS_EX"
+	case ToInclude:
+		return "TO_IN"
+	case ToExclude:
+		return "TO_EX"
+	case Allow:
+		return "ALLOW"
+	case Block:
+		return "BLOCK"
+	}
+	return fmt.Sprintf("RecordType(%d)", uint8(t))
+}
+
+// Record is one group record of a report.
+type Record struct {
+	Type    RecordType
+	Group   netip.Addr
+	Sources []netip.Addr
+}
+
+// Query is a query heard on the link from another router.
+type Query struct {
+	Version            int
+	Group              netip.Addr // invalid or unspecified: general query
+	Sources            []netip.Addr
+	SuppressRouterSide bool
+	MaxResp            time.Duration
+	QRV                int
+	QQI                time.Duration
+}
+
+// GroupState is a read-only view of one group record.
+type GroupState struct {
+	Group netip.Addr
+	Mode  FilterMode
+	// Include lists the sources whose timer runs, sorted. In EXCLUDE mode
+	// this is the "requested" list of RFC 3376 §6.2.1.
+	Include []netip.Addr
+	// Exclude lists, in EXCLUDE mode, the sources whose timer is zero: their
+	// traffic is not forwarded. Sorted.
+	Exclude []netip.Addr
+	Compat  int // group compatibility mode, 1, 2 or 3 (§7.3.2)
+	// Expires is the group timer in EXCLUDE mode and the latest source
+	// timer in INCLUDE mode: when the record goes away without reports.
+	Expires time.Time
+}
+
+// Action is something the caller must do on behalf of the router.
+type Action interface{ isAction() }
+
+// SendQuery asks the caller to send a query on the link.
+type SendQuery struct {
+	Version            int          // version to encode: the router's configured Version
+	Group              netip.Addr   // invalid (zero) for a general query
+	Sources            []netip.Addr // group-and-source-specific query
+	SuppressRouterSide bool
+	MaxResp            time.Duration
+	QRV                int
+	QQI                time.Duration
+}
+
+// GroupChanged says that the forwarding-relevant state of a group changed:
+// it was created or deleted, its filter mode changed, or the set of
+// forwarded (INCLUDE) or blocked (EXCLUDE, timer zero) sources changed.
+type GroupChanged struct{ Group netip.Addr }
+
+func (SendQuery) isAction()    {}
+func (GroupChanged) isAction() {}
