@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -193,23 +192,24 @@ func (v *validator) checkQuerier(ri *rawInterface, iface *Interface, check bool)
 	iface.LastMemberQueryCount = v.intIn(ri.lmqCount, "last-member-query-count", 1, maxCount, iface.Robustness, "")
 	iface.StartupQueryCount = v.intIn(ri.sqCount, "startup-query-count", 1, maxCount, iface.Robustness, "")
 
-	iface.QueryInterval = v.durationIn(ri.queryInterval, "query-interval",
+	var qiOK, qriOK, lmqiOK bool
+	iface.QueryInterval, qiOK = v.durationIn(ri.queryInterval, "query-interval",
 		minQueryInterval, maxQueryInterval, time.Second, defaultQueryInterval,
 		" (QQIC, RFC 3376 §4.1.7)")
-	iface.QueryResponseInterval = v.durationIn(ri.queryRespInt, "query-response-interval",
+	iface.QueryResponseInterval, qriOK = v.durationIn(ri.queryRespInt, "query-response-interval",
 		respUnit, maxRespTime, respUnit, defaultQueryResponseInterval,
 		" (Max Resp Code, RFC 3376 §4.1.1)")
-	iface.LastMemberQueryInterval = v.durationIn(ri.lastMemberQInt, "last-member-query-interval",
+	iface.LastMemberQueryInterval, lmqiOK = v.durationIn(ri.lastMemberQInt, "last-member-query-interval",
 		respUnit, maxRespTime, respUnit, defaultLastMemberQueryInterval,
 		" (Max Resp Code, RFC 3376 §4.1.1)")
 	// RFC 3376 §8.6: the default is a quarter of the query interval. It is a
 	// local timer only, so no wire granularity applies.
-	iface.StartupQueryInterval = v.durationIn(ri.startupQInterval, "startup-query-interval",
+	iface.StartupQueryInterval, _ = v.durationIn(ri.startupQInterval, "startup-query-interval",
 		respUnit, maxQueryInterval, 0, iface.QueryInterval/4, "")
 
 	// RFC 3376 §8.3: the response interval must be shorter than the query
 	// interval, or hosts would still be answering when the next query comes.
-	if iface.QueryResponseInterval >= iface.QueryInterval {
+	if qiOK && qriOK && iface.QueryResponseInterval >= iface.QueryInterval {
 		pos := ri.queryRespInt.Pos
 		if !ri.queryRespInt.Set || (ri.queryInterval.Set && posLess(pos, ri.queryInterval.Pos)) {
 			pos = ri.queryInterval.Pos
@@ -220,27 +220,28 @@ func (v *validator) checkQuerier(ri *rawInterface, iface *Interface, check bool)
 	if iface.IPv4 {
 		switch iface.IGMPVersion {
 		case 2:
-			v.maxFor(ri.queryRespInt, "query-response-interval", iface.QueryResponseInterval, maxRespTimeIGMPv2,
+			v.maxFor(ri.queryRespInt, qriOK, "query-response-interval", iface.QueryResponseInterval, maxRespTimeIGMPv2,
 				"igmp-version 2 (Max Resp Time, RFC 2236 §2.2)")
-			v.maxFor(ri.lastMemberQInt, "last-member-query-interval", iface.LastMemberQueryInterval, maxRespTimeIGMPv2,
+			v.maxFor(ri.lastMemberQInt, lmqiOK, "last-member-query-interval", iface.LastMemberQueryInterval, maxRespTimeIGMPv2,
 				"igmp-version 2 (Max Resp Time, RFC 2236 §2.2)")
 		case 1:
-			if ri.queryRespInt.Set && iface.QueryResponseInterval != respTimeIGMPv1 {
+			if ri.queryRespInt.Set && qriOK && iface.QueryResponseInterval != respTimeIGMPv1 {
 				v.errorf(ri.queryRespInt.ValPos, "query-response-interval cannot be set with igmp-version 1: IGMPv1 queries carry no response time and hosts answer within 10s (RFC 2236 §4)")
 			}
 		}
 	}
 	if iface.IPv6 && iface.MLDVersion == 1 {
-		v.maxFor(ri.queryRespInt, "query-response-interval", iface.QueryResponseInterval, maxRespTimeMLDv1,
+		v.maxFor(ri.queryRespInt, qriOK, "query-response-interval", iface.QueryResponseInterval, maxRespTimeMLDv1,
 			"mld-version 1 (Maximum Response Delay, RFC 2710 §3.4)")
-		v.maxFor(ri.lastMemberQInt, "last-member-query-interval", iface.LastMemberQueryInterval, maxRespTimeMLDv1,
+		v.maxFor(ri.lastMemberQInt, lmqiOK, "last-member-query-interval", iface.LastMemberQueryInterval, maxRespTimeMLDv1,
 			"mld-version 1 (Maximum Response Delay, RFC 2710 §3.4)")
 	}
 }
 
-// maxFor reports a set duration above what an older protocol version carries.
-func (v *validator) maxFor(s setting[time.Duration], name string, d, limit time.Duration, why string) {
-	if s.Set && d > limit {
+// maxFor reports a set, valid duration above what an older protocol version
+// carries.
+func (v *validator) maxFor(s setting[time.Duration], ok bool, name string, d, limit time.Duration, why string) {
+	if s.Set && ok && d > limit {
 		v.errorf(s.ValPos, "%s %s is too long for %s; at most %s", name, formatDuration(d), why, formatDuration(limit))
 	}
 }
@@ -320,21 +321,22 @@ func (v *validator) intIn(s setting[int], name string, lo, hi, def int, why stri
 }
 
 // durationIn is intIn for durations that must also be a multiple of unit
-// (when unit is not zero).
-func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, unit, def time.Duration, why string) time.Duration {
+// (when unit is not zero). ok is false when a set value was reported, so that
+// checks relating it to other values are skipped.
+func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, unit, def time.Duration, why string) (d time.Duration, ok bool) {
 	if !s.Set {
-		return def
+		return def, true
 	}
 	if s.Val < lo || s.Val > hi {
 		v.errorf(s.ValPos, "%s %s is out of range %s..%s%s", name, formatDuration(s.Val),
 			formatDuration(lo), formatDuration(hi), why)
-		return def
+		return def, false
 	}
 	if unit != 0 && s.Val%unit != 0 {
 		v.errorf(s.ValPos, "%s %s is not a multiple of %s%s", name, formatDuration(s.Val), formatDuration(unit), why)
-		return def
+		return def, false
 	}
-	return s.Val
+	return s.Val, true
 }
 
 func valueOr[T any](s setting[T], def T) T {
@@ -367,13 +369,4 @@ func sortErrors(es Errors) {
 		}
 		return 0
 	})
-}
-
-// formatDuration writes d the way the configuration file accepts it:
-// seconds, with decimals when needed, or milliseconds below one second.
-func formatDuration(d time.Duration) string {
-	if d < time.Second && d%time.Millisecond == 0 {
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
