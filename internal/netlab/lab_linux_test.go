@@ -55,6 +55,8 @@ func TestSameLink(t *testing.T) {
 	if !strings.Contains(igmp, "090909EF") {
 		t.Errorf("group 239.9.9.9 not in b's /proc/net/igmp:\n%s", igmp)
 	}
+	sn, err := l.NewSniffer("b", "eth0")
+	must(err)
 	start := time.Now()
 	s1, err := l.NewSender("a", "eth0", src1, group, 5*time.Millisecond)
 	must(err)
@@ -71,6 +73,9 @@ func TestSameLink(t *testing.T) {
 	s2.Stop()
 	if n := r.CountSince(src2, start); n != 0 {
 		t.Errorf("got %d datagrams from excluded source %s", n, src2)
+	}
+	if n := sn.Count(UDPTo(group.Addr(), src2, start)); n == 0 {
+		t.Errorf("sniffer saw no datagrams from %s on the wire", src2)
 	}
 	if g := r.GapsBetween(src1, start, time.Time{}); len(g) != 0 {
 		t.Errorf("gaps: %v", g)

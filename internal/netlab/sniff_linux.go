@@ -1,0 +1,163 @@
+//go:build linux
+
+package netlab
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Packet is one IPv4 packet a Sniffer saw arrive.
+type Packet struct {
+	At       time.Time
+	Src, Dst netip.Addr
+	Proto    uint8
+	TTL      uint8
+	Payload  []byte // the IP payload (for IGMP: the IGMP message), at most 64 bytes
+}
+
+// Sniffer records the IPv4 packets arriving on one interface, whether or not
+// the host accepts them: it shows what is on the wire. A receiver's socket
+// stops receiving as soon as it leaves; the wire shows when the router stops
+// forwarding.
+type Sniffer struct {
+	fd     int
+	closed atomic.Bool
+	done   chan struct{}
+
+	mu   sync.Mutex // guards pkts
+	pkts []Packet
+}
+
+// NewSniffer starts recording the IPv4 packets that arrive on ifname in ns.
+func (l *Lab) NewSniffer(ns, ifname string) (*Sniffer, error) {
+	s := &Sniffer{fd: -1, done: make(chan struct{})}
+	proto := int(htons(unix.ETH_P_IP))
+	err := l.Do(ns, func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
+		if err != nil {
+			return err
+		}
+		// A short receive timeout lets the reader notice Close.
+		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifi.Index}); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		s.fd = fd
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netlab: sniffer on %s in %s: %w", ifname, ns, err)
+	}
+	go s.loop()
+	l.track(s)
+	return s, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func (s *Sniffer) loop() {
+	defer close(s.done)
+	buf := make([]byte, 2048)
+	for !s.closed.Load() {
+		n, from, err := unix.Recvfrom(s.fd, buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		p, ok := parseIPv4(buf[:n])
+		if !ok {
+			continue
+		}
+		p.At = time.Now()
+		s.mu.Lock()
+		s.pkts = append(s.pkts, p)
+		s.mu.Unlock()
+	}
+}
+
+func parseIPv4(b []byte) (Packet, bool) {
+	if len(b) < 20 || b[0]>>4 != 4 {
+		return Packet{}, false
+	}
+	ihl := int(b[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(b[2:]))
+	if ihl < 20 || total < ihl || len(b) < total {
+		return Packet{}, false
+	}
+	payload := b[ihl:total]
+	if len(payload) > 64 {
+		payload = payload[:64]
+	}
+	return Packet{
+		Src:     netip.AddrFrom4([4]byte(b[12:16])),
+		Dst:     netip.AddrFrom4([4]byte(b[16:20])),
+		Proto:   b[9],
+		TTL:     b[8],
+		Payload: append([]byte(nil), payload...),
+	}, true
+}
+
+// Packets returns the recorded packets that match (all, if match is nil).
+func (s *Sniffer) Packets(match func(Packet) bool) []Packet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Packet
+	for _, p := range s.pkts {
+		if match == nil || match(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// UDPTo matches UDP packets to dst, from src unless src is the zero Addr,
+// that arrived at or after since.
+func UDPTo(dst, src netip.Addr, since time.Time) func(Packet) bool {
+	return func(p Packet) bool {
+		return p.Proto == unix.IPPROTO_UDP && p.Dst == dst && (!src.IsValid() || p.Src == src) && !p.At.Before(since)
+	}
+}
+
+// Count is the number of recorded packets that match.
+func (s *Sniffer) Count(match func(Packet) bool) int { return len(s.Packets(match)) }
+
+// Last is the arrival time of the latest matching packet; ok is false if none.
+func (s *Sniffer) Last(match func(Packet) bool) (at time.Time, ok bool) {
+	ps := s.Packets(match)
+	if len(ps) == 0 {
+		return time.Time{}, false
+	}
+	return ps[len(ps)-1].At, true
+}
+
+// Close stops recording.
+func (s *Sniffer) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	<-s.done
+	return unix.Close(s.fd)
+}
