@@ -1,0 +1,446 @@
+// Package proxy is the protocol brain of mcast-proxy: it runs one membership
+// router per downstream link, merges their state into the upstream
+// subscription (RFC 4605 §4.1) and decides which links every active (S,G)
+// flow is forwarded onto (RFC 4605 §4.2).
+//
+// It is pure and deterministic: events and the current time go in, actions
+// come out. The daemon executes the actions against the kernel and feeds the
+// results back as events.
+package proxy
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+)
+
+// Defaults for flow ageing. Forwarding entries never expire in the kernel, so
+// the proxy asks for the kernel's per-entry packet counters every
+// FlowCheckInterval and removes an entry whose counter did not move since the
+// previous check (field failure #18: never delete blindly on a timer).
+const (
+	FlowCheckInterval = 30 * time.Second
+	// MaxFlows bounds the forwarding state that traffic can create.
+	MaxFlows = 8192
+	// MaxGroupsPerLink bounds the membership state that reports on one
+	// downstream can create.
+	MaxGroupsPerLink = 4096
+)
+
+// Link describes one interface the proxy works on.
+type Link struct {
+	Ifindex int
+	Name    string
+	Addr    netip.Addr     // our address on the link (querier election); may be invalid
+	Subnets []netip.Prefix // the link's own prefixes
+}
+
+// Config is the proxy's static view of its links.
+type Config struct {
+	Upstream        Link
+	UpstreamSources []netip.Prefix // extra accepted source prefixes on the upstream
+	Downstreams     []Downstream
+	FlowCheck       time.Duration // zero means FlowCheckInterval
+}
+
+// Downstream is one downstream link and its querier settings.
+type Downstream struct {
+	Link
+	Membership membership.Config
+}
+
+// Action is something the daemon must do.
+type Action interface{ isAction() }
+
+// SendQuery asks the daemon to send a query on a downstream link.
+type SendQuery struct {
+	Ifindex int
+	Src     netip.Addr
+	Query   membership.SendQuery
+}
+
+// Subscribe sets the upstream subscription of a group (full state).
+type Subscribe struct {
+	Group netip.Addr
+	Sub   Subscription
+}
+
+// SetRoute installs or updates a forwarding entry.
+type SetRoute struct {
+	Source, Group netip.Addr
+	Input         int
+	Outputs       []int // sorted; empty means "known, wanted by nobody: drop"
+}
+
+// DelRoute removes a forwarding entry.
+type DelRoute struct {
+	Source, Group netip.Addr
+}
+
+// ReadCounters asks the daemon for the kernel's packet counters of every
+// installed flow; it answers with Proxy.Counters.
+type ReadCounters struct {
+	Flows []Flow
+}
+
+func (SendQuery) isAction()    {}
+func (Subscribe) isAction()    {}
+func (SetRoute) isAction()     {}
+func (DelRoute) isAction()     {}
+func (ReadCounters) isAction() {}
+
+// Flow names one (S,G) forwarding entry.
+type Flow struct {
+	Source, Group netip.Addr
+}
+
+// Stats counts what the proxy ignored and why.
+type Stats struct {
+	ReportsOnUpstream  uint64 // reports heard on the upstream link
+	ReportsUnknownLink uint64 // reports on a link that is not a downstream
+	LinkLocalGroups    uint64 // records for 224.0.0.0/24 and similar, never proxied
+	SourceNotAccepted  uint64 // upstream traffic from a source outside the accepted prefixes
+	FlowLimit          uint64 // flows refused because MaxFlows was reached
+	GroupLimit         uint64 // records refused because MaxGroupsPerLink was reached
+	RoutesSet          uint64
+	RoutesDeleted      uint64
+}
+
+type flow struct {
+	input    int
+	outputs  []int
+	packets  uint64 // kernel counter at the last check
+	measured bool   // packets holds a real reading
+}
+
+type downstream struct {
+	cfg    Downstream
+	router *membership.Router
+}
+
+// Proxy is the brain. It is not safe for concurrent use: one goroutine owns it.
+type Proxy struct {
+	up        Link
+	upSources []netip.Prefix
+	downs     map[int]*downstream
+	order     []int // downstream ifindexes in config order
+
+	subs  map[netip.Addr]Subscription          // applied upstream subscriptions
+	flows map[netip.Addr]map[netip.Addr]*flow // group -> source -> flow
+	nflow int
+
+	flowCheck time.Duration
+	nextCheck time.Time
+
+	stats Stats
+}
+
+// New returns a proxy for cfg. Call Start to begin querying.
+func New(cfg Config) *Proxy {
+	p := &Proxy{
+		up:        cfg.Upstream,
+		upSources: cfg.UpstreamSources,
+		downs:     map[int]*downstream{},
+		subs:      map[netip.Addr]Subscription{},
+		flows:     map[netip.Addr]map[netip.Addr]*flow{},
+		flowCheck: cfg.FlowCheck,
+	}
+	if p.flowCheck <= 0 {
+		p.flowCheck = FlowCheckInterval
+	}
+	for _, d := range cfg.Downstreams {
+		p.downs[d.Ifindex] = &downstream{cfg: d, router: membership.NewRouter(d.Membership.WithDefaults(), d.Addr)}
+		p.order = append(p.order, d.Ifindex)
+	}
+	return p
+}
+
+// Stats returns the proxy's counters.
+func (p *Proxy) Stats() Stats { return p.stats }
+
+// Router returns the membership router of a downstream link, for status.
+func (p *Proxy) Router(ifindex int) (*membership.Router, bool) {
+	d, ok := p.downs[ifindex]
+	if !ok {
+		return nil, false
+	}
+	return d.router, true
+}
+
+// UpstreamIfindex is the upstream link's interface index.
+func (p *Proxy) UpstreamIfindex() int { return p.up.Ifindex }
+
+// Subscriptions returns the applied upstream subscriptions by group.
+func (p *Proxy) Subscriptions() map[netip.Addr]Subscription { return p.subs }
+
+// Start makes every downstream router start querying (RFC 3376 §8.6 startup
+// queries) and schedules flow ageing.
+func (p *Proxy) Start(now time.Time) []Action {
+	var out []Action
+	for _, ifi := range p.order {
+		d := p.downs[ifi]
+		out = p.apply(now, d, d.router.Start(now), out)
+	}
+	p.nextCheck = now.Add(p.flowCheck)
+	return out
+}
+
+// Report handles a membership report heard on a link.
+func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int, recs []membership.Record) []Action {
+	if ifindex == p.up.Ifindex {
+		p.stats.ReportsOnUpstream++
+		return nil
+	}
+	d, ok := p.downs[ifindex]
+	if !ok {
+		p.stats.ReportsUnknownLink++
+		return nil
+	}
+	kept := recs[:0:0]
+	for _, r := range recs {
+		if !Proxied(r.Group) {
+			p.stats.LinkLocalGroups++
+			continue
+		}
+		if _, known := d.router.Group(r.Group); !known && d.router.NumGroups() >= MaxGroupsPerLink {
+			p.stats.GroupLimit++
+			continue
+		}
+		kept = append(kept, r)
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return p.apply(now, d, d.router.Report(now, from, version, kept), nil)
+}
+
+// Query handles a query heard from another router on a downstream link
+// (querier election, RFC 3376 §6.6.2). Queries on the upstream are for the
+// kernel's host stack, which answers them itself.
+func (p *Proxy) Query(now time.Time, ifindex int, from netip.Addr, q membership.Query) []Action {
+	d, ok := p.downs[ifindex]
+	if !ok {
+		return nil
+	}
+	return p.apply(now, d, d.router.Query(now, from, q), nil)
+}
+
+// SourceActive handles a kernel upcall: traffic from src to grp arrived on
+// ifindex and the kernel has no forwarding entry for it.
+func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []Action {
+	if !Proxied(grp) || !src.IsValid() {
+		return nil
+	}
+	if ifindex == p.up.Ifindex {
+		if !p.acceptedUpstream(src) {
+			p.stats.SourceNotAccepted++
+			return nil
+		}
+	} else if _, ok := p.downs[ifindex]; !ok {
+		return nil
+	}
+	srcs := p.flows[grp]
+	if f, ok := srcs[src]; ok {
+		// The kernel lost the entry (or the source moved): install it again.
+		f.input = ifindex
+		f.measured = false
+		return []Action{p.setRoute(src, grp, f)}
+	}
+	if p.nflow >= MaxFlows {
+		p.stats.FlowLimit++
+		return nil
+	}
+	if srcs == nil {
+		srcs = map[netip.Addr]*flow{}
+		p.flows[grp] = srcs
+	}
+	f := &flow{input: ifindex, outputs: p.outputs(src, grp, ifindex)}
+	srcs[src] = f
+	p.nflow++
+	return []Action{p.setRoute(src, grp, f)}
+}
+
+// Counters takes the kernel's packet counters for the flows named in the last
+// ReadCounters action. A flow whose counter did not move since the previous
+// reading is idle: its entry is removed (if the source comes back, the kernel
+// raises a new upcall). A flow missing from the map could not be read (the
+// entry is gone from the kernel): it is forgotten too.
+func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
+	var out []Action
+	for grp, srcs := range p.flows {
+		for src, f := range srcs {
+			n, ok := packets[Flow{Source: src, Group: grp}]
+			if ok && (!f.measured || n != f.packets) {
+				f.packets, f.measured = n, true
+				continue
+			}
+			delete(srcs, src)
+			p.nflow--
+			p.stats.RoutesDeleted++
+			out = append(out, DelRoute{Source: src, Group: grp})
+		}
+		if len(srcs) == 0 {
+			delete(p.flows, grp)
+		}
+	}
+	slices.SortFunc(out, func(a, b Action) int {
+		x, y := a.(DelRoute), b.(DelRoute)
+		if c := x.Group.Compare(y.Group); c != 0 {
+			return c
+		}
+		return x.Source.Compare(y.Source)
+	})
+	return out
+}
+
+// Advance fires every deadline that is due.
+func (p *Proxy) Advance(now time.Time) []Action {
+	var out []Action
+	for _, ifi := range p.order {
+		d := p.downs[ifi]
+		if dl := d.router.NextDeadline(); !dl.IsZero() && !dl.After(now) {
+			out = p.apply(now, d, d.router.Advance(now), out)
+		}
+	}
+	if !p.nextCheck.IsZero() && !p.nextCheck.After(now) {
+		p.nextCheck = now.Add(p.flowCheck)
+		if p.nflow > 0 {
+			out = append(out, ReadCounters{Flows: p.Flows()})
+		}
+	}
+	return out
+}
+
+// NextDeadline is the earliest time Advance has work to do; zero if none.
+func (p *Proxy) NextDeadline() time.Time {
+	next := p.nextCheck
+	for _, d := range p.downs {
+		dl := d.router.NextDeadline()
+		if !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
+			next = dl
+		}
+	}
+	return next
+}
+
+// Flows lists the known flows sorted by group and source.
+func (p *Proxy) Flows() []Flow {
+	fl := make([]Flow, 0, p.nflow)
+	for grp, srcs := range p.flows {
+		for src := range srcs {
+			fl = append(fl, Flow{Source: src, Group: grp})
+		}
+	}
+	slices.SortFunc(fl, func(a, b Flow) int {
+		if c := a.Group.Compare(b.Group); c != 0 {
+			return c
+		}
+		return a.Source.Compare(b.Source)
+	})
+	return fl
+}
+
+// Proxied reports whether a group may be proxied at all. Link-local groups
+// (224.0.0.0/24, RFC 5771; ff01::/16 and ff02::/16 scopes, RFC 4291 §2.7)
+// never leave their link (field failure #2).
+func Proxied(g netip.Addr) bool {
+	if !g.IsMulticast() {
+		return false
+	}
+	if g.Is4() {
+		b := g.As4()
+		return !(b[0] == 224 && b[1] == 0 && b[2] == 0)
+	}
+	b := g.As16()
+	scope := b[1] & 0x0f
+	return scope > 2
+}
+
+func (p *Proxy) acceptedUpstream(src netip.Addr) bool {
+	for _, pf := range p.up.Subnets {
+		if pf.Contains(src) {
+			return true
+		}
+	}
+	for _, pf := range p.upSources {
+		if pf.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply translates a downstream router's actions into proxy actions and, for
+// every group whose forwarding state changed, recomputes the upstream
+// subscription and the outputs of that group's flows at once (field failure
+// #12: a second LAN joining a flowing stream gets it immediately).
+func (p *Proxy) apply(now time.Time, d *downstream, acts []membership.Action, out []Action) []Action {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case membership.SendQuery:
+			out = append(out, SendQuery{Ifindex: d.cfg.Ifindex, Src: d.cfg.Addr, Query: a})
+		case membership.GroupChanged:
+			out = p.regroup(a.Group, out)
+		}
+	}
+	return out
+}
+
+func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
+	var states []membership.GroupState
+	for _, ifi := range p.order {
+		if st, ok := p.downs[ifi].router.Group(grp); ok {
+			states = append(states, st)
+		}
+	}
+	sub := Merge(states)
+	old, had := p.subs[grp]
+	if !had || !old.Equal(sub) {
+		if sub.Subscribed() {
+			p.subs[grp] = sub
+		} else {
+			delete(p.subs, grp)
+		}
+		if had || sub.Subscribed() {
+			out = append(out, Subscribe{Group: grp, Sub: sub})
+		}
+	}
+	srcs := p.flows[grp]
+	keys := make([]netip.Addr, 0, len(srcs))
+	for src := range srcs {
+		keys = append(keys, src)
+	}
+	slices.SortFunc(keys, netip.Addr.Compare)
+	for _, src := range keys {
+		f := srcs[src]
+		if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
+			f.outputs = o
+			out = append(out, p.setRoute(src, grp, f))
+		}
+	}
+	return out
+}
+
+// outputs lists the links traffic from src to grp arriving on input goes out
+// on: every downstream whose membership wants it, and the upstream when the
+// traffic came from a downstream (RFC 4605 §4.2). Never the input itself.
+func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
+	var o []int
+	if input != p.up.Ifindex && p.up.Ifindex != 0 {
+		o = append(o, p.up.Ifindex)
+	}
+	for _, ifi := range p.order {
+		if ifi != input && p.downs[ifi].router.Wants(grp, src) {
+			o = append(o, ifi)
+		}
+	}
+	slices.Sort(o)
+	return o
+}
+
+func (p *Proxy) setRoute(src, grp netip.Addr, f *flow) SetRoute {
+	p.stats.RoutesSet++
+	return SetRoute{Source: src, Group: grp, Input: f.input, Outputs: slices.Clone(f.outputs)}
+}
