@@ -8,8 +8,8 @@
 package membership
 
 import (
-	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -73,7 +73,7 @@ func (m FilterMode) String() string {
 	case Exclude:
 		return "exclude"
 	}
-	return fmt.Sprintf("FilterMode(%d)", uint8(m))
+	return "FilterMode(" + strconv.Itoa(int(m)) + ")"
 }
 
 // RecordType is a group record type, with the codes of RFC 3376 §4.2.12
@@ -105,7 +105,7 @@ func (t RecordType) String() string {
 	case Block:
 		return "BLOCK"
 	}
-	return fmt.Sprintf("RecordType(%d)", uint8(t))
+	return "RecordType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Record is one group record of a report.

@@ -470,13 +470,13 @@ func (r *Router) fire(g *group, t time.Time) {
 	if due(g.v2Host, t) {
 		g.v2Host = time.Time{}
 	}
-	if due(g.grpQueryAt, t) {
-		g.grpQueryAt = time.Time{}
-		r.sendGroupQuery(g, t)
-	}
 	if due(g.srcQueryAt, t) {
 		g.srcQueryAt = time.Time{}
 		r.sendSourceQueries(g, t)
+	}
+	if due(g.grpQueryAt, t) {
+		g.grpQueryAt = time.Time{}
+		r.sendGroupQuery(g, t)
 	}
 	for a, s := range g.sources {
 		if !due(s.timer, t) {
