@@ -15,12 +15,12 @@ import (
 // end-around-carry sum of RFC 1071 except that a non-zero sum is 0xffff,
 // never 0 (ones' complement "negative zero").
 func refChecksum(b []byte) uint16 {
-	total := 0
+	var total uint64 // not int: it would overflow on 32-bit targets
 	for i, c := range b {
 		if i%2 == 0 {
-			total += int(c) * 256
+			total += uint64(c) * 256
 		} else {
-			total += int(c)
+			total += uint64(c)
 		}
 	}
 	s := total % 0xffff
