@@ -1,0 +1,85 @@
+// Package mroute is the daemon's IPv4 kernel edge: one raw IPPROTO_IGMP socket
+// that owns a Linux multicast routing table (MRT_INIT), holds the virtual
+// interfaces (VIFs) and forwarding entries (MFC) the daemon wants, receives
+// IGMP messages and kernel upcalls, and sends our own IGMP queries.
+//
+// The socket remembers what it installed, so callers can state what they want
+// (SetRoute) and only the difference reaches the kernel; ENOENT on delete is
+// treated as drift, not as an error. Closing the socket removes everything it
+// installed: the kernel would wipe it anyway when the owner goes away, and doing
+// it explicitly keeps Routes and the kernel in step while Close runs.
+//
+// Concurrency: Read may be called from one goroutine while any other method
+// runs in another; it returns an error wrapping net.ErrClosed once Close has
+// been called. The remaining methods are safe to call from several goroutines,
+// though the daemon is expected to call them from its single loop goroutine.
+//
+// Namespaces: Open and JoinRouterGroups create sockets, which belong to the
+// network namespace of the calling thread. Call them from the namespace the
+// daemon routes in (the normal case; tests that switch namespaces must care).
+//
+// Kernel structs are encoded by hand with encoding/binary, in host byte order
+// for host-order fields and network order for addresses; the pure encoders take
+// the byte order as a parameter so their tests can check big-endian layouts on
+// any machine.
+package mroute
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// ErrInUse reports that another multicast routing daemon (igmpproxy, smcroute,
+// pimd, a second mcast-proxy) already owns the requested table: MRT_INIT
+// failed with EADDRINUSE. The daemon turns it into a hint to pick another table.
+var ErrInUse = errors.New("mroute: the kernel's multicast routing table is already owned by another daemon")
+
+// ErrMalformed is wrapped by Read for a packet whose IP header or upcall does
+// not parse. The daemon counts these and keeps reading.
+var ErrMalformed = errors.New("mroute: malformed packet")
+
+// MaxVIFs is the number of VIF slots in one kernel table (MAXVIFS in
+// linux/mroute.h).
+const MaxVIFs = 32
+
+// Upcall types, from IGMPMSG_* in linux/mroute.h.
+const (
+	UpcallNoCache    = 1 // first packet of an (S,G) without a forwarding entry
+	UpcallWrongVIF   = 2 // packet arrived on a VIF other than the entry's input (only with MRT_ASSERT)
+	UpcallWholePkt   = 3 // PIM register: the whole packet follows
+	UpcallWrVIFWhole = 4 // wrong VIF, whole packet follows
+)
+
+// Route is one (S,G) forwarding entry as the daemon wants it.
+type Route struct {
+	Source, Group netip.Addr
+	Input         int   // ifindex packets must arrive on
+	Outputs       []int // ifindexes to forward to, sorted; empty drops the traffic silently
+}
+
+// Counters are the kernel's per-entry counters (SIOCGETSGCNT). Packets that
+// stop growing tell the daemon an entry went idle.
+type Counters struct {
+	Packets, Bytes, WrongIf uint64
+}
+
+// Packet is one message read from the socket: either a kernel upcall or an
+// IGMP message with the IP header facts the router side needs.
+type Packet struct {
+	// Upcall is set for a kernel upcall; the other fields are then zero.
+	Upcall *Upcall
+
+	Ifindex     int // arrival interface from IP_PKTINFO, never guessed from the source subnet
+	Src, Dst    netip.Addr
+	TTL         int
+	RouterAlert bool   // IP Router Alert option (RFC 2113) present
+	Payload     []byte // the IGMP message after the IP header and options; aliases the read buffer
+}
+
+// Upcall is a kernel report about a multicast packet (struct igmpmsg).
+type Upcall struct {
+	Type          int // UpcallNoCache, UpcallWrongVIF, ...
+	VIF           int
+	Ifindex       int // mapped from VIF through our table; 0 if the VIF is not ours
+	Source, Group netip.Addr
+}

@@ -1,0 +1,528 @@
+package mroute
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket is the raw IGMP socket that owns one kernel multicast routing table.
+type Socket struct {
+	conn  *net.IPConn     // raw IPPROTO_IGMP; its poller lets Close unblock Read
+	raw   syscall.RawConn // conn's fd, for socket options, ioctls, recvmsg and sendmsg
+	table uint32
+
+	mu      sync.Mutex         // guards the fields below
+	closed  bool               // Close has run
+	vifs    [MaxVIFs]vifEntry  // installed VIFs by slot
+	routes  map[routeKey]Route // installed MFC entries, Outputs normalised
+	joiners map[int]int        // by ifindex: the socket holding its router-group memberships
+}
+
+type vifEntry struct {
+	ifindex   int // 0 marks a free slot
+	threshold int
+}
+
+type routeKey struct{ src, grp netip.Addr }
+
+// routerGroups are joined on every downstream interface so the host stack
+// accepts IGMPv2 leaves (RFC 2236 §3: to all-routers) and IGMPv3 reports
+// (RFC 3376 §4.2.14: to 224.0.0.22), which are link-local and therefore not
+// handed to multicast routing.
+var routerGroups = [...]netip.Addr{
+	netip.AddrFrom4([4]byte{224, 0, 0, 2}),
+	netip.AddrFrom4([4]byte{224, 0, 0, 22}),
+}
+
+// wordSize is the size of a C unsigned long, which sioc_sg_req uses.
+const wordSize = bits.UintSize / 8
+
+// Open creates the raw IGMP socket and makes it the owner of multicast routing
+// table table (0 is the default table, selected without MRT_TABLE so kernels
+// without multiple-table support work).
+func Open(table uint32) (*Socket, error) {
+	pc, err := net.ListenPacket(fmt.Sprintf("ip4:%d", ipProtoIGMP), "0.0.0.0")
+	if err != nil {
+		return nil, fmt.Errorf("mroute: open raw igmp socket: %w", err)
+	}
+	conn := pc.(*net.IPConn)
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("mroute: open raw igmp socket: %w", err)
+	}
+	s := &Socket{
+		conn:    conn,
+		raw:     raw,
+		table:   table,
+		routes:  make(map[routeKey]Route),
+		joiners: make(map[int]int),
+	}
+	if err := s.init(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Socket) init() error {
+	if s.table != 0 {
+		// MRT_TABLE must come before MRT_INIT; it takes a u32.
+		v := binary.NativeEndian.AppendUint32(nil, s.table)
+		err := s.setsockopt(mrtTable, v)
+		if errors.Is(err, unix.ENOPROTOOPT) {
+			return fmt.Errorf("mroute: select table %d: the kernel lacks multiple multicast routing tables (CONFIG_IP_MROUTE_MULTIPLE_TABLES): %w", s.table, err)
+		}
+		if err != nil {
+			return fmt.Errorf("mroute: select table %d: %w", s.table, err)
+		}
+	}
+	err := s.setsockopt(mrtInit, binary.NativeEndian.AppendUint32(nil, 1))
+	switch {
+	case errors.Is(err, unix.EADDRINUSE):
+		return fmt.Errorf("%w (table %d: %w)", ErrInUse, s.table, err)
+	case errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP):
+		return fmt.Errorf("mroute: init table %d: the kernel lacks multicast routing (CONFIG_IP_MROUTE): %w", s.table, err)
+	case err != nil:
+		return fmt.Errorf("mroute: init table %d: %w", s.table, err)
+	}
+	opts := []struct {
+		name string
+		opt  int
+		val  int
+	}{
+		{"IP_PKTINFO", unix.IP_PKTINFO, 1},               // arrival ifindex of every packet
+		{"IP_HDRINCL", unix.IP_HDRINCL, 1},               // we build the header for TTL, TOS and Router Alert
+		{"IP_MULTICAST_LOOP", unix.IP_MULTICAST_LOOP, 0}, // do not read our own queries back
+	}
+	for _, o := range opts {
+		var serr error
+		if err := s.raw.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, o.opt, o.val)
+		}); err != nil {
+			serr = err
+		}
+		if serr != nil {
+			// Leave the table the way we found it; closing does the same.
+			_ = s.setsockopt(mrtDone, nil)
+			return fmt.Errorf("mroute: set %s: %w", o.name, serr)
+		}
+	}
+	return nil
+}
+
+// setsockopt sets one IPPROTO_IP option with a byte-encoded value.
+func (s *Socket) setsockopt(opt int, val []byte) error {
+	var serr error
+	if err := s.raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptString(int(fd), unix.IPPROTO_IP, opt, string(val))
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// Close removes every route and VIF this socket installed, leaves the router
+// groups, gives up the table (MRT_DONE) and closes the socket, which unblocks
+// Read. A second call does nothing.
+func (s *Socket) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for k := range s.routes {
+		if err := s.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("mroute: close: delete route (%s,%s): %w", k.src, k.grp, err))
+		}
+	}
+	clear(s.routes)
+	for vif, e := range s.vifs {
+		if e.ifindex == 0 {
+			continue
+		}
+		err := s.setsockopt(mrtDelVIF, encodeVIFCtl(binary.NativeEndian, vif, 0, e.ifindex))
+		// EADDRNOTAVAIL: the kernel already dropped the VIF with its interface.
+		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("mroute: close: delete vif %d (ifindex %d): %w", vif, e.ifindex, err))
+		}
+		s.vifs[vif] = vifEntry{}
+	}
+	for ifindex, fd := range s.joiners {
+		if err := unix.Close(fd); err != nil {
+			errs = append(errs, fmt.Errorf("mroute: close: leave router groups on ifindex %d: %w", ifindex, err))
+		}
+		delete(s.joiners, ifindex)
+	}
+	if err := s.setsockopt(mrtDone, nil); err != nil {
+		errs = append(errs, fmt.Errorf("mroute: close: release table %d: %w", s.table, err))
+	}
+	if err := s.conn.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("mroute: close: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// AddVIF makes ifindex a VIF in the lowest free slot and returns the slot. A
+// packet must have a TTL above threshold to be forwarded out of it (0 is
+// treated as 1, since a TTL-1 packet must never leave the link). Adding an
+// ifindex that already has a VIF returns that VIF and keeps its threshold.
+func (s *Socket) AddVIF(ifindex, threshold int) (int, error) {
+	if ifindex <= 0 {
+		return 0, fmt.Errorf("mroute: add vif: invalid ifindex %d", ifindex)
+	}
+	if threshold < 0 || threshold > 255 {
+		return 0, fmt.Errorf("mroute: add vif for ifindex %d: ttl threshold %d out of range 0-255", ifindex, threshold)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, fmt.Errorf("mroute: add vif for ifindex %d: %w", ifindex, net.ErrClosed)
+	}
+	if vif, ok := s.vifLocked(ifindex); ok {
+		return vif, nil
+	}
+	vif := slices.IndexFunc(s.vifs[:], func(e vifEntry) bool { return e.ifindex == 0 })
+	if vif < 0 {
+		return 0, fmt.Errorf("mroute: add vif for ifindex %d: all %d vifs of the kernel table are in use", ifindex, MaxVIFs)
+	}
+	if err := s.setsockopt(mrtAddVIF, encodeVIFCtl(binary.NativeEndian, vif, threshold, ifindex)); err != nil {
+		return 0, fmt.Errorf("mroute: add vif %d for ifindex %d: %w", vif, ifindex, err)
+	}
+	s.vifs[vif] = vifEntry{ifindex: ifindex, threshold: max(threshold, 1)}
+	return vif, nil
+}
+
+// DelVIF removes the VIF of ifindex. Routes arriving on it are deleted and it
+// is stripped from the outputs of the others (which are re-installed), so our
+// record matches the kernel and a later VIF in the same slot inherits nothing.
+// Deleting an ifindex without a VIF does nothing.
+func (s *Socket) DelVIF(ifindex int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("mroute: delete vif for ifindex %d: %w", ifindex, net.ErrClosed)
+	}
+	vif, ok := s.vifLocked(ifindex)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for k, r := range s.routes {
+		switch {
+		case r.Input == ifindex:
+			if err := s.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("mroute: delete vif for ifindex %d: delete route (%s,%s): %w", ifindex, k.src, k.grp, err))
+			}
+			delete(s.routes, k)
+		case slices.Contains(r.Outputs, ifindex):
+			r.Outputs = slices.DeleteFunc(slices.Clone(r.Outputs), func(o int) bool { return o == ifindex })
+			if err := s.addMFCLocked(r); err != nil {
+				// Forget it so the daemon's next SetRoute installs it afresh.
+				delete(s.routes, k)
+				errs = append(errs, fmt.Errorf("mroute: delete vif for ifindex %d: update route (%s,%s): %w", ifindex, k.src, k.grp, err))
+				continue
+			}
+			s.routes[k] = r
+		}
+	}
+	err := s.setsockopt(mrtDelVIF, encodeVIFCtl(binary.NativeEndian, vif, 0, ifindex))
+	// EADDRNOTAVAIL: the kernel already dropped the VIF when its interface went away.
+	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+		errs = append(errs, fmt.Errorf("mroute: delete vif %d for ifindex %d: %w", vif, ifindex, err))
+	}
+	s.vifs[vif] = vifEntry{}
+	return errors.Join(errs...)
+}
+
+// VIF returns the VIF slot of ifindex.
+func (s *Socket) VIF(ifindex int) (vif int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.vifLocked(ifindex)
+}
+
+func (s *Socket) vifLocked(ifindex int) (int, bool) {
+	if ifindex <= 0 {
+		return 0, false
+	}
+	i := slices.IndexFunc(s.vifs[:], func(e vifEntry) bool { return e.ifindex == ifindex })
+	return i, i >= 0
+}
+
+// SetRoute installs or updates the (S,G) entry; MRT_ADD_MFC replaces an
+// existing one in place, so traffic keeps flowing during the update. Outputs
+// are sorted and deduplicated and the input is dropped from them (the kernel
+// never forwards back out of the input); Routes reports them that way. A route
+// already installed as asked is left alone.
+func (s *Socket) SetRoute(r Route) error {
+	src, grp := r.Source.Unmap(), r.Group.Unmap()
+	if !src.Is4() || !grp.Is4() || !grp.IsMulticast() {
+		return fmt.Errorf("mroute: set route (%s,%s): want an ipv4 source and multicast group", r.Source, r.Group)
+	}
+	outs := slices.Clone(r.Outputs)
+	slices.Sort(outs)
+	outs = slices.Compact(outs)
+	outs = slices.DeleteFunc(outs, func(o int) bool { return o == r.Input })
+	want := Route{Source: src, Group: grp, Input: r.Input, Outputs: outs}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, net.ErrClosed)
+	}
+	k := routeKey{src, grp}
+	if have, ok := s.routes[k]; ok && have.Input == want.Input && slices.Equal(have.Outputs, want.Outputs) {
+		return nil
+	}
+	if err := s.addMFCLocked(want); err != nil {
+		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
+	}
+	s.routes[k] = want
+	return nil
+}
+
+// addMFCLocked issues MRT_ADD_MFC for r, whose addresses are already checked.
+func (s *Socket) addMFCLocked(r Route) error {
+	parent, ok := s.vifLocked(r.Input)
+	if !ok {
+		return fmt.Errorf("input ifindex %d has no vif", r.Input)
+	}
+	var ttls [MaxVIFs]uint8
+	for _, o := range r.Outputs {
+		vif, ok := s.vifLocked(o)
+		if !ok {
+			return fmt.Errorf("output ifindex %d has no vif", o)
+		}
+		ttls[vif] = uint8(s.vifs[vif].threshold)
+	}
+	return s.setsockopt(mrtAddMFC, encodeMFCCtl(binary.NativeEndian, r.Source, r.Group, parent, &ttls))
+}
+
+func (s *Socket) delMFC(src, grp netip.Addr) error {
+	var ttls [MaxVIFs]uint8
+	return s.setsockopt(mrtDelMFC, encodeMFCCtl(binary.NativeEndian, src, grp, 0, &ttls))
+}
+
+// DelRoute deletes the (S,G) entry. An entry the kernel no longer has is
+// drift, not an error: it is forgotten and nil returned.
+func (s *Socket) DelRoute(src, grp netip.Addr) error {
+	src, grp = src.Unmap(), grp.Unmap()
+	if !src.Is4() || !grp.Is4() {
+		return fmt.Errorf("mroute: delete route (%s,%s): want ipv4 addresses", src, grp)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, net.ErrClosed)
+	}
+	err := s.delMFC(src, grp)
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, err)
+	}
+	delete(s.routes, routeKey{src, grp})
+	return nil
+}
+
+// Routes returns the installed entries sorted by group, then source.
+func (s *Socket) Routes() []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := make([]Route, 0, len(s.routes))
+	for _, r := range s.routes {
+		r.Outputs = slices.Clone(r.Outputs)
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b Route) int {
+		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
+	})
+	return rs
+}
+
+// Counters reads the kernel's counters of the (S,G) entry.
+func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
+	src, grp = src.Unmap(), grp.Unmap()
+	if !src.Is4() || !grp.Is4() {
+		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): want ipv4 addresses", src, grp)
+	}
+	req := encodeSGReq(src, grp, wordSize)
+	var errno syscall.Errno
+	if err := s.raw.Control(func(fd uintptr) {
+		_, _, errno = unix.Syscall(unix.SYS_IOCTL, fd, siocGetSGCnt, uintptr(unsafe.Pointer(&req[0])))
+	}); err != nil {
+		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
+	}
+	if errno != 0 {
+		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, errno)
+	}
+	c, err := decodeSGReq(binary.NativeEndian, wordSize, req)
+	if err != nil {
+		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
+	}
+	return c, nil
+}
+
+// Read blocks until one IGMP message or kernel upcall arrives. Upcalls carry
+// the protocol byte 0 in the copied IP header, IGMP carries 2.
+func (s *Socket) Read(buf []byte) (Packet, error) {
+	oob := make([]byte, unix.CmsgSpace(sizeofPktinfo))
+	var n, oobn, flags int
+	var rerr error
+	err := s.raw.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
+		return rerr != unix.EAGAIN
+	})
+	if err != nil {
+		// The poller reports net.ErrClosed after Close.
+		return Packet{}, fmt.Errorf("mroute: read: %w", err)
+	}
+	if rerr != nil {
+		return Packet{}, fmt.Errorf("mroute: read: %w", rerr)
+	}
+	if flags&unix.MSG_TRUNC != 0 {
+		return Packet{}, fmt.Errorf("%w: packet longer than the %d-byte buffer", ErrMalformed, len(buf))
+	}
+	b := buf[:n]
+	if n >= ipHeaderLen && b[9] == upcallProtoByte {
+		u, err := decodeUpcall(b)
+		if err != nil {
+			return Packet{}, err
+		}
+		s.mu.Lock()
+		if u.VIF < MaxVIFs {
+			u.Ifindex = s.vifs[u.VIF].ifindex
+		}
+		s.mu.Unlock()
+		return Packet{Upcall: &u}, nil
+	}
+	h, err := parseIPv4Header(b, true)
+	if err != nil {
+		return Packet{}, err
+	}
+	if h.protocol != ipProtoIGMP {
+		return Packet{}, fmt.Errorf("%w: ip protocol %d on the igmp socket", ErrMalformed, h.protocol)
+	}
+	ifindex, err := pktinfoIfindex(oob[:oobn])
+	if err != nil {
+		return Packet{}, err
+	}
+	return Packet{
+		Ifindex:     ifindex,
+		Src:         h.src,
+		Dst:         h.dst,
+		TTL:         h.ttl,
+		RouterAlert: h.routerAlert,
+		Payload:     b[h.headerLen:h.totalLen],
+	}, nil
+}
+
+// pktinfoIfindex finds the IP_PKTINFO control message; without it the
+// arrival interface is unknown, and guessing from the source would be wrong.
+func pktinfoIfindex(oob []byte) (int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, fmt.Errorf("%w: control messages: %w", ErrMalformed, err)
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_PKTINFO {
+			ifindex, err := decodePktinfo(binary.NativeEndian, m.Data)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %w", ErrMalformed, err)
+			}
+			return ifindex, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: no ip_pktinfo control message", ErrMalformed)
+}
+
+// SendIGMP sends one IGMP message out of ifindex with our own IP header (TTL
+// 1, TOS 0xc0, Router Alert). The egress interface travels with the packet as
+// an IP_PKTINFO control message, so no socket-wide state is changed and
+// concurrent sends cannot pick each other's interface. An invalid or
+// unspecified src lets the kernel use the interface's address.
+func (s *Socket) SendIGMP(ifindex int, src, dst netip.Addr, payload []byte) error {
+	if ifindex <= 0 {
+		return fmt.Errorf("mroute: send igmp: invalid ifindex %d", ifindex)
+	}
+	pkt, err := buildIGMPPacket(src.Unmap(), dst.Unmap(), payload)
+	if err != nil {
+		return err
+	}
+	oob := unix.PktInfo4(&unix.Inet4Pktinfo{Ifindex: int32(ifindex)})
+	to := &unix.SockaddrInet4{Addr: dst.Unmap().As4()}
+	var werr error
+	err = s.raw.Write(func(fd uintptr) bool {
+		werr = unix.Sendmsg(int(fd), pkt, oob, to, 0)
+		return werr != unix.EAGAIN
+	})
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("mroute: send igmp to %s on ifindex %d: %w", dst, ifindex, err)
+	}
+	return nil
+}
+
+// JoinRouterGroups joins 224.0.0.2 and 224.0.0.22 on ifindex so the host
+// stack hands us IGMPv2 leaves and IGMPv3 reports. Joining twice does nothing.
+func (s *Socket) JoinRouterGroups(ifindex int) error {
+	if ifindex <= 0 {
+		return fmt.Errorf("mroute: join router groups: invalid ifindex %d", ifindex)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, net.ErrClosed)
+	}
+	if _, ok := s.joiners[ifindex]; ok {
+		return nil
+	}
+	// A socket of its own per interface keeps us below the per-socket
+	// net.ipv4.igmp_max_memberships limit (20 by default) however many
+	// downstream interfaces there are. The raw socket still sees every IGMP
+	// message the host stack accepts, whichever socket joined. Unbound, this
+	// datagram socket never receives anything itself.
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, err)
+	}
+	for _, g := range routerGroups {
+		mreq := &unix.IPMreqn{Multiaddr: g.As4(), Ifindex: int32(ifindex)}
+		if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("mroute: join %s on ifindex %d: %w", g, ifindex, err)
+		}
+	}
+	s.joiners[ifindex] = fd
+	return nil
+}
+
+// LeaveRouterGroups undoes JoinRouterGroups; closing the holding socket drops
+// both memberships. Leaving an interface never joined does nothing.
+func (s *Socket) LeaveRouterGroups(ifindex int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fd, ok := s.joiners[ifindex]
+	if !ok {
+		return nil
+	}
+	delete(s.joiners, ifindex)
+	if err := unix.Close(fd); err != nil {
+		return fmt.Errorf("mroute: leave router groups on ifindex %d: %w", ifindex, err)
+	}
+	return nil
+}

@@ -1,0 +1,34 @@
+//go:build !linux
+
+package mroute
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// errUnsupported is returned everywhere: multicast routing here is Linux's.
+var errUnsupported = fmt.Errorf("mroute: linux multicast routing: %w", errors.ErrUnsupported)
+
+// Socket is the raw IGMP socket that owns one kernel multicast routing table;
+// it exists only on Linux.
+type Socket struct{}
+
+// Open fails: only Linux is supported.
+func Open(table uint32) (*Socket, error) { return nil, errUnsupported }
+
+func (s *Socket) Close() error                                   { return nil }
+func (s *Socket) AddVIF(ifindex, threshold int) (int, error)     { return 0, errUnsupported }
+func (s *Socket) DelVIF(ifindex int) error                       { return errUnsupported }
+func (s *Socket) VIF(ifindex int) (vif int, ok bool)             { return 0, false }
+func (s *Socket) SetRoute(r Route) error                         { return errUnsupported }
+func (s *Socket) DelRoute(src, grp netip.Addr) error             { return errUnsupported }
+func (s *Socket) Routes() []Route                                { return nil }
+func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) { return Counters{}, errUnsupported }
+func (s *Socket) Read(buf []byte) (Packet, error)                { return Packet{}, errUnsupported }
+func (s *Socket) SendIGMP(ifindex int, src, dst netip.Addr, payload []byte) error {
+	return errUnsupported
+}
+func (s *Socket) JoinRouterGroups(ifindex int) error  { return errUnsupported }
+func (s *Socket) LeaveRouterGroups(ifindex int) error { return errUnsupported }
