@@ -700,3 +700,26 @@ func withoutPos(c *Config) *Config {
 	}
 	return &out
 }
+
+// TestDocExamples parses every example in mcast-proxy.conf(5) that declares
+// an upstream, so the manual cannot drift from the parser.
+func TestDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/mcast-proxy.conf.5.md")
+	if err != nil {
+		t.Skipf("manual not found: %v", err)
+	}
+	blocks := strings.Split(string(doc), "```")
+	n := 0
+	for i := 1; i < len(blocks); i += 2 {
+		if !strings.Contains(blocks[i], "upstream") || strings.HasPrefix(blocks[i], "\n/") {
+			continue
+		}
+		n++
+		if _, err := Parse("example", []byte(blocks[i])); err != nil {
+			t.Errorf("example %d does not parse: %v\n%s", n, err, blocks[i])
+		}
+	}
+	if n < 3 {
+		t.Errorf("found %d examples, want at least 3", n)
+	}
+}
