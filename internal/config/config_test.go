@@ -233,7 +233,7 @@ interface off { disabled; ipv4 no; ipv6 no; threshold 255 }
 		},
 		{
 			name: "32 enabled interfaces and disabled ones beyond",
-			in: "interface wan { upstream }\n" + lanBlocks(31) + "interface off { disabled }\n",
+			in:   "interface wan { upstream }\n" + lanBlocks(31) + "interface off { disabled }\n",
 			want: &Config{File: testFile, IPv4: true, Interfaces: append(append(
 				[]Interface{iface("wan", RoleUpstream, 1)}, lanIfaces(31, 2)...),
 				iface("off", RoleDisabled, 33))},
@@ -285,7 +285,6 @@ func lanIfaces(n, firstLine int) []Interface {
 	}
 	return out
 }
-
 
 func TestParseInvalid(t *testing.T) {
 	const ok = "interface wan { upstream }\ninterface lan { downstream }\n"
