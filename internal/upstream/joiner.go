@@ -1,0 +1,385 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// kernel is the socket layer a Joiner drives; the Linux implementation
+// calls the kernel, tests use a fake.
+type kernel interface {
+	// socket opens a socket that only carries memberships; v6 selects
+	// AF_INET6.
+	socket(v6 bool) (int, error)
+	setsockopt(fd, level, name int, val []byte) error
+	close(fd int) error
+}
+
+// Address families index the per-family state.
+const (
+	fam4 = iota
+	fam6
+	nfam
+)
+
+func familyOf(a netip.Addr) int {
+	if a.Is4() {
+		return fam4
+	}
+	return fam6
+}
+
+// member is one socket's membership of one group, as applied.
+type member struct {
+	mode    Mode
+	sources []netip.Addr
+}
+
+// sock is one membership socket.
+type sock struct {
+	fd      int
+	cost    int // option memory charged, per limits.cost
+	members map[netip.Addr]member
+}
+
+// group is the state of one group.
+type group struct {
+	want    Filter  // last requested
+	ok      bool    // want was applied completely
+	socks   []*sock // sockets holding a membership, in plan order
+	applied Filter  // what the kernel merges from socks
+	dropped int     // excluded sources that did not fit
+}
+
+// Joiner holds the upstream host memberships of one interface.
+type Joiner struct {
+	k       kernel
+	abi     abi
+	ifindex int
+	lim     [nfam]limits
+	socks   [nfam][]*sock
+	groups  map[netip.Addr]*group
+	closed  bool
+}
+
+var errClosed = errors.New("upstream: joiner closed")
+
+func newJoiner(k kernel, a abi, ifindex int, lim [nfam]limits) (*Joiner, error) {
+	if ifindex <= 0 {
+		return nil, fmt.Errorf("upstream: invalid ifindex %d", ifindex)
+	}
+	return &Joiner{k: k, abi: a, ifindex: ifindex, lim: lim, groups: map[netip.Addr]*group{}}, nil
+}
+
+// Ifindex returns the interface the memberships are on.
+func (j *Joiner) Ifindex() int { return j.ifindex }
+
+// Set makes the kernel's host membership of group on the interface equal f.
+// It is idempotent. Link-local groups, IPv6 groups below site scope and
+// non-multicast addresses are refused. On error the kernel holds a state
+// between the old and the new one that never lacks traffic wanted by both;
+// Get reports it and calling Set again retries.
+func (j *Joiner) Set(group netip.Addr, f Filter) error {
+	if j.closed {
+		return errClosed
+	}
+	group = group.Unmap()
+	if err := checkGroup(group); err != nil {
+		return err
+	}
+	f, err := normalize(group, f)
+	if err != nil {
+		return err
+	}
+	if g := j.groups[group]; g != nil && g.ok && g.want.Equal(f) {
+		return nil
+	}
+	return j.apply(group, f)
+}
+
+// Get returns the filter the kernel applies for group: the requested one,
+// unless an error interrupted Set or an EXCLUDE list was cut (see
+// Truncated).
+func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
+	g := j.groups[group.Unmap()]
+	if g == nil || len(g.socks) == 0 {
+		return Filter{}, false
+	}
+	return Filter{Mode: g.applied.Mode, Sources: slices.Clone(g.applied.Sources)}, true
+}
+
+// Truncated returns how many sources of group's EXCLUDE list are not
+// excluded because they exceed the per-socket source limit
+// (net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf). Such sources are
+// forwarded although unwanted.
+func (j *Joiner) Truncated(group netip.Addr) int {
+	if g := j.groups[group.Unmap()]; g != nil {
+		return g.dropped
+	}
+	return 0
+}
+
+// Groups returns the subscribed groups, sorted.
+func (j *Joiner) Groups() []netip.Addr {
+	out := make([]netip.Addr, 0, len(j.groups))
+	for a, g := range j.groups {
+		if len(g.socks) > 0 {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// Sockets returns how many membership sockets are open.
+func (j *Joiner) Sockets() int { return len(j.socks[fam4]) + len(j.socks[fam6]) }
+
+// SetInterface moves every membership to another interface. It joins on the
+// new interface before leaving the old one, so streams can start on the new
+// path while the old still flow; if the old interface is gone the kernel has
+// already dropped its memberships and closing the sockets is harmless.
+func (j *Joiner) SetInterface(ifindex int) error {
+	if j.closed {
+		return errClosed
+	}
+	if ifindex <= 0 {
+		return fmt.Errorf("upstream: invalid ifindex %d", ifindex)
+	}
+	if ifindex == j.ifindex {
+		return nil
+	}
+	old := j.socks
+	j.socks = [nfam][]*sock{}
+	j.ifindex = ifindex
+	var errs []error
+	for _, a := range j.sortedAll() {
+		g := j.groups[a]
+		g.socks, g.applied, g.dropped, g.ok = nil, Filter{}, 0, false
+		if g.want.empty() {
+			delete(j.groups, a)
+			continue
+		}
+		errs = append(errs, j.apply(a, g.want))
+	}
+	for _, ss := range old {
+		for _, s := range ss {
+			errs = append(errs, j.closeSock(s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close leaves every group and closes all sockets; closing a socket makes
+// the kernel drop all its memberships at once.
+func (j *Joiner) Close() error {
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	var errs []error
+	for f := range j.socks {
+		for _, s := range j.socks[f] {
+			errs = append(errs, j.closeSock(s))
+		}
+		j.socks[f] = nil
+	}
+	clear(j.groups)
+	return errors.Join(errs...)
+}
+
+func (j *Joiner) closeSock(s *sock) error {
+	if err := j.k.close(s.fd); err != nil {
+		return fmt.Errorf("upstream: close socket: %w", err)
+	}
+	return nil
+}
+
+func (j *Joiner) sortedAll() []netip.Addr {
+	out := make([]netip.Addr, 0, len(j.groups))
+	for a := range j.groups {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// apply moves group from its current pieces to the planned ones in an order
+// that never leaves traffic wanted before and after unsubscribed:
+//
+//  1. join on sockets that do not hold the group yet (INCLUDE pieces start
+//     with MCAST_JOIN_SOURCE_GROUP, so no any-source join leaks upstream);
+//  2. change sockets that hold it with MCAST_MSFILTER, which the kernel
+//     applies atomically per socket (new list added before the old is
+//     removed), e.g. EXCLUDE{} to INCLUDE{S1} without leaving;
+//  3. leave on sockets no longer needed.
+//
+// While new pieces are added the interface state is a superset of the old
+// and the new one; the planner never moves a still-wanted source between
+// sockets, so step 2 only drops unwanted sources.
+func (j *Joiner) apply(addr netip.Addr, want Filter) error {
+	fam := familyOf(addr)
+	lim := j.lim[fam]
+	g := j.groups[addr]
+	if g == nil {
+		g = &group{}
+		j.groups[addr] = g
+	}
+	g.want, g.ok = want, false
+
+	socks := j.socks[fam]
+	index := make(map[*sock]int, len(socks))
+	slots := make([]slotUse, len(socks))
+	for i, s := range socks {
+		index[s] = i
+		_, has := s.members[addr]
+		slots[i] = slotUse{groups: len(s.members), cost: s.cost, has: has}
+	}
+	cur := make([]piece, len(g.socks))
+	for i, s := range g.socks {
+		m := s.members[addr]
+		cur[i] = piece{slot: index[s], mode: m.mode, sources: m.sources}
+	}
+	next, dropped := planGroup(lim, slots, cur, want)
+
+	err := j.applyPieces(fam, addr, slots, next, cur)
+
+	// Record what the sockets hold now, whatever failed, in socket order.
+	g.socks = g.socks[:0]
+	var ms []member
+	for _, s := range j.socks[fam] {
+		if m, ok := s.members[addr]; ok {
+			g.socks = append(g.socks, s)
+			ms = append(ms, m)
+		}
+	}
+	g.applied = merge(ms)
+	j.dropEmpty(fam)
+	if err != nil {
+		return err
+	}
+	g.ok, g.dropped = true, dropped
+	if len(g.socks) == 0 {
+		delete(j.groups, addr)
+	}
+	return nil
+}
+
+func (j *Joiner) applyPieces(fam int, addr netip.Addr, slots []slotUse, next, cur []piece) error {
+	// Sockets for new slots are appended in slot order as needed.
+	sockFor := func(slot int) (*sock, error) {
+		for slot >= len(j.socks[fam]) {
+			fd, err := j.k.socket(fam == fam6)
+			if err != nil {
+				return nil, fmt.Errorf("upstream: open socket: %w", err)
+			}
+			j.socks[fam] = append(j.socks[fam], &sock{fd: fd, members: map[netip.Addr]member{}})
+		}
+		return j.socks[fam][slot], nil
+	}
+	for _, p := range next {
+		if p.slot < len(slots) && slots[p.slot].has {
+			continue
+		}
+		s, err := sockFor(p.slot)
+		if err != nil {
+			return err
+		}
+		if err := j.join(fam, s, addr, p); err != nil {
+			return err
+		}
+	}
+	for _, p := range next {
+		if p.slot >= len(slots) || !slots[p.slot].has {
+			continue
+		}
+		s := j.socks[fam][p.slot]
+		m := s.members[addr]
+		if m.mode == p.mode && slices.Equal(m.sources, p.sources) {
+			continue
+		}
+		if err := j.msfilter(fam, s, addr, p.mode, p.sources); err != nil {
+			return err
+		}
+	}
+	for _, c := range cur {
+		if slices.ContainsFunc(next, func(p piece) bool { return p.slot == c.slot }) {
+			continue
+		}
+		if err := j.leave(fam, j.socks[fam][c.slot], addr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func level(fam int) int {
+	if fam == fam6 {
+		return levelIPv6
+	}
+	return levelIP
+}
+
+func (j *Joiner) record(fam int, s *sock, addr netip.Addr, m member, present bool) {
+	if present {
+		s.members[addr] = m
+	} else {
+		delete(s.members, addr)
+	}
+	s.cost = 0
+	for _, m := range s.members {
+		s.cost += j.lim[fam].cost(len(m.sources))
+	}
+}
+
+func (j *Joiner) join(fam int, s *sock, addr netip.Addr, p piece) error {
+	if p.mode == Include {
+		b := j.abi.groupSourceReq(j.ifindex, addr, p.sources[0])
+		if err := j.k.setsockopt(s.fd, level(fam), optJoinSourceGroup, b); err != nil {
+			return fmt.Errorf("upstream: join %s source %s on ifindex %d: %w", addr, p.sources[0], j.ifindex, err)
+		}
+		j.record(fam, s, addr, member{mode: Include, sources: p.sources[:1:1]}, true)
+	} else {
+		b := j.abi.groupReq(j.ifindex, addr)
+		if err := j.k.setsockopt(s.fd, level(fam), optJoinGroup, b); err != nil {
+			return fmt.Errorf("upstream: join %s on ifindex %d: %w", addr, j.ifindex, err)
+		}
+		j.record(fam, s, addr, member{mode: Exclude}, true)
+	}
+	if m := s.members[addr]; m.mode == p.mode && len(m.sources) == len(p.sources) {
+		return nil
+	}
+	return j.msfilter(fam, s, addr, p.mode, p.sources)
+}
+
+func (j *Joiner) msfilter(fam int, s *sock, addr netip.Addr, mode Mode, sources []netip.Addr) error {
+	b := j.abi.groupFilter(j.ifindex, addr, mode, sources)
+	if err := j.k.setsockopt(s.fd, level(fam), optMSFilter, b); err != nil {
+		return fmt.Errorf("upstream: set %s %s filter of %d sources on ifindex %d: %w", addr, mode, len(sources), j.ifindex, err)
+	}
+	j.record(fam, s, addr, member{mode: mode, sources: slices.Clone(sources)}, true)
+	return nil
+}
+
+func (j *Joiner) leave(fam int, s *sock, addr netip.Addr) error {
+	b := j.abi.groupReq(j.ifindex, addr)
+	if err := j.k.setsockopt(s.fd, level(fam), optLeaveGroup, b); err != nil {
+		return fmt.Errorf("upstream: leave %s on ifindex %d: %w", addr, j.ifindex, err)
+	}
+	j.record(fam, s, addr, member{}, false)
+	return nil
+}
+
+// dropEmpty closes sockets that hold no membership any more.
+func (j *Joiner) dropEmpty(fam int) {
+	j.socks[fam] = slices.DeleteFunc(j.socks[fam], func(s *sock) bool {
+		if len(s.members) > 0 {
+			return false
+		}
+		// A socket without memberships has nothing to leave; a close
+		// error cannot leave kernel state behind.
+		_ = j.k.close(s.fd)
+		return true
+	})
+}

@@ -1,0 +1,160 @@
+// Package upstream subscribes the proxy's merged downstream membership on the
+// upstream interface through the kernel's own host stack (RFC 4605 section 4.1).
+// The kernel then answers the upstream querier in whatever IGMP or MLD version
+// that querier speaks, and builds the state-change records itself.
+//
+// A Joiner applies a full state per group: a filter mode and a source list.
+// Linux caps memberships and source filters per socket, so a Joiner spreads
+// groups and sources over as many sockets as needed and lets the kernel merge
+// them per interface (RFC 3376 section 3.2, RFC 3810 section 4.2).
+//
+// A Joiner is not safe for concurrent use and has no locks: the daemon calls
+// it only from its single event-loop goroutine.
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// Mode is a filter mode (RFC 3376 section 3.1).
+type Mode uint8
+
+// Filter modes.
+const (
+	Include Mode = iota
+	Exclude
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Include:
+		return "include"
+	case Exclude:
+		return "exclude"
+	}
+	return fmt.Sprintf("mode(%d)", uint8(m))
+}
+
+// Filter is the full membership state of one group. Include with no sources
+// means not subscribed; Exclude with no sources means any source.
+type Filter struct {
+	Mode    Mode
+	Sources []netip.Addr
+}
+
+// Equal reports whether f and g have the same mode and the same set of
+// sources, ignoring order.
+func (f Filter) Equal(g Filter) bool {
+	if f.Mode != g.Mode || len(f.Sources) != len(g.Sources) {
+		return false
+	}
+	a, b := sortedCopy(f.Sources), sortedCopy(g.Sources)
+	return slices.Equal(a, b)
+}
+
+func (f Filter) empty() bool { return f.Mode == Include && len(f.Sources) == 0 }
+
+var errInvalid = errors.New("invalid address")
+
+// checkGroup rejects groups that must never be subscribed upstream: link-local
+// IPv4 groups are never reported (RFC 4605 section 2.1 defers to RFC 3376
+// section 5: 224.0.0.0/24 is link-local), and IPv6 groups of the reserved,
+// interface-local or link-local scope (RFC 4291 section 2.7, RFC 7346 section
+// 2), whatever their flags, must not leave the link either.
+func checkGroup(g netip.Addr) error {
+	switch {
+	case g.Zone() != "":
+		return fmt.Errorf("upstream: group %s has a zone: %w", g, errInvalid)
+	case !g.IsMulticast():
+		return fmt.Errorf("upstream: group %s is not multicast: %w", g, errInvalid)
+	case g.Is4():
+		if b := g.As4(); b[0] == 224 && b[1] == 0 && b[2] == 0 {
+			return fmt.Errorf("upstream: group %s is link-local: %w", g, errInvalid)
+		}
+	case g.Is6():
+		if scope := g.As16()[1] & 0x0f; scope <= 2 {
+			return fmt.Errorf("upstream: group %s has scope %d, below site scope: %w", g, scope, errInvalid)
+		}
+	}
+	return nil
+}
+
+// normalize validates f against group g and returns a sorted, deduplicated
+// copy that does not alias the caller's slice.
+func normalize(g netip.Addr, f Filter) (Filter, error) {
+	if f.Mode != Include && f.Mode != Exclude {
+		return Filter{}, fmt.Errorf("upstream: group %s: unknown filter %s", g, f.Mode)
+	}
+	out := Filter{Mode: f.Mode}
+	if len(f.Sources) == 0 {
+		return out, nil
+	}
+	out.Sources = make([]netip.Addr, 0, len(f.Sources))
+	for _, s := range f.Sources {
+		s = s.Unmap()
+		switch {
+		case s.Is4() != g.Is4() || !s.IsValid():
+			return Filter{}, fmt.Errorf("upstream: group %s: source %s of another family: %w", g, s, errInvalid)
+		case s.Zone() != "", s.IsMulticast(), s.IsUnspecified():
+			return Filter{}, fmt.Errorf("upstream: group %s: source %s is not a unicast address: %w", g, s, errInvalid)
+		}
+		out.Sources = append(out.Sources, s)
+	}
+	slices.SortFunc(out.Sources, netip.Addr.Compare)
+	out.Sources = slices.Compact(out.Sources)
+	return out, nil
+}
+
+func sortedCopy(a []netip.Addr) []netip.Addr {
+	c := slices.Clone(a)
+	slices.SortFunc(c, netip.Addr.Compare)
+	return c
+}
+
+// merge computes the interface-level state the kernel derives from the
+// per-socket memberships of one group (RFC 3376 section 3.2, RFC 3810
+// section 4.2): EXCLUDE if any socket excludes, with the intersection of the
+// exclude lists minus the union of the include lists; otherwise INCLUDE with
+// the union of the include lists.
+func merge(ms []member) Filter {
+	incl := map[netip.Addr]bool{}
+	var excl map[netip.Addr]bool
+	for _, m := range ms {
+		if m.mode == Include {
+			for _, s := range m.sources {
+				incl[s] = true
+			}
+			continue
+		}
+		if excl == nil {
+			excl = map[netip.Addr]bool{}
+			for _, s := range m.sources {
+				excl[s] = true
+			}
+			continue
+		}
+		for s := range excl {
+			if !slices.Contains(m.sources, s) {
+				delete(excl, s)
+			}
+		}
+	}
+	var f Filter
+	if excl != nil {
+		f.Mode = Exclude
+		for s := range excl {
+			if !incl[s] {
+				f.Sources = append(f.Sources, s)
+			}
+		}
+	} else {
+		for s := range incl {
+			f.Sources = append(f.Sources, s)
+		}
+	}
+	slices.SortFunc(f.Sources, netip.Addr.Compare)
+	return f
+}
