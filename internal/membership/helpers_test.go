@@ -125,7 +125,11 @@ func runCases(t *testing.T, cases []routerCase) {
 			if self == "" {
 				self = "10.0.0.5"
 			}
-			r := NewRouter(tc.cfg, addr(self))
+			var selfAddr netip.Addr
+			if self != "invalid" {
+				selfAddr = addr(self)
+			}
+			r := NewRouter(tc.cfg, selfAddr)
 			for i, s := range tc.steps {
 				got := s.do(r, at(s.at))
 				if !reflect.DeepEqual(got, s.want) {

@@ -14,6 +14,10 @@ const scanLimit = 8
 // Router is the multicast router side of one link: group records, querier
 // election and the queries it must send. It is not safe for concurrent use;
 // the daemon's single owner goroutine drives it.
+//
+// Report, Query and SetAddress first fire every deadline not after now, as
+// Advance would, and return those actions too, so an event never meets
+// stale timers even when the caller's timer fired late.
 type Router struct {
 	cfg  Config
 	self netip.Addr
@@ -85,6 +89,7 @@ func (r *Router) Start(now time.Time) []Action {
 // the other router yields when it hears our query.
 func (r *Router) SetAddress(now time.Time, self netip.Addr) []Action {
 	r.begin()
+	r.advance(now)
 	r.self = self
 	if !r.querier && self.IsValid() && self.Less(r.otherQuerier) {
 		r.becomeQuerier()
@@ -144,6 +149,7 @@ func (r *Router) qrv() int {
 // Query handles a query heard from another router on the link.
 func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 	r.begin()
+	r.advance(now)
 	// An unspecified source cannot take part in the election (snooping
 	// switches send such queries), and our own looped query is not news.
 	if !from.IsValid() || from.IsUnspecified() || from == r.self {
@@ -206,6 +212,7 @@ func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 // from is the host's address; it may be unspecified (RFC 3376 §4.2.13).
 func (r *Router) Report(now time.Time, from netip.Addr, version int, recs []Record) []Action {
 	r.begin()
+	r.advance(now)
 	if version < 1 || version > 3 {
 		return r.end()
 	}
@@ -224,13 +231,6 @@ func (r *Router) record(now time.Time, version int, rec *Record) {
 	isNew := g == nil
 	if isNew {
 		g = newGroup(rec.Group)
-	}
-	// Expired host timers may not have been seen by Advance yet.
-	if due(g.v1Host, now) {
-		g.v1Host = time.Time{}
-	}
-	if due(g.v2Host, now) {
-		g.v2Host = time.Time{}
 	}
 	// §7.3.2: reports of older hosts start their Older Host Present timers.
 	if rec.Type == IsExclude {
@@ -438,6 +438,13 @@ func (r *Router) NextDeadline() time.Time {
 // expiries, query retransmissions and periodic queries.
 func (r *Router) Advance(now time.Time) []Action {
 	r.begin()
+	r.advance(now)
+	return r.end()
+}
+
+// advance fires the due deadlines. Every event handler runs it first, so
+// state is never older than the event even if the caller was late.
+func (r *Router) advance(now time.Time) {
 	for {
 		t := r.NextDeadline()
 		if t.IsZero() || t.After(now) {
@@ -454,7 +461,6 @@ func (r *Router) Advance(now time.Time) []Action {
 			r.fire(r.heap[0], t)
 		}
 	}
-	return r.end()
 }
 
 func due(deadline, t time.Time) bool {
