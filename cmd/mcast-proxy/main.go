@@ -1,4 +1,130 @@
-// Command mcast-proxy is an IGMP/MLD multicast proxy (RFC 4605) for Linux routers.
+// Command mcast-proxy is an IGMP multicast proxy (RFC 4605) for Linux
+// routers. It never forks: run it under procd, systemd or with -d.
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/daemon"
+)
+
+// version is set at build time with -ldflags '-X main.version=...'.
+var version = "devel"
+
+// Exit codes: 1 for configuration errors, 2 for runtime errors.
+const (
+	exitConfig  = 1
+	exitRuntime = 2
+)
+
+type verbosity int
+
+func (v *verbosity) String() string   { return fmt.Sprint(int(*v)) }
+func (v *verbosity) IsBoolFlag() bool { return true }
+func (v *verbosity) Set(string) error { *v++; return nil }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mcast-proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mcast-proxy [-dnvV] [-f file]")
+		fs.PrintDefaults()
+	}
+	var (
+		file        = fs.String("f", "/etc/mcast-proxy.conf", "configuration `file`")
+		foreground  = fs.Bool("d", false, "debug mode: log with timestamps to stderr")
+		checkOnly   = fs.Bool("n", false, "only check the configuration file, print every error, and exit")
+		showVersion = fs.Bool("V", false, "print the version and exit")
+		verbose     verbosity
+	)
+	fs.Var(&verbose, "v", "more verbose logging (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitConfig
+	}
+	if *showVersion {
+		fmt.Fprintln(os.Stdout, "mcast-proxy", version)
+		return 0
+	}
+
+	cfg, err := config.Load(*file)
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return exitConfig
+	}
+	if *checkOnly {
+		fmt.Fprintf(stderr, "%s: configuration OK\n", *file)
+		return 0
+	}
+
+	log := newLogger(stderr, *foreground, int(verbose))
+	// SIGHUP would otherwise end the process; reloading arrives with its own
+	// issue, so until then it is logged and ignored.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			log.Warn("SIGHUP received: configuration reload is not supported yet; restart to apply changes")
+		}
+	}()
+
+	log.Info("starting", "version", version, "config", *file)
+	if err := daemon.Run(ctx, cfg, log); err != nil {
+		log.Error(err.Error())
+		return exitRuntime
+	}
+	return 0
+}
+
+// printConfigErrors prints every configuration problem on its own line, as
+// file:line:col: message.
+func printConfigErrors(w io.Writer, err error) {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintln(w, e.Error())
+		}
+		return
+	}
+	fmt.Fprintln(w, "mcast-proxy:", err)
+}
+
+// newLogger logs to stderr. Under procd or systemd (no -d) the supervisor
+// adds timestamps, so we leave them out.
+func newLogger(w io.Writer, foreground bool, verbose int) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose > 0 {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if !foreground {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+)
+
+// Drop reasons for received IGMP packets, counted and never logged per packet.
+const (
+	dropTruncated = iota
+	dropChecksum
+	dropMalformed
+	dropUnknownType
+	dropTTL
+	dropRouterAlert
+	dropUpstream
+	dropUnknownLink
+	dropOwn
+	dropQueueFull
+	dropReadError
+	numDrops
+)
+
+var dropNames = [numDrops]string{
+	dropTruncated:   "truncated",
+	dropChecksum:    "checksum",
+	dropMalformed:   "malformed",
+	dropUnknownType: "unknown-type",
+	dropTTL:         "ttl",
+	dropRouterAlert: "no-router-alert",
+	dropUpstream:    "report-on-upstream",
+	dropUnknownLink: "unknown-interface",
+	dropOwn:         "own-packet",
+	dropQueueFull:   "queue-full",
+	dropReadError:   "read-error",
+}
+
+// message is one IGMP message that passed the input checks, in the
+// membership package's terms.
+type message struct {
+	query   *membership.Query // non-nil for a query
+	version int               // for reports: 1, 2 or 3
+	records []membership.Record
+}
+
+// packetInfo is what the IP layer told us about a received IGMP message.
+type packetInfo struct {
+	ttl         int
+	routerAlert bool
+}
+
+// decode checks one received IGMP message and converts it. It returns the
+// drop reason when the packet must be ignored. The checks follow RFC 3376
+// §4 and §9.1: TTL must be 1 and IGMPv2/v3 messages must carry the IP Router
+// Alert option, so that a message forwarded from elsewhere or forged off-link
+// is not believed. IGMPv1 (RFC 1112) predates the Router Alert option, so
+// v1 messages are accepted without it; they are still sent with TTL 1.
+func decode(info packetInfo, payload []byte) (message, int, bool) {
+	msg, err := igmp.Parse(payload)
+	if err != nil {
+		switch {
+		case errors.Is(err, igmp.ErrTruncated):
+			return message{}, dropTruncated, false
+		case errors.Is(err, igmp.ErrChecksum):
+			return message{}, dropChecksum, false
+		case errors.Is(err, igmp.ErrUnknownType):
+			return message{}, dropUnknownType, false
+		default:
+			return message{}, dropMalformed, false
+		}
+	}
+	if info.ttl != 1 {
+		return message{}, dropTTL, false
+	}
+	v1 := false
+	switch m := msg.(type) {
+	case *igmp.Report:
+		v1 = m.Version == 1
+	case *igmp.Query:
+		v1 = m.Version == 1
+	}
+	if !v1 && !info.routerAlert {
+		return message{}, dropRouterAlert, false
+	}
+	switch m := msg.(type) {
+	case *igmp.Query:
+		return message{query: &membership.Query{
+			Version:            m.Version,
+			Group:              m.Group,
+			Sources:            m.Sources,
+			SuppressRouterSide: m.SuppressRouterSide,
+			MaxResp:            m.MaxResp,
+			QRV:                int(m.QRV),
+			QQI:                m.QQI,
+		}}, 0, true
+	case *igmp.Report:
+		// RFC 3376 §7.3.2: v1 and v2 reports are IS_EX({}).
+		return message{version: m.Version, records: []membership.Record{{Type: membership.IsExclude, Group: m.Group}}}, 0, true
+	case *igmp.Leave:
+		// RFC 3376 §7.3.2: a v2 leave is TO_IN({}).
+		return message{version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: m.Group}}}, 0, true
+	case *igmp.V3Report:
+		recs := make([]membership.Record, 0, len(m.Records))
+		for _, r := range m.Records {
+			recs = append(recs, membership.Record{Type: membership.RecordType(r.Type), Group: r.Group, Sources: r.Sources})
+		}
+		return message{version: 3, records: recs}, 0, true
+	}
+	return message{}, dropUnknownType, false
+}
+
+// encodeQuery builds the wire form of a query the membership router asked
+// for, and its destination: 224.0.0.1 for general queries, the group itself
+// for group-specific ones (RFC 3376 §4.1.12).
+func encodeQuery(q membership.SendQuery) (payload []byte, dst netip.Addr, err error) {
+	m := &igmp.Query{
+		Version:            q.Version,
+		MaxResp:            q.MaxResp,
+		Group:              netip.IPv4Unspecified(),
+		SuppressRouterSide: q.SuppressRouterSide,
+		QRV:                uint8(q.QRV),
+		QQI:                q.QQI,
+		Sources:            q.Sources,
+	}
+	dst = allSystems
+	if q.Group.IsValid() && !q.Group.IsUnspecified() {
+		m.Group = q.Group
+		dst = q.Group
+	}
+	if m.Version < 3 {
+		m.Sources = nil
+		m.SuppressRouterSide = false
+		m.QRV = 0
+		m.QQI = 0
+	}
+	if m.Version == 1 {
+		m.MaxResp = 0
+	}
+	payload, err = m.Marshal()
+	return payload, dst, err
+}
+
+var allSystems = netip.AddrFrom4([4]byte{224, 0, 0, 1})
