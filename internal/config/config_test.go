@@ -457,7 +457,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "families",
-			in:   "ipv4 no\nipv6 no\ninterface wan { upstream; ipv4 yes }\ninterface lan { downstream; ipv4 no }\n",
+			in:   "ipv4 no\nipv6 no\ninterface wan { upstream; ipv4 yes }\ninterface lan { downstream; ipv4 no }\ninterface lan2 { downstream }\n",
 			want: []string{
 				`t.conf:2:1: ipv4 and ipv6 are both disabled; nothing to proxy`,
 				`t.conf:4:29: interface "lan" has both ipv4 and ipv6 disabled`,

@@ -13,13 +13,7 @@ import (
 // returns Errors holding every problem found.
 func Parse(file string, data []byte) (*Config, error) {
 	raw, errs := parseNative(file, data)
-	c, verrs := raw.validate()
-	errs = append(errs, verrs...)
-	if len(errs) > 0 {
-		sortErrors(errs)
-		return nil, errs
-	}
-	return c, nil
+	return raw.build(errs)
 }
 
 // Keywords, for "did you mean" hints.

@@ -54,6 +54,18 @@ func (v *validator) errorf(pos Pos, format string, args ...any) {
 	v.errs = append(v.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
+// build validates r and merges the result with the syntax errors the
+// front-end found. Every front-end ends here, so all report alike.
+func (r *rawConfig) build(syntax Errors) (*Config, error) {
+	c, errs := r.validate()
+	errs = append(syntax, errs...)
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	return c, nil
+}
+
 // validate checks a raw model and builds the Config with every default
 // applied. It reports every problem it finds, sorted by position.
 func (r *rawConfig) validate() (*Config, Errors) {
@@ -153,7 +165,9 @@ func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 		IPv4: valueOr(ri.ipv4, c.IPv4),
 		IPv6: valueOr(ri.ipv6, c.IPv6),
 	}
-	if ri.role.Set && ri.role.Val != RoleDisabled && !iface.IPv4 && !iface.IPv6 {
+	// Without settings of its own the interface only inherits the global
+	// ones, and an error about those is reported once, globally.
+	if ri.role.Set && ri.role.Val != RoleDisabled && !iface.IPv4 && !iface.IPv6 && (ri.ipv4.Set || ri.ipv6.Set) {
 		pos := ri.pos
 		for _, s := range []setting[bool]{ri.ipv4, ri.ipv6} {
 			if s.Set && !s.Val && posLess(pos, s.Pos) {
