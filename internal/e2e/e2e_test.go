@@ -1,0 +1,395 @@
+//go:build linux
+
+// Package e2e runs the real mcast-proxy binary in network namespaces built
+// like an OpenWrt router and checks what real kernel hosts receive.
+//
+// Topology (each test builds its own, with names unique to the run):
+//
+//	src (10.0.0.2, 10.0.0.3) ── up0 10.0.0.1 ┐
+//	                                          router ┬ br-lan 192.168.1.1 ┬ rcv1 192.168.1.11
+//	                                                 │                    └ rcv2 192.168.1.12
+//	                                                 └ down2 192.168.2.1 ── rcv3 192.168.2.13
+package e2e
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/netlab"
+)
+
+// Addresses and groups of the topology.
+var (
+	s1 = netip.MustParseAddr("10.0.0.2")
+	s2 = netip.MustParseAddr("10.0.0.3")
+	g1 = netip.MustParseAddrPort("239.1.1.1:5001")
+	g2 = netip.MustParseAddrPort("239.2.2.2:5001")
+	g3 = netip.MustParseAddrPort("239.3.3.3:5001")
+)
+
+// Querier timers of the downstreams in the test configuration. They are short
+// so that timeouts can be observed within seconds.
+const (
+	queryInterval    = 2 * time.Second
+	queryResponse    = 1 * time.Second
+	lmqInterval      = 200 * time.Millisecond
+	lmqCount         = 2
+	robustness       = 2
+	streamInterval   = 10 * time.Millisecond
+	membershipTime   = robustness*queryInterval + queryResponse // RFC 3376 §8.4
+	lastMemberTime   = lmqCount * lmqInterval                   // RFC 3376 §8.8
+	stopMargin       = 1500 * time.Millisecond
+	joinLatencyLimit = 500 * time.Millisecond
+)
+
+const downstreamTimers = "query-interval 2s; query-response-interval 1s; last-member-query-interval 200ms; " +
+	"last-member-query-count 2; robustness 2; startup-query-interval 500ms; startup-query-count 2"
+
+// testConfig is the daemon configuration used unless a test brings its own.
+const testConfig = "ipv4 yes\n" +
+	"interface up0 { upstream; source 10.0.0.0/24 }\n" +
+	"interface br-lan { downstream; " + downstreamTimers + " }\n" +
+	"interface down2 { downstream; " + downstreamTimers + " }\n"
+
+var (
+	daemonBin string // built once by TestMain
+	buildErr  error
+	keepLogs  = flag.Bool("e2e.log", false, "print the daemon's stderr even when a test passes")
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+			return m.Run() // every test skips
+		}
+		dir, err := os.MkdirTemp("", "mcast-proxy-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		daemonBin = filepath.Join(dir, "mcast-proxy")
+		buildErr = build(daemonBin)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// build compiles the daemon the way the Makefile does.
+func build(out string) error {
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/mcast-proxy")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/mcast-proxy: %w\n%s", err, b)
+	}
+	return nil
+}
+
+// needRoot skips the test outside CI when not root; in CI it fails instead.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("end-to-end tests need root (network namespaces, multicast routing); CI must run them as root")
+		}
+		t.Skip("needs root: run 'sudo make test'")
+	}
+	if buildErr != nil {
+		t.Fatalf("cannot build the daemon: %v", buildErr)
+	}
+}
+
+// topoOptions vary the standard topology.
+type topoOptions struct {
+	// config replaces testConfig.
+	config string
+	// upstreamQuerier puts a snooping, querying Linux bridge (namespace sw)
+	// between src and the router; the bridge does not flood unknown
+	// multicast toward the router, so only a refreshed membership keeps the
+	// stream flowing.
+	upstreamQuerier bool
+	// down2Querier puts rcv3 behind a Linux bridge br0 (192.168.2.2) that
+	// can act as a querier; the router gets 192.168.2.10 on down2 so that
+	// the bridge has the lower address. The querier starts disabled.
+	down2Querier bool
+	// noDaemon builds the network only.
+	noDaemon bool
+}
+
+// topo is one test's network and daemon.
+type topo struct {
+	t      *testing.T
+	lab    *netlab.Lab
+	daemon *netlab.Proc
+	conf   string // path of the daemon's configuration file
+	rcv3If string // interface the rcv3 host joins on
+}
+
+// newTopo builds the network, starts the daemon and waits until it has set up
+// its VIFs. Everything is removed when the test ends.
+func newTopo(t *testing.T, o topoOptions) *topo {
+	t.Helper()
+	needRoot(t)
+	lab, err := netlab.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("remove lab: %v", err)
+		}
+	})
+	tp := &topo{t: t, lab: lab, rcv3If: "eth0"}
+	tp.build(o)
+	if o.noDaemon {
+		return tp
+	}
+	cfg := o.config
+	if cfg == "" {
+		cfg = testConfig
+	}
+	tp.startDaemon(cfg)
+	tp.waitVIFs("up0", "br-lan", "down2")
+	return tp
+}
+
+func (tp *topo) must(err error) {
+	tp.t.Helper()
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+}
+
+func (tp *topo) build(o topoOptions) {
+	l := tp.lab
+	tp.must(l.AddNS("src", "router", "rcv1", "rcv2", "rcv3"))
+
+	// Upstream: sources directly on up0's link, or behind a querying switch.
+	if o.upstreamQuerier {
+		tp.must(l.AddNS("sw"))
+		tp.must(l.Link("sw", "p-router", "router", "up0"))
+		tp.must(l.Link("sw", "p-src", "src", "eth0"))
+		tp.must(l.Bridge("sw", "br0", []string{"p-router", "p-src"},
+			"mcast_snooping", "1", "mcast_querier", "1", "mcast_igmp_version", "3",
+			"mcast_query_interval", "100", "mcast_query_response_interval", "50",
+			"mcast_membership_interval", "250", "mcast_startup_query_interval", "25"))
+		// Unknown multicast must not be flooded to the router, and the
+		// router's port must not become a router port (which gets all
+		// multicast): only an mdb entry refreshed by the router's reports
+		// lets the stream through.
+		tp.must(exec.Command("ip", "netns", "exec", l.NS("sw"), "bridge", "link", "set", "dev", "p-router",
+			"mcast_flood", "off", "mcast_router", "0").Run())
+	} else {
+		tp.must(l.Link("src", "eth0", "router", "up0"))
+	}
+	tp.must(l.Addr("src", "eth0", "10.0.0.2/24"))
+	tp.must(l.Addr("src", "eth0", "10.0.0.3/24"))
+	tp.must(l.Addr("router", "up0", "10.0.0.1/24"))
+
+	// br-lan with rcv1 and rcv2; snooping off as in OpenWrt's default.
+	tp.must(l.Link("router", "lan1", "rcv1", "eth0"))
+	tp.must(l.Link("router", "lan2", "rcv2", "eth0"))
+	tp.must(l.Bridge("router", "br-lan", []string{"lan1", "lan2"}, "mcast_snooping", "0"))
+	tp.must(l.Addr("router", "br-lan", "192.168.1.1/24"))
+	tp.must(l.Addr("rcv1", "eth0", "192.168.1.11/24"))
+	tp.must(l.Addr("rcv2", "eth0", "192.168.1.12/24"))
+
+	// down2 with rcv3.
+	tp.must(l.Link("router", "down2", "rcv3", "eth0"))
+	if o.down2Querier {
+		tp.must(l.Addr("router", "down2", "192.168.2.10/24"))
+		tp.must(l.Bridge("rcv3", "br0", []string{"eth0"},
+			"mcast_snooping", "1", "mcast_querier", "0", "mcast_query_use_ifaddr", "1", "mcast_igmp_version", "3",
+			"mcast_query_interval", "50", "mcast_query_response_interval", "40", "mcast_startup_query_interval", "25"))
+		// The router's port stays a router port even when the router stops
+		// querying, so rcv3's reports keep reaching it.
+		tp.must(exec.Command("ip", "netns", "exec", l.NS("rcv3"), "bridge", "link", "set", "dev", "eth0", "mcast_router", "2").Run())
+		tp.must(l.Addr("rcv3", "br0", "192.168.2.2/24"))
+		tp.rcv3If = "br0"
+	} else {
+		tp.must(l.Addr("router", "down2", "192.168.2.1/24"))
+		tp.must(l.Addr("rcv3", "eth0", "192.168.2.13/24"))
+	}
+
+	// Strict reverse-path filtering would drop forwarded multicast in
+	// some setups; the effective value is the maximum of "all" and the
+	// interface's own.
+	for _, ns := range []string{"src", "router", "rcv1", "rcv2", "rcv3"} {
+		for _, key := range []string{"all", "default"} {
+			tp.must(l.Sysctl(ns, "net/ipv4/conf/"+key+"/rp_filter", "0"))
+		}
+	}
+	for _, ifname := range []string{"up0", "br-lan", "down2"} {
+		tp.must(l.Sysctl("router", "net/ipv4/conf/"+ifname+"/rp_filter", "0"))
+	}
+}
+
+func (tp *topo) startDaemon(cfg string) {
+	t := tp.t
+	tp.conf = filepath.Join(t.TempDir(), "mcast-proxy.conf")
+	tp.must(os.WriteFile(tp.conf, []byte(cfg), 0o644))
+	p, err := tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf)
+	tp.must(err)
+	tp.daemon = p
+	t.Cleanup(func() {
+		if t.Failed() || *keepLogs {
+			t.Logf("daemon stderr (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
+		}
+	})
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "\t(empty)"
+	}
+	return "\t" + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n\t")
+}
+
+// waitFor polls cond every 20 ms until it holds or timeout passes, then
+// fails the test with what it was waiting for.
+func (tp *topo) waitFor(timeout time.Duration, what string, cond func() bool) {
+	tp.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if tp.daemon != nil && tp.daemon.Exited() {
+			tp.t.Fatalf("daemon exited with code %d while waiting for %s", tp.daemon.ExitCode(), what)
+		}
+		if time.Now().After(deadline) {
+			tp.t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitVIFs waits until the router's /proc/net/ip_mr_vif lists the interfaces.
+func (tp *topo) waitVIFs(names ...string) {
+	tp.t.Helper()
+	tp.waitFor(10*time.Second, fmt.Sprintf("VIFs for %v in the router's /proc/net/ip_mr_vif", names), func() bool {
+		vifs := tp.vifs()
+		for _, n := range names {
+			if _, ok := vifs[n]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// vifs maps interface names in the router's /proc/net/ip_mr_vif to VIF numbers.
+func (tp *topo) vifs() map[string]int {
+	tp.t.Helper()
+	s, err := tp.lab.ReadProc("router", "net/ip_mr_vif")
+	tp.must(err)
+	return parseVIFs(s)
+}
+
+// mfc returns the router's /proc/net/ip_mr_cache entries.
+func (tp *topo) mfc() []mfcEntry {
+	tp.t.Helper()
+	s, err := tp.lab.ReadProc("router", "net/ip_mr_cache")
+	tp.must(err)
+	return parseMFC(s)
+}
+
+// receiver joins group on the host's LAN interface.
+func (tp *topo) receiver(ns string, group netip.AddrPort, mode netlab.FilterMode, sources ...netip.Addr) *netlab.Receiver {
+	tp.t.Helper()
+	ifname := "eth0"
+	if ns == "rcv3" {
+		ifname = tp.rcv3If
+	}
+	r, err := tp.lab.NewReceiver(ns, ifname, group, mode, sources...)
+	tp.must(err)
+	return r
+}
+
+// sender starts a stream from src to group.
+func (tp *topo) sender(src netip.Addr, group netip.AddrPort) *netlab.Sender {
+	tp.t.Helper()
+	s, err := tp.lab.NewSender("src", "eth0", src, group, streamInterval)
+	tp.must(err)
+	return s
+}
+
+// sniffer records what arrives on a receiver host's LAN interface.
+func (tp *topo) sniffer(ns string) *netlab.Sniffer {
+	tp.t.Helper()
+	ifname := "eth0"
+	if ns == "rcv3" {
+		ifname = tp.rcv3If
+	}
+	s, err := tp.lab.NewSniffer(ns, ifname)
+	tp.must(err)
+	return s
+}
+
+// waitFlowing waits until r has received n datagrams from src since t0 and
+// returns when the first of them arrived.
+func (tp *topo) waitFlowing(r *netlab.Receiver, src netip.Addr, t0 time.Time, n int, timeout time.Duration) time.Time {
+	tp.t.Helper()
+	tp.waitFor(timeout, fmt.Sprintf("%d datagrams of %s from %s", n, r.Group(), src), func() bool {
+		return r.CountSince(src, t0) >= n
+	})
+	at, _ := r.FirstSince(src, t0)
+	return at
+}
+
+// waitStopped waits until no datagram matching m has arrived on the wire for
+// quiet, or fails after timeout. It returns the arrival of the last one.
+func (tp *topo) waitStopped(sn *netlab.Sniffer, m func(netlab.Packet) bool, quiet, timeout time.Duration, what string) time.Time {
+	tp.t.Helper()
+	start := time.Now()
+	tp.waitFor(timeout, what+" to stop", func() bool {
+		last, ok := sn.Last(m)
+		if !ok {
+			last = start
+		}
+		return time.Since(last) >= quiet
+	})
+	last, _ := sn.Last(m)
+	return last
+}
+
+// upstreamGroups returns the groups the router's host stack has joined on up0
+// according to /proc/net/igmp, and the source filters from /proc/net/mcfilter.
+func (tp *topo) upstreamGroups() (map[netip.Addr]bool, []mcfilterEntry) {
+	tp.t.Helper()
+	igmp, err := tp.lab.ReadProc("router", "net/igmp")
+	tp.must(err)
+	mcf, err := tp.lab.ReadProc("router", "net/mcfilter")
+	tp.must(err)
+	var filters []mcfilterEntry
+	for _, e := range parseMcfilter(mcf) {
+		if e.Dev == "up0" {
+			filters = append(filters, e)
+		}
+	}
+	return parseIGMPGroups(igmp)["up0"], filters
+}
+
+// logProc logs a proc file of the router namespace, for the test's record.
+func (tp *topo) logProc(name string) {
+	tp.t.Helper()
+	s, err := tp.lab.ReadProc("router", name)
+	tp.must(err)
+	var b strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		b.WriteString("\n\t" + sc.Text())
+	}
+	tp.t.Logf("router /proc/%s:%s", name, b.String())
+}

@@ -1,0 +1,221 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/netlab"
+)
+
+// TestJoinForwards: a joined group reaches its receiver and only the LAN it
+// was joined on; a group nobody joined is not forwarded anywhere.
+func TestJoinForwards(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t, topoOptions{})
+	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
+	r3 := tp.receiver("rcv3", g3, netlab.AnySource) // another group, on down2
+	sn1, sn3 := tp.sniffer("rcv1"), tp.sniffer("rcv3")
+	start := time.Now()
+	tp.sender(s1, g1)
+	tp.sender(s1, g2) // nobody joins g2
+	at := tp.waitFlowing(r1, s1, start, 50, 5*time.Second)
+	t.Logf("first datagram of %s reached rcv1 %v after the stream started", g1.Addr(), at.Sub(start).Round(time.Millisecond))
+
+	// Let the unjoined stream run for a while, then look at the wire.
+	time.Sleep(time.Second)
+	for _, c := range []struct {
+		name  string
+		sn    *netlab.Sniffer
+		group netip.Addr
+	}{
+		{"rcv1 (br-lan)", sn1, g2.Addr()},
+		{"rcv3 (down2)", sn3, g2.Addr()},
+		{"rcv3 (down2, joined only " + g3.Addr().String() + ")", sn3, g1.Addr()},
+	} {
+		if n := c.sn.Count(netlab.UDPTo(c.group, netip.Addr{}, start)); n != 0 {
+			t.Errorf("%s: %d datagrams of %s on the wire, want none", c.name, n, c.group)
+		}
+	}
+	if n := r3.Total(); n != 0 {
+		t.Errorf("rcv3 received %d datagrams on %s, which has no sender", n, g3)
+	}
+
+	vifs := tp.vifs()
+	for _, e := range tp.mfc() {
+		switch e.Group {
+		case g2.Addr():
+			if len(e.Oifs) != 0 {
+				t.Errorf("ip_mr_cache: (%s, %s) has output interfaces %v, want none", e.Origin, e.Group, e.Oifs)
+			}
+		case g1.Addr():
+			if _, ok := e.Oifs[vifs["br-lan"]]; !ok || len(e.Oifs) != 1 {
+				t.Errorf("ip_mr_cache: (%s, %s) output interfaces %v, want only br-lan (VIF %d)", e.Origin, e.Group, e.Oifs, vifs["br-lan"])
+			}
+		}
+	}
+	if t.Failed() {
+		tp.logProc("net/ip_mr_vif")
+		tp.logProc("net/ip_mr_cache")
+	}
+}
+
+// TestSecondDownstreamJoin: a second downstream joining a stream that already
+// flows gets it at once (the forwarding entry is updated, not relearned).
+func TestSecondDownstreamJoin(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t, topoOptions{})
+	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
+	start := time.Now()
+	tp.sender(s1, g1)
+	tp.waitFlowing(r1, s1, start, 50, 5*time.Second)
+
+	joined := time.Now()
+	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
+	first := tp.waitFlowing(r3, s1, joined, 1, 3*time.Second)
+	latency := first.Sub(joined)
+	t.Logf("rcv3 on down2 got the flowing stream %v after joining", latency.Round(time.Millisecond))
+	if latency > joinLatencyLimit {
+		t.Errorf("join latency %v, want under %v", latency, joinLatencyLimit)
+	}
+	if gaps := r1.GapsBetween(s1, joined, time.Time{}); len(gaps) != 0 {
+		t.Errorf("rcv1 lost datagrams while rcv3 joined: %v", gaps)
+	}
+}
+
+// TestOneOfTwoLeaves: when one of two members on br-lan leaves, the other
+// keeps receiving without a single lost datagram (no quick-leave cut).
+func TestOneOfTwoLeaves(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t, topoOptions{})
+	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
+	r2 := tp.receiver("rcv2", g1, netlab.AnySource)
+	start := time.Now()
+	tp.sender(s1, g1)
+	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
+	tp.waitFlowing(r2, s1, start, 20, 5*time.Second)
+
+	left := time.Now()
+	tp.must(r1.Leave())
+	// Watch past the last-member queries and a full query interval.
+	watch := lastMemberTime + queryInterval + 500*time.Millisecond
+	time.Sleep(watch)
+	if gaps := r2.GapsBetween(s1, left.Add(-200*time.Millisecond), time.Time{}); len(gaps) != 0 {
+		t.Errorf("rcv2 lost datagrams after rcv1 left: %v", gaps)
+	}
+	if n := r2.CountSince(s1, time.Now().Add(-500*time.Millisecond)); n == 0 {
+		t.Errorf("rcv2 receives nothing %v after rcv1 left", watch)
+	}
+}
+
+// TestLastMemberLeaves: when the last member leaves, the stream stops within
+// the last member query time (RFC 3376 §6.4.2) plus a margin.
+func TestLastMemberLeaves(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t, topoOptions{})
+	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
+	sn := tp.sniffer("rcv1")
+	start := time.Now()
+	tp.sender(s1, g1)
+	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
+
+	left := time.Now()
+	tp.must(r1.Leave())
+	stream := netlab.UDPTo(g1.Addr(), s1, left)
+	limit := lastMemberTime + stopMargin
+	last := tp.waitStopped(sn, stream, 500*time.Millisecond, limit+2*time.Second, "the stream on br-lan")
+	stop := last.Sub(left)
+	if last.IsZero() {
+		stop = 0
+	}
+	t.Logf("stream stopped %v after the last member left (limit %v)", stop.Round(time.Millisecond), limit)
+	if stop > limit {
+		t.Errorf("stream stopped %v after the leave, want within %v (LMQI*LMQC = %v plus %v)", stop, limit, lastMemberTime, stopMargin)
+	}
+	// And it stays stopped.
+	time.Sleep(time.Second)
+	if n := sn.Count(netlab.UDPTo(g1.Addr(), s1, last.Add(time.Millisecond))); n != 0 {
+		t.Errorf("%d datagrams arrived after the stream had stopped", n)
+	}
+}
+
+// TestForcedVersions: hosts speaking IGMPv1, v2 and v3 can join and leave.
+// IGMPv1 has no leave, so its stream stops only when the membership times
+// out (group membership interval, RFC 3376 §8.4).
+func TestForcedVersions(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("IGMPv%d", v), func(t *testing.T) {
+			t.Parallel()
+			tp := newTopo(t, topoOptions{})
+			tp.must(tp.lab.Sysctl("rcv1", "net/ipv4/conf/eth0/force_igmp_version", fmt.Sprint(v)))
+			r1 := tp.receiver("rcv1", g1, netlab.AnySource)
+			sn := tp.sniffer("rcv1")
+			start := time.Now()
+			tp.sender(s1, g1)
+			tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
+			// Still flowing across a full query interval: the host's
+			// answers keep the membership alive.
+			time.Sleep(queryInterval + 500*time.Millisecond)
+			checked := time.Now()
+			if gaps := r1.GapsBetween(s1, start, checked); len(gaps) != 0 {
+				t.Errorf("datagrams lost while joined: %v", gaps)
+			}
+
+			left := time.Now()
+			tp.must(r1.Leave())
+			limit := lastMemberTime + stopMargin
+			if v == 1 {
+				limit = membershipTime + stopMargin
+			}
+			last := tp.waitStopped(sn, netlab.UDPTo(g1.Addr(), s1, left), 500*time.Millisecond, limit+2*time.Second, "the stream")
+			stop := last.Sub(left)
+			if last.IsZero() {
+				stop = 0
+			}
+			t.Logf("IGMPv%d host: stream stopped %v after leaving (limit %v)", v, stop.Round(time.Millisecond), limit)
+			if stop > limit {
+				t.Errorf("stream stopped %v after the leave, want within %v", stop, limit)
+			}
+		})
+	}
+}
+
+// TestSourceFilters: IGMPv3 INCLUDE and EXCLUDE source lists decide which of
+// two sources sending to the same group reach the host.
+func TestSourceFilters(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name       string
+		mode       netlab.FilterMode
+		sources    []netip.Addr
+		want, deny netip.Addr
+	}{
+		{"INCLUDE{S1}", netlab.Include, []netip.Addr{s1}, s1, s2},
+		{"EXCLUDE{S2}", netlab.Exclude, []netip.Addr{s2}, s1, s2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			tp := newTopo(t, topoOptions{})
+			r1 := tp.receiver("rcv1", g1, c.mode, c.sources...)
+			sn := tp.sniffer("rcv1")
+			start := time.Now()
+			tp.sender(s1, g1)
+			tp.sender(s2, g1)
+			tp.waitFlowing(r1, c.want, start, 50, 5*time.Second)
+			time.Sleep(500 * time.Millisecond)
+			if n := r1.CountSince(c.deny, start); n != 0 {
+				t.Errorf("host received %d datagrams from %s", n, c.deny)
+			}
+			// The router must not forward the denied source at all, not
+			// merely rely on the host's filter.
+			if n := sn.Count(netlab.UDPTo(g1.Addr(), c.deny, start)); n != 0 {
+				t.Errorf("%d datagrams from %s on the wire of br-lan, want none", n, c.deny)
+				tp.logProc("net/ip_mr_cache")
+			}
+		})
+	}
+}
