@@ -323,12 +323,13 @@ func TestParseInvalid(t *testing.T) {
 		{
 			name: "duplicates",
 			in: "ipv4 yes\nipv4 yes\ninterface wan { upstream; upstream }\n" +
-				"interface lan { downstream; threshold 2; threshold 3 }\ninterface wan { disabled }\n",
+				"interface lan { downstream; threshold 2; threshold 3 }\ninterface wan { upstream; threshold 0 }\n",
 			want: []string{
 				`t.conf:2:1: duplicate "ipv4" (first at 1:1)`,
 				`t.conf:3:27: duplicate "upstream" (first at 3:17)`,
 				`t.conf:4:42: duplicate "threshold" (first at 4:29)`,
 				`t.conf:5:1: duplicate interface "wan" (first at 3:1)`,
+				`t.conf:5:37: threshold 0 is out of range 1..255`,
 			},
 		},
 		{

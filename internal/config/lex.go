@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -37,7 +38,7 @@ func (t token) describe() string {
 	case tokRBrace:
 		return `"}"`
 	}
-	return `"` + t.text + `"`
+	return strconv.Quote(t.text)
 }
 
 // isValue says whether the token can be a keyword or an argument.

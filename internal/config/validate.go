@@ -67,7 +67,7 @@ func (r *rawConfig) build(syntax Errors) (*Config, error) {
 }
 
 // validate checks a raw model and builds the Config with every default
-// applied. It reports every problem it finds, sorted by position.
+// applied. It reports every problem it finds, in no particular order.
 func (r *rawConfig) validate() (*Config, Errors) {
 	v := &validator{}
 	c := &Config{
@@ -89,7 +89,8 @@ func (r *rawConfig) validate() (*Config, Errors) {
 	roleMissing := false
 	for _, ri := range r.ifaces {
 		v.checkName(ri)
-		if f, dup := first[ri.name]; dup {
+		f, dup := first[ri.name]
+		if dup {
 			v.errorf(ri.pos, "duplicate interface %q (first at %s)", ri.name, lineCol(f.pos))
 		} else {
 			first[ri.name] = ri
@@ -102,6 +103,11 @@ func (r *rawConfig) validate() (*Config, Errors) {
 			}
 		}
 		iface := v.checkInterface(ri, c)
+		if dup {
+			// Its contents are checked, but counting its role too would
+			// repeat the duplicate error as "second upstream".
+			continue
+		}
 		switch iface.Role {
 		case RoleUpstream:
 			if upstream != nil {
