@@ -46,19 +46,20 @@ type message struct {
 	records []membership.Record
 }
 
-// packetInfo is what the IP layer told us about a received IGMP message.
+// packetInfo is what the IP layer told us about a received message.
 type packetInfo struct {
-	ttl         int
+	src         netip.Addr
+	ttl         int // TTL or hop limit
 	routerAlert bool
 }
 
-// decode checks one received IGMP message and converts it. It returns the
+// decodeIGMP checks one received IGMP message and converts it. It returns the
 // drop reason when the packet must be ignored. The checks follow RFC 3376
 // §4 and §9.1: TTL must be 1 and IGMPv2/v3 messages must carry the IP Router
 // Alert option, so that a message forwarded from elsewhere or forged off-link
 // is not believed. IGMPv1 (RFC 1112) predates the Router Alert option, so
 // v1 messages are accepted without it; they are still sent with TTL 1.
-func decode(info packetInfo, payload []byte) (message, int, bool) {
+func decodeIGMP(info packetInfo, payload []byte) (message, int, bool) {
 	msg, err := igmp.Parse(payload)
 	if err != nil {
 		switch {
@@ -112,10 +113,10 @@ func decode(info packetInfo, payload []byte) (message, int, bool) {
 	return message{}, dropUnknownType, false
 }
 
-// encodeQuery builds the wire form of a query the membership router asked
+// encodeIGMPQuery builds the wire form of a query the membership router asked
 // for, and its destination: 224.0.0.1 for general queries, the group itself
 // for group-specific ones (RFC 3376 §4.1.12).
-func encodeQuery(q membership.SendQuery) (payload []byte, dst netip.Addr, err error) {
+func encodeIGMPQuery(q membership.SendQuery) (payload []byte, dst netip.Addr, err error) {
 	m := &igmp.Query{
 		Version:            q.Version,
 		MaxResp:            q.MaxResp,

@@ -51,7 +51,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, reason, accepted := decode(tt.info, tt.payload)
+			got, reason, accepted := decodeIGMP(tt.info, tt.payload)
 			if tt.drop >= 0 {
 				if accepted || reason != tt.drop {
 					t.Fatalf("accepted=%v reason=%s, want drop %s", accepted, dropNames[reason], dropNames[tt.drop])
@@ -70,7 +70,7 @@ func TestDecode(t *testing.T) {
 
 func TestDecodeQuery(t *testing.T) {
 	q := &igmp.Query{Version: 3, MaxResp: time.Second, Group: netip.IPv4Unspecified(), QRV: 2, QQI: 20 * time.Second}
-	got, _, ok := decode(packetInfo{ttl: 1, routerAlert: true}, mustMarshal(t, q))
+	got, _, ok := decodeIGMP(packetInfo{ttl: 1, routerAlert: true}, mustMarshal(t, q))
 	if !ok || got.query == nil {
 		t.Fatalf("query not accepted: %+v", got)
 	}
@@ -100,7 +100,7 @@ func TestEncodeQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			payload, dst, err := encodeQuery(tt.q)
+			payload, dst, err := encodeIGMPQuery(tt.q)
 			if err != nil {
 				t.Fatal(err)
 			}
