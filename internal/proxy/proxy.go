@@ -127,7 +127,7 @@ type Proxy struct {
 	downs     map[int]*downstream
 	order     []int // downstream ifindexes in config order
 
-	subs  map[netip.Addr]Subscription          // applied upstream subscriptions
+	subs  map[netip.Addr]Subscription         // applied upstream subscriptions
 	flows map[netip.Addr]map[netip.Addr]*flow // group -> source -> flow
 	nflow int
 
