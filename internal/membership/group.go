@@ -78,11 +78,9 @@ func (g *group) block(a netip.Addr) {
 	g.changed = true
 }
 
+// del deletes the existing source a.
 func (g *group) del(a netip.Addr) {
 	s := g.sources[a]
-	if s == nil {
-		return
-	}
 	// Dropping a requested source in EXCLUDE mode changes nothing for
 	// forwarding: unlisted sources are forwarded too.
 	if g.mode == Include || s.timer.IsZero() {

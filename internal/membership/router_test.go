@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -331,6 +332,17 @@ func TestNonQuerier(t *testing.T) {
 		},
 		groups: []groupCheck{{group: G, mode: Exclude, compat: 2, expires: time.Second + gmi}},
 	}, {
+		name: "pending source retransmissions stop when we lose the election",
+		steps: []step{
+			{0, report(3, rec(IsInclude, G, s1)), acts(changed(G))},
+			{10 * time.Second, report(3, rec(Block, G, s1)), acts(q(G, false, s1))},
+			{sec(10.5), query("10.0.0.1", general), nil},
+			{sec(10.6), query("10.0.0.1", Query{Version: 3, Group: addr("239.7.7.7"), MaxResp: time.Second}), nil},
+			{11 * time.Second, advance(), nil},
+			{12 * time.Second, advance(), acts(changed(G))},
+		},
+		groups: []groupCheck{{group: G, absent: true}},
+	}, {
 		name: "pending retransmissions stop when we lose the election",
 		steps: []step{
 			{0, report(3, rec(IsExclude, G)), acts(changed(G))},
@@ -494,10 +506,7 @@ func TestIPv6(t *testing.T) {
 		a2 = "2001:db8::2"
 		a3 = "2001:db8::3"
 	)
-	q6 := func(s bool, srcs ...string) SendQuery {
-		sq := q(G6, s, srcs...)
-		return sq
-	}
+	q6 := func(s bool, srcs ...string) SendQuery { return q(G6, s, srcs...) }
 	runCases(t, []routerCase{{
 		name: "MLDv2 records run the same tables",
 		self: "fe80::5",
@@ -555,5 +564,58 @@ func TestStrings(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+func TestManyGroups(t *testing.T) {
+	r := NewRouter(Config{}, addr("10.0.0.5"))
+	// Reported out of address order; they expire in report order.
+	order := []string{"239.0.0.3", "239.0.0.1", "239.0.0.4", "239.0.0.2", "ff3e::1"}
+	for i, g := range order {
+		r.Report(at(time.Duration(i)*time.Second), addr("10.0.0.100"), 3, []Record{rec(IsExclude, g)})
+	}
+	if n := r.NumGroups(); n != len(order) {
+		t.Fatalf("NumGroups = %d, want %d", n, len(order))
+	}
+	var listed []string
+	for _, st := range r.Groups() {
+		listed = append(listed, st.Group.String())
+	}
+	if want := []string{"239.0.0.1", "239.0.0.2", "239.0.0.3", "239.0.0.4", "ff3e::1"}; !reflect.DeepEqual(listed, want) {
+		t.Errorf("Groups() order %v, want %v", listed, want)
+	}
+	var expired []string
+	for _, a := range drain(r, at(time.Hour)) {
+		expired = append(expired, a.(GroupChanged).Group.String())
+	}
+	if !reflect.DeepEqual(expired, order) {
+		t.Errorf("expiry order %v, want %v", expired, order)
+	}
+	if n := r.NumGroups(); n != 0 {
+		t.Errorf("NumGroups after expiry = %d, want 0", n)
+	}
+}
+
+func TestLongSourceLists(t *testing.T) {
+	var many []string
+	for i := range 12 {
+		many = append(many, fmt.Sprintf("10.2.0.%d", i+10))
+	}
+	runCases(t, []routerCase{{
+		name: "INCLUDE(A) IS_EX(B) with more sources than the scan limit",
+		steps: []step{
+			{0, report(3, rec(IsInclude, G, s1, many[0])), acts(changed(G))},
+			{time.Second, report(3, rec(IsExclude, G, many...)), acts(changed(G))},
+		},
+		groups: []groupCheck{{group: G, mode: Exclude, include: many[:1], exclude: many[1:], expires: time.Second + gmi}},
+	}})
+}
+
+func TestLargeRobustnessSendsQRVZero(t *testing.T) {
+	r := NewRouter(Config{Robustness: 8}, addr("10.0.0.5"))
+	got := r.Start(t0)
+	want := acts(SendQuery{Version: 3, MaxResp: 10 * time.Second, QRV: 0, QQI: 125 * time.Second})
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Start = %s, want %s (§4.1.6: QRV 0 above 7)", fmtActions(got), fmtActions(want))
 	}
 }
