@@ -14,9 +14,8 @@
 // been called. The remaining methods are safe to call from several goroutines,
 // though the daemon is expected to call them from its single loop goroutine.
 //
-// Namespaces: Open and JoinRouterGroups create sockets, which belong to the
-// network namespace of the calling thread. Call them from the namespace the
-// daemon routes in (the normal case; tests that switch namespaces must care).
+// Namespaces: Open creates all the sockets a Socket uses, in the network
+// namespace of the calling thread; later calls may come from any thread.
 //
 // Kernel structs are encoded by hand with encoding/binary, in host byte order
 // for host-order fields and network order for addresses; the pure encoders take

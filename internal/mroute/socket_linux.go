@@ -26,8 +26,20 @@ type Socket struct {
 	closed  bool               // Close has run
 	vifs    [MaxVIFs]vifEntry  // installed VIFs by slot
 	routes  map[routeKey]Route // installed MFC entries, Outputs normalised
-	joiners map[int]int        // by ifindex: the socket holding its router-group memberships
+	joinFDs [joinSockets]int   // sockets holding router-group memberships; -1 once closed
+	joined  map[int]int        // by ifindex: the index in joinFDs holding its memberships
 }
+
+// Router-group memberships live on sockets of their own: one socket may hold
+// only net.ipv4.igmp_max_memberships groups (20 by default), and 32 VIFs need
+// 64. The sockets are made in Open, so they belong to the same network
+// namespace as the routing socket whichever thread joins later. Unbound, they
+// never receive anything; the raw socket sees every IGMP message the host
+// stack accepts, whichever socket joined.
+const (
+	joinSockets       = 4
+	ifacesPerJoinSock = MaxVIFs / joinSockets // 2 groups each: 16 memberships
+)
 
 type vifEntry struct {
 	ifindex   int // 0 marks a free slot
@@ -63,20 +75,46 @@ func Open(table uint32) (*Socket, error) {
 		return nil, fmt.Errorf("mroute: open raw igmp socket: %w", err)
 	}
 	s := &Socket{
-		conn:    conn,
-		raw:     raw,
-		table:   table,
-		routes:  make(map[routeKey]Route),
-		joiners: make(map[int]int),
+		conn:   conn,
+		raw:    raw,
+		table:  table,
+		routes: make(map[routeKey]Route),
+		joined: make(map[int]int),
+	}
+	for i := range s.joinFDs {
+		s.joinFDs[i] = -1
 	}
 	if err := s.init(); err != nil {
+		s.closeJoinSockets()
 		conn.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+func (s *Socket) closeJoinSockets() error {
+	var errs []error
+	for i, fd := range s.joinFDs {
+		if fd < 0 {
+			continue
+		}
+		if err := unix.Close(fd); err != nil {
+			errs = append(errs, fmt.Errorf("mroute: close membership socket: %w", err))
+		}
+		s.joinFDs[i] = -1
+	}
+	clear(s.joined)
+	return errors.Join(errs...)
+}
+
 func (s *Socket) init() error {
+	for i := range s.joinFDs {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+		if err != nil {
+			return fmt.Errorf("mroute: open membership socket: %w", err)
+		}
+		s.joinFDs[i] = fd
+	}
 	if s.table != 0 {
 		// MRT_TABLE must come before MRT_INIT; it takes a u32.
 		v := binary.NativeEndian.AppendUint32(nil, s.table)
@@ -161,11 +199,9 @@ func (s *Socket) Close() error {
 		}
 		s.vifs[vif] = vifEntry{}
 	}
-	for ifindex, fd := range s.joiners {
-		if err := unix.Close(fd); err != nil {
-			errs = append(errs, fmt.Errorf("mroute: close: leave router groups on ifindex %d: %w", ifindex, err))
-		}
-		delete(s.joiners, ifindex)
+	// Closing the membership sockets leaves the router groups.
+	if err := s.closeJoinSockets(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := s.setsockopt(mrtDone, nil); err != nil {
 		errs = append(errs, fmt.Errorf("mroute: close: release table %d: %w", s.table, err))
@@ -488,41 +524,51 @@ func (s *Socket) JoinRouterGroups(ifindex int) error {
 	if s.closed {
 		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, net.ErrClosed)
 	}
-	if _, ok := s.joiners[ifindex]; ok {
+	if _, ok := s.joined[ifindex]; ok {
 		return nil
 	}
-	// A socket of its own per interface keeps us below the per-socket
-	// net.ipv4.igmp_max_memberships limit (20 by default) however many
-	// downstream interfaces there are. The raw socket still sees every IGMP
-	// message the host stack accepts, whichever socket joined. Unbound, this
-	// datagram socket never receives anything itself.
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if err != nil {
-		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, err)
+	var use [joinSockets]int
+	for _, i := range s.joined {
+		use[i]++
 	}
-	for _, g := range routerGroups {
-		mreq := &unix.IPMreqn{Multiaddr: g.As4(), Ifindex: int32(ifindex)}
-		if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
-			unix.Close(fd)
+	i := slices.IndexFunc(use[:], func(n int) bool { return n < ifacesPerJoinSock })
+	if i < 0 {
+		return fmt.Errorf("mroute: join router groups on ifindex %d: already joined on %d interfaces", ifindex, len(s.joined))
+	}
+	for j, g := range routerGroups {
+		if err := membership(unix.IP_ADD_MEMBERSHIP, s.joinFDs[i], g, ifindex); err != nil {
+			// Undo the half-done join so a retry starts clean.
+			for _, done := range routerGroups[:j] {
+				_ = membership(unix.IP_DROP_MEMBERSHIP, s.joinFDs[i], done, ifindex)
+			}
 			return fmt.Errorf("mroute: join %s on ifindex %d: %w", g, ifindex, err)
 		}
 	}
-	s.joiners[ifindex] = fd
+	s.joined[ifindex] = i
 	return nil
 }
 
-// LeaveRouterGroups undoes JoinRouterGroups; closing the holding socket drops
-// both memberships. Leaving an interface never joined does nothing.
+// LeaveRouterGroups undoes JoinRouterGroups. Leaving an interface never
+// joined, or one that has vanished, does nothing.
 func (s *Socket) LeaveRouterGroups(ifindex int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fd, ok := s.joiners[ifindex]
+	i, ok := s.joined[ifindex]
 	if !ok {
 		return nil
 	}
-	delete(s.joiners, ifindex)
-	if err := unix.Close(fd); err != nil {
-		return fmt.Errorf("mroute: leave router groups on ifindex %d: %w", ifindex, err)
+	delete(s.joined, ifindex)
+	var errs []error
+	for _, g := range routerGroups {
+		err := membership(unix.IP_DROP_MEMBERSHIP, s.joinFDs[i], g, ifindex)
+		// ENODEV: the interface is gone and took its memberships with it.
+		if err != nil && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("mroute: leave %s on ifindex %d: %w", g, ifindex, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+func membership(op, fd int, grp netip.Addr, ifindex int) error {
+	return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, op, &unix.IPMreqn{Multiaddr: grp.As4(), Ifindex: int32(ifindex)})
 }
