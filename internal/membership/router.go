@@ -210,6 +210,8 @@ func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 // an IGMPv2 report or leave (or MLDv1), 3 for IGMPv3 or MLDv2. Older
 // messages come as one record: IS_EX{} for a report, TO_IN{} for a leave.
 // from is the host's address; it may be unspecified (RFC 3376 §4.2.13).
+// The router rules of §6 keep no per-host state, so it does not affect the
+// result.
 func (r *Router) Report(now time.Time, from netip.Addr, version int, recs []Record) []Action {
 	r.begin()
 	r.advance(now)
