@@ -547,4 +547,3 @@ func v3Records(p []byte) []v3Record {
 	}
 	return out
 }
-
