@@ -43,6 +43,7 @@ type mrouter interface {
 // (upstream.Joiner).
 type subscriber interface {
 	Set(group netip.Addr, f upstream.Filter) error
+	Truncated(group netip.Addr) int
 	Close() error
 }
 
@@ -235,6 +236,12 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			}
 			err := d.sub.Set(a.Group, f)
 			d.check(err, "upstream subscription", "group", a.Group)
+			if n := d.sub.Truncated(a.Group); n > 0 {
+				// The kernel's per-socket source filter limit
+				// (igmp_max_msf, mld_max_msf) cut the EXCLUDE list:
+				// more is forwarded than asked for, never less.
+				d.check(fmt.Errorf("%d excluded sources left out; raise net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf", n), "upstream source filter")
+			}
 			p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
 		case proxy.SetRoute:
 			err := p.mr.SetRoute(mroute.Route{Source: a.Source, Group: a.Group, Input: a.Input, Outputs: a.Outputs})
