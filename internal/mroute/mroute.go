@@ -63,7 +63,11 @@ type Counters struct {
 }
 
 // Packet is one message read from the socket: either a kernel upcall or an
-// IGMP message with the IP header facts the router side needs.
+// IGMP message with the IP header facts the router side needs. IGMP that the
+// router's own kernel sends (reports for the router groups and for upstream
+// joins) is looped back and read too; only our queries are not, since
+// IP_MULTICAST_LOOP is off. Callers tell the kernel's reports apart by source
+// address.
 type Packet struct {
 	// Upcall is set for a kernel upcall; the other fields are then zero.
 	Upcall *Upcall
