@@ -16,6 +16,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Socket option numbers at level IPPROTO_IP (MRT_BASE 200, linux/mroute.h);
+// golang.org/x/sys/unix does not define them.
+const (
+	mrtInit   = 200
+	mrtDone   = 201
+	mrtAddVIF = 202
+	mrtDelVIF = 203
+	mrtAddMFC = 204
+	mrtDelMFC = 205
+	mrtTable  = 209
+
+	// siocGetSGCnt is SIOCPROTOPRIVATE+1: per-(S,G) counters.
+	siocGetSGCnt = 0x89e1
+)
+
 // Socket is the raw IGMP socket that owns one kernel multicast routing table.
 type Socket struct {
 	conn  *net.IPConn     // raw IPPROTO_IGMP; its poller lets Close unblock Read

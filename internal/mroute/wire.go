@@ -7,25 +7,10 @@ import (
 	"net/netip"
 )
 
-// Socket option numbers at level IPPROTO_IP (MRT_BASE 200, linux/mroute.h);
-// golang.org/x/sys/unix does not define them.
-const (
-	mrtInit   = 200
-	mrtDone   = 201
-	mrtAddVIF = 202
-	mrtDelVIF = 203
-	mrtAddMFC = 204
-	mrtDelMFC = 205
-	mrtTable  = 209
-)
-
 const (
 	// viffUseIfindex makes vifctl carry an ifindex instead of a local address,
 	// so interfaces without an IPv4 address can still be VIFs.
 	viffUseIfindex = 0x8
-
-	// siocGetSGCnt is SIOCPROTOPRIVATE+1: per-(S,G) counters.
-	siocGetSGCnt = 0x89e1
 
 	sizeofVIFCtl  = 16 // the kernel requires exactly this option length
 	sizeofMFCCtl  = 60 // likewise
