@@ -495,3 +495,40 @@ func routesEqual(a, b []Route) bool {
 		return x.Source == y.Source && x.Group == y.Group && x.Input == y.Input && slices.Equal(x.Outputs, y.Outputs)
 	})
 }
+
+// An interface that vanishes takes its VIF and memberships with it in the
+// kernel; cleaning up our record afterwards is drift, not an error.
+func TestInterfaceVanishes(t *testing.T) {
+	l := newLab(t)
+	s := l.open(t, 0)
+	l.r.ip(t, "link", "add", "gone0", "type", "veth", "peer", "name", "gone1")
+	l.r.ip(t, "link", "set", "gone0", "up")
+	gone := l.r.ifindex(t, "gone0")
+	if _, err := s.AddVIF(l.ra, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddVIF(gone, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JoinRouterGroups(gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRoute(Route{Source: l.aAddr, Group: l.testGroup, Input: l.ra, Outputs: []int{gone}}); err != nil {
+		t.Fatal(err)
+	}
+	l.r.ip(t, "link", "del", "gone0")
+
+	if err := s.LeaveRouterGroups(gone); err != nil {
+		t.Errorf("LeaveRouterGroups after the link went: %v", err)
+	}
+	if err := s.DelVIF(gone); err != nil {
+		t.Errorf("DelVIF after the link went: %v", err)
+	}
+	want := []Route{{Source: l.aAddr, Group: l.testGroup, Input: l.ra, Outputs: []int{}}}
+	if got := s.Routes(); !routesEqual(got, want) {
+		t.Errorf("Routes() = %+v, want %+v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
