@@ -75,9 +75,9 @@ var routerGroups = [...]netip.Addr{
 // wordSize is the size of a C unsigned long, which sioc_sg_req uses.
 const wordSize = bits.UintSize / 8
 
-// Open creates the raw IGMP socket and makes it the owner of multicast routing
-// table table (0 is the default table, selected without MRT_TABLE so kernels
-// without multiple-table support work).
+// Open creates the raw IGMP socket and makes it the owner of the given
+// multicast routing table. Table 0 means the default table, selected without
+// MRT_TABLE so kernels without multiple-table support work.
 func Open(table uint32) (*Socket, error) {
 	pc, err := net.ListenPacket(fmt.Sprintf("ip4:%d", ipProtoIGMP), "0.0.0.0")
 	if err != nil {
@@ -167,8 +167,7 @@ func (s *Socket) init() error {
 			serr = err
 		}
 		if serr != nil {
-			// Leave the table the way we found it; closing does the same.
-			_ = s.setsockopt(mrtDone, nil)
+			// Open closes the socket, which releases the table.
 			return fmt.Errorf("mroute: set %s: %w", o.name, serr)
 		}
 	}
