@@ -8,7 +8,7 @@ import (
 )
 
 // families lists the address families in the order they are brought up.
-var families = []*family{ipv4}
+var families = []*family{ipv4, ipv6}
 
 var ipv4 = &family{
 	name: "ipv4",
@@ -19,7 +19,7 @@ var ipv4 = &family{
 		}
 		return igmpSocket{s}, nil
 	},
-	enabled:     func(c *config.Config) bool { return c.IPv4 && c.Upstream() != nil && c.Upstream().IPv4 },
+	enabled:     func(c *config.Config) bool { return inService(c, func(i *config.Interface) bool { return i.IPv4 }) },
 	ifEnabled:   func(i *config.Interface) bool { return i.IPv4 },
 	version:     func(i *config.Interface) int { return i.IGMPVersion },
 	is:          netip.Addr.Is4,
@@ -40,4 +40,53 @@ type igmpSocket struct{ *mroute.Socket }
 
 func (s igmpSocket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	return s.SendIGMP(ifindex, src, dst, payload)
+}
+
+var ipv6 = &family{
+	name: "ipv6",
+	open: func(table uint32) (mrouter, error) {
+		s, err := mroute.Open6(table)
+		if err != nil {
+			return nil, err
+		}
+		return mldSocket{s}, nil
+	},
+	enabled:     func(c *config.Config) bool { return inService(c, func(i *config.Interface) bool { return i.IPv6 }) },
+	ifEnabled:   func(i *config.Interface) bool { return i.IPv6 },
+	version:     func(i *config.Interface) int { return mldToMembership(i.MLDVersion) },
+	is:          func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() },
+	decode:      decodeMLD,
+	encodeQuery: encodeMLDQuery,
+	querierAddr: func(addrs []netip.Addr) netip.Addr {
+		// MLD queriers are elected by link-local address and send from it
+		// (RFC 3810 §5.1.14, §7.6.2).
+		for _, a := range addrs {
+			if a.IsLinkLocalUnicast() {
+				return a
+			}
+		}
+		return netip.Addr{}
+	},
+}
+
+// mldSocket names the IPv6 routing socket's send call for the daemon.
+type mldSocket struct{ *mroute.Socket6 }
+
+func (s mldSocket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
+	return s.SendMLD(ifindex, src, dst, payload)
+}
+
+// inService reports whether a family has an upstream and at least one
+// downstream to proxy between.
+func inService(c *config.Config, on func(*config.Interface) bool) bool {
+	up := c.Upstream()
+	if up == nil || !on(up) {
+		return false
+	}
+	for _, d := range c.Downstreams() {
+		if on(d) {
+			return true
+		}
+	}
+	return false
 }

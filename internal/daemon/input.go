@@ -16,6 +16,7 @@ const (
 	dropUnknownType
 	dropTTL
 	dropRouterAlert
+	dropSource
 	dropUpstream
 	dropUnknownLink
 	dropOwn
@@ -31,6 +32,7 @@ var dropNames = [numDrops]string{
 	dropUnknownType: "unknown-type",
 	dropTTL:         "ttl",
 	dropRouterAlert: "no-router-alert",
+	dropSource:      "bad-source",
 	dropUpstream:    "report-on-upstream",
 	dropUnknownLink: "unknown-interface",
 	dropOwn:         "own-packet",
