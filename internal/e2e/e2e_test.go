@@ -9,6 +9,9 @@
 //	                                          router ┬ br-lan 192.168.1.1 ┬ rcv1 192.168.1.11
 //	                                                 │                    └ rcv2 192.168.1.12
 //	                                                 └ down2 192.168.2.1 ── rcv3 192.168.2.13
+//
+// Variants put a snooping switch between src and up0, or give the router
+// 192.168.2.10 on down2 so that a rival querier can win the election.
 package e2e
 
 import (
@@ -118,13 +121,11 @@ type topoOptions struct {
 	// config replaces testConfig.
 	config string
 	// upstreamQuerier puts a snooping, querying Linux bridge (namespace sw)
-	// between src and the router; the bridge does not flood unknown
-	// multicast toward the router, so only a refreshed membership keeps the
-	// stream flowing.
+	// between src and the router: a real upstream querier whose snooping
+	// table forgets the router's port unless the router keeps answering.
 	upstreamQuerier bool
-	// down2Querier puts rcv3 behind a Linux bridge br0 (192.168.2.2) that
-	// can act as a querier; the router gets 192.168.2.10 on down2 so that
-	// the bridge has the lower address. The querier starts disabled.
+	// down2Querier gives the router 192.168.2.10 on down2, so that a rival
+	// querier at 192.168.2.2 (played by the test) has the lower address.
 	down2Querier bool
 	// noDaemon builds the network only.
 	noDaemon bool
@@ -136,7 +137,6 @@ type topo struct {
 	lab    *netlab.Lab
 	daemon *netlab.Proc
 	conf   string // path of the daemon's configuration file
-	rcv3If string // interface the rcv3 host joins on
 }
 
 // newTopo builds the network, starts the daemon and waits until it has set up
@@ -153,7 +153,7 @@ func newTopo(t *testing.T, o topoOptions) *topo {
 			t.Errorf("remove lab: %v", err)
 		}
 	})
-	tp := &topo{t: t, lab: lab, rcv3If: "eth0"}
+	tp := &topo{t: t, lab: lab}
 	tp.build(o)
 	if o.noDaemon {
 		return tp
@@ -183,16 +183,12 @@ func (tp *topo) build(o topoOptions) {
 		tp.must(l.AddNS("sw"))
 		tp.must(l.Link("sw", "p-router", "router", "up0"))
 		tp.must(l.Link("sw", "p-src", "src", "eth0"))
+		// Timers in centiseconds: query every 1 s, forget a port after
+		// 2.5 s without a report.
 		tp.must(l.Bridge("sw", "br0", []string{"p-router", "p-src"},
 			"mcast_snooping", "1", "mcast_querier", "1", "mcast_igmp_version", "3",
 			"mcast_query_interval", "100", "mcast_query_response_interval", "50",
-			"mcast_membership_interval", "250", "mcast_startup_query_interval", "25"))
-		// Unknown multicast must not be flooded to the router, and the
-		// router's port must not become a router port (which gets all
-		// multicast): only an mdb entry refreshed by the router's reports
-		// lets the stream through.
-		tp.must(exec.Command("ip", "netns", "exec", l.NS("sw"), "bridge", "link", "set", "dev", "p-router",
-			"mcast_flood", "off", "mcast_router", "0").Run())
+			"mcast_startup_query_interval", "100", "mcast_membership_interval", "250"))
 	} else {
 		tp.must(l.Link("src", "eth0", "router", "up0"))
 	}
@@ -210,20 +206,12 @@ func (tp *topo) build(o topoOptions) {
 
 	// down2 with rcv3.
 	tp.must(l.Link("router", "down2", "rcv3", "eth0"))
+	routerDown2 := "192.168.2.1/24"
 	if o.down2Querier {
-		tp.must(l.Addr("router", "down2", "192.168.2.10/24"))
-		tp.must(l.Bridge("rcv3", "br0", []string{"eth0"},
-			"mcast_snooping", "1", "mcast_querier", "0", "mcast_query_use_ifaddr", "1", "mcast_igmp_version", "3",
-			"mcast_query_interval", "50", "mcast_query_response_interval", "40", "mcast_startup_query_interval", "25"))
-		// The router's port stays a router port even when the router stops
-		// querying, so rcv3's reports keep reaching it.
-		tp.must(exec.Command("ip", "netns", "exec", l.NS("rcv3"), "bridge", "link", "set", "dev", "eth0", "mcast_router", "2").Run())
-		tp.must(l.Addr("rcv3", "br0", "192.168.2.2/24"))
-		tp.rcv3If = "br0"
-	} else {
-		tp.must(l.Addr("router", "down2", "192.168.2.1/24"))
-		tp.must(l.Addr("rcv3", "eth0", "192.168.2.13/24"))
+		routerDown2 = "192.168.2.10/24"
 	}
+	tp.must(l.Addr("router", "down2", routerDown2))
+	tp.must(l.Addr("rcv3", "eth0", "192.168.2.13/24"))
 
 	// Strict reverse-path filtering would drop forwarded multicast in
 	// some setups; the effective value is the maximum of "all" and the
@@ -308,11 +296,7 @@ func (tp *topo) mfc() []mfcEntry {
 // receiver joins group on the host's LAN interface.
 func (tp *topo) receiver(ns string, group netip.AddrPort, mode netlab.FilterMode, sources ...netip.Addr) *netlab.Receiver {
 	tp.t.Helper()
-	ifname := "eth0"
-	if ns == "rcv3" {
-		ifname = tp.rcv3If
-	}
-	r, err := tp.lab.NewReceiver(ns, ifname, group, mode, sources...)
+	r, err := tp.lab.NewReceiver(ns, "eth0", group, mode, sources...)
 	tp.must(err)
 	return r
 }
@@ -328,11 +312,7 @@ func (tp *topo) sender(src netip.Addr, group netip.AddrPort) *netlab.Sender {
 // sniffer records what arrives on a receiver host's LAN interface.
 func (tp *topo) sniffer(ns string) *netlab.Sniffer {
 	tp.t.Helper()
-	ifname := "eth0"
-	if ns == "rcv3" {
-		ifname = tp.rcv3If
-	}
-	s, err := tp.lab.NewSniffer(ns, ifname)
+	s, err := tp.lab.NewSniffer(ns, "eth0")
 	tp.must(err)
 	return s
 }

@@ -23,10 +23,10 @@ import (
 
 // IGMP message types (RFC 3376 §4, RFC 2236 §2.1, RFC 1112 appendix I).
 const (
-	igmpQuery    = 0x11
-	igmpV1Report = 0x12
-	igmpV2Report = 0x16
-	igmpV2Leave  = 0x17
+	igmpQuery        = 0x11
+	igmpV1Report     = 0x12
+	igmpV2Report     = 0x16
+	igmpV2Leave      = 0x17
 	igmpV3ReportType = 0x22
 )
 
@@ -199,6 +199,36 @@ func (rs *rawSender) send(t *testing.T, pkt []byte) {
 	if err := unix.Sendto(rs.fd, pkt, 0, dst); err != nil {
 		t.Fatalf("send raw packet to %v: %v", netip.AddrFrom4(dst.Addr), err)
 	}
+}
+
+// startQuerier sends an IGMPv3 general query from src out of ifname in ns at
+// once and then every interval until the test ends: a querier that is not
+// the router, upstream or rival.
+func startQuerier(t *testing.T, lab *netlab.Lab, ns, ifname string, src netip.Addr, interval time.Duration) {
+	t.Helper()
+	rs := newRawSender(t, lab, ns, ifname)
+	// Max Resp Code 5: hosts answer within 0.5 s.
+	pkt := ipv4Packet(src, allHosts, 1, true, igmpV3GeneralQuery(5))
+	rs.send(t, pkt)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				dst := &unix.SockaddrInet4{Addr: allHosts.As4()}
+				_ = unix.Sendto(rs.fd, pkt, 0, dst)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+	})
 }
 
 // igmpMsg is an IGMP message a listener received.

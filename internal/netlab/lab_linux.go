@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -301,8 +300,9 @@ func (l *Lab) Start(ns string, cmd ...string) (*Proc, error) {
 	p := &Proc{cmd: c, done: make(chan struct{})}
 	c.Stdout = &p.stdout
 	c.Stderr = &p.stderr
-	// "ip netns exec" execs the command, so the pid is the command's.
-	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// "ip netns exec" execs the command, so the pid is the command's. No
+	// Pdeathsig: it follows the forking OS thread, which Do may end at any
+	// time; Close and the leftover sweep of New kill what is left instead.
 	if err := c.Start(); err != nil {
 		return nil, fmt.Errorf("netlab: start %s in %s: %w", strings.Join(cmd, " "), ns, err)
 	}
