@@ -1,0 +1,145 @@
+package control
+
+import "time"
+
+// Status is the daemon's state as reported by the "status" command. Fields are
+// only ever added within a protocol version, never renamed or removed, so the
+// rpcd plugin and LuCI can rely on them. Durations are seconds, addresses are
+// strings, counters are integers. docs/status.md documents every field.
+type Status struct {
+	Version       string           `json:"version"` // daemon version
+	Config        string           `json:"config"`  // configuration file path
+	Started       time.Time        `json:"started"`
+	UptimeSeconds float64          `json:"uptime_seconds"`
+	Table         uint32           `json:"table"` // kernel multicast routing table, 0 = default
+	Interfaces    []Interface      `json:"interfaces"`
+	Upstream      []Subscription   `json:"upstream"`
+	Routes        []Route          `json:"routes"`
+	Counters      []FamilyCounters `json:"counters"`
+}
+
+// Family names used in Status.
+const (
+	FamilyIPv4 = "ipv4"
+	FamilyIPv6 = "ipv6"
+)
+
+// Interface roles.
+const (
+	RoleUpstream   = "upstream"
+	RoleDownstream = "downstream"
+)
+
+// Interface states.
+const (
+	// StateActive: present, up, addressed and in use.
+	StateActive = "active"
+	// StateWaiting: configured but missing, down or without an address.
+	StateWaiting = "waiting"
+	// StateStandby: an upstream that is not the active one.
+	StateStandby = "standby"
+)
+
+// Filter modes of groups and hosts (RFC 3376 section 6.2.1, RFC 3810 section 7.2).
+const (
+	ModeInclude = "include"
+	ModeExclude = "exclude"
+)
+
+// Interface is one configured interface, one entry per family.
+type Interface struct {
+	Name      string   `json:"name"`
+	Family    string   `json:"family"` // FamilyIPv4 or FamilyIPv6
+	Role      string   `json:"role"`   // RoleUpstream or RoleDownstream
+	State     string   `json:"state"`  // StateActive, StateWaiting or StateStandby
+	Ifindex   int      `json:"ifindex"`
+	VIF       int      `json:"vif"` // VIF (IPv4) or MIF (IPv6) slot, -1 if none
+	Addresses []string `json:"addresses"`
+	// Querier is the elected querier on a downstream; nil on upstreams.
+	Querier *Querier `json:"querier,omitempty"`
+	// Groups are the memberships heard on a downstream.
+	Groups []Group `json:"groups,omitempty"`
+	// Counters are per-interface counters, by name.
+	Counters map[string]uint64 `json:"counters,omitempty"`
+}
+
+// Querier is the querier elected on a downstream link (RFC 3376 section 6.6.2,
+// RFC 3810 section 7.6.2).
+type Querier struct {
+	Address string `json:"address"`
+	Self    bool   `json:"self"`    // this daemon is the querier
+	Version int    `json:"version"` // version queried: IGMP 1..3 or MLD 1..2
+}
+
+// Group is one multicast group's state on a downstream.
+type Group struct {
+	Group string `json:"group"`
+	Mode  string `json:"mode"` // ModeInclude or ModeExclude
+	// Sources are the forwarded sources with their timers.
+	Sources []Source `json:"sources,omitempty"`
+	// Excluded are the sources blocked in exclude mode.
+	Excluded  []string `json:"excluded,omitempty"`
+	ExpiresIn float64  `json:"expires_in"` // group timer, seconds; 0 in include mode
+	// Compat is the older-host compatibility version in effect
+	// (RFC 3376 section 7.3.2, RFC 3810 section 8.3.2).
+	Compat int    `json:"compat"`
+	Hosts  []Host `json:"hosts,omitempty"`
+	// Untracked is set when per-host tracking gave up (limit reached), so
+	// Hosts is incomplete and fast leave is off for this group.
+	Untracked bool `json:"untracked,omitempty"`
+}
+
+// Source is a forwarded source and its timer.
+type Source struct {
+	Address   string  `json:"address"`
+	ExpiresIn float64 `json:"expires_in"`
+}
+
+// Host is one reporting host of a group.
+type Host struct {
+	Address   string   `json:"address"`
+	Mode      string   `json:"mode"`
+	Sources   []string `json:"sources,omitempty"`
+	ExpiresIn float64  `json:"expires_in"`
+}
+
+// Subscription is one group the proxy is a member of on its upstream
+// (RFC 4605 section 4.1).
+type Subscription struct {
+	Family    string   `json:"family"`
+	Interface string   `json:"interface"`
+	Group     string   `json:"group"`
+	Mode      string   `json:"mode"`
+	Sources   []string `json:"sources,omitempty"`
+}
+
+// Route is one installed forwarding entry, (S,G) and its interfaces, with the
+// kernel's counters.
+type Route struct {
+	Family           string   `json:"family"`
+	Source           string   `json:"source"`
+	Group            string   `json:"group"`
+	Input            string   `json:"input"`
+	Outputs          []string `json:"outputs"`
+	Packets          uint64   `json:"packets"`
+	Bytes            uint64   `json:"bytes"`
+	WrongIf          uint64   `json:"wrong_if"`
+	PacketsPerSecond float64  `json:"packets_per_second"`
+	BitsPerSecond    float64  `json:"bits_per_second"`
+}
+
+// FamilyCounters are the daemon-wide counters of one family.
+type FamilyCounters struct {
+	Family string `json:"family"`
+	// Received counts accepted messages by kind, e.g. "igmpv2_report",
+	// "igmpv3_report", "igmpv2_leave", "igmp_query_v3", "mldv1_report".
+	Received    map[string]uint64 `json:"received"`
+	QueriesSent uint64            `json:"queries_sent"`
+	// Dropped counts discarded messages by reason, e.g. "checksum",
+	// "truncated", "malformed", "router_alert", "policy", "limit".
+	Dropped       map[string]uint64 `json:"dropped"`
+	Upcalls       uint64            `json:"upcalls"`
+	RoutesAdded   uint64            `json:"routes_added"`
+	RoutesChanged uint64            `json:"routes_changed"`
+	RoutesRemoved uint64            `json:"routes_removed"`
+}
