@@ -117,6 +117,7 @@ type flow struct {
 
 type downstream struct {
 	cfg    Downstream
+	up     bool // link is up: queried and forwarded to
 	router *membership.Router
 }
 
@@ -133,6 +134,7 @@ type Proxy struct {
 
 	flowCheck time.Duration
 	nextCheck time.Time
+	upQuery   time.Time // last query heard on the upstream
 
 	stats Stats
 }
@@ -151,10 +153,166 @@ func New(cfg Config) *Proxy {
 		p.flowCheck = FlowCheckInterval
 	}
 	for _, d := range cfg.Downstreams {
-		p.downs[d.Ifindex] = &downstream{cfg: d, router: membership.NewRouter(d.Membership.WithDefaults(), d.Addr)}
-		p.order = append(p.order, d.Ifindex)
+		p.addDownstream(d)
 	}
 	return p
+}
+
+func (p *Proxy) addDownstream(d Downstream) *downstream {
+	ds := &downstream{cfg: d, up: true, router: membership.NewRouter(d.Membership.WithDefaults(), d.Addr)}
+	p.downs[d.Ifindex] = ds
+	p.order = append(p.order, d.Ifindex)
+	return ds
+}
+
+// AddDownstream puts a downstream link in service (it appeared, or a reload
+// added it) and starts querying on it (RFC 3376 §8.6 startup queries).
+func (p *Proxy) AddDownstream(now time.Time, d Downstream) []Action {
+	if _, ok := p.downs[d.Ifindex]; ok {
+		return nil
+	}
+	ds := p.addDownstream(d)
+	return p.apply(ds, ds.router.Start(now), nil)
+}
+
+// RemoveDownstream takes a link out of service (it vanished, or a reload
+// removed it): its memberships are forgotten and every group it took part
+// in is recomputed, upstream and in the forwarding entries.
+func (p *Proxy) RemoveDownstream(now time.Time, ifindex int) []Action {
+	ds, ok := p.downs[ifindex]
+	if !ok {
+		return nil
+	}
+	groups := ds.router.Groups()
+	delete(p.downs, ifindex)
+	p.order = slices.DeleteFunc(p.order, func(i int) bool { return i == ifindex })
+	var out []Action
+	for _, g := range groups {
+		out = p.regroup(g.Group, out)
+	}
+	// Flows that came in on the link have no source any more.
+	for grp, srcs := range p.flows {
+		for src, f := range srcs {
+			if f.input == ifindex {
+				out = append(out, p.forget(src, grp))
+			}
+		}
+	}
+	return out
+}
+
+// SetLinkUp tells the proxy that a downstream link went down or came back.
+// A link that is down keeps its configuration and its memberships, which
+// age out normally, but it is neither queried nor forwarded to. When it
+// comes back it starts over with startup queries, so hosts re-report at once.
+func (p *Proxy) SetLinkUp(now time.Time, ifindex int, up bool) []Action {
+	ds, ok := p.downs[ifindex]
+	if !ok || ds.up == up {
+		return nil
+	}
+	ds.up = up
+	var out []Action
+	if up {
+		out = p.apply(ds, ds.router.Start(now), out)
+	}
+	for _, g := range ds.router.Groups() {
+		out = p.regroup(g.Group, out)
+	}
+	return out
+}
+
+// SetAddress records a downstream link's new address (querier election,
+// RFC 3376 §6.6.2, is re-evaluated) and its prefixes.
+func (p *Proxy) SetAddress(now time.Time, ifindex int, addr netip.Addr, subnets []netip.Prefix) []Action {
+	ds, ok := p.downs[ifindex]
+	if !ok {
+		return nil
+	}
+	ds.cfg.Subnets = subnets
+	if ds.cfg.Addr == addr {
+		return nil
+	}
+	ds.cfg.Addr = addr
+	return p.apply(ds, ds.router.SetAddress(now, addr), nil)
+}
+
+// SetUpstream changes the upstream link: failover to another interface, or
+// the same interface recreated under a new index (PPPoE), or new addresses.
+// Flows that came from the old upstream are re-homed onto the new one, so
+// traffic arriving there is forwarded at once; with no upstream (Ifindex 0)
+// they are removed. Flows from downstream sources get the new upstream as an
+// output (RFC 4605 §4.2).
+func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix) []Action {
+	old := p.up.Ifindex
+	p.up, p.upSources = l, sources
+	var out []Action
+	for _, grp := range p.groupsWithFlows() {
+		srcs := p.flows[grp]
+		for _, src := range sortedKeys(srcs) {
+			f := srcs[src]
+			switch {
+			case f.input == old && old != l.Ifindex && (l.Ifindex == 0 || !p.acceptedUpstream(src)):
+				out = append(out, p.forget(src, grp))
+			case f.input == old:
+				f.input = l.Ifindex
+				f.outputs = p.outputs(src, grp, f.input)
+				f.measured = false
+				out = append(out, p.setRoute(src, grp, f))
+			default:
+				if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
+					f.outputs = o
+					out = append(out, p.setRoute(src, grp, f))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Reconfigure replaces a downstream link's querier settings (reload). The
+// membership state is kept, so streams on the link keep flowing; the new
+// timers apply from the next report and query on.
+func (p *Proxy) Reconfigure(now time.Time, ifindex int, cfg membership.Config) []Action {
+	ds, ok := p.downs[ifindex]
+	if !ok {
+		return nil
+	}
+	ds.cfg.Membership = cfg
+	return p.apply(ds, ds.router.Reconfigure(now, cfg.WithDefaults()), nil)
+}
+
+// UpstreamQueryHeard is when a query was last heard on the upstream link;
+// zero if never. The kernel's host stack answers upstream queries; the
+// daemon warns when none arrive (field failure #1).
+func (p *Proxy) UpstreamQueryHeard() time.Time { return p.upQuery }
+
+func (p *Proxy) forget(src, grp netip.Addr) DelRoute {
+	srcs := p.flows[grp]
+	delete(srcs, src)
+	if len(srcs) == 0 {
+		delete(p.flows, grp)
+	}
+	p.nflow--
+	p.stats.RoutesDeleted++
+	return DelRoute{Source: src, Group: grp}
+}
+
+func (p *Proxy) groupsWithFlows() []netip.Addr {
+	gs := make([]netip.Addr, 0, len(p.flows))
+	for g := range p.flows {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, netip.Addr.Compare)
+	return gs
+}
+
+func sortedKeys(m map[netip.Addr]*flow) []netip.Addr {
+	ks := make([]netip.Addr, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, netip.Addr.Compare)
+	return ks
 }
 
 // Stats returns the proxy's counters.
@@ -181,7 +339,7 @@ func (p *Proxy) Start(now time.Time) []Action {
 	var out []Action
 	for _, ifi := range p.order {
 		d := p.downs[ifi]
-		out = p.apply(now, d, d.router.Start(now), out)
+		out = p.apply(d, d.router.Start(now), out)
 	}
 	p.nextCheck = now.Add(p.flowCheck)
 	return out
@@ -213,24 +371,28 @@ func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int,
 	if len(kept) == 0 {
 		return nil
 	}
-	return p.apply(now, d, d.router.Report(now, from, version, kept), nil)
+	return p.apply(d, d.router.Report(now, from, version, kept), nil)
 }
 
 // Query handles a query heard from another router on a downstream link
 // (querier election, RFC 3376 §6.6.2). Queries on the upstream are for the
 // kernel's host stack, which answers them itself.
 func (p *Proxy) Query(now time.Time, ifindex int, from netip.Addr, q membership.Query) []Action {
+	if ifindex == p.up.Ifindex && ifindex != 0 {
+		p.upQuery = now
+		return nil
+	}
 	d, ok := p.downs[ifindex]
 	if !ok {
 		return nil
 	}
-	return p.apply(now, d, d.router.Query(now, from, q), nil)
+	return p.apply(d, d.router.Query(now, from, q), nil)
 }
 
 // SourceActive handles a kernel upcall: traffic from src to grp arrived on
 // ifindex and the kernel has no forwarding entry for it.
 func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []Action {
-	if !Proxied(grp) || !src.IsValid() {
+	if !Proxied(grp) || !src.IsValid() || ifindex == 0 {
 		return nil
 	}
 	if ifindex == p.up.Ifindex {
@@ -276,13 +438,7 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 				f.packets, f.measured = n, true
 				continue
 			}
-			delete(srcs, src)
-			p.nflow--
-			p.stats.RoutesDeleted++
-			out = append(out, DelRoute{Source: src, Group: grp})
-		}
-		if len(srcs) == 0 {
-			delete(p.flows, grp)
+			out = append(out, p.forget(src, grp))
 		}
 	}
 	slices.SortFunc(out, func(a, b Action) int {
@@ -301,7 +457,7 @@ func (p *Proxy) Advance(now time.Time) []Action {
 	for _, ifi := range p.order {
 		d := p.downs[ifi]
 		if dl := d.router.NextDeadline(); !dl.IsZero() && !dl.After(now) {
-			out = p.apply(now, d, d.router.Advance(now), out)
+			out = p.apply(d, d.router.Advance(now), out)
 		}
 	}
 	if !p.nextCheck.IsZero() && !p.nextCheck.After(now) {
@@ -376,10 +532,13 @@ func (p *Proxy) acceptedUpstream(src netip.Addr) bool {
 // every group whose forwarding state changed, recomputes the upstream
 // subscription and the outputs of that group's flows at once (field failure
 // #12: a second LAN joining a flowing stream gets it immediately).
-func (p *Proxy) apply(now time.Time, d *downstream, acts []membership.Action, out []Action) []Action {
+func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []Action {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case membership.SendQuery:
+			if !d.up {
+				continue // a link that is down is not queried
+			}
 			out = append(out, SendQuery{Ifindex: d.cfg.Ifindex, Src: d.cfg.Addr, Query: a})
 		case membership.GroupChanged:
 			out = p.regroup(a.Group, out)
@@ -432,7 +591,7 @@ func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 		o = append(o, p.up.Ifindex)
 	}
 	for _, ifi := range p.order {
-		if ifi != input && p.downs[ifi].router.Wants(grp, src) {
+		if d := p.downs[ifi]; ifi != input && d.up && d.router.Wants(grp, src) {
 			o = append(o, ifi)
 		}
 	}

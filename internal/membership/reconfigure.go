@@ -1,0 +1,23 @@
+package membership
+
+import "time"
+
+// Reconfigure replaces the router's settings (a configuration reload) and
+// keeps every group, source and timer, so forwarding is not disturbed. New
+// intervals apply from the next report, query or expiry on; a general query
+// scheduled further away than the new Query Interval is brought forward.
+func (r *Router) Reconfigure(now time.Time, cfg Config) []Action {
+	r.begin()
+	r.advance(now)
+	r.cfg = cfg.WithDefaults()
+	if r.querier {
+		// Values adopted from another querier stay until it goes away
+		// (RFC 3376 §4.1.6, §4.1.7); as querier we use our own.
+		r.robustness = r.cfg.Robustness
+		r.qi = r.cfg.QueryInterval
+		if next := now.Add(r.qi); !r.nextGeneral.IsZero() && r.nextGeneral.After(next) {
+			r.nextGeneral = next
+		}
+	}
+	return r.end()
+}
