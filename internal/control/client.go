@@ -1,0 +1,44 @@
+package control
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+const (
+	// clientTimeout covers the server's worst case: reading the request,
+	// handing it to the loop and waiting for the reply.
+	clientTimeout = ioTimeout + 2*loopTimeout + time.Second
+	// maxResponse bounds a response; a status with thousands of groups
+	// and hosts stays well below it.
+	maxResponse = 16 << 20
+)
+
+// Do sends one request to the daemon listening at path and returns its
+// response. An error means the daemon could not be reached or did not
+// answer; a Response with OK false is the daemon's (or server's) refusal.
+func Do(path string, req Request) (Response, error) {
+	conn, err := net.DialTimeout("unix", path, ioTimeout)
+	if err != nil {
+		return Response{}, fmt.Errorf("control: connect: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(clientTimeout)); err != nil {
+		return Response{}, fmt.Errorf("control: %w", err)
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return Response{}, fmt.Errorf("control: encode request: %w", err)
+	}
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return Response{}, fmt.Errorf("control: send request: %w", err)
+	}
+	var resp Response
+	if err := json.NewDecoder(io.LimitReader(conn, maxResponse)).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("control: read response: %w", err)
+	}
+	return resp, nil
+}

@@ -1,0 +1,269 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const (
+	// maxRequest bounds a request; a valid one is a few dozen bytes.
+	maxRequest = 4 << 10
+	// ioTimeout bounds reading a request and writing a response, so a stuck
+	// or slow client only ever holds its own handler.
+	ioTimeout = 2 * time.Second
+	// loopTimeout bounds both handing a call to the daemon loop and waiting
+	// for its reply.
+	loopTimeout = 2 * time.Second
+	// maxHandlers bounds concurrent connections; more wait in the kernel's
+	// backlog until a handler finishes (at most ioTimeout+2*loopTimeout).
+	maxHandlers = 8
+	// socketMode lets root and the socket's group talk to the daemon.
+	socketMode = 0o660
+)
+
+// Server answers control requests on a unix socket. It never touches daemon
+// state: each valid request becomes a Call for the daemon loop.
+type Server struct {
+	path string
+	ln   *net.UnixListener
+
+	// Timeouts, shortened by tests.
+	ioTimeout   time.Duration
+	loopTimeout time.Duration
+
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	handlers sync.WaitGroup // accept loop and connection handlers
+	close    sync.Once
+	closeErr error
+}
+
+// Listen creates the control socket at path with mode 0660. A leftover socket
+// file that nobody answers on is replaced; if a daemon answers there, Listen
+// returns an error wrapping ErrInUse. A path that exists but is not a socket
+// is never removed.
+func Listen(path string) (*Server, error) {
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control: listen on %s: %w", path, err)
+	}
+	// The file is removed by Close, which also covers a stale one we did
+	// not create, so the listener need not unlink it.
+	ln.SetUnlinkOnClose(false)
+	// With the usual umask (022) nobody but root can connect before this.
+	if err := os.Chmod(path, socketMode); err != nil {
+		ln.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		path:        path,
+		ln:          ln,
+		ioTimeout:   ioTimeout,
+		loopTimeout: loopTimeout,
+		ctx:         ctx,
+		cancel:      cancel,
+	}, nil
+}
+
+// removeStale removes a socket file at path that no process answers on.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("control: %s exists and is not a socket", path)
+	}
+	conn, err := net.DialTimeout("unix", path, ioTimeout)
+	if err == nil {
+		conn.Close()
+		return fmt.Errorf("control: %s: %w", path, ErrInUse)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("control: probe %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("control: remove stale socket: %w", err)
+	}
+	return nil
+}
+
+// Serve starts accepting connections in the background and returns at once.
+// Each valid request is sent on calls; the daemon loop must answer every Call
+// it receives. A loop that does not take a call, or does not reply, within
+// two seconds makes the client get "daemon busy" instead. Call Serve once.
+func (s *Server) Serve(calls chan<- Call) {
+	s.handlers.Add(1)
+	go s.accept(calls)
+}
+
+func (s *Server) accept(calls chan<- Call) {
+	defer s.handlers.Done()
+	slots := make(chan struct{}, maxHandlers)
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-s.ctx.Done():
+			return
+		}
+		conn, err := s.ln.AcceptUnix()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			// Only resource exhaustion (EMFILE) gets here; back off
+			// instead of spinning.
+			<-slots
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		s.handlers.Add(1)
+		go func() {
+			defer s.handlers.Done()
+			defer func() { <-slots }()
+			s.handle(conn, calls)
+		}()
+	}
+}
+
+// handle answers one connection: read one request, hand it to the loop, write
+// the reply, close.
+func (s *Server) handle(conn *net.UnixConn, calls chan<- Call) {
+	defer conn.Close()
+	// Close interrupts a pending read; replies still get written.
+	stop := context.AfterFunc(s.ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
+
+	conn.SetReadDeadline(time.Now().Add(s.ioTimeout))
+	resp := s.answer(conn, calls)
+	resp.Version = ProtocolVersion
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b, _ = json.Marshal(failure("cannot encode response: " + err.Error()))
+	}
+	conn.SetWriteDeadline(time.Now().Add(s.ioTimeout))
+	conn.Write(append(b, '\n'))
+}
+
+func (s *Server) answer(conn io.Reader, calls chan<- Call) Response {
+	raw, err := readRequest(conn)
+	if err != nil {
+		return failure(err.Error())
+	}
+	req, err := parseRequest(raw)
+	if err != nil {
+		return failure(err.Error())
+	}
+	call := Call{Req: req, Reply: make(chan Response, 1)}
+	t := time.NewTimer(s.loopTimeout)
+	defer t.Stop()
+	select {
+	case calls <- call:
+	case <-t.C:
+		return failure("daemon busy")
+	case <-s.ctx.Done():
+		return failure("daemon shutting down")
+	}
+	t.Reset(s.loopTimeout)
+	select {
+	case resp := <-call.Reply:
+		return resp
+	case <-t.C:
+		return failure("daemon busy")
+	case <-s.ctx.Done():
+		return failure("daemon shutting down")
+	}
+}
+
+func failure(msg string) Response {
+	return Response{Version: ProtocolVersion, Error: msg}
+}
+
+// readRequest reads up to a newline or the client's half-close, at most
+// maxRequest bytes.
+func readRequest(r io.Reader) ([]byte, error) {
+	buf := make([]byte, maxRequest+1)
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		if i := bytes.IndexByte(buf[n:n+m], '\n'); i >= 0 {
+			return buf[:n+i], nil
+		}
+		n += m
+		if errors.Is(err, io.EOF) {
+			return buf[:n], nil
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errors.New("request timed out")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read request: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("request larger than %d bytes", maxRequest)
+}
+
+// parseRequest decodes and validates one request. Unknown fields are
+// ignored: within a protocol version fields are only ever added.
+func parseRequest(raw []byte) (Request, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return Request{}, errors.New("empty request")
+	}
+	if raw[0] != '{' {
+		return Request{}, errors.New("bad request: not a JSON object")
+	}
+	var req Request
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return Request{}, fmt.Errorf("bad request: %w", err)
+	}
+	if req.Version != ProtocolVersion {
+		return Request{}, fmt.Errorf("unsupported protocol version %d (this daemon speaks %d)", req.Version, ProtocolVersion)
+	}
+	switch req.Command {
+	case CommandStatus, CommandReload:
+		return req, nil
+	case "":
+		return Request{}, errors.New("missing command")
+	}
+	return Request{}, fmt.Errorf("unknown command %q (known: %s, %s)", req.Command, CommandStatus, CommandReload)
+}
+
+// Close stops accepting, waits for the running handlers (those waiting on the
+// daemon loop answer "daemon shutting down") and removes the socket file.
+func (s *Server) Close() error {
+	s.close.Do(func() {
+		s.cancel()
+		err := s.ln.Close()
+		s.handlers.Wait()
+		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+		if err != nil {
+			s.closeErr = fmt.Errorf("control: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
