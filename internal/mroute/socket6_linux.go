@@ -15,6 +15,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Socket option numbers at level IPPROTO_IPV6 (MRT6_BASE 200,
+// linux/mroute6.h); golang.org/x/sys/unix does not define them.
+const (
+	mrt6Init   = 200
+	mrt6Done   = 201
+	mrt6AddMIF = 202
+	mrt6DelMIF = 203
+	mrt6AddMFC = 204
+	mrt6DelMFC = 205
+	mrt6Table  = 209
+)
+
+const (
+	siocGetSGCntIn6   = 0x89e1 // SIOCPROTOPRIVATE+1, as for IPv4
+	mldHopLimit       = 1      // RFC 3810 §5 and RFC 2710 §3: MLD is sent with hop limit 1
+	icmp6HeaderLen    = 4      // type, code, checksum
+	maxHopByHopHeader = 2048   // RFC 8200 §4.3: (255+1) x 8 bytes
+)
+
 // Socket6 is the raw ICMPv6 socket that owns one kernel IPv6 multicast
 // routing table (MRT6_INIT) and carries MLD. It has the method set of Socket,
 // with SendMLD in place of SendIGMP, and the same concurrency rules.
@@ -406,7 +425,10 @@ func (s *Socket6) Counters(src, grp netip.Addr) (Counters, error) {
 
 // Read blocks until one MLD message or kernel upcall arrives. A raw ICMPv6
 // socket returns the message without the IPv6 header, so the first byte is
-// the ICMPv6 type for MLD and mrt6msg.im6_mbz (0) for an upcall. The kernel
+// the ICMPv6 type for MLD and mrt6msg.im6_mbz (0) for an upcall. No ICMPv6
+// message can start with 0: type 0 is reserved (IANA), and the filter set in
+// Open6 passes only the MLD types, while ip6mr_cache_report queues upcalls
+// with sock_queue_rcv_skb, past the filter. The kernel
 // has verified the ICMPv6 checksum: raw ICMPv6 sockets always checksum, and
 // recvmsg drops a message that fails.
 func (s *Socket6) Read(buf []byte) (Packet, error) {

@@ -6,38 +6,20 @@ import (
 	"net/netip"
 )
 
-// Socket option numbers at level IPPROTO_IPV6 (MRT6_BASE 200,
-// linux/mroute6.h); golang.org/x/sys/unix does not define them.
 const (
-	mrt6Init   = 200
-	mrt6Done   = 201
-	mrt6AddMIF = 202
-	mrt6DelMIF = 203
-	mrt6AddMFC = 204
-	mrt6DelMFC = 205
-	mrt6Table  = 209
-)
-
-const (
-	// siocGetSGCntIn6 is SIOCPROTOPRIVATE+1, as for IPv4.
-	siocGetSGCntIn6 = 0x89e1
-
 	sizeofMIF6Ctl      = 12
 	sizeofMF6CCtl      = 92
 	sizeofMRT6Msg      = 40
 	sizeofSockaddrIn6  = 28
-	sizeofPktinfo6     = 20 // struct in6_pktinfo: addr @0, ifindex u32 @16
-	sizeofICMP6Filter  = 32 // struct icmp6_filter: 8 x u32
-	ifSetWords         = 8  // struct if_set: IF_SETSIZE 256 bits in u32 words
-	afInet6            = 10 // AF_INET6 on Linux, every architecture
-	icmp6FilterOpt     = 1  // ICMPV6_FILTER at level IPPROTO_ICMPV6 (linux/icmpv6.h)
-	hopOptRouterAlert  = 5  // RFC 2711 §2.1: option type 5, length 2
-	hopOptPad1         = 0  // RFC 8200 §4.2: a single zero byte
-	routerAlertMLD     = 0  // RFC 2711 §2.1: value 0, "datagram contains a Multicast Listener Discovery message"
-	upcall6MbzByte     = 0  // mrt6msg.im6_mbz; no ICMPv6 type is 0 (RFC 4443 §2.1 reserves it)
-	mldHopLimit        = 1  // RFC 3810 §5 and RFC 2710 §3: MLD is sent with hop limit 1
-	icmp6HeaderLen     = 4  // type, code, checksum
-	maxHopByHopHeader  = 2048
+	sizeofPktinfo6     = 20  // struct in6_pktinfo: addr @0, ifindex u32 @16
+	sizeofICMP6Filter  = 32  // struct icmp6_filter: 8 x u32
+	ifSetWords         = 8   // struct if_set: IF_SETSIZE 256 bits in u32 words
+	afInet6            = 10  // AF_INET6 on Linux, every architecture
+	icmp6FilterOpt     = 1   // ICMPV6_FILTER at level IPPROTO_ICMPV6 (linux/icmpv6.h)
+	hopOptRouterAlert  = 5   // RFC 2711 §2.1: option type 5, length 2
+	hopOptPad1         = 0   // RFC 8200 §4.2: a single zero byte
+	routerAlertMLD     = 0   // RFC 2711 §2.1: value 0, "datagram contains a Multicast Listener Discovery message"
+	upcall6MbzByte     = 0   // mrt6msg.im6_mbz; ICMPv6 type 0 is reserved and our filter blocks it anyway
 	icmp6TypeMLDQuery  = 130 // RFC 3810 §5.1 (and RFC 2710 §3.6)
 	icmp6TypeMLDv1Rep  = 131 // RFC 2710 §3.7
 	icmp6TypeMLDv1Done = 132 // RFC 2710 §3.8
