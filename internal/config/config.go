@@ -5,7 +5,9 @@
 package config
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,8 +86,46 @@ type Interface struct {
 	// IPv4 and IPv6 are the effective settings: the interface's own value,
 	// else the global one.
 	IPv4, IPv6 bool
+	// Priority orders the upstreams for failover: lower wins, ties go to
+	// the one declared first. Zero on other roles.
+	Priority int
+	// ACL decides, first match wins, what hosts may join on a downstream and
+	// what may be requested on an upstream. Empty allows everything.
+	ACL ACL
+	// MaxGroups is how many groups hosts may join on a downstream, and
+	// MaxSources how many sources per group; records beyond are ignored.
+	// On an upstream they hold the defaults and mean nothing.
+	MaxGroups, MaxSources int
+	// FastLeave stops forwarding a group (or source) on a downstream as soon
+	// as the last host that reported it leaves, without last-member queries.
+	FastLeave bool
 	// Pos is where the interface block starts.
 	Pos Pos
+}
+
+// Equal reports whether a and b have the same settings. Positions, the
+// interface's and its rules', are ignored.
+func (a Interface) Equal(b Interface) bool {
+	return a.Name == b.Name &&
+		a.Role == b.Role &&
+		slices.Equal(a.Sources, b.Sources) &&
+		a.Threshold == b.Threshold &&
+		a.IGMPVersion == b.IGMPVersion &&
+		a.MLDVersion == b.MLDVersion &&
+		a.Robustness == b.Robustness &&
+		a.QueryInterval == b.QueryInterval &&
+		a.QueryResponseInterval == b.QueryResponseInterval &&
+		a.LastMemberQueryInterval == b.LastMemberQueryInterval &&
+		a.StartupQueryInterval == b.StartupQueryInterval &&
+		a.LastMemberQueryCount == b.LastMemberQueryCount &&
+		a.StartupQueryCount == b.StartupQueryCount &&
+		a.IPv4 == b.IPv4 &&
+		a.IPv6 == b.IPv6 &&
+		a.Priority == b.Priority &&
+		slices.EqualFunc(a.ACL, b.ACL, Rule.sameAs) &&
+		a.MaxGroups == b.MaxGroups &&
+		a.MaxSources == b.MaxSources &&
+		a.FastLeave == b.FastLeave
 }
 
 // Config is a validated configuration.
@@ -94,16 +134,31 @@ type Config struct {
 	// IPv4 and IPv6 are the global settings; they are the defaults of the
 	// per-interface settings, which hold the effective values.
 	IPv4, IPv6 bool
+	// Table is the kernel multicast routing table (MRT_TABLE, MRT6_TABLE)
+	// to use; 0 means the kernel's default table.
+	Table uint32
 	// Interfaces are in file order, disabled ones included.
 	Interfaces []Interface
 }
 
-// Upstream returns the upstream interface, or nil if there is none.
-func (c *Config) Upstream() *Interface {
+// Upstreams returns the upstream interfaces in failover order: by Priority,
+// lowest first, and in file order among equal priorities.
+func (c *Config) Upstreams() []*Interface {
+	var us []*Interface
 	for i := range c.Interfaces {
 		if c.Interfaces[i].Role == RoleUpstream {
-			return &c.Interfaces[i]
+			us = append(us, &c.Interfaces[i])
 		}
+	}
+	slices.SortStableFunc(us, func(a, b *Interface) int { return cmp.Compare(a.Priority, b.Priority) })
+	return us
+}
+
+// Upstream returns the preferred upstream interface, the first of
+// Upstreams, or nil if there is none.
+func (c *Config) Upstream() *Interface {
+	if us := c.Upstreams(); len(us) > 0 {
+		return us[0]
 	}
 	return nil
 }

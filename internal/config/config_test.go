@@ -58,6 +58,8 @@ func iface(name string, role Role, line int) Interface {
 		LastMemberQueryCount:    2,
 		StartupQueryCount:       2,
 		IPv4:                    true,
+		MaxGroups:               1024,
+		MaxSources:              128,
 		Pos:                     Pos{File: testFile, Line: line, Col: 1},
 	}
 }
@@ -297,7 +299,7 @@ func TestParseInvalid(t *testing.T) {
 			name: "empty file",
 			in:   "",
 			want: []string{
-				"t.conf:1:1: no upstream interface; exactly one interface needs \"upstream\"",
+				"t.conf:1:1: no upstream interface; at least one interface needs \"upstream\"",
 				"t.conf:1:1: no downstream interface; at least one interface needs \"downstream\"",
 			},
 		},
@@ -338,14 +340,13 @@ func TestParseInvalid(t *testing.T) {
 			want: []string{
 				`t.conf:1:27: interface "wan" has two roles: "upstream" (at 1:17) and "downstream"`,
 				`t.conf:3:1: interface "x" has no role (upstream, downstream or disabled)`,
-				`t.conf:4:18: interface "wan2" is a second upstream (first is "wan" at 1:1); exactly one upstream is supported`,
 			},
 		},
 		{
 			name: "no upstream, no downstream",
 			in:   "interface a { disabled }\ninterface b { disabled }\n",
 			want: []string{
-				"t.conf:2:24: no upstream interface; exactly one interface needs \"upstream\"",
+				"t.conf:2:24: no upstream interface; at least one interface needs \"upstream\"",
 				"t.conf:2:24: no downstream interface; at least one interface needs \"downstream\"",
 			},
 		},
@@ -668,7 +669,7 @@ func TestFormat(t *testing.T) {
 	out := string(c.Format())
 	for _, want := range []string{
 		"ipv4 yes\nipv6 no\n",
-		"interface \"eth0\" {\n\tupstream\n\tsource 10.0.0.0/8\n\tthreshold 1\n\tipv4 yes\n\tipv6 no\n}\n",
+		"interface \"eth0\" {\n\tupstream\n\tpriority 0\n\tsource 10.0.0.0/8\n\tthreshold 1\n\tipv4 yes\n\tipv6 no\n}\n",
 		"\tstartup-query-interval 31.25s\n",
 		"interface \"eth1\" {\n\tdisabled\n",
 	} {

@@ -8,8 +8,10 @@ import (
 
 // Format writes c in the native syntax with every default spelled out, so an
 // operator sees what the daemon will do. Parsing the result gives the same
-// Config, positions aside. Querier settings are left out on the upstream,
-// where they are not allowed.
+// Config, positions aside. Downstream settings are left out on the
+// upstream, and priority elsewhere, where they are not allowed. Table is
+// left out when it is the kernel's default, which has no spelling. A rule
+// for "group any" comes out as one rule per family.
 func (c *Config) Format() []byte {
 	var b strings.Builder
 	yesNo := func(v bool) string {
@@ -27,10 +29,16 @@ func (c *Config) Format() []byte {
 	}
 	line(false, "ipv4", yesNo(c.IPv4))
 	line(false, "ipv6", yesNo(c.IPv6))
+	if c.Table != 0 {
+		line(false, "table", strconv.FormatUint(uint64(c.Table), 10))
+	}
 	for _, i := range c.Interfaces {
 		b.WriteByte('\n')
 		line(false, "interface", quote(i.Name), "{")
 		line(true, i.Role.String())
+		if i.Role == RoleUpstream {
+			line(true, "priority", strconv.Itoa(i.Priority))
+		}
 		for _, s := range i.Sources {
 			line(true, "source", s.String())
 		}
@@ -45,6 +53,12 @@ func (c *Config) Format() []byte {
 			line(true, "last-member-query-count", strconv.Itoa(i.LastMemberQueryCount))
 			line(true, "startup-query-interval", formatDuration(i.StartupQueryInterval))
 			line(true, "startup-query-count", strconv.Itoa(i.StartupQueryCount))
+			line(true, "max-groups", strconv.Itoa(i.MaxGroups))
+			line(true, "max-sources", strconv.Itoa(i.MaxSources))
+			line(true, "fast-leave", yesNo(i.FastLeave))
+		}
+		for _, r := range i.ACL {
+			line(true, r.String())
 		}
 		line(true, "ipv4", yesNo(i.IPv4))
 		line(true, "ipv6", yesNo(i.IPv6))

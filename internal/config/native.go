@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,13 +19,14 @@ func Parse(file string, data []byte) (*Config, error) {
 
 // Keywords, for "did you mean" hints.
 var (
-	globalKeywords    = []string{"interface", "ipv4", "ipv6"}
+	globalKeywords    = []string{"interface", "ipv4", "ipv6", "table"}
 	interfaceKeywords = []string{
 		"upstream", "downstream", "disabled", "source", "threshold",
 		"igmp-version", "mld-version", "robustness", "query-interval",
 		"query-response-interval", "last-member-query-interval",
 		"last-member-query-count", "startup-query-interval",
-		"startup-query-count", "ipv4", "ipv6",
+		"startup-query-count", "ipv4", "ipv6", "priority", "max-groups",
+		"max-sources", "fast-leave", "allow", "deny",
 	}
 )
 
@@ -121,6 +123,8 @@ func (p *parser) parseFile() {
 				p.parseBool(t, &p.raw.ipv4, false)
 			case "ipv6":
 				p.parseBool(t, &p.raw.ipv6, false)
+			case "table":
+				p.parseUint(t, &p.raw.table)
 			case "interface":
 				p.parseInterface(t)
 			default:
@@ -224,10 +228,65 @@ func (p *parser) parseInterfaceStatement(ri *rawInterface, kw token) {
 		p.parseBool(kw, &ri.ipv4, true)
 	case "ipv6":
 		p.parseBool(kw, &ri.ipv6, true)
+	case "priority":
+		p.parseInt(kw, &ri.priority)
+	case "max-groups":
+		p.parseInt(kw, &ri.maxGroups)
+	case "max-sources":
+		p.parseInt(kw, &ri.maxSources)
+	case "fast-leave":
+		p.parseBool(kw, &ri.fastLeave, true)
+	case "allow", "deny":
+		p.parseRule(ri, kw)
 	default:
-		p.errorf(kw.pos, "unknown option %q%s", kw.text, suggest(kw.text, interfaceKeywords))
+		if slices.Contains(globalKeywords, kw.text) {
+			p.errorf(kw.pos, "%q is a global option; it belongs outside interface blocks", kw.text)
+		} else {
+			p.errorf(kw.pos, "unknown option %q%s", kw.text, suggest(kw.text, interfaceKeywords))
+		}
 		p.skipStatement()
 	}
+}
+
+// parseRule parses `allow|deny group PREFIX [source PREFIX]` after the
+// keyword. Prefixes are checked by validate.
+func (p *parser) parseRule(ri *rawInterface, kw token) {
+	r := rawRule{allow: kw.text == "allow", pos: kw.pos}
+	var ok bool
+	if r.group, ok = p.ruleField(kw, "group"); !ok {
+		return
+	}
+	if t := p.peek(); t.isValue() {
+		if t.text != "source" {
+			p.errorf(t.pos, "unexpected %s in %s rule; expected \"source\" or the end of the statement", t.describe(), kw.text)
+			p.skipStatement()
+			return
+		}
+		if r.source, ok = p.ruleField(kw, "source"); !ok {
+			return
+		}
+	}
+	ri.rules = append(ri.rules, r)
+	p.endStatement(kw.text+" rule", true)
+}
+
+// ruleField reads `name VALUE` inside a rule.
+func (p *parser) ruleField(kw token, name string) (setting[string], bool) {
+	t := p.peek()
+	if !t.isValue() || t.text != name {
+		p.errorf(t.pos, "%s: expected %q, found %s", kw.text, name, t.describe())
+		p.skipStatement()
+		return setting[string]{}, false
+	}
+	p.next()
+	v := p.peek()
+	if !v.isValue() {
+		p.errorf(t.pos, "%s %s needs a value", kw.text, name)
+		p.skipStatement()
+		return setting[string]{}, false
+	}
+	p.next()
+	return setting[string]{Val: v.text, Set: true, Pos: t.pos, ValPos: v.pos}, true
 }
 
 func (p *parser) setRole(ri *rawInterface, kw token, r Role) {
@@ -292,6 +351,19 @@ func (p *parser) parseInt(kw token, s *setting[int]) {
 	p.endStatement(kw.text, true)
 }
 
+func (p *parser) parseUint(kw token, s *setting[uint64]) {
+	v, ok := p.arg(kw)
+	if !ok {
+		return
+	}
+	if n, err := parseUint(v.text); err != nil {
+		p.errorf(v.pos, "%s: %v", kw.text, err)
+	} else {
+		set(p, kw, v, s, n)
+	}
+	p.endStatement(kw.text, false)
+}
+
 func (p *parser) parseDuration(kw token, s *setting[time.Duration]) {
 	v, ok := p.arg(kw)
 	if !ok {
@@ -305,12 +377,22 @@ func (p *parser) parseDuration(kw token, s *setting[time.Duration]) {
 	p.endStatement(kw.text, true)
 }
 
-// parseNumber accepts a non-negative decimal integer.
+// parseNumber accepts a non-negative decimal integer that fits an int.
 func parseNumber(s string) (int, error) {
+	n, err := parseUint(s)
+	if err == nil && n > math.MaxInt {
+		err = fmt.Errorf("%q is too large", s)
+	}
+	return int(n), err
+}
+
+// parseUint accepts a non-negative decimal integer of up to 64 bits, so
+// that 32-bit values read the same on 32-bit routers.
+func parseUint(s string) (uint64, error) {
 	if s == "" || strings.Trim(s, "0123456789") != "" {
 		return 0, fmt.Errorf("%q is not a whole number", s)
 	}
-	n, err := strconv.Atoi(s)
+	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("%q is too large", s)
 	}

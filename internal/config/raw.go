@@ -19,6 +19,7 @@ type rawConfig struct {
 	file       string
 	end        Pos // where "missing something" errors about the whole file point
 	ipv4, ipv6 setting[bool]
+	table      setting[uint64]
 	ifaces     []*rawInterface
 }
 
@@ -46,20 +47,35 @@ type rawInterface struct {
 	startupQInterval setting[time.Duration]
 
 	ipv4, ipv6 setting[bool]
+
+	priority   setting[int]
+	maxGroups  setting[int]
+	maxSources setting[int]
+	fastLeave  setting[bool]
+	rules      []rawRule
 }
 
-// querierOption names a downstream-only setting that is present.
-type querierOption struct {
+// rawRule is one allow or deny statement. source is not Set when the rule
+// has none.
+type rawRule struct {
+	allow         bool
+	pos           Pos
+	group, source setting[string]
+}
+
+// downstreamOption names a downstream-only setting that is present.
+type downstreamOption struct {
 	name string
 	pos  Pos
 }
 
-// querierOptions lists the querier settings that are set, in a fixed order.
-func (ri *rawInterface) querierOptions() []querierOption {
-	var out []querierOption
+// downstreamOptions lists the downstream-only settings that are set, in a
+// fixed order.
+func (ri *rawInterface) downstreamOptions() []downstreamOption {
+	var out []downstreamOption
 	add := func(name string, set bool, pos Pos) {
 		if set {
-			out = append(out, querierOption{name, pos})
+			out = append(out, downstreamOption{name, pos})
 		}
 	}
 	add("igmp-version", ri.igmpVersion.Set, ri.igmpVersion.Pos)
@@ -71,5 +87,8 @@ func (ri *rawInterface) querierOptions() []querierOption {
 	add("last-member-query-count", ri.lmqCount.Set, ri.lmqCount.Pos)
 	add("startup-query-interval", ri.startupQInterval.Set, ri.startupQInterval.Pos)
 	add("startup-query-count", ri.sqCount.Set, ri.sqCount.Pos)
+	add("max-groups", ri.maxGroups.Set, ri.maxGroups.Pos)
+	add("max-sources", ri.maxSources.Set, ri.maxSources.Pos)
+	add("fast-leave", ri.fastLeave.Set, ri.fastLeave.Pos)
 	return out
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -21,6 +22,8 @@ const (
 	defaultQueryResponseInterval = 10 * time.Second
 	// RFC 3376 §8.8.
 	defaultLastMemberQueryInterval = time.Second
+	defaultMaxGroups               = 1024
+	defaultMaxSources              = 128
 )
 
 // Limits of what the wire and the kernel can carry.
@@ -43,6 +46,18 @@ const (
 	maxQueryInterval = 31744 * time.Second
 	// Counts beyond this only delay leaves; hosts see nothing of them.
 	maxCount = 10
+	// Limits on the state hosts can make a downstream hold.
+	maxMaxGroups  = 65536
+	maxMaxSources = 1024
+	// RT_TABLE_DEFAULT in linux/rtnetlink.h: the table ipmr and ip6mr
+	// create at boot and the default multicast rule points at.
+	kernelDefaultTable = 253
+)
+
+// The whole multicast ranges: RFC 5771 and RFC 4291 §2.7.
+var (
+	multicast4 = netip.MustParsePrefix("224.0.0.0/4")
+	multicast6 = netip.MustParsePrefix("ff00::/8")
 )
 
 // validator collects errors while validate walks a raw model.
@@ -82,10 +97,19 @@ func (r *rawConfig) validate() (*Config, Errors) {
 		}
 		v.errorf(pos, "ipv4 and ipv6 are both disabled; nothing to proxy")
 	}
+	if t := r.table; t.Set {
+		switch {
+		case t.Val < 1 || t.Val > math.MaxUint32:
+			v.errorf(t.ValPos, "table %d is out of range 1..%d", t.Val, uint64(math.MaxUint32))
+		case t.Val == kernelDefaultTable:
+			v.errorf(t.ValPos, "table %d is the kernel's default multicast table; leave table out to use it", t.Val)
+		default:
+			c.Table = uint32(t.Val)
+		}
+	}
 
 	first := map[string]*rawInterface{}
-	var upstream *rawInterface
-	enabled, downstreams := 0, 0
+	enabled, upstreams, downstreams := 0, 0, 0
 	roleMissing := false
 	for _, ri := range r.ifaces {
 		v.checkName(ri)
@@ -110,12 +134,7 @@ func (r *rawConfig) validate() (*Config, Errors) {
 		}
 		switch iface.Role {
 		case RoleUpstream:
-			if upstream != nil {
-				v.errorf(ri.role.Pos, "interface %q is a second upstream (first is %q at %s); exactly one upstream is supported",
-					ri.name, upstream.name, lineCol(upstream.pos))
-			} else {
-				upstream = ri
-			}
+			upstreams++
 		case RoleDownstream:
 			downstreams++
 		}
@@ -131,8 +150,8 @@ func (r *rawConfig) validate() (*Config, Errors) {
 	// A block that lost statements to syntax errors may have lost its role,
 	// so missing roles overall would only repeat that error.
 	if !roleMissing {
-		if upstream == nil {
-			v.errorf(r.end, "no upstream interface; exactly one interface needs \"upstream\"")
+		if upstreams == 0 {
+			v.errorf(r.end, "no upstream interface; at least one interface needs \"upstream\"")
 		}
 		if downstreams == 0 {
 			v.errorf(r.end, "no downstream interface; at least one interface needs \"downstream\"")
@@ -184,27 +203,32 @@ func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 	}
 
 	iface.Threshold = v.intIn(ri.threshold, "threshold", 1, 255, defaultThreshold, "")
-	querier := true
+	if ri.priority.Set && ri.role.Set && ri.role.Val != RoleUpstream {
+		v.errorf(ri.priority.Pos, "priority is only meaningful on an upstream interface")
+	} else {
+		iface.Priority = v.intIn(ri.priority, "priority", 0, 65535, 0, "")
+	}
+	down := ri
 	if ri.role.Set && ri.role.Val == RoleUpstream {
 		// The upstream acts as a host towards the upstream router (RFC 4605
-		// §2.1); it never queries, so querier settings there are a mistake.
-		for _, o := range ri.querierOptions() {
+		// §2.1); it never queries and has no hosts to limit, so downstream
+		// settings there are a mistake. Only their defaults are filled in.
+		for _, o := range ri.downstreamOptions() {
 			v.errorf(o.pos, "%s is only meaningful on a downstream interface", o.name)
 		}
-		querier = false
+		down = &rawInterface{}
 	}
-	v.checkQuerier(ri, &iface, querier)
+	v.checkQuerier(down, &iface)
+	iface.MaxGroups = v.intIn(down.maxGroups, "max-groups", 1, maxMaxGroups, defaultMaxGroups, "")
+	iface.MaxSources = v.intIn(down.maxSources, "max-sources", 1, maxMaxSources, defaultMaxSources, "")
+	iface.FastLeave = valueOr(down.fastLeave, false)
 	v.checkSources(ri, &iface)
+	v.checkACL(ri, &iface)
 	return iface
 }
 
-// checkQuerier validates the querier settings and fills them in. When check
-// is false the values were already reported as misplaced and only defaults
-// are filled.
-func (v *validator) checkQuerier(ri *rawInterface, iface *Interface, check bool) {
-	if !check {
-		ri = &rawInterface{}
-	}
+// checkQuerier validates the querier settings and fills them in.
+func (v *validator) checkQuerier(ri *rawInterface, iface *Interface) {
 	iface.IGMPVersion = v.intIn(ri.igmpVersion, "igmp-version", 1, 3, defaultIGMPVersion, "")
 	iface.MLDVersion = v.intIn(ri.mldVersion, "mld-version", 1, 2, defaultMLDVersion, "")
 	iface.Robustness = v.intIn(ri.robustness, "robustness", 1, 7, defaultRobustness,
@@ -279,7 +303,7 @@ func (v *validator) checkSources(ri *rawInterface, iface *Interface) {
 	}
 	seen := map[netip.Prefix]Pos{}
 	for _, s := range ri.sources {
-		p, ok := v.parsePrefix(s)
+		p, ok := v.parsePrefix(s, "source")
 		if !ok {
 			continue
 		}
@@ -288,40 +312,152 @@ func (v *validator) checkSources(ri *rawInterface, iface *Interface) {
 			continue
 		}
 		seen[p] = s.ValPos
-		if p.Addr().Is4() && !iface.IPv4 {
-			v.errorf(s.ValPos, "source %s is IPv4 but ipv4 is disabled on interface %q", p, ri.name)
-		}
-		if p.Addr().Is6() && !iface.IPv6 {
-			v.errorf(s.ValPos, "source %s is IPv6 but ipv6 is disabled on interface %q", p, ri.name)
-		}
+		v.checkFamily(s.ValPos, "source", p, iface)
 		iface.Sources = append(iface.Sources, p)
 	}
 }
 
-// parsePrefix accepts a canonical prefix, or a bare address as a host prefix.
-func (v *validator) parsePrefix(s setting[string]) (netip.Prefix, bool) {
+// checkFamily reports a prefix of a family the interface does not proxy.
+func (v *validator) checkFamily(pos Pos, what string, p netip.Prefix, iface *Interface) bool {
+	if p.Addr().Is4() && !iface.IPv4 {
+		v.errorf(pos, "%s %s is IPv4 but ipv4 is disabled on interface %q", what, p, iface.Name)
+		return false
+	}
+	if p.Addr().Is6() && !iface.IPv6 {
+		v.errorf(pos, "%s %s is IPv6 but ipv6 is disabled on interface %q", what, p, iface.Name)
+		return false
+	}
+	return true
+}
+
+// checkACL parses the allow and deny rules. "group any" stands for the
+// whole multicast range of each family the interface proxies, or, with a
+// source, of the source's family. A rule that an earlier one covers would
+// never decide anything and is reported, since it usually means the rules
+// are in the wrong order.
+func (v *validator) checkACL(ri *rawInterface, iface *Interface) {
+	for _, rr := range ri.rules {
+		rule := Rule{Allow: rr.allow, Pos: rr.pos}
+		ok := true
+		if rr.source.Set {
+			rule.Source, ok = v.parseSource(rr.source, iface)
+		}
+		var groups []netip.Prefix
+		switch {
+		case rr.group.Val == "any" && rule.Source.IsValid():
+			groups = []netip.Prefix{multicastRange(rule.Source.Addr())}
+		case rr.group.Val == "any":
+			if iface.IPv4 {
+				groups = append(groups, multicast4)
+			}
+			if iface.IPv6 {
+				groups = append(groups, multicast6)
+			}
+		default:
+			g, gok := v.parseGroup(rr.group, iface)
+			if !gok {
+				continue
+			}
+			if rule.Source.IsValid() && g.Addr().Is4() != rule.Source.Addr().Is4() {
+				v.errorf(rr.source.ValPos, "source %s and group %s are of different families", rule.Source, g)
+				continue
+			}
+			groups = []netip.Prefix{g}
+		}
+		if !ok {
+			continue
+		}
+		shadowed := false
+		for _, g := range groups {
+			rule.Group = g
+			for _, earlier := range iface.ACL {
+				if !shadowed && earlier.Pos != rule.Pos && earlier.covers(rule) {
+					v.errorf(rr.pos, "%s never matches: %q at %s comes first and matches everything it would",
+						ruleText(rr), earlier.String(), lineCol(earlier.Pos))
+					shadowed = true
+				}
+			}
+			iface.ACL = append(iface.ACL, rule)
+		}
+	}
+}
+
+// ruleText is a rule as written, for error messages.
+func ruleText(rr rawRule) string {
+	s := "deny group "
+	if rr.allow {
+		s = "allow group "
+	}
+	s += rr.group.Val
+	if rr.source.Set {
+		s += " source " + rr.source.Val
+	}
+	return s
+}
+
+// parseGroup parses the group prefix of a rule, which must lie in the
+// multicast range.
+func (v *validator) parseGroup(s setting[string], iface *Interface) (netip.Prefix, bool) {
+	p, ok := v.parsePrefix(s, "group")
+	if !ok {
+		return p, false
+	}
+	if !contains(multicastRange(p.Addr()), p) {
+		v.errorf(s.ValPos, "group %s is not a multicast prefix; groups lie in %s and %s, or write \"any\"", p, multicast4, multicast6)
+		return p, false
+	}
+	return p, v.checkFamily(s.ValPos, "group", p, iface)
+}
+
+// parseSource parses the source prefix of a rule: senders are unicast.
+func (v *validator) parseSource(s setting[string], iface *Interface) (netip.Prefix, bool) {
+	p, ok := v.parsePrefix(s, "source")
+	if !ok {
+		return p, false
+	}
+	if contains(multicastRange(p.Addr()), p) {
+		v.errorf(s.ValPos, "source %s is a multicast prefix; a source is the unicast address of a sender", p)
+		return netip.Prefix{}, false
+	}
+	if !v.checkFamily(s.ValPos, "source", p, iface) {
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+// multicastRange is the multicast range of a's family.
+func multicastRange(a netip.Addr) netip.Prefix {
+	if a.Is4() {
+		return multicast4
+	}
+	return multicast6
+}
+
+// parsePrefix accepts a canonical prefix, or a bare address as a host
+// prefix. what names the value in errors.
+func (v *validator) parsePrefix(s setting[string], what string) (netip.Prefix, bool) {
 	var p netip.Prefix
 	if strings.Contains(s.Val, "/") {
 		var err error
 		p, err = netip.ParsePrefix(s.Val)
 		if err != nil {
-			v.errorf(s.ValPos, "source %q is not a valid prefix", s.Val)
+			v.errorf(s.ValPos, "%s %q is not a valid prefix", what, s.Val)
 			return netip.Prefix{}, false
 		}
 	} else {
 		a, err := netip.ParseAddr(s.Val)
 		if err != nil || a.Zone() != "" {
-			v.errorf(s.ValPos, "source %q is not a valid prefix", s.Val)
+			v.errorf(s.ValPos, "%s %q is not a valid prefix", what, s.Val)
 			return netip.Prefix{}, false
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
 	if p.Addr().Is4In6() {
-		v.errorf(s.ValPos, "source %s is IPv4-mapped; write it as an IPv4 prefix", s.Val)
+		v.errorf(s.ValPos, "%s %s is IPv4-mapped; write it as an IPv4 prefix", what, s.Val)
 		return netip.Prefix{}, false
 	}
 	if m := p.Masked(); m != p {
-		v.errorf(s.ValPos, "source %s has host bits set; did you mean %s?", p, m)
+		v.errorf(s.ValPos, "%s %s has host bits set; did you mean %s?", what, p, m)
 		return netip.Prefix{}, false
 	}
 	return p, true
