@@ -23,7 +23,7 @@ const (
 func Do(path string, req Request) (Response, error) {
 	conn, err := net.DialTimeout("unix", path, ioTimeout)
 	if err != nil {
-		return Response{}, fmt.Errorf("control: connect: %w", err)
+		return Response{}, fmt.Errorf("control: %w", err)
 	}
 	defer conn.Close()
 	if err := conn.SetDeadline(time.Now().Add(clientTimeout)); err != nil {

@@ -1,0 +1,312 @@
+package control
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText renders st for a terminal: a header, the interfaces, the groups
+// of each downstream, the upstream subscriptions, the forwarding entries and
+// the non-zero counters. Lists are sorted, so equal states print the same.
+// Columns hold one address per line to stay readable on 80 columns.
+func WriteText(w io.Writer, st *Status) error {
+	var b bytes.Buffer
+	ifaces := slices.Clone(st.Interfaces)
+	slices.SortStableFunc(ifaces, func(a, b Interface) int {
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(roleRank(a.Role), roleRank(b.Role)), cmp.Compare(a.Name, b.Name))
+	})
+
+	table := "default"
+	if st.Table != 0 {
+		table = strconv.FormatUint(uint64(st.Table), 10)
+	}
+	fmt.Fprintf(&b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
+	fmt.Fprintf(&b, "config %s, multicast routing table %s\n", st.Config, table)
+
+	writeInterfaces(&b, ifaces)
+	for _, ifc := range ifaces {
+		if ifc.Role == RoleDownstream {
+			writeGroups(&b, ifc)
+		}
+	}
+	writeUpstream(&b, st.Upstream)
+	writeRoutes(&b, st.Routes)
+	writeCounters(&b, st.Counters, ifaces)
+
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("control: write status: %w", err)
+	}
+	return nil
+}
+
+func writeInterfaces(b *bytes.Buffer, ifaces []Interface) {
+	b.WriteString("\nInterfaces\n")
+	if len(ifaces) == 0 {
+		b.WriteString("  none\n")
+		return
+	}
+	t := newTable(b, "INTERFACE", "FAMILY", "ROLE", "STATE", "IFINDEX", "VIF", "ADDRESSES")
+	for _, ifc := range ifaces {
+		ifindex := "-"
+		if ifc.Ifindex > 0 {
+			ifindex = strconv.Itoa(ifc.Ifindex)
+		}
+		vif := "-"
+		if ifc.VIF >= 0 {
+			vif = strconv.Itoa(ifc.VIF)
+		}
+		t.rows([]string{ifc.Name, ifc.Family, ifc.Role, ifc.State, ifindex, vif}, sortedAddrs(ifc.Addresses))
+	}
+	t.flush()
+}
+
+func writeGroups(b *bytes.Buffer, ifc Interface) {
+	fmt.Fprintf(b, "\nGroups on %s (%s)", ifc.Name, ifc.Family)
+	if q := ifc.Querier; q != nil {
+		self := ""
+		if q.Self {
+			self = ", this router"
+		}
+		fmt.Fprintf(b, ", querier %s (%s%s)", q.Address, protocol(ifc.Family, q.Version), self)
+	}
+	b.WriteString("\n")
+	if len(ifc.Groups) == 0 {
+		b.WriteString("  none\n")
+		return
+	}
+	groups := slices.Clone(ifc.Groups)
+	slices.SortStableFunc(groups, func(a, b Group) int { return compareAddr(a.Group, b.Group) })
+	t := newTable(b, "GROUP", "MODE", "V", "EXPIRES", "SOURCES", "HOSTS")
+	for _, g := range groups {
+		srcs := slices.Clone(g.Sources)
+		slices.SortStableFunc(srcs, func(a, b Source) int { return compareAddr(a.Address, b.Address) })
+		var sources []string
+		if g.Mode == ModeExclude {
+			sources = append(sources, "any")
+		}
+		for _, s := range srcs {
+			sources = append(sources, fmt.Sprintf("%s %s", s.Address, duration(s.ExpiresIn)))
+		}
+		for _, x := range sortedAddrs(g.Excluded) {
+			sources = append(sources, "except "+x)
+		}
+		hosts := make([]string, 0, len(g.Hosts)+1)
+		for _, h := range g.Hosts {
+			hosts = append(hosts, h.Address)
+		}
+		hosts = sortedAddrs(hosts)
+		if g.Untracked {
+			hosts = append(hosts, "(untracked)")
+		}
+		compat := "-"
+		if g.Compat > 0 {
+			compat = "v" + strconv.Itoa(g.Compat)
+		}
+		t.rows([]string{g.Group, g.Mode, compat, duration(g.ExpiresIn)}, sources, hosts)
+	}
+	t.flush()
+}
+
+func writeUpstream(b *bytes.Buffer, subs []Subscription) {
+	b.WriteString("\nUpstream subscriptions\n")
+	if len(subs) == 0 {
+		b.WriteString("  none\n")
+		return
+	}
+	subs = slices.Clone(subs)
+	slices.SortStableFunc(subs, func(a, b Subscription) int {
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Interface, b.Interface), compareAddr(a.Group, b.Group))
+	})
+	t := newTable(b, "INTERFACE", "GROUP", "MODE", "SOURCES")
+	for _, s := range subs {
+		var sources []string
+		if s.Mode == ModeExclude {
+			sources = append(sources, "any")
+			for _, x := range sortedAddrs(s.Sources) {
+				sources = append(sources, "except "+x)
+			}
+		} else {
+			sources = sortedAddrs(s.Sources)
+		}
+		t.rows([]string{s.Interface, s.Group, s.Mode}, sources)
+	}
+	t.flush()
+}
+
+func writeRoutes(b *bytes.Buffer, routes []Route) {
+	b.WriteString("\nForwarding\n")
+	if len(routes) == 0 {
+		b.WriteString("  none\n")
+		return
+	}
+	routes = slices.Clone(routes)
+	slices.SortStableFunc(routes, func(a, b Route) int {
+		return cmp.Or(cmp.Compare(a.Family, b.Family), compareAddr(a.Group, b.Group), compareAddr(a.Source, b.Source))
+	})
+	t := newTable(b, "SOURCE", "GROUP", "IN", "PACKETS", "RATE", "OUT")
+	for _, r := range routes {
+		outs := slices.Sorted(slices.Values(r.Outputs))
+		if len(outs) == 0 {
+			outs = []string{"-"}
+		}
+		t.rows([]string{r.Source, r.Group, r.Input, strconv.FormatUint(r.Packets, 10), rate(r.BitsPerSecond)}, outs)
+	}
+	t.flush()
+}
+
+func writeCounters(b *bytes.Buffer, fams []FamilyCounters, ifaces []Interface) {
+	b.WriteString("\nCounters\n")
+	fams = slices.Clone(fams)
+	slices.SortStableFunc(fams, func(a, b FamilyCounters) int { return cmp.Compare(a.Family, b.Family) })
+	t := newTable(b)
+	n := 0
+	add := func(scope, name string, v uint64) {
+		if v != 0 {
+			t.rows([]string{scope, name, strconv.FormatUint(v, 10)})
+			n++
+		}
+	}
+	for _, f := range fams {
+		for _, k := range slices.Sorted(maps.Keys(f.Received)) {
+			add(f.Family, "received "+k, f.Received[k])
+		}
+		add(f.Family, "queries_sent", f.QueriesSent)
+		for _, k := range slices.Sorted(maps.Keys(f.Dropped)) {
+			add(f.Family, "dropped "+k, f.Dropped[k])
+		}
+		add(f.Family, "upcalls", f.Upcalls)
+		add(f.Family, "routes_added", f.RoutesAdded)
+		add(f.Family, "routes_changed", f.RoutesChanged)
+		add(f.Family, "routes_removed", f.RoutesRemoved)
+	}
+	for _, ifc := range ifaces {
+		for _, k := range slices.Sorted(maps.Keys(ifc.Counters)) {
+			add(ifc.Name+"/"+ifc.Family, k, ifc.Counters[k])
+		}
+	}
+	if n == 0 {
+		b.WriteString("  none\n")
+		return
+	}
+	t.flush()
+}
+
+// table is an indented text/tabwriter table whose rows may carry a column
+// of several lines: the extra lines continue below, other cells empty.
+type table struct {
+	tw *tabwriter.Writer
+}
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
+	if len(header) > 0 {
+		t.line(header)
+	}
+	return t
+}
+
+// rows writes cells followed by columns of several lines each; an empty
+// column shows "-".
+func (t *table) rows(cells []string, multi ...[]string) {
+	height := 1
+	for _, m := range multi {
+		height = max(height, len(m))
+	}
+	for i := range height {
+		line := make([]string, 0, len(cells)+len(multi))
+		for _, c := range cells {
+			if i > 0 {
+				c = ""
+			}
+			line = append(line, c)
+		}
+		for _, m := range multi {
+			c := ""
+			if i < len(m) {
+				c = m[i]
+			} else if i == 0 {
+				c = "-"
+			}
+			line = append(line, c)
+		}
+		t.line(line)
+	}
+}
+
+// line writes one line; trailing empty cells are left out so no line ends
+// in padding.
+func (t *table) line(cells []string) {
+	for len(cells) > 0 && cells[len(cells)-1] == "" {
+		cells = cells[:len(cells)-1]
+	}
+	fmt.Fprintf(t.tw, "  %s\n", strings.Join(cells, "\t"))
+}
+
+func (t *table) flush() {
+	t.tw.Flush() // writes to a bytes.Buffer, which never fails
+}
+
+func roleRank(role string) int {
+	if role == RoleUpstream {
+		return 0
+	}
+	return 1
+}
+
+// compareAddr orders addresses numerically, anything unparsable after them
+// by text.
+func compareAddr(a, b string) int {
+	x, errx := netip.ParseAddr(a)
+	y, erry := netip.ParseAddr(b)
+	switch {
+	case errx == nil && erry == nil:
+		return x.Compare(y)
+	case errx == nil:
+		return -1
+	case erry == nil:
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+func sortedAddrs(addrs []string) []string {
+	addrs = slices.Clone(addrs)
+	slices.SortStableFunc(addrs, compareAddr)
+	return addrs
+}
+
+func protocol(family string, version int) string {
+	if family == FamilyIPv6 {
+		return "MLDv" + strconv.Itoa(version)
+	}
+	return "IGMPv" + strconv.Itoa(version)
+}
+
+// duration renders seconds to the second, "-" for none.
+func duration(sec float64) string {
+	if sec <= 0 {
+		return "-"
+	}
+	return time.Duration(sec * float64(time.Second)).Round(time.Second).String()
+}
+
+func rate(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return fmt.Sprintf("%.1f Gbit/s", bps/1e9)
+	case bps >= 1e6:
+		return fmt.Sprintf("%.1f Mbit/s", bps/1e6)
+	case bps >= 1e3:
+		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
+	}
+	return fmt.Sprintf("%.0f bit/s", bps)
+}
