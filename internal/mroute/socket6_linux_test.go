@@ -267,7 +267,8 @@ func TestMIFsAndRoutes6(t *testing.T) {
 	if err != nil || mifRA != 0 {
 		t.Fatalf("AddVIF(ra) = %d, %v; want 0", mifRA, err)
 	}
-	mifRC, err := s.AddVIF(l.rc, 1)
+	// Threshold 3 is kept by the kernel but not used for forwarding.
+	mifRC, err := s.AddVIF(l.rc, 3)
 	if err != nil || mifRC != 1 {
 		t.Fatalf("AddVIF(rc) = %d, %v; want 1", mifRC, err)
 	}
@@ -291,7 +292,7 @@ func TestMIFsAndRoutes6(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := src.String() + "," + grp.String()
-	// ip6mr gives every output threshold 1.
+	// ip6mr gives every output threshold 1, whatever the MIF's.
 	if got, want := mr6Cache(t, l.r)[key], (mrEntry{iif: 0, oifs: "1:1"}); got != want {
 		t.Fatalf("ip6_mr_cache %s = %+v, want %+v", key, got, want)
 	}
