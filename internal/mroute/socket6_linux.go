@@ -49,6 +49,11 @@ const (
 // reports for link-scope groups (ff02::x) never arrive, and those groups are
 // never proxied anyway. IPV6_ROUTER_ALERT is not needed: it only diverts
 // packets the kernel would forward.
+//
+// Forwarding needs no sysctl: ip6mr forwards on mc_forwarding, which
+// MRT6_INIT and MRT6_ADD_MIF raise, with net.ipv6.conf.*.forwarding left 0
+// (TestUpcallAndForwarding6), so the router keeps its host behaviour (router
+// advertisements accepted) on the upstream link.
 type Socket6 struct {
 	conn  *net.IPConn     // raw IPPROTO_ICMPV6; its poller lets Close unblock Read
 	raw   syscall.RawConn // conn's fd, for socket options, ioctls, recvmsg and sendmsg
