@@ -24,6 +24,9 @@ type group struct {
 	// Older Host Present timers (§7.3.2); zero when not running.
 	v1Host, v2Host time.Time
 
+	hosts     map[netip.Addr]*host // tracked reporters; nil until the first
+	untracked time.Time            // an untracked member was heard until then; zero when none
+
 	grpRexmit  int       // Q(G) retransmissions left (§6.6.3.1)
 	grpQueryAt time.Time // next Q(G) retransmission
 	srcQueryAt time.Time // next Q(G,S) retransmission
@@ -98,6 +101,21 @@ func (g *group) deleteExcept(keep srcSet) {
 	}
 }
 
+// toInclude is the group timer expiry of §6.5: back to INCLUDE with the
+// sources still running; the excluded ones are dropped.
+func (g *group) toInclude() {
+	for a, s := range g.sources {
+		if s.timer.IsZero() {
+			delete(g.sources, a)
+		}
+	}
+	g.mode = Include
+	g.timer = time.Time{}
+	g.grpRexmit = 0
+	g.grpQueryAt = time.Time{}
+	g.changed = true
+}
+
 func (g *group) wants(src netip.Addr) bool {
 	s := g.sources[src]
 	if g.mode == Include {
@@ -120,14 +138,19 @@ func (g *group) computeDeadline() {
 	earliest(g.v2Host)
 	earliest(g.grpQueryAt)
 	earliest(g.srcQueryAt)
+	earliest(g.untracked)
 	for _, s := range g.sources {
 		earliest(s.timer)
+	}
+	for _, h := range g.hosts {
+		earliest(h.expires)
 	}
 	g.deadline = d
 }
 
 func (g *group) state(version int) GroupState {
-	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version)}
+	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version),
+		Hosts: g.hostStates(), Untracked: !g.untracked.IsZero()}
 	if g.mode == Exclude {
 		st.Expires = g.timer
 	}

@@ -48,6 +48,13 @@ func report(version int, recs ...Record) event {
 	}
 }
 
+// reportFrom is a report from host from.
+func reportFrom(from string, version int, recs ...Record) event {
+	return func(r *Router, now time.Time) []Action {
+		return r.Report(now, addr(from), version, recs)
+	}
+}
+
 func report6(recs ...Record) event {
 	return func(r *Router, now time.Time) []Action {
 		return r.Report(now, addr("fe80::100"), 3, recs)
@@ -106,6 +113,18 @@ type groupCheck struct {
 	compat  int           // 0: expect 3
 	expires time.Duration // offset from t0
 	timers  map[string]time.Duration
+	// Host tracking is compared only when hosts is non-nil (use
+	// noHosts to expect none), so the RFC tables check the RFC state.
+	hosts     []Host
+	untracked bool
+}
+
+// noHosts expects a group without tracked hosts.
+var noHosts = []Host{}
+
+// hst is an expected tracked host.
+func hst(a string, mode FilterMode, expires time.Duration, srcs ...string) Host {
+	return Host{Addr: addr(a), Mode: mode, Sources: addrs(srcs...), Expires: at(expires)}
 }
 
 type routerCase struct {
@@ -164,6 +183,13 @@ func checkGroup(t *testing.T, r *Router, gc groupCheck) {
 	}
 	want := GroupState{Group: addr(gc.group), Mode: gc.mode, Include: addrs(gc.include...),
 		Exclude: addrs(gc.exclude...), Compat: compat, Expires: at(gc.expires)}
+	if gc.hosts == nil {
+		st.Hosts, st.Untracked = nil, false
+	} else if len(gc.hosts) > 0 {
+		want.Hosts, want.Untracked = gc.hosts, gc.untracked
+	} else {
+		want.Untracked = gc.untracked
+	}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("group %s:\n got  %+v\n want %+v", gc.group, st, want)
 	}

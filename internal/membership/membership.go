@@ -24,10 +24,22 @@ type Config struct {
 	LastMemberQueryInterval time.Duration // §8.8 (1s)
 	LastMemberQueryCount    int           // §8.9 (Robustness)
 	Version                 int           // highest protocol version this router speaks on the link: 1, 2 or 3 (IGMP scale); default 3
+
+	// Limits on the state that reports can create; 0 means unlimited.
+	// They bound memory against floods from the link (see Stats).
+	MaxGroups  int // groups on the link
+	MaxSources int // sources in one group's list, and in one host's list
+
+	// FastLeave cuts a group or source at once when the last tracked host
+	// interested in it leaves, instead of running the last-member query
+	// procedure (RFC 3376 §6.6.3). It falls back to that procedure
+	// whenever the group has a member it cannot track (see GroupState).
+	FastLeave bool
 }
 
 // WithDefaults returns c with every zero (or negative) field set to its RFC
-// default. A Version outside 1..3 becomes 3. Non-positive intervals are
+// default. A Version outside 1..3 becomes 3; negative limits become 0
+// (unlimited). Non-positive intervals are
 // replaced because a zero interval would make periodic events fire forever.
 func (c Config) WithDefaults() Config {
 	if c.Robustness <= 0 {
@@ -54,6 +66,8 @@ func (c Config) WithDefaults() Config {
 	if c.Version < 1 || c.Version > 3 {
 		c.Version = 3
 	}
+	c.MaxGroups = max(c.MaxGroups, 0)
+	c.MaxSources = max(c.MaxSources, 0)
 	return c
 }
 
@@ -139,6 +153,28 @@ type GroupState struct {
 	Compat  int // group compatibility mode, 1, 2 or 3 (§7.3.2)
 	// Expires is the group timer in EXCLUDE mode and the latest source
 	// timer in INCLUDE mode: when the record goes away without reports.
+	Expires time.Time
+	// Hosts lists the tracked hosts that reported the group, sorted by
+	// address. Hosts in state INCLUDE{} (after a leave) are not listed.
+	Hosts []Host
+	// Untracked is set while the group has a member whose interest the
+	// router cannot follow: an IGMPv1 host (it sends no leave), a report
+	// from the unspecified address (RFC 3376 §4.2.13), a host beyond the
+	// per-group host limit, or a host whose INCLUDE list was cut by
+	// MaxSources. It clears a Group Membership Interval after the last
+	// such report. Fast leave never acts on a group while it is set.
+	Untracked bool
+}
+
+// Host is the filter state one host reported for a group (RFC 3376 §3.2),
+// rebuilt from its records: IS_IN/TO_IN and IS_EX/TO_EX replace it, ALLOW
+// and BLOCK edit the source list. IGMPv2 reports and MLDv1 are EXCLUDE{}.
+type Host struct {
+	Addr    netip.Addr
+	Mode    FilterMode
+	Sources []netip.Addr // sorted
+	// Expires is a Group Membership Interval after the host's last report
+	// for the group (§8.4).
 	Expires time.Time
 }
 

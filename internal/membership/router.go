@@ -35,6 +35,7 @@ type Router struct {
 
 	groups map[netip.Addr]*group
 	heap   groupHeap
+	stats  Stats
 
 	// Per-call scratch, reused to keep the hot path free of allocations.
 	acts    []Action
@@ -210,8 +211,9 @@ func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 // an IGMPv2 report or leave (or MLDv1), 3 for IGMPv3 or MLDv2. Older
 // messages come as one record: IS_EX{} for a report, TO_IN{} for a leave.
 // from is the host's address; it may be unspecified (RFC 3376 §4.2.13).
-// The router rules of §6 keep no per-host state, so it does not affect the
-// result.
+// The router rules of §6 keep no per-host state: from only feeds host
+// tracking (GroupState.Hosts), which changes the result only when
+// Config.FastLeave is set.
 func (r *Router) Report(now time.Time, from netip.Addr, version int, recs []Record) []Action {
 	r.begin()
 	r.advance(now)
@@ -219,12 +221,25 @@ func (r *Router) Report(now time.Time, from netip.Addr, version int, recs []Reco
 		return r.end()
 	}
 	for i := range recs {
-		r.record(now, version, &recs[i])
+		r.record(now, from, version, &recs[i])
 	}
 	return r.end()
 }
 
-func (r *Router) record(now time.Time, version int, rec *Record) {
+// creates reports whether a record for a group without state creates it:
+// the group starts as INCLUDE{} (§6.2.1), so only a record that leaves it
+// non-empty does.
+func creates(typ RecordType, b []netip.Addr) bool {
+	switch typ {
+	case IsExclude, ToExclude:
+		return true
+	case IsInclude, ToInclude, Allow:
+		return len(b) > 0
+	}
+	return false
+}
+
+func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record) {
 	if !rec.Group.IsValid() || !rec.Group.IsMulticast() {
 		return
 	}
@@ -232,8 +247,16 @@ func (r *Router) record(now time.Time, version int, rec *Record) {
 	g := r.groups[rec.Group]
 	isNew := g == nil
 	if isNew {
+		if !creates(rec.Type, srcs) {
+			return
+		}
+		if r.cfg.MaxGroups > 0 && len(r.groups) >= r.cfg.MaxGroups {
+			r.stats.GroupLimit++
+			return
+		}
 		g = newGroup(rec.Group)
 	}
+	r.track(g, now, from, version, rec.Type, srcs)
 	// §7.3.2: reports of older hosts start their Older Host Present timers.
 	if rec.Type == IsExclude {
 		switch version {
@@ -264,7 +287,13 @@ func (r *Router) record(now time.Time, version int, rec *Record) {
 			srcs = nil
 		}
 	}
-	if typ != 0 {
+	switch {
+	case typ == 0:
+	case r.fastLeaveApplies(g, isNew, from, version, typ):
+		if r.fastLeave(g, now, typ, srcs) {
+			return
+		}
+	default:
 		r.apply(g, now, typ, srcs)
 	}
 	if g.mode == Include && len(g.sources) == 0 {
@@ -311,6 +340,39 @@ func (r *Router) set(list []netip.Addr) srcSet {
 	return srcSet{m: r.scratch}
 }
 
+// full reports whether g cannot take a new source without passing
+// MaxSources.
+func (r *Router) full(g *group) bool {
+	return r.cfg.MaxSources > 0 && len(g.sources) >= r.cfg.MaxSources
+}
+
+// setSource is g.set within MaxSources. Sources are never evicted to make
+// room: a full group keeps its list and a record's new sources are taken
+// in record order until it is full. In EXCLUDE mode a refused requested
+// source is still forwarded as unlisted; in INCLUDE mode it is not.
+func (r *Router) setSource(g *group, a netip.Addr, t time.Time) {
+	if r.full(g) && g.sources[a] == nil {
+		r.stats.SourceLimit++
+		return
+	}
+	g.set(a, t)
+}
+
+// blockSource is g.block within MaxSources and reports whether a was
+// added. A refused source stays unlisted and so forwarded: when in doubt
+// we forward more.
+func (r *Router) blockSource(g *group, a netip.Addr) bool {
+	if _, ok := g.sources[a]; ok {
+		return false
+	}
+	if r.full(g) {
+		r.stats.SourceLimit++
+		return false
+	}
+	g.block(a)
+	return true
+}
+
 // apply runs one row of the action tables of RFC 3376 §6.4.1 and §6.4.2.
 // A is the include list (INCLUDE mode), X the requested and Y the exclude
 // list (EXCLUDE mode), B the record's sources.
@@ -321,7 +383,7 @@ func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) 
 		case IsInclude, Allow:
 			// INCLUDE(A+B); (B)=GMI.
 			for _, a := range b {
-				g.set(a, gmi)
+				r.setSource(g, a, gmi)
 			}
 		case IsExclude, ToExclude:
 			// EXCLUDE(A*B, B-A); (B-A)=0; Delete(A-B); Group Timer=GMI.
@@ -329,7 +391,7 @@ func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) 
 			g.mode = Exclude
 			g.changed = true
 			for _, a := range b {
-				g.block(a)
+				r.blockSource(g, a)
 			}
 			g.timer = gmi
 			if typ == ToExclude {
@@ -339,7 +401,7 @@ func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) 
 		case ToInclude:
 			// INCLUDE(A+B); (B)=GMI; Send Q(G,A-B).
 			for _, a := range b {
-				g.set(a, gmi)
+				r.setSource(g, a, gmi)
 			}
 			r.querySourcesExcept(g, now, r.set(b))
 		case Block:
@@ -352,7 +414,7 @@ func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) 
 	case IsInclude, Allow:
 		// EXCLUDE(X+A, Y-A); (A)=GMI.
 		for _, a := range b {
-			g.set(a, gmi)
+			r.setSource(g, a, gmi)
 		}
 	case IsExclude:
 		// EXCLUDE(A-Y, Y*A); (A-X-Y)=GMI; Delete(X-A); Delete(Y-A);
@@ -360,7 +422,7 @@ func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) 
 		g.deleteExcept(r.set(b))
 		for _, a := range b {
 			if g.sources[a] == nil {
-				g.set(a, gmi)
+				r.setSource(g, a, gmi)
 			}
 		}
 		g.timer = gmi
@@ -370,7 +432,7 @@ func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) 
 		g.deleteExcept(r.set(b))
 		for _, a := range b {
 			if g.sources[a] == nil {
-				g.set(a, g.timer)
+				r.setSource(g, a, g.timer)
 			}
 		}
 		r.querySources(g, now, b)
@@ -379,14 +441,14 @@ func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) 
 		// EXCLUDE(X+(A-Y), Y); (A-X-Y)=Group Timer; Send Q(G,A-Y).
 		for _, a := range b {
 			if g.sources[a] == nil {
-				g.set(a, g.timer)
+				r.setSource(g, a, g.timer)
 			}
 		}
 		r.querySources(g, now, b)
 	case ToInclude:
 		// EXCLUDE(X+A, Y-A); (A)=GMI; Send Q(G,X-A); Send Q(G).
 		for _, a := range b {
-			g.set(a, gmi)
+			r.setSource(g, a, gmi)
 		}
 		r.querySourcesExcept(g, now, r.set(b))
 		r.queryGroup(g, now)
@@ -501,18 +563,16 @@ func (r *Router) fire(g *group, t time.Time) {
 		g.changed = true
 	}
 	if g.mode == Exclude && due(g.timer, t) {
-		// §6.5: back to INCLUDE with the sources still running; the
-		// excluded ones are dropped.
-		for a, s := range g.sources {
-			if s.timer.IsZero() {
-				delete(g.sources, a)
-			}
+		g.toInclude() // §6.5
+	}
+	// Host state is not forwarding state: expiring it changes nothing.
+	if due(g.untracked, t) {
+		g.untracked = time.Time{}
+	}
+	for a, h := range g.hosts {
+		if due(h.expires, t) {
+			delete(g.hosts, a)
 		}
-		g.mode = Include
-		g.timer = time.Time{}
-		g.grpRexmit = 0
-		g.grpQueryAt = time.Time{}
-		g.changed = true
 	}
 	if g.mode == Include && len(g.sources) == 0 {
 		r.remove(g)

@@ -1,0 +1,270 @@
+package membership
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// maxHosts bounds the hosts tracked per group. Past it new hosts are not
+// tracked and the group is marked untracked, so fast leave falls back to
+// the RFC procedure instead of trusting an incomplete host list.
+const maxHosts = 64
+
+// host is the filter state of one reporting host for one group. srcs is
+// kept sorted and without duplicates; its storage is reused on refresh.
+type host struct {
+	mode    FilterMode
+	srcs    []netip.Addr
+	expires time.Time
+}
+
+// wants reports whether the host is interested in traffic from src:
+// INCLUDE and listed, or EXCLUDE and not listed.
+func (h *host) wants(src netip.Addr) bool {
+	_, listed := slices.BinarySearchFunc(h.srcs, src, netip.Addr.Compare)
+	return listed == (h.mode == Include)
+}
+
+// add merges b into the list.
+func (h *host) add(b []netip.Addr) {
+	h.srcs = append(h.srcs, b...)
+	slices.SortFunc(h.srcs, netip.Addr.Compare)
+	h.srcs = slices.Compact(h.srcs)
+}
+
+// remove drops the sources of set from the list, in place.
+func (h *host) remove(set srcSet) {
+	n := 0
+	for _, a := range h.srcs {
+		if !set.has(a) {
+			h.srcs[n] = a
+			n++
+		}
+	}
+	clear(h.srcs[n:])
+	h.srcs = h.srcs[:n]
+}
+
+// trackable reports whether reports from a can be told apart from other
+// hosts' reports; the unspecified address is shared (RFC 3376 §4.2.13).
+func trackable(from netip.Addr) bool {
+	return from.IsValid() && !from.IsUnspecified()
+}
+
+// interested reports whether a record of type typ with sources b leaves its
+// sender wanting some traffic, whatever state the sender was in.
+func interested(typ RecordType, b []netip.Addr) bool {
+	switch typ {
+	case IsExclude, ToExclude, Allow, Block:
+		// BLOCK only says the sender wanted something before: if we do
+		// not know its state it may still be in EXCLUDE mode.
+		return true
+	}
+	return len(b) > 0
+}
+
+// track updates the state of host from in g with one of its records, as the
+// host itself keeps it (RFC 3376 §3.2, §5.1), before any compatibility
+// mapping of the router. A host we hold no state for starts from INCLUDE{},
+// every host's initial state, so a fresh source-specific join (ALLOW) is
+// tracked.
+func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, typ RecordType, b []netip.Addr) {
+	expires := now.Add(r.gmi())
+	// IGMPv1 hosts send no leave (RFC 2236 §4), so their interest cannot
+	// be followed; neither can one address shared by many hosts.
+	if version == 1 || !trackable(from) {
+		if interested(typ, b) {
+			g.untracked = expires
+		}
+		return
+	}
+	h := g.hosts[from]
+	if h == nil {
+		if typ == Block || !interested(typ, b) {
+			// INCLUDE{} minus anything, or replaced by INCLUDE{}.
+			return
+		}
+		if len(g.hosts) >= maxHosts {
+			r.stats.HostLimit++
+			g.untracked = expires
+			return
+		}
+		if g.hosts == nil {
+			g.hosts = make(map[netip.Addr]*host)
+		}
+		h = &host{mode: Include}
+		g.hosts[from] = h
+	}
+	switch typ {
+	case IsInclude, ToInclude:
+		h.mode = Include
+		h.srcs = h.srcs[:0]
+		h.add(b)
+	case IsExclude, ToExclude:
+		h.mode = Exclude
+		h.srcs = h.srcs[:0]
+		h.add(b)
+	case Allow:
+		if h.mode == Include {
+			h.add(b)
+		} else {
+			h.remove(r.set(b))
+		}
+	case Block:
+		if h.mode == Include {
+			h.remove(r.set(b))
+		} else {
+			h.add(b)
+		}
+	}
+	if h.mode == Include && len(h.srcs) == 0 {
+		delete(g.hosts, from)
+		return
+	}
+	h.expires = expires
+	if limit := r.cfg.MaxSources; limit > 0 && len(h.srcs) > limit {
+		r.stats.SourceLimit += uint64(len(h.srcs) - limit)
+		clear(h.srcs[limit:])
+		h.srcs = h.srcs[:limit]
+		// A trimmed EXCLUDE list only overstates the host's interest,
+		// which is safe. A trimmed INCLUDE list understates it: fast
+		// leave could cut a source the host still wants.
+		if h.mode == Include {
+			g.untracked = expires
+		}
+	}
+}
+
+// hostWants reports whether some tracked host of g wants traffic from src.
+func (g *group) hostWants(src netip.Addr) bool {
+	for _, h := range g.hosts {
+		if h.wants(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// excludeHost reports whether some tracked host of g is in EXCLUDE mode,
+// that is, wants sources nobody listed.
+func (g *group) excludeHost() bool {
+	for _, h := range g.hosts {
+		if h.mode == Exclude {
+			return true
+		}
+	}
+	return false
+}
+
+// hostStates returns the tracked hosts, sorted by address.
+func (g *group) hostStates() []Host {
+	if len(g.hosts) == 0 {
+		return nil
+	}
+	out := make([]Host, 0, len(g.hosts))
+	for a, h := range g.hosts {
+		st := Host{Addr: a, Mode: h.mode, Expires: h.expires}
+		if len(h.srcs) > 0 {
+			st.Sources = slices.Clone(h.srcs)
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(x, y Host) int { return x.Addr.Compare(y.Addr) })
+	return out
+}
+
+// fastLeaveApplies reports whether a leave record (after compatibility
+// mapping) may be handled by fast leave: the option is on, the sender is a
+// host we can track, and every member of the group is tracked.
+func (r *Router) fastLeaveApplies(g *group, isNew bool, from netip.Addr, version int, typ RecordType) bool {
+	return r.cfg.FastLeave && !isNew && (typ == ToInclude || typ == Block) &&
+		version >= 2 && trackable(from) && g.untracked.IsZero()
+}
+
+// fastLeave handles a TO_IN or BLOCK record (an IGMPv2 leave or MLDv1 done
+// is TO_IN{}) from a tracked host, with the host's state already updated.
+// Instead of lowering timers and querying (§6.4.2, §6.6.3) it asks the
+// tracked hosts: what no host wants any more stops at once; what some host
+// still wants is left alone, with no query at all, so another receiver on
+// the link sees no gap (field failure #8). It reports whether g was
+// removed.
+func (r *Router) fastLeave(g *group, now time.Time, typ RecordType, b []netip.Addr) bool {
+	if len(g.hosts) == 0 {
+		r.cutGroup(g, now)
+		return true
+	}
+	if typ == ToInclude {
+		// The state part of the TO_IN rows, without their queries:
+		// INCLUDE(A+B) or EXCLUDE(X+A, Y-A), (B)=GMI.
+		gmi := now.Add(r.gmi())
+		for _, a := range b {
+			r.setSource(g, a, gmi)
+		}
+	}
+	groupQuery := false
+	if g.mode == Exclude && !g.excludeHost() {
+		// No host wants unlisted sources any more: the group timer
+		// expires now (§6.5).
+		g.toInclude()
+		groupQuery = true
+	}
+	var cut []netip.Addr
+	for a, s := range g.sources {
+		if (g.mode == Exclude && s.timer.IsZero()) || g.hostWants(a) {
+			continue
+		}
+		if g.mode == Include {
+			g.del(a)
+		} else {
+			// §6.3: a source with timer zero in EXCLUDE mode is blocked.
+			s.timer = time.Time{}
+			s.rexmit = 0
+			g.changed = true
+		}
+		cut = append(cut, a)
+	}
+	if typ == Block && g.mode == Exclude {
+		// Blocked sources not listed yet were forwarded as unlisted.
+		for _, a := range b {
+			if g.sources[a] == nil && !g.hostWants(a) && r.blockSource(g, a) {
+				cut = append(cut, a)
+			}
+		}
+	}
+	if g.mode == Include && len(g.sources) == 0 {
+		r.cutGroup(g, now)
+		return true
+	}
+	switch {
+	case groupQuery:
+		r.oneQuery(g, now, nil)
+	case len(cut) > 0:
+		slices.SortFunc(cut, netip.Addr.Compare)
+		r.oneQuery(g, now, cut)
+	}
+	return false
+}
+
+// cutGroup deletes a group no tracked host wants. It still sends one Q(G):
+// a member we could not know about (its reports were lost, or it joined
+// while we were down) answers within Max Response Time and its report
+// creates the group again. We do not wait for that answer, so a brief gap
+// for such a member is the price of fast leave.
+func (r *Router) cutGroup(g *group, now time.Time) {
+	r.oneQuery(g, now, nil)
+	r.remove(g)
+}
+
+// oneQuery sends a single group or group-and-source-specific query with no
+// retransmissions and no timer lowering. Only a querier speaking version 2
+// or later sends it (§6.6.1); a version 2 query carries no sources.
+func (r *Router) oneQuery(g *group, now time.Time, srcs []netip.Addr) {
+	if !r.querier || r.cfg.Version < 2 {
+		return
+	}
+	if r.cfg.Version < 3 {
+		srcs = nil
+	}
+	r.specificQuery(g, now, srcs, false)
+}
