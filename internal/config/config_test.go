@@ -234,6 +234,103 @@ interface off { disabled; ipv4 no; ipv6 no; threshold 255 }
 			}},
 		},
 		{
+			name: "failover, table, access lists, limits, fast leave",
+			in: `table 100
+ipv6 yes
+interface wan {
+	upstream
+	priority 10
+	deny group 239.255.255.250
+	deny group ff05::fb
+}
+interface lte { upstream; priority 20 }
+interface wan2 { upstream; priority 10 }
+interface lan {
+	downstream
+	max-groups 65536
+	max-sources 1
+	fast-leave yes
+	allow group 232.0.0.0/8 source 192.0.2.0/24
+	deny group 232.0.0.0/8
+	allow group any source 2001:db8::/32
+	allow group ff02::fb
+	deny group any
+}
+interface off { disabled; max-groups 1; fast-leave no; deny group "any" }
+`,
+			want: &Config{File: testFile, IPv4: true, IPv6: true, Table: 100, Interfaces: []Interface{
+				with(iface("wan", RoleUpstream, 3), func(i *Interface) {
+					i.IPv6 = true
+					i.Priority = 10
+					i.ACL = ACL{
+						rule(false, "239.255.255.250/32", "", 6),
+						rule(false, "ff05::fb/128", "", 7),
+					}
+				}),
+				with(iface("lte", RoleUpstream, 9), func(i *Interface) {
+					i.IPv6 = true
+					i.Priority = 20
+				}),
+				with(iface("wan2", RoleUpstream, 10), func(i *Interface) {
+					i.IPv6 = true
+					i.Priority = 10
+				}),
+				with(iface("lan", RoleDownstream, 11), func(i *Interface) {
+					i.IPv6 = true
+					i.MaxGroups = 65536
+					i.MaxSources = 1
+					i.FastLeave = true
+					i.ACL = ACL{
+						rule(true, "232.0.0.0/8", "192.0.2.0/24", 16),
+						rule(false, "232.0.0.0/8", "", 17),
+						rule(true, "ff00::/8", "2001:db8::/32", 18),
+						rule(true, "ff02::fb/128", "", 19),
+						rule(false, "224.0.0.0/4", "", 20),
+						rule(false, "ff00::/8", "", 20),
+					}
+				}),
+				with(iface("off", RoleDisabled, 22), func(i *Interface) {
+					i.IPv6 = true
+					i.MaxGroups = 1
+					i.ACL = ACL{
+						{Group: netip.MustParsePrefix("224.0.0.0/4"), Pos: Pos{File: testFile, Line: 22, Col: 56}},
+						{Group: netip.MustParsePrefix("ff00::/8"), Pos: Pos{File: testFile, Line: 22, Col: 56}},
+					}
+				}),
+			}},
+		},
+		{
+			name: "group any follows the families, largest table",
+			in: `table 4294967295
+interface wan { upstream; priority 65535; allow group any source 10.0.0.0/8; deny group any }
+interface lan { downstream; ipv4 no; ipv6 yes; allow group any; max-groups 1; max-sources 1024 }
+`,
+			want: &Config{File: testFile, IPv4: true, Table: 4294967295, Interfaces: []Interface{
+				with(iface("wan", RoleUpstream, 2), func(i *Interface) {
+					i.Priority = 65535
+					i.ACL = ACL{
+						{Allow: true, Group: netip.MustParsePrefix("224.0.0.0/4"), Source: netip.MustParsePrefix("10.0.0.0/8"),
+							Pos: Pos{File: testFile, Line: 2, Col: 43}},
+						{Group: netip.MustParsePrefix("224.0.0.0/4"), Pos: Pos{File: testFile, Line: 2, Col: 78}},
+					}
+				}),
+				with(iface("lan", RoleDownstream, 3), func(i *Interface) {
+					i.IPv4 = false
+					i.IPv6 = true
+					i.MaxGroups = 1
+					i.MaxSources = 1024
+					i.ACL = ACL{{Allow: true, Group: netip.MustParsePrefix("ff00::/8"), Pos: Pos{File: testFile, Line: 3, Col: 48}}}
+				}),
+			}},
+		},
+		{
+			name: "31 downstreams and a second upstream make 32",
+			in:   "interface wan { upstream }\n" + lanBlocks(30) + "interface wan2 { upstream; priority 1 }\n",
+			want: &Config{File: testFile, IPv4: true, Interfaces: append(append(
+				[]Interface{iface("wan", RoleUpstream, 1)}, lanIfaces(30, 2)...),
+				with(iface("wan2", RoleUpstream, 32), func(i *Interface) { i.Priority = 1 }))},
+		},
+		{
 			name: "32 enabled interfaces and disabled ones beyond",
 			in:   "interface wan { upstream }\n" + lanBlocks(31) + "interface off { disabled }\n",
 			want: &Config{File: testFile, IPv4: true, Interfaces: append(append(
@@ -270,6 +367,15 @@ func TestParseQuoted(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", got, want)
 	}
+}
+
+// rule returns a rule of a statement at line:2, the indented column.
+func rule(allow bool, group, source string, line int) Rule {
+	r := Rule{Allow: allow, Group: netip.MustParsePrefix(group), Pos: Pos{File: testFile, Line: line, Col: 2}}
+	if source != "" {
+		r.Source = netip.MustParsePrefix(source)
+	}
+	return r
 }
 
 func lanBlocks(n int) string {
@@ -464,6 +570,129 @@ func TestParseInvalid(t *testing.T) {
 				`t.conf:2:1: ipv4 and ipv6 are both disabled; nothing to proxy`,
 				`t.conf:4:29: interface "lan" has both ipv4 and ipv6 disabled`,
 			},
+		},
+		{
+			name: "priority",
+			in: "interface wan { upstream; priority 65536 }\ninterface lan { downstream; priority 1 }\n" +
+				"interface off { disabled; priority 2 }\ninterface wan2 { upstream; priority -1 }\n",
+			want: []string{
+				`t.conf:1:36: priority 65536 is out of range 0..65535`,
+				`t.conf:2:29: priority is only meaningful on an upstream interface`,
+				`t.conf:3:27: priority is only meaningful on an upstream interface`,
+				`t.conf:4:37: priority: "-1" is not a whole number`,
+			},
+		},
+		{
+			name: "table range and placement",
+			in:   "table 0\n" + ok + "interface lan2 { downstream; table 5 }\npriority 5\n",
+			want: []string{
+				`t.conf:1:7: table 0 is out of range 1..4294967295`,
+				`t.conf:4:30: "table" is a global option; it belongs outside interface blocks`,
+				`t.conf:5:1: "priority" belongs inside an interface block`,
+			},
+		},
+		{
+			name: "table too large",
+			in:   "table 4294967296\n" + ok,
+			want: []string{`t.conf:1:7: table 4294967296 is out of range 1..4294967295`},
+		},
+		{
+			name: "table beyond 64 bits",
+			in:   "table 18446744073709551616\n" + ok,
+			want: []string{`t.conf:1:7: table: "18446744073709551616" is too large`},
+		},
+		{
+			name: "table is the kernel default",
+			in:   "table 253\n" + ok,
+			want: []string{`t.conf:1:7: table 253 is the kernel's default multicast table; leave table out to use it`},
+		},
+		{
+			name: "table syntax",
+			in:   "table x\ntable 7 extra\ntable 8\n" + ok,
+			want: []string{
+				`t.conf:1:7: table: "x" is not a whole number`,
+				`t.conf:2:9: unexpected "extra" after table`,
+				`t.conf:3:1: duplicate "table" (first at 2:1)`,
+			},
+		},
+		{
+			name: "limits and fast leave",
+			in: "interface wan { upstream; max-groups 5; max-sources 5\n fast-leave yes }\n" +
+				"interface lan { downstream; max-groups 0; max-sources 0 }\n" +
+				"interface lan2 { downstream; max-groups 65537; max-sources 1025; fast-leave maybe }\n",
+			want: []string{
+				`t.conf:1:27: max-groups is only meaningful on a downstream interface`,
+				`t.conf:1:41: max-sources is only meaningful on a downstream interface`,
+				`t.conf:2:2: fast-leave is only meaningful on a downstream interface`,
+				`t.conf:3:40: max-groups 0 is out of range 1..65536`,
+				`t.conf:3:55: max-sources 0 is out of range 1..1024`,
+				`t.conf:4:41: max-groups 65537 is out of range 1..65536`,
+				`t.conf:4:60: max-sources 1025 is out of range 1..1024`,
+				`t.conf:4:77: fast-leave: expected yes or no, found "maybe"`,
+			},
+		},
+		{
+			name: "rule syntax",
+			in: ok + "interface lan2 {\n downstream\n allow\n allow 239.0.0.0/8\n deny group\n" +
+				" allow group 239.0.0.0/8 src 10.0.0.0/8\n allow group 239.0.0.0/8 source\n" +
+				" deny group 239.1.1.1 source 10.0.0.1 extra\n deny group ; allow group 239.2.0.0/16 source }\n",
+			want: []string{
+				`t.conf:5:7: allow: expected "group", found end of line`,
+				`t.conf:6:8: allow: expected "group", found "239.0.0.0/8"`,
+				`t.conf:7:7: deny group needs a value`,
+				`t.conf:8:26: unexpected "src" in allow rule; expected "source" or the end of the statement`,
+				`t.conf:9:26: allow source needs a value`,
+				`t.conf:10:39: unexpected "extra" after deny rule`,
+				`t.conf:11:7: deny group needs a value`,
+				`t.conf:11:40: allow source needs a value`,
+			},
+		},
+		{
+			name: "rule prefixes",
+			in: "interface wan { upstream }\ninterface lan {\n downstream\n allow group 10.0.0.0/8\n allow group 224.0.0.0/3\n" +
+				" deny group 0.0.0.0/0\n deny group 239.1.1.1/8\n deny group banana\n deny group ff05::fb\n" +
+				" allow group 239.0.0.0/8 source 239.0.0.0/8\n allow group 239.0.0.0/8 source 2001:db8::/32\n" +
+				" deny group any source 2001:db8::/32\n allow group 239.0.0.0/8 source 10.0.0.1/8\n" +
+				" allow group 232.0.0.0/8 source ::ffff:10.0.0.0/104\n allow group ff02::fb%eth0\n}\n" +
+				"interface lan6 { downstream; ipv6 yes; allow group ff3e::/16 source 192.0.2.0/24 }\n",
+			want: []string{
+				`t.conf:4:14: group 10.0.0.0/8 is not a multicast prefix; groups lie in 224.0.0.0/4 and ff00::/8, or write "any"`,
+				`t.conf:5:14: group 224.0.0.0/3 is not a multicast prefix; groups lie in 224.0.0.0/4 and ff00::/8, or write "any"`,
+				`t.conf:6:13: group 0.0.0.0/0 is not a multicast prefix; groups lie in 224.0.0.0/4 and ff00::/8, or write "any"`,
+				`t.conf:7:13: group 239.1.1.1/8 has host bits set; did you mean 239.0.0.0/8?`,
+				`t.conf:8:13: group "banana" is not a valid prefix`,
+				`t.conf:9:13: group ff05::fb/128 is IPv6 but ipv6 is disabled on interface "lan"`,
+				`t.conf:10:33: source 239.0.0.0/8 is a multicast prefix; a source is the unicast address of a sender`,
+				`t.conf:11:33: source 2001:db8::/32 is IPv6 but ipv6 is disabled on interface "lan"`,
+				`t.conf:12:24: source 2001:db8::/32 is IPv6 but ipv6 is disabled on interface "lan"`,
+				`t.conf:13:33: source 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?`,
+				`t.conf:14:33: source ::ffff:10.0.0.0/104 is IPv4-mapped; write it as an IPv4 prefix`,
+				`t.conf:15:14: group "ff02::fb%eth0" is not a valid prefix`,
+				`t.conf:17:69: source 192.0.2.0/24 and group ff3e::/16 are of different families`,
+			},
+		},
+		{
+			name: "rules that never match",
+			in: "ipv6 yes\ninterface wan { upstream }\ninterface lan {\n downstream\n deny group 239.0.0.0/8\n" +
+				" allow group 239.255.255.250\n allow group 232.0.0.0/8 source 10.0.0.0/8\n" +
+				" allow group 232.1.0.0/16 source 10.1.0.0/16\n deny group 232.1.0.0/16\n deny group 232.0.0.0/8\n" +
+				" deny group 232.0.0.0/8\n allow group any\n deny group ff05::fb\n deny group 239.1.0.0/16 source 10.0.0.0/8\n" +
+				" allow group ff00::/12 source 2001:db8::/32\n deny group any\n allow group any source 10.0.0.0/8\n}\n",
+			want: []string{
+				`t.conf:6:2: allow group 239.255.255.250 never matches: "deny group 239.0.0.0/8" at 5:2 comes first and covers it`,
+				`t.conf:8:2: allow group 232.1.0.0/16 source 10.1.0.0/16 never matches: "allow group 232.0.0.0/8 source 10.0.0.0/8" at 7:2 comes first and covers it`,
+				`t.conf:11:2: deny group 232.0.0.0/8 never matches: "deny group 232.0.0.0/8" at 10:2 comes first and covers it`,
+				`t.conf:13:2: deny group ff05::fb never matches: "allow group ff00::/8" at 12:2 comes first and covers it`,
+				`t.conf:14:2: deny group 239.1.0.0/16 source 10.0.0.0/8 never matches: "deny group 239.0.0.0/8" at 5:2 comes first and covers it`,
+				`t.conf:15:2: allow group ff00::/12 source 2001:db8::/32 never matches: "allow group ff00::/8" at 12:2 comes first and covers it`,
+				`t.conf:16:2: deny group any never matches: "allow group 224.0.0.0/4" at 12:2 comes first and covers it`,
+				`t.conf:17:2: allow group any source 10.0.0.0/8 never matches: "allow group 224.0.0.0/4" at 12:2 comes first and covers it`,
+			},
+		},
+		{
+			name: "too many interfaces with two upstreams",
+			in:   "interface wan { upstream }\ninterface wan2 { upstream }\n" + lanBlocks(31),
+			want: []string{`t.conf:33:1: interface "lan30" is enabled interface number 33; the kernel has only 32 multicast interfaces (VIFs)`},
 		},
 		{
 			name: "too many interfaces",

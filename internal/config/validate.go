@@ -372,7 +372,7 @@ func (v *validator) checkACL(ri *rawInterface, iface *Interface) {
 			rule.Group = g
 			for _, earlier := range iface.ACL {
 				if !shadowed && earlier.Pos != rule.Pos && earlier.covers(rule) {
-					v.errorf(rr.pos, "%s never matches: %q at %s comes first and matches everything it would",
+					v.errorf(rr.pos, "%s never matches: %q at %s comes first and covers it",
 						ruleText(rr), earlier.String(), lineCol(earlier.Pos))
 					shadowed = true
 				}
