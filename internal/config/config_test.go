@@ -42,6 +42,23 @@ interface lan2 {
 }
 `
 
+// featuresConf uses failover, the table, access lists, limits and fast
+// leave.
+const featuresConf = `table 100
+ipv6 yes
+interface wan { upstream; priority 10; deny group 239.255.255.250; deny group ff05::fb }
+interface lte { upstream; priority 20; allow group any source 2001:db8::/32; deny group any }
+interface lan {
+	downstream
+	max-groups 256
+	max-sources 16
+	fast-leave yes
+	allow group 232.0.0.0/8 source 192.0.2.0/24
+	deny group 232.0.0.0/8
+}
+interface lan6 { downstream; ipv4 no; allow group ff3e::/16 }
+`
+
 // iface returns an interface with every default, declared at line:1.
 func iface(name string, role Role, line int) Interface {
 	return Interface{
@@ -907,6 +924,26 @@ func TestFormat(t *testing.T) {
 		}
 	}
 	checkRoundTrip(t, c)
+
+	c, err = Parse(testFile, []byte(featuresConf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = string(c.Format())
+	for _, want := range []string{
+		"ipv4 yes\nipv6 yes\ntable 100\n",
+		"interface \"wan\" {\n\tupstream\n\tpriority 10\n\tthreshold 1\n" +
+			"\tdeny group 239.255.255.250/32\n\tdeny group ff05::fb/128\n\tipv4 yes\n\tipv6 yes\n}\n",
+		"\tallow group ff00::/8 source 2001:db8::/32\n", // the source's family only
+		"\tdeny group 224.0.0.0/4\n\tdeny group ff00::/8\n",
+		"\tmax-groups 256\n\tmax-sources 16\n\tfast-leave yes\n\tallow group 232.0.0.0/8 source 192.0.2.0/24\n",
+		"\tallow group ff3e::/16\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Format() lacks %q:\n%s", want, out)
+		}
+	}
+	checkRoundTrip(t, c)
 }
 
 // checkRoundTrip parses c.Format() and compares the result with c,
@@ -926,7 +963,12 @@ func withoutPos(c *Config) *Config {
 	out := *c
 	out.Interfaces = append([]Interface(nil), c.Interfaces...)
 	for i := range out.Interfaces {
-		out.Interfaces[i].Pos = Pos{}
+		it := &out.Interfaces[i]
+		it.Pos = Pos{}
+		it.ACL = append(ACL(nil), it.ACL...)
+		for j := range it.ACL {
+			it.ACL[j].Pos = Pos{}
+		}
 	}
 	return &out
 }
