@@ -71,7 +71,7 @@ func TestSetUpstreamRehomesFlows(t *testing.T) {
 	p.SourceActive(t0, lanIf, host1, grp)
 
 	const newUp = 9
-	acts := p.SetUpstream(t0.Add(time.Second), Link{Ifindex: newUp, Name: "up1", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}, nil)
+	acts := p.SetUpstream(t0.Add(time.Second), Link{Ifindex: newUp, Name: "up1", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}, nil, nil)
 	// The upstream flow moves its input; the flow from the downstream source
 	// now goes out on the new upstream (RFC 4605 §4.2).
 	want := []SetRoute{
@@ -81,7 +81,7 @@ func TestSetUpstreamRehomesFlows(t *testing.T) {
 	if got := only[SetRoute](acts); !reflect.DeepEqual(got, want) {
 		t.Fatalf("re-homed routes = %+v, want %+v", got, want)
 	}
-	acts = p.SetUpstream(t0.Add(2*time.Second), Link{}, nil)
+	acts = p.SetUpstream(t0.Add(2*time.Second), Link{}, nil, nil)
 	if dels := only[DelRoute](acts); len(dels) != 1 || dels[0].Source != s1 {
 		t.Fatalf("no upstream: deletes = %+v, want the upstream flow removed", dels)
 	}
@@ -91,7 +91,7 @@ func TestReconfigureKeepsMembership(t *testing.T) {
 	p := testProxy()
 	p.Report(t0, lanIf, host1, 2, join(grp))
 	p.SourceActive(t0, upIf, s1, grp)
-	acts := p.Reconfigure(t0.Add(time.Second), lanIf, membership.Config{QueryInterval: 2 * time.Second, QueryResponseInterval: time.Second, Version: 3})
+	acts := p.Reconfigure(t0.Add(time.Second), lanIf, membership.Config{QueryInterval: 2 * time.Second, QueryResponseInterval: time.Second, Version: 3}, nil)
 	if len(only[SetRoute](acts))+len(only[Subscribe](acts)) != 0 {
 		t.Fatalf("reconfigure disturbed forwarding: %+v", acts)
 	}

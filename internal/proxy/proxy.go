@@ -22,12 +22,22 @@ import (
 // previous check (field failure #18: never delete blindly on a timer).
 const (
 	FlowCheckInterval = 30 * time.Second
-	// MaxFlows bounds the forwarding state that traffic can create.
+	// MaxFlows bounds the forwarding state that traffic can create. The
+	// membership state reports can create is bounded per link by
+	// membership.Config.MaxGroups and MaxSources.
 	MaxFlows = 8192
-	// MaxGroupsPerLink bounds the membership state that reports on one
-	// downstream can create.
-	MaxGroupsPerLink = 4096
 )
+
+// Policy is an access list: whether group may be joined, or requested
+// upstream, from source; an invalid source asks about the any-source join.
+// config.ACL is one. A nil Policy permits everything.
+type Policy interface {
+	Permits(group, source netip.Addr) bool
+}
+
+func permits(p Policy, group, source netip.Addr) bool {
+	return p == nil || p.Permits(group, source)
+}
 
 // Link describes one interface the proxy works on.
 type Link struct {
@@ -41,6 +51,7 @@ type Link struct {
 type Config struct {
 	Upstream        Link
 	UpstreamSources []netip.Prefix // extra accepted source prefixes on the upstream
+	UpstreamACL     Policy         // what may be requested upstream
 	Downstreams     []Downstream
 	FlowCheck       time.Duration // zero means FlowCheckInterval
 }
@@ -49,6 +60,7 @@ type Config struct {
 type Downstream struct {
 	Link
 	Membership membership.Config
+	ACL        Policy // what hosts on the link may join
 }
 
 // Action is something the daemon must do.
@@ -103,8 +115,9 @@ type Stats struct {
 	LinkLocalGroups    uint64 // records for 224.0.0.0/24 and similar, never proxied
 	SourceNotAccepted  uint64 // upstream traffic from a source outside the accepted prefixes
 	FlowLimit          uint64 // flows refused because MaxFlows was reached
-	GroupLimit         uint64 // records refused because MaxGroupsPerLink was reached
-	RoutesSet          uint64
+	PolicyDenied       uint64 // records or sources refused by a downstream access list
+	RoutesAdded        uint64
+	RoutesChanged      uint64
 	RoutesDeleted      uint64
 }
 
@@ -125,6 +138,7 @@ type downstream struct {
 type Proxy struct {
 	up        Link
 	upSources []netip.Prefix
+	upACL     Policy
 	downs     map[int]*downstream
 	order     []int // downstream ifindexes in config order
 
@@ -144,6 +158,7 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{
 		up:        cfg.Upstream,
 		upSources: cfg.UpstreamSources,
+		upACL:     cfg.UpstreamACL,
 		downs:     map[int]*downstream{},
 		subs:      map[netip.Addr]Subscription{},
 		flows:     map[netip.Addr]map[netip.Addr]*flow{},
@@ -242,9 +257,9 @@ func (p *Proxy) SetAddress(now time.Time, ifindex int, addr netip.Addr, subnets 
 // traffic arriving there is forwarded at once; with no upstream (Ifindex 0)
 // they are removed. Flows from downstream sources get the new upstream as an
 // output (RFC 4605 §4.2).
-func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix) []Action {
+func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix, acl Policy) []Action {
 	old := p.up.Ifindex
-	p.up, p.upSources = l, sources
+	p.up, p.upSources, p.upACL = l, sources, acl
 	var out []Action
 	for _, grp := range p.groupsWithFlows() {
 		srcs := p.flows[grp]
@@ -266,19 +281,48 @@ func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix) []Act
 			}
 		}
 	}
+	// The access list may differ: every subscription is recomputed.
+	for _, g := range p.knownGroups() {
+		out = p.regroup(g, out)
+	}
 	return out
 }
 
-// Reconfigure replaces a downstream link's querier settings (reload). The
-// membership state is kept, so streams on the link keep flowing; the new
-// timers apply from the next report and query on.
-func (p *Proxy) Reconfigure(now time.Time, ifindex int, cfg membership.Config) []Action {
+// Reconfigure replaces a downstream link's querier settings and access list
+// (reload). The membership state is kept, so streams on the link keep
+// flowing; new timers apply from the next report and query on, and the
+// access list applies to the link's flows at once.
+func (p *Proxy) Reconfigure(now time.Time, ifindex int, cfg membership.Config, acl Policy) []Action {
 	ds, ok := p.downs[ifindex]
 	if !ok {
 		return nil
 	}
-	ds.cfg.Membership = cfg
-	return p.apply(ds, ds.router.Reconfigure(now, cfg.WithDefaults()), nil)
+	ds.cfg.Membership, ds.cfg.ACL = cfg, acl
+	out := p.apply(ds, ds.router.Reconfigure(now, cfg.WithDefaults()), nil)
+	for _, g := range ds.router.Groups() {
+		out = p.regroup(g.Group, out)
+	}
+	return out
+}
+
+// knownGroups lists every group with membership on some link or an
+// upstream subscription, sorted.
+func (p *Proxy) knownGroups() []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	for g := range p.subs {
+		seen[g] = true
+	}
+	for _, d := range p.downs {
+		for _, st := range d.router.Groups() {
+			seen[st.Group] = true
+		}
+	}
+	gs := make([]netip.Addr, 0, len(seen))
+	for g := range seen {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, netip.Addr.Compare)
+	return gs
 }
 
 // UpstreamQueryHeard is when a query was last heard on the upstream link;
@@ -327,11 +371,25 @@ func (p *Proxy) Router(ifindex int) (*membership.Router, bool) {
 	return d.router, true
 }
 
+// Upstream is the upstream link; Ifindex 0 when none is in service.
+func (p *Proxy) Upstream() Link { return p.up }
+
+// UpstreamSources are the extra accepted source prefixes on the upstream.
+func (p *Proxy) UpstreamSources() []netip.Prefix { return p.upSources }
+
 // UpstreamIfindex is the upstream link's interface index.
 func (p *Proxy) UpstreamIfindex() int { return p.up.Ifindex }
 
-// Subscriptions returns the applied upstream subscriptions by group.
-func (p *Proxy) Subscriptions() map[netip.Addr]Subscription { return p.subs }
+// SubscriptionList returns the upstream subscriptions as Subscribe actions,
+// sorted by group, to replay them onto a new upstream.
+func (p *Proxy) SubscriptionList() []Subscribe {
+	out := make([]Subscribe, 0, len(p.subs))
+	for g, s := range p.subs {
+		out = append(out, Subscribe{Group: g, Sub: s})
+	}
+	slices.SortFunc(out, func(a, b Subscribe) int { return a.Group.Compare(b.Group) })
+	return out
+}
 
 // Start makes every downstream router start querying (RFC 3376 §8.6 startup
 // queries) and schedules flow ageing.
@@ -362,16 +420,53 @@ func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int,
 			p.stats.LinkLocalGroups++
 			continue
 		}
-		if _, known := d.router.Group(r.Group); !known && d.router.NumGroups() >= MaxGroupsPerLink {
-			p.stats.GroupLimit++
-			continue
+		if r, ok := p.admit(d, r); ok {
+			kept = append(kept, r)
 		}
-		kept = append(kept, r)
 	}
 	if len(kept) == 0 {
 		return nil
 	}
 	return p.apply(d, d.router.Report(now, from, version, kept), nil)
+}
+
+// admit applies a downstream's access list to one record (field failure
+// #2: what hosts may pull in is the operator's choice). A join of the whole
+// group (EXCLUDE mode, IGMPv1/v2, MLDv1) needs the any-source join to be
+// permitted; sources a host asks for one by one are kept only where
+// permitted. Leaves and blocks only ever reduce traffic and always pass.
+// Forwarding checks the list again per (S,G), which covers sources an
+// EXCLUDE-mode join lets through.
+func (p *Proxy) admit(d *downstream, r membership.Record) (membership.Record, bool) {
+	if d.cfg.ACL == nil {
+		return r, true
+	}
+	switch r.Type {
+	case membership.IsExclude, membership.ToExclude:
+		if !d.cfg.ACL.Permits(r.Group, netip.Addr{}) {
+			p.stats.PolicyDenied++
+			return r, false
+		}
+		return r, true
+	case membership.IsInclude, membership.ToInclude, membership.Allow:
+		if len(r.Sources) == 0 {
+			return r, true
+		}
+		srcs := make([]netip.Addr, 0, len(r.Sources))
+		for _, s := range r.Sources {
+			if d.cfg.ACL.Permits(r.Group, s) {
+				srcs = append(srcs, s)
+			} else {
+				p.stats.PolicyDenied++
+			}
+		}
+		if len(srcs) == 0 && r.Type == membership.Allow {
+			return r, false
+		}
+		r.Sources = srcs
+		return r, true
+	}
+	return r, true
 }
 
 // Query handles a query heard from another router on a downstream link
@@ -408,7 +503,8 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 		// The kernel lost the entry (or the source moved): install it again.
 		f.input = ifindex
 		f.measured = false
-		return []Action{p.setRoute(src, grp, f)}
+		p.stats.RoutesAdded++
+		return []Action{routeOf(src, grp, f)}
 	}
 	if p.nflow >= MaxFlows {
 		p.stats.FlowLimit++
@@ -421,7 +517,8 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	f := &flow{input: ifindex, outputs: p.outputs(src, grp, ifindex)}
 	srcs[src] = f
 	p.nflow++
-	return []Action{p.setRoute(src, grp, f)}
+	p.stats.RoutesAdded++
+	return []Action{routeOf(src, grp, f)}
 }
 
 // Counters takes the kernel's packet counters for the flows named in the last
@@ -554,7 +651,7 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 			states = append(states, st)
 		}
 	}
-	sub := Merge(states)
+	sub := p.restrict(grp, Merge(states))
 	old, had := p.subs[grp]
 	if !had || !old.Equal(sub) {
 		if sub.Subscribed() {
@@ -582,6 +679,35 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 	return out
 }
 
+// restrict applies the upstream access list to a merged subscription: an
+// any-source (EXCLUDE mode) request needs the any-source join to be
+// permitted, otherwise only the permitted sources that some downstream asked
+// for one by one are requested; denied sources are excluded or dropped.
+func (p *Proxy) restrict(grp netip.Addr, sub Subscription) Subscription {
+	if p.upACL == nil {
+		return sub
+	}
+	if sub.Mode == membership.Exclude && !p.upACL.Permits(grp, netip.Addr{}) {
+		var wanted []netip.Addr
+		for _, ifi := range p.order {
+			if st, ok := p.downs[ifi].router.Group(grp); ok {
+				wanted = append(wanted, st.Include...)
+			}
+		}
+		sub = Subscription{Mode: membership.Include, Sources: wanted}
+	}
+	var srcs []netip.Addr
+	for _, s := range sub.Sources {
+		allowed := p.upACL.Permits(grp, s)
+		if allowed == (sub.Mode == membership.Include) && !slices.Contains(srcs, s) {
+			srcs = append(srcs, s)
+		}
+	}
+	slices.SortFunc(srcs, netip.Addr.Compare)
+	sub.Sources = srcs
+	return sub
+}
+
 // outputs lists the links traffic from src to grp arriving on input goes out
 // on: every downstream whose membership wants it, and the upstream when the
 // traffic came from a downstream (RFC 4605 §4.2). Never the input itself.
@@ -591,7 +717,7 @@ func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 		o = append(o, p.up.Ifindex)
 	}
 	for _, ifi := range p.order {
-		if d := p.downs[ifi]; ifi != input && d.up && d.router.Wants(grp, src) {
+		if d := p.downs[ifi]; ifi != input && d.up && d.router.Wants(grp, src) && permits(d.cfg.ACL, grp, src) {
 			o = append(o, ifi)
 		}
 	}
@@ -599,7 +725,12 @@ func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 	return o
 }
 
+// setRoute is a changed forwarding entry.
 func (p *Proxy) setRoute(src, grp netip.Addr, f *flow) SetRoute {
-	p.stats.RoutesSet++
+	p.stats.RoutesChanged++
+	return routeOf(src, grp, f)
+}
+
+func routeOf(src, grp netip.Addr, f *flow) SetRoute {
 	return SetRoute{Source: src, Group: grp, Input: f.input, Outputs: slices.Clone(f.outputs)}
 }
