@@ -20,7 +20,7 @@ const exampleConf = `# comment
 ipv4 yes                      # global yes|no, default yes
 ipv6 no                       # global yes|no, default no
 interface eth0 {
-    upstream                  # exactly one upstream interface
+    upstream                  # at least one upstream interface
     source 10.0.0.0/8         # also accept multicast from these sources
 }
 interface br-lan { downstream }

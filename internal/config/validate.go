@@ -129,7 +129,7 @@ func (r *rawConfig) validate() (*Config, Errors) {
 		iface := v.checkInterface(ri, c)
 		if dup {
 			// Its contents are checked, but counting its role too would
-			// repeat the duplicate error as "second upstream".
+			// count it twice towards the 32 enabled interfaces.
 			continue
 		}
 		switch iface.Role {
