@@ -24,8 +24,8 @@ type group struct {
 	// Older Host Present timers (§7.3.2); zero when not running.
 	v1Host, v2Host time.Time
 
-	hosts     map[netip.Addr]*host // tracked reporters; nil until the first
-	untracked time.Time            // an untracked member was heard until then; zero when none
+	hosts     []host    // tracked reporters, sorted by address
+	untracked time.Time // an untracked member was heard until then; zero when none
 
 	grpRexmit  int       // Q(G) retransmissions left (§6.6.3.1)
 	grpQueryAt time.Time // next Q(G) retransmission
@@ -142,8 +142,8 @@ func (g *group) computeDeadline() {
 	for _, s := range g.sources {
 		earliest(s.timer)
 	}
-	for _, h := range g.hosts {
-		earliest(h.expires)
+	for i := range g.hosts {
+		earliest(g.hosts[i].expires)
 	}
 	g.deadline = d
 }

@@ -14,6 +14,7 @@ const maxHosts = 64
 // host is the filter state of one reporting host for one group. srcs is
 // kept sorted and without duplicates; its storage is reused on refresh.
 type host struct {
+	addr    netip.Addr
 	mode    FilterMode
 	srcs    []netip.Addr
 	expires time.Time
@@ -79,8 +80,8 @@ func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, ty
 		}
 		return
 	}
-	h := g.hosts[from]
-	if h == nil {
+	i, found := g.findHost(from)
+	if !found {
 		if typ == Block || !interested(typ, b) {
 			// INCLUDE{} minus anything, or replaced by INCLUDE{}.
 			return
@@ -90,12 +91,9 @@ func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, ty
 			g.untracked = expires
 			return
 		}
-		if g.hosts == nil {
-			g.hosts = make(map[netip.Addr]*host)
-		}
-		h = &host{mode: Include}
-		g.hosts[from] = h
+		g.hosts = slices.Insert(g.hosts, i, host{addr: from, mode: Include})
 	}
+	h := &g.hosts[i]
 	switch typ {
 	case IsInclude, ToInclude:
 		h.mode = Include
@@ -119,7 +117,7 @@ func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, ty
 		}
 	}
 	if h.mode == Include && len(h.srcs) == 0 {
-		delete(g.hosts, from)
+		g.hosts = slices.Delete(g.hosts, i, i+1)
 		return
 	}
 	h.expires = expires
@@ -136,10 +134,38 @@ func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, ty
 	}
 }
 
+// findHost returns the position of host a in g.hosts, or where it would
+// go, and whether it is there. Hosts are few (maxHosts), sorted by address.
+func (g *group) findHost(a netip.Addr) (int, bool) {
+	lo, hi := 0, len(g.hosts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if g.hosts[m].addr.Less(a) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(g.hosts) && g.hosts[lo].addr == a
+}
+
+// expireHosts drops the hosts whose entry is due at time t.
+func (g *group) expireHosts(t time.Time) {
+	n := 0
+	for i := range g.hosts {
+		if !due(g.hosts[i].expires, t) {
+			g.hosts[n] = g.hosts[i]
+			n++
+		}
+	}
+	clear(g.hosts[n:])
+	g.hosts = g.hosts[:n]
+}
+
 // hostWants reports whether some tracked host of g wants traffic from src.
 func (g *group) hostWants(src netip.Addr) bool {
-	for _, h := range g.hosts {
-		if h.wants(src) {
+	for i := range g.hosts {
+		if g.hosts[i].wants(src) {
 			return true
 		}
 	}
@@ -149,8 +175,8 @@ func (g *group) hostWants(src netip.Addr) bool {
 // excludeHost reports whether some tracked host of g is in EXCLUDE mode,
 // that is, wants sources nobody listed.
 func (g *group) excludeHost() bool {
-	for _, h := range g.hosts {
-		if h.mode == Exclude {
+	for i := range g.hosts {
+		if g.hosts[i].mode == Exclude {
 			return true
 		}
 	}
@@ -162,15 +188,13 @@ func (g *group) hostStates() []Host {
 	if len(g.hosts) == 0 {
 		return nil
 	}
-	out := make([]Host, 0, len(g.hosts))
-	for a, h := range g.hosts {
-		st := Host{Addr: a, Mode: h.mode, Expires: h.expires}
+	out := make([]Host, len(g.hosts))
+	for i, h := range g.hosts {
+		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: h.expires}
 		if len(h.srcs) > 0 {
-			st.Sources = slices.Clone(h.srcs)
+			out[i].Sources = slices.Clone(h.srcs)
 		}
-		out = append(out, st)
 	}
-	slices.SortFunc(out, func(x, y Host) int { return x.Addr.Compare(y.Addr) })
 	return out
 }
 

@@ -569,11 +569,7 @@ func (r *Router) fire(g *group, t time.Time) {
 	if due(g.untracked, t) {
 		g.untracked = time.Time{}
 	}
-	for a, h := range g.hosts {
-		if due(h.expires, t) {
-			delete(g.hosts, a)
-		}
-	}
+	g.expireHosts(t)
 	if g.mode == Include && len(g.sources) == 0 {
 		r.remove(g)
 		return
