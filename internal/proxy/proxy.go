@@ -371,6 +371,10 @@ func (p *Proxy) Router(ifindex int) (*membership.Router, bool) {
 	return d.router, true
 }
 
+// Downstreams lists the downstream links' interface indexes in the order
+// they were added.
+func (p *Proxy) Downstreams() []int { return slices.Clone(p.order) }
+
 // Upstream is the upstream link; Ifindex 0 when none is in service.
 func (p *Proxy) Upstream() Link { return p.up }
 
