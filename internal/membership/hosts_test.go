@@ -440,3 +440,34 @@ func TestFloodIsBounded(t *testing.T) {
 		})
 	}
 }
+
+func TestReconfigureLowerLimitsEvictNothing(t *testing.T) {
+	r := NewRouter(Config{}, addr("10.0.0.5"))
+	r.Report(t0, addr(h1), 3, []Record{rec(IsExclude, G), rec(IsExclude, "239.1.1.2")})
+	r.Reconfigure(at(time.Second), Config{MaxGroups: 1})
+	got := r.Report(at(2*time.Second), addr(h1), 3, []Record{rec(IsExclude, "239.1.1.3"), rec(IsExclude, G)})
+	if got != nil || r.NumGroups() != 2 || r.Stats() != (Stats{GroupLimit: 1}) {
+		t.Errorf("after lowering MaxGroups: %s, %d groups, %+v; want nothing, 2, GroupLimit 1", fmtActions(got), r.NumGroups(), r.Stats())
+	}
+}
+
+// TestRefreshAllocatesNothing: a report that only refreshes a tracked host
+// reuses its storage (the benchmarks show the same with -benchmem).
+func TestRefreshAllocatesNothing(t *testing.T) {
+	r := NewRouter(Config{FastLeave: true, MaxGroups: 10, MaxSources: 10}, addr("10.0.0.5"))
+	inc := []Record{rec(IsInclude, G, s1, s2)}
+	exc := []Record{rec(IsExclude, "239.1.1.2", s3)}
+	for _, h := range []string{h1, h2, h3} {
+		r.Report(t0, addr(h), 3, inc)
+		r.Report(t0, addr(h), 3, exc)
+	}
+	now := t0
+	allocs := testing.AllocsPerRun(100, func() {
+		now = now.Add(time.Millisecond)
+		r.Report(now, addr(h2), 3, inc)
+		r.Report(now, addr(h2), 3, exc)
+	})
+	if allocs != 0 {
+		t.Errorf("refresh allocates %v times, want 0", allocs)
+	}
+}

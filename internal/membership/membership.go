@@ -5,6 +5,11 @@
 // NextDeadline tells the caller when to call Advance. Addresses are
 // netip.Addr so IPv4 and IPv6 share every rule. Versions use the IGMP scale
 // (1, 2, 3); the MLD layer maps MLDv1 to 2 and MLDv2 to 3.
+//
+// Beside the RFC state it tracks which hosts reported each group and their
+// own filter state, bounded like everything a report can create (Config
+// limits, Stats); with Config.FastLeave that lets a leave take effect at
+// once when no other known host still wants the traffic.
 package membership
 
 import (

@@ -6,6 +6,8 @@ import "time"
 // keeps every group, source and timer, so forwarding is not disturbed. New
 // intervals apply from the next report, query or expiry on; a general query
 // scheduled further away than the new Query Interval is brought forward.
+// Lowered limits (MaxGroups, MaxSources) evict nothing: they refuse new
+// state until the link is back under them.
 func (r *Router) Reconfigure(now time.Time, cfg Config) []Action {
 	r.begin()
 	r.advance(now)
