@@ -27,6 +27,9 @@ const (
 	// maxHandlers bounds concurrent connections; more wait in the kernel's
 	// backlog until a handler finishes (at most ioTimeout+2*loopTimeout).
 	maxHandlers = 8
+	// maxDrain and drainTimeout bound reading past the request.
+	maxDrain     = 64 << 10
+	drainTimeout = 200 * time.Millisecond
 	// socketMode lets root and the socket's group talk to the daemon.
 	socketMode = 0o660
 )
@@ -164,7 +167,15 @@ func (s *Server) handle(conn *net.UnixConn, calls chan<- Call) {
 		b, _ = json.Marshal(failure("cannot encode response: " + err.Error()))
 	}
 	conn.SetWriteDeadline(time.Now().Add(s.ioTimeout))
-	conn.Write(append(b, '\n'))
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return
+	}
+	// Closing with unread input (an oversized request, bytes after the
+	// newline) would make the client's next read fail with a reset instead
+	// of a clean end; drain a little first, briefly.
+	conn.CloseWrite()
+	conn.SetReadDeadline(time.Now().Add(drainTimeout))
+	io.Copy(io.Discard, io.LimitReader(conn, maxDrain))
 }
 
 func (s *Server) answer(conn io.Reader, calls chan<- Call) Response {
