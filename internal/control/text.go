@@ -200,14 +200,17 @@ func writeCounters(b *bytes.Buffer, fams []FamilyCounters, ifaces []Interface) {
 	t.flush()
 }
 
-// table is an indented text/tabwriter table whose rows may carry a column
+// table is an indented text/tabwriter table whose rows may carry columns
 // of several lines: the extra lines continue below, other cells empty.
 type table struct {
-	tw *tabwriter.Writer
+	out *bytes.Buffer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
 }
 
-func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
+func newTable(out *bytes.Buffer, header ...string) *table {
+	t := &table{out: out}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 8, 2, ' ', 0)
 	if len(header) > 0 {
 		t.line(header)
 	}
@@ -242,17 +245,22 @@ func (t *table) rows(cells []string, multi ...[]string) {
 	}
 }
 
-// line writes one line; trailing empty cells are left out so no line ends
-// in padding.
+// line writes one line. Every line of a table has the same number of cells,
+// so that tabwriter keeps the columns of continuation lines aligned.
 func (t *table) line(cells []string) {
-	for len(cells) > 0 && cells[len(cells)-1] == "" {
-		cells = cells[:len(cells)-1]
-	}
 	fmt.Fprintf(t.tw, "  %s\n", strings.Join(cells, "\t"))
 }
 
+// flush aligns the table and copies it out without the padding that
+// tabwriter leaves after empty trailing cells.
 func (t *table) flush() {
 	t.tw.Flush() // writes to a bytes.Buffer, which never fails
+	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+		if line != "" {
+			t.out.WriteString(strings.TrimRight(line, " \n"))
+			t.out.WriteByte('\n')
+		}
+	}
 }
 
 func roleRank(role string) int {
