@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
+)
+
+// runClient runs the "status" and "reload" subcommands, which talk to a
+// running daemon over its control socket. handled is false for any other
+// arguments. Exit codes: 0 done; 1 the new configuration was rejected
+// (reload); 2 the daemon could not be reached or did not answer, or bad
+// usage.
+func runClient(args []string, stdout, stderr io.Writer) (code int, handled bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	cmd := args[0]
+	if cmd != control.CommandStatus && cmd != control.CommandReload {
+		return 0, false
+	}
+	fs := flag.NewFlagSet("mcast-proxy "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("s", control.DefaultSocket, "control `socket` of the daemon")
+	var asJSON *bool
+	if cmd == control.CommandStatus {
+		asJSON = fs.Bool("j", false, "print the status as JSON")
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "usage: mcast-proxy status [-j] [-s socket]")
+			fs.PrintDefaults()
+		}
+	} else {
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "usage: mcast-proxy reload [-s socket]")
+			fs.PrintDefaults()
+		}
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return exitRuntime, true
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitRuntime, true
+	}
+
+	resp, err := control.Do(*socket, control.Request{Version: control.ProtocolVersion, Command: cmd})
+	if err != nil {
+		fmt.Fprintf(stderr, "mcast-proxy: cannot reach the daemon on %s; is mcast-proxy running? (%v)\n", *socket, err)
+		return exitRuntime, true
+	}
+	if cmd == control.CommandStatus {
+		return printStatus(resp, *asJSON, stdout, stderr), true
+	}
+	return printReload(resp, stdout, stderr), true
+}
+
+func printStatus(resp control.Response, asJSON bool, stdout, stderr io.Writer) int {
+	if !resp.OK || resp.Status == nil {
+		fmt.Fprintln(stderr, "mcast-proxy: status:", reason(resp))
+		return exitRuntime
+	}
+	if asJSON {
+		b, err := json.MarshalIndent(resp.Status, "", "  ")
+		if err != nil {
+			fmt.Fprintln(stderr, "mcast-proxy: status:", err)
+			return exitRuntime
+		}
+		b = append(b, '\n')
+		if _, err := stdout.Write(b); err != nil {
+			fmt.Fprintln(stderr, "mcast-proxy: status:", err)
+			return exitRuntime
+		}
+		return 0
+	}
+	if err := control.WriteText(stdout, resp.Status); err != nil {
+		fmt.Fprintln(stderr, "mcast-proxy:", err)
+		return exitRuntime
+	}
+	return 0
+}
+
+// printReload reports a reload. A rejected configuration always comes with
+// its problems in Errors; a refusal without them means the request was not
+// carried out (daemon busy or shutting down).
+func printReload(resp control.Response, stdout, stderr io.Writer) int {
+	if resp.OK {
+		fmt.Fprintln(stdout, "reloaded")
+		return 0
+	}
+	if len(resp.Errors) == 0 {
+		fmt.Fprintln(stderr, "mcast-proxy: reload:", reason(resp))
+		return exitRuntime
+	}
+	for _, e := range resp.Errors {
+		fmt.Fprintln(stderr, e)
+	}
+	if resp.Error != "" {
+		fmt.Fprintln(stderr, "mcast-proxy: reload:", resp.Error)
+	}
+	return exitConfig
+}
+
+func reason(resp control.Response) string {
+	if resp.Error != "" {
+		return resp.Error
+	}
+	return "the daemon sent no status"
+}
