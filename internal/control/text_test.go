@@ -25,7 +25,7 @@ func sampleStatus() *Status {
 						Hosts: []Host{{Address: "192.168.1.21", Mode: "exclude", ExpiresIn: 251.6}, {Address: "192.168.1.20", Mode: "exclude", ExpiresIn: 190}}},
 					{Group: "232.1.1.1", Mode: "include", Compat: 3,
 						Sources: []Source{{Address: "10.0.0.2", ExpiresIn: 190}, {Address: "10.0.0.1", ExpiresIn: 201.2}},
-						Hosts:   []Host{{Address: "192.168.1.30", Mode: "include", Sources: []string{"10.0.0.1", "10.0.0.2"}}}},
+						Hosts:   []Host{{Address: "192.168.1.30", Mode: "include", Sources: []string{"10.0.0.1", "10.0.0.2"}, ExpiresIn: 201.2}}},
 				},
 				Counters: map[string]uint64{"queries_sent": 12, "dropped_limit": 0}},
 			{Name: "eth0", Family: "ipv4", Role: "upstream", State: "active", Ifindex: 2, VIF: 0,
@@ -201,7 +201,7 @@ const sampleJSON = `{
                 "10.0.0.1",
                 "10.0.0.2"
               ],
-              "expires_in": 0
+              "expires_in": 201.2
             }
           ]
         }
