@@ -186,7 +186,7 @@ func decodeAddr(data []byte, order binary.ByteOrder) (a rawAddr, ok bool, err er
 }
 
 // dumpReader collects the messages of one netlink dump, answering to request
-// seq from the kernel (port 0).
+// seq. The socket is unicast only, so every reply is to this socket.
 type dumpReader struct {
 	seq  uint32
 	done bool
@@ -201,7 +201,7 @@ func (d *dumpReader) add(b []byte, order binary.ByteOrder) error {
 		return err
 	}
 	for _, m := range msgs {
-		if m.seq != d.seq || m.pid != 0 {
+		if m.seq != d.seq {
 			// A late reply to an earlier, abandoned request.
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +20,9 @@ const dumpAttempts = 5
 // retryAfter is how long the watcher waits before retrying a snapshot that
 // failed; it only runs after a failure, so an idle watcher stays idle.
 const retryAfter = time.Second
+
+// dumpTimeout bounds the wait for each datagram of a dump reply.
+const dumpTimeout = 5 * time.Second
 
 // defaultSettle is used when Watch is given no settle time.
 const defaultSettle = 50 * time.Millisecond
@@ -39,6 +43,13 @@ func openDumper() (*dumper, error) {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("linkwatch: bind netlink socket: %w", err)
+	}
+	// A dump takes milliseconds; the timeout only keeps a lost reply from
+	// hanging the daemon.
+	tv := unix.NsecToTimeval(dumpTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("linkwatch: netlink receive timeout: %w", err)
 	}
 	// The kernel sizes dump datagrams to the reader's buffer up to 32 KiB.
 	return &dumper{fd: fd, buf: make([]byte, 64<<10)}, nil
@@ -72,7 +83,8 @@ func (d *dumper) dump(typ uint16, hdr []byte) ([]message, error) {
 		if flags&unix.MSG_TRUNC != 0 {
 			return nil, fmt.Errorf("%w: datagram larger than %d bytes", errMalformed, len(d.buf))
 		}
-		if err := r.add(d.buf[:n], order); err != nil {
+		// The messages keep pointing into the datagram, so each gets its own.
+		if err := r.add(slices.Clone(d.buf[:n]), order); err != nil {
 			var errno errnoError
 			if errors.As(err, &errno) {
 				return nil, syscall.Errno(-errno)
@@ -233,7 +245,7 @@ func (w *Watcher) read() {
 			return err
 		}
 		return rerr
-	}, w.hint)
+	}, w.hint, w.done)
 }
 
 func (w *Watcher) hint() {

@@ -1,20 +1,19 @@
 package linkwatch
 
-import (
-	"errors"
-	"net"
-	"os"
-)
-
-// readLoop calls read until the socket is closed, calling hint after every
+// readLoop calls read until done is closed, calling hint after every
 // notification and after every error: ENOBUFS means notifications were lost,
 // and whatever else went wrong, a fresh snapshot is the way to find out what
-// changed. It ends when read reports the socket closed.
-func readLoop(read func() error, hint func()) {
+// changed. Close closes done before the socket, so the error that a closed
+// socket returns ends the loop.
+func readLoop(read func() error, hint func(), done <-chan struct{}) {
 	for {
 		err := read()
-		if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
-			return
+		if err != nil {
+			select {
+			case <-done:
+				return
+			default:
+			}
 		}
 		hint()
 	}
