@@ -155,11 +155,11 @@ func (s *Server) accept(calls chan<- Call) {
 // the reply, close.
 func (s *Server) handle(conn *net.UnixConn, calls chan<- Call) {
 	defer conn.Close()
-	// Close interrupts a pending read; replies still get written.
+	conn.SetReadDeadline(time.Now().Add(s.ioTimeout))
+	// Close interrupts a pending read; replies still get written. Set
+	// after the deadline above so that it cannot be overridden.
 	stop := context.AfterFunc(s.ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
-
-	conn.SetReadDeadline(time.Now().Add(s.ioTimeout))
 	resp := s.answer(conn, calls)
 	resp.Version = ProtocolVersion
 	b, err := json.Marshal(resp)
