@@ -118,7 +118,7 @@ func run(bin string) error {
 		return err
 	}
 	fmt.Printf("\n== Starting mcast-proxy in the router with this configuration:\n\n%s\n", config)
-	proxy, err := lab.Start("router", bin, "-d", "-f", conf)
+	proxy, err := lab.Start("router", bin, "-d", "-f", conf, "-s", filepath.Join(dir, "mcast-proxy.sock"))
 	if err != nil {
 		return err
 	}

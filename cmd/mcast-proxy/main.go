@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/daemon"
 )
 
@@ -37,10 +38,15 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
+	if code, handled := runClient(args, os.Stdout, stderr); handled {
+		return code
+	}
 	fs := flag.NewFlagSet("mcast-proxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mcast-proxy [-dnvV] [-f file]")
+		fmt.Fprintln(stderr, "usage: mcast-proxy [-dnvV] [-f file] [-s socket]")
+		fmt.Fprintln(stderr, "       mcast-proxy status [-j] [-s socket]")
+		fmt.Fprintln(stderr, "       mcast-proxy reload [-s socket]")
 		fs.PrintDefaults()
 	}
 	var (
@@ -48,6 +54,7 @@ func run(args []string, stderr io.Writer) int {
 		foreground  = fs.Bool("d", false, "debug mode: log with timestamps to stderr")
 		checkOnly   = fs.Bool("n", false, "only check the configuration file, print every error, and exit")
 		showVersion = fs.Bool("V", false, "print the version and exit")
+		socket      = fs.String("s", control.DefaultSocket, "control `socket` for 'mcast-proxy status' and 'reload'")
 		verbose     verbosity
 	)
 	fs.Var(&verbose, "v", "more verbose logging (repeatable)")
@@ -77,20 +84,24 @@ func run(args []string, stderr io.Writer) int {
 	}
 
 	log := newLogger(stderr, *foreground, int(verbose))
-	// SIGHUP would otherwise end the process; reloading arrives with its own
-	// issue, so until then it is logged and ignored.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// SIGHUP reloads the configuration. Signals that arrive while a reload
+	// is pending fold into it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
 	go func() {
 		for range hup {
-			log.Warn("SIGHUP received: configuration reload is not supported yet; restart to apply changes")
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
 		}
 	}()
 
 	log.Info("starting", "version", version, "config", *file)
-	if err := daemon.Run(ctx, cfg, log); err != nil {
+	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Reload: reload, ControlSocket: *socket}, log); err != nil {
 		log.Error(err.Error())
 		return exitRuntime
 	}

@@ -1,8 +1,8 @@
 // Package daemon is the event loop of mcast-proxy. One goroutine owns all
-// state: it feeds packets, kernel upcalls and due deadlines to the proxy
-// brains (one per address family) and carries out the actions they return
-// against the kernel. Other goroutines only block on sockets and hand over
-// typed events.
+// state: it feeds packets, kernel upcalls, link changes, reloads and due
+// deadlines to the proxy brains (one per address family) and carries out
+// the actions they return against the kernel. Other goroutines only block on
+// sockets or netlink and hand over typed events.
 package daemon
 
 import (
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
+	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
@@ -24,28 +26,29 @@ import (
 
 // ErrTableInUse is returned by Run when another multicast routing daemon
 // owns the kernel's multicast routing table (field failure #7).
-var ErrTableInUse = errors.New("another multicast routing daemon (igmpproxy, smcroute, pimd, mcproxy, ...) already owns the kernel's multicast routing table; stop it first")
+var ErrTableInUse = errors.New("another multicast routing daemon (igmpproxy, smcroute, pimd, mcproxy, ...) already owns the kernel's multicast routing table; stop it, or give mcast-proxy its own table with the 'table' option")
 
 // mrouter is the kernel's multicast routing socket of one family, which also
 // carries the family's IGMP or MLD messages.
 type mrouter interface {
 	AddVIF(ifindex, threshold int) (int, error)
+	DelVIF(ifindex int) error
+	VIF(ifindex int) (int, bool)
 	JoinRouterGroups(ifindex int) error
+	LeaveRouterGroups(ifindex int) error
 	SetRoute(r mroute.Route) error
 	DelRoute(src, grp netip.Addr) error
+	Routes() []mroute.Route
 	Counters(src, grp netip.Addr) (mroute.Counters, error)
 	Send(ifindex int, src, dst netip.Addr, payload []byte) error
 	Read(buf []byte) (mroute.Packet, error)
 	Close() error
 }
 
-// subscriber applies the upstream subscription of both families
-// (upstream.Joiner).
-type subscriber interface {
-	Set(group netip.Addr, f upstream.Filter) error
-	Truncated(group netip.Addr) int
-	Close() error
-}
+// linkSettle is how long link notifications are coalesced before a fresh
+// snapshot is taken: short enough that a recreated PPPoE link is back in
+// service well within a second.
+const linkSettle = 50 * time.Millisecond
 
 // eventQueue bounds what the readers can hand to the loop; under a flood a
 // reader drops and counts instead of blocking its kernel socket.
@@ -57,54 +60,101 @@ type event struct {
 	at    time.Time
 }
 
+// Options are the daemon's settings besides the configuration.
+type Options struct {
+	// Version is reported in the status.
+	Version string
+	// Reload delivers a request to re-read the configuration file (SIGHUP).
+	Reload <-chan struct{}
+	// ControlSocket is the path of the status and reload socket; empty
+	// for none.
+	ControlSocket string
+}
+
 // Daemon is one running proxy.
 type Daemon struct {
-	log       *slog.Logger
-	cfg       *config.Config
-	planes    []*plane
-	sub       subscriber
+	log     *slog.Logger
+	opts    Options
+	cfg     *config.Config
+	started time.Time
+
+	links   linkwatch.Snapshot // the kernel's links, as last seen
+	watcher *linkwatch.Watcher
+
+	planes []*plane
+	events chan event
+	ctl    *control.Server
+	calls  chan control.Call
+
+	// The upstream subscription of both families; nil while no upstream
+	// interface is in service.
+	sub    *upstream.Joiner
+	upName string // the active upstream interface, "" if none
+	rules  []any
+
 	errLogged map[string]bool
+	warned    map[string]bool
+	checkAt   time.Time // next operational check (upstream queries heard)
 }
 
 // Run starts the proxy for cfg and serves until ctx is cancelled, then
 // removes its forwarding state, leaves the upstream groups and returns nil.
-func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	d := &Daemon{log: log, cfg: cfg, errLogged: map[string]bool{}}
-	up := cfg.Upstream()
-	if up == nil {
-		return errors.New("no upstream interface configured")
+// Interfaces that do not exist yet are waited for; nothing on the network
+// side is fatal once the routing sockets are open.
+func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
+	d := &Daemon{
+		log: log, opts: opts, cfg: cfg, started: time.Now(),
+		events:    make(chan event, eventQueue),
+		errLogged: map[string]bool{}, warned: map[string]bool{},
 	}
-	upIf, err := net.InterfaceByName(up.Name)
+	w, snap, err := linkwatch.Watch(linkSettle)
 	if err != nil {
-		return fmt.Errorf("upstream interface %s: %w", up.Name, err)
+		return fmt.Errorf("watching links: %w", err)
 	}
+	d.watcher, d.links = w, snap
+	if opts.ControlSocket != "" {
+		ctl, err := control.Listen(opts.ControlSocket)
+		if err != nil {
+			w.Close()
+			return fmt.Errorf("control socket: %w", err)
+		}
+		d.ctl, d.calls = ctl, make(chan control.Call)
+		go ctl.Serve(d.calls)
+	}
+	if err := d.openPlanes(); err != nil {
+		if d.ctl != nil {
+			d.ctl.Close()
+		}
+		d.closePlanes()
+		w.Close()
+		return err
+	}
+	d.addRules()
+	d.reconcile(time.Now())
+	return d.serve(ctx)
+}
+
+// openPlanes opens a routing socket for every family the configuration
+// enables.
+func (d *Daemon) openPlanes() error {
 	for _, fam := range families {
-		if !fam.enabled(cfg) {
+		if !fam.enabled(d.cfg) {
 			continue
 		}
 		p, err := d.openPlane(fam)
 		if err != nil {
-			d.closePlanes()
 			return err
 		}
 		d.planes = append(d.planes, p)
 	}
 	if len(d.planes) == 0 {
-		return errors.New("no address family has an upstream and a downstream in service")
+		return errors.New("no address family has both an upstream and a downstream interface")
 	}
-	j, err := upstream.New(upIf.Index)
-	if err != nil {
-		d.closePlanes()
-		return fmt.Errorf("upstream: %w", err)
-	}
-	d.sub = j
-	return d.serve(ctx)
+	return nil
 }
 
-// openPlane opens the family's routing socket and puts the configured
-// interfaces in service.
 func (d *Daemon) openPlane(fam *family) (*plane, error) {
-	mr, err := fam.open(0)
+	mr, err := fam.open(d.cfg.Table)
 	if err != nil {
 		if errors.Is(err, mroute.ErrInUse) {
 			return nil, fmt.Errorf("%s: %w (%v)", fam.name, ErrTableInUse, err)
@@ -112,31 +162,25 @@ func (d *Daemon) openPlane(fam *family) (*plane, error) {
 		return nil, fmt.Errorf("%s multicast routing socket: %w", fam.name, err)
 	}
 	p := newPlane(fam, mr, d.log.With("family", fam.name))
-	pc, err := p.setup(d.cfg)
-	if err != nil {
-		mr.Close()
-		return nil, err
-	}
-	p.brain = proxy.New(pc)
+	p.brain.Start(time.Now())
+	go p.read(d.events)
 	return p, nil
 }
 
+// closePlanes closes every routing socket, which removes its forwarding
+// entries and VIFs, and waits for the readers to stop.
 func (d *Daemon) closePlanes() {
 	for _, p := range d.planes {
-		p.mr.Close()
+		if err := p.mr.Close(); err != nil {
+			p.log.Warn("closing multicast routing socket", "err", err)
+		}
+		<-p.readerDone
+		p.logStats()
 	}
+	d.planes = nil
 }
 
 func (d *Daemon) serve(ctx context.Context) error {
-	events := make(chan event, eventQueue)
-	readers := make(chan struct{}, len(d.planes))
-	for _, p := range d.planes {
-		go p.read(events, readers)
-	}
-	now := time.Now()
-	for _, p := range d.planes {
-		d.execute(p, p.brain.Start(now))
-	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -144,24 +188,52 @@ func (d *Daemon) serve(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			d.shutdown()
-			for range d.planes {
-				<-readers
-			}
 			return nil
-		case ev := <-events:
+		case ev := <-d.events:
 			d.handle(ev)
+		case ch, ok := <-d.watcher.C():
+			if ok {
+				d.linksChanged(ch)
+			}
+		case <-d.opts.Reload:
+			d.reloadAndLog()
+		case call := <-d.calls:
+			call.Reply <- d.answer(call.Req)
 		case now := <-timer.C:
 			for _, p := range d.planes {
 				d.execute(p, p.brain.Advance(now))
+			}
+			if !d.checkAt.IsZero() && !now.Before(d.checkAt) {
+				d.operationalChecks(now)
 			}
 		}
 	}
 }
 
+// answer serves one control request inside the loop, so it sees a
+// consistent state and needs no locks.
+func (d *Daemon) answer(req control.Request) control.Response {
+	resp := control.Response{Version: control.ProtocolVersion, OK: true}
+	switch req.Command {
+	case control.CommandStatus:
+		resp.Status = d.status(time.Now())
+	case control.CommandReload:
+		if errs := d.reloadAndLog(); errs != nil {
+			resp.OK = false
+			resp.Error = "the configuration was not reloaded"
+			resp.Errors = errs
+		}
+	default:
+		resp.OK = false
+		resp.Error = fmt.Sprintf("unknown command %q", req.Command)
+	}
+	return resp
+}
+
 // resetTimer points the loop's single timer at the earliest deadline of any
-// brain: no per-group timers, no polling.
+// brain or check: no per-group timers, no polling.
 func (d *Daemon) resetTimer(t *time.Timer) {
-	var next time.Time
+	next := d.checkAt
 	for _, p := range d.planes {
 		if dl := p.brain.NextDeadline(); !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
 			next = dl
@@ -182,6 +254,9 @@ func (d *Daemon) resetTimer(t *time.Timer) {
 
 func (d *Daemon) handle(ev event) {
 	p, pkt := ev.plane, ev.pkt
+	if !slices.Contains(d.planes, p) {
+		return // a plane closed by a reload
+	}
 	if u := pkt.Upcall; u != nil {
 		if u.Type != mroute.UpcallNoCache {
 			return
@@ -190,27 +265,30 @@ func (d *Daemon) handle(ev event) {
 		d.execute(p, p.brain.SourceActive(ev.at, u.Ifindex, u.Source, u.Group))
 		return
 	}
-	p.received++
-	if _, ok := p.links[pkt.Ifindex]; !ok {
-		p.drop(dropUnknownLink)
+	name, ok := p.links[pkt.Ifindex]
+	if !ok {
+		p.drop(pkt.Ifindex, dropUnknownLink)
 		return
 	}
 	if p.own[pkt.Src] {
-		p.drop(dropOwn)
+		p.drop(pkt.Ifindex, dropOwn)
 		return
 	}
 	msg, reason, ok := p.fam.decode(packetInfo{src: pkt.Src, ttl: pkt.TTL, routerAlert: pkt.RouterAlert}, pkt.Payload)
 	if !ok {
-		p.drop(reason)
-		p.log.Debug("dropped packet", "reason", dropNames[reason], "from", pkt.Src, "interface", p.links[pkt.Ifindex])
+		p.drop(pkt.Ifindex, reason)
+		p.log.Debug("dropped packet", "reason", dropNames[reason], "from", pkt.Src, "interface", name)
 		return
 	}
+	p.received[msg.kind]++
 	if msg.query != nil {
+		p.link(name).queries++
 		d.execute(p, p.brain.Query(ev.at, pkt.Ifindex, pkt.Src, *msg.query))
 		return
 	}
+	p.link(name).reports++
 	if pkt.Ifindex == p.brain.UpstreamIfindex() {
-		p.drop(dropUpstream)
+		p.drop(pkt.Ifindex, dropUpstream)
 		return
 	}
 	d.execute(p, p.brain.Report(ev.at, pkt.Ifindex, pkt.Src, msg.version, msg.records))
@@ -228,20 +306,13 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			if err == nil {
 				err = p.mr.Send(a.Ifindex, a.Src, dst, payload)
 			}
+			if err == nil {
+				p.queriesSent++
+				p.link(p.links[a.Ifindex]).queriesSent++
+			}
 			d.check(err, "send query", "interface", p.links[a.Ifindex])
 		case proxy.Subscribe:
-			f := upstream.Filter{Mode: upstream.Include, Sources: a.Sub.Sources}
-			if a.Sub.Mode == membership.Exclude {
-				f.Mode = upstream.Exclude
-			}
-			err := d.sub.Set(a.Group, f)
-			d.check(err, "upstream subscription", "group", a.Group)
-			if n := d.sub.Truncated(a.Group); n > 0 {
-				// The kernel's per-socket source filter limit
-				// (igmp_max_msf, mld_max_msf) cut the EXCLUDE list:
-				// more is forwarded than asked for, never less.
-				d.check(fmt.Errorf("%d excluded sources left out; raise net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf", n), "upstream source filter")
-			}
+			d.subscribe(a)
 			p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
 		case proxy.SetRoute:
 			err := p.mr.SetRoute(mroute.Route{Source: a.Source, Group: a.Group, Input: a.Input, Outputs: a.Outputs})
@@ -263,6 +334,26 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 	}
 }
 
+// subscribe applies one group's upstream subscription. Without an upstream
+// in service it is only remembered by the brain and replayed when one comes.
+func (d *Daemon) subscribe(a proxy.Subscribe) {
+	if d.sub == nil {
+		return
+	}
+	f := upstream.Filter{Mode: upstream.Include, Sources: a.Sub.Sources}
+	if a.Sub.Mode == membership.Exclude {
+		f.Mode = upstream.Exclude
+	}
+	err := d.sub.Set(a.Group, f)
+	d.check(err, "upstream subscription", "group", a.Group)
+	if n := d.sub.Truncated(a.Group); n > 0 {
+		// The kernel's per-socket source filter limit (igmp_max_msf,
+		// mld_max_msf) cut the EXCLUDE list: more is forwarded than asked
+		// for, never less.
+		d.check(fmt.Errorf("%d excluded sources left out; raise net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf", n), "upstream source filter")
+	}
+}
+
 // check logs a failed kernel operation. The same failure is logged at
 // warning level once and at debug level after that, so a broken link cannot
 // flood the log.
@@ -280,25 +371,30 @@ func (d *Daemon) check(err error, what string, args ...any) {
 	d.log.Warn(what+" failed", args...)
 }
 
+// warnOnce logs an operational warning the first time it applies.
+func (d *Daemon) warnOnce(key, msg string, args ...any) {
+	if d.warned[key] {
+		return
+	}
+	d.warned[key] = true
+	d.log.Warn(msg, args...)
+}
+
 // shutdown removes what the daemon put in the kernel: a proxy leaves its
 // upstream groups so the upstream stops sending, and closing the routing
 // sockets removes forwarding entries and VIFs.
 func (d *Daemon) shutdown() {
-	if err := d.sub.Close(); err != nil {
-		d.log.Warn("leaving upstream groups", "err", err)
+	if d.ctl != nil {
+		d.ctl.Close()
 	}
-	for _, p := range d.planes {
-		if err := p.mr.Close(); err != nil {
-			p.log.Warn("closing multicast routing socket", "err", err)
-		}
-		p.logStats()
-	}
+	d.watcher.Close()
+	d.stopAll()
 }
 
 // read runs in its own goroutine per plane: it blocks on the socket and
 // hands packets to the loop. It owns nothing but its buffer.
-func (p *plane) read(events chan<- event, done chan<- struct{}) {
-	defer func() { done <- struct{}{} }()
+func (p *plane) read(events chan<- event) {
+	defer close(p.readerDone)
 	buf := make([]byte, 65536)
 	for {
 		pkt, err := p.mr.Read(buf)

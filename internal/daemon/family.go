@@ -19,7 +19,7 @@ var ipv4 = &family{
 		}
 		return igmpSocket{s}, nil
 	},
-	enabled:     func(c *config.Config) bool { return inService(c, func(i *config.Interface) bool { return i.IPv4 }) },
+	enabled:     func(c *config.Config) bool { return familyInService(c, func(i *config.Interface) bool { return i.IPv4 }) },
 	ifEnabled:   func(i *config.Interface) bool { return i.IPv4 },
 	version:     func(i *config.Interface) int { return i.IGMPVersion },
 	is:          netip.Addr.Is4,
@@ -51,7 +51,7 @@ var ipv6 = &family{
 		}
 		return mldSocket{s}, nil
 	},
-	enabled:     func(c *config.Config) bool { return inService(c, func(i *config.Interface) bool { return i.IPv6 }) },
+	enabled:     func(c *config.Config) bool { return familyInService(c, func(i *config.Interface) bool { return i.IPv6 }) },
 	ifEnabled:   func(i *config.Interface) bool { return i.IPv6 },
 	version:     func(i *config.Interface) int { return mldToMembership(i.MLDVersion) },
 	is:          func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() },
@@ -76,9 +76,9 @@ func (s mldSocket) Send(ifindex int, src, dst netip.Addr, payload []byte) error 
 	return s.SendMLD(ifindex, src, dst, payload)
 }
 
-// inService reports whether a family has an upstream and at least one
+// familyInService reports whether a family has an upstream and at least one
 // downstream to proxy between.
-func inService(c *config.Config, on func(*config.Interface) bool) bool {
+func familyInService(c *config.Config, on func(*config.Interface) bool) bool {
 	up := c.Upstream()
 	if up == nil || !on(up) {
 		return false

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
@@ -29,20 +30,21 @@ var dropNames = [numDrops]string{
 	dropTruncated:   "truncated",
 	dropChecksum:    "checksum",
 	dropMalformed:   "malformed",
-	dropUnknownType: "unknown-type",
+	dropUnknownType: "unknown_type",
 	dropTTL:         "ttl",
-	dropRouterAlert: "no-router-alert",
-	dropSource:      "bad-source",
-	dropUpstream:    "report-on-upstream",
-	dropUnknownLink: "unknown-interface",
-	dropOwn:         "own-packet",
-	dropQueueFull:   "queue-full",
-	dropReadError:   "read-error",
+	dropRouterAlert: "router_alert",
+	dropSource:      "bad_source",
+	dropUpstream:    "report_on_upstream",
+	dropUnknownLink: "wrong_interface",
+	dropOwn:         "own_packet",
+	dropQueueFull:   "queue_full",
+	dropReadError:   "read_error",
 }
 
 // message is one IGMP message that passed the input checks, in the
 // membership package's terms.
 type message struct {
+	kind    string            // for the received counters, e.g. "igmpv3_report"
 	query   *membership.Query // non-nil for a query
 	version int               // for reports: 1, 2 or 3
 	records []membership.Record
@@ -90,7 +92,7 @@ func decodeIGMP(info packetInfo, payload []byte) (message, int, bool) {
 	}
 	switch m := msg.(type) {
 	case *igmp.Query:
-		return message{query: &membership.Query{
+		return message{kind: fmt.Sprintf("igmp_query_v%d", m.Version), query: &membership.Query{
 			Version:            m.Version,
 			Group:              m.Group,
 			Sources:            m.Sources,
@@ -101,16 +103,16 @@ func decodeIGMP(info packetInfo, payload []byte) (message, int, bool) {
 		}}, 0, true
 	case *igmp.Report:
 		// RFC 3376 §7.3.2: v1 and v2 reports are IS_EX({}).
-		return message{version: m.Version, records: []membership.Record{{Type: membership.IsExclude, Group: m.Group}}}, 0, true
+		return message{kind: fmt.Sprintf("igmpv%d_report", m.Version), version: m.Version, records: []membership.Record{{Type: membership.IsExclude, Group: m.Group}}}, 0, true
 	case *igmp.Leave:
 		// RFC 3376 §7.3.2: a v2 leave is TO_IN({}).
-		return message{version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: m.Group}}}, 0, true
+		return message{kind: "igmpv2_leave", version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: m.Group}}}, 0, true
 	case *igmp.V3Report:
 		recs := make([]membership.Record, 0, len(m.Records))
 		for _, r := range m.Records {
 			recs = append(recs, membership.Record{Type: membership.RecordType(r.Type), Group: r.Group, Sources: r.Sources})
 		}
-		return message{version: 3, records: recs}, 0, true
+		return message{kind: "igmpv3_report", version: 3, records: recs}, 0, true
 	}
 	return message{}, dropUnknownType, false
 }

@@ -36,13 +36,13 @@ func TestDecode(t *testing.T) {
 		drop    int
 	}{
 		{"v2 report is IS_EX{}", ok, v2report,
-			message{version: 2, records: []membership.Record{{Type: membership.IsExclude, Group: g}}}, -1},
+			message{kind: "igmpv2_report", version: 2, records: []membership.Record{{Type: membership.IsExclude, Group: g}}}, -1},
 		{"v1 report without router alert", packetInfo{ttl: 1}, v1report,
-			message{version: 1, records: []membership.Record{{Type: membership.IsExclude, Group: g}}}, -1},
+			message{kind: "igmpv1_report", version: 1, records: []membership.Record{{Type: membership.IsExclude, Group: g}}}, -1},
 		{"v2 leave is TO_IN{}", ok, mustMarshal(t, &igmp.Leave{Group: g}),
-			message{version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: g}}}, -1},
+			message{kind: "igmpv2_leave", version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: g}}}, -1},
 		{"v3 report", ok, mustMarshal(t, &igmp.V3Report{Records: []igmp.GroupRecord{{Type: igmp.ModeIsInclude, Group: g, Sources: []netip.Addr{s}}}}),
-			message{version: 3, records: []membership.Record{{Type: membership.IsInclude, Group: g, Sources: []netip.Addr{s}}}}, -1},
+			message{kind: "igmpv3_report", version: 3, records: []membership.Record{{Type: membership.IsInclude, Group: g, Sources: []netip.Addr{s}}}}, -1},
 		{"v2 report without router alert", packetInfo{ttl: 1}, v2report, message{}, dropRouterAlert},
 		{"ttl 2", packetInfo{ttl: 2, routerAlert: true}, v2report, message{}, dropTTL},
 		{"bad checksum", ok, badSum, message{}, dropChecksum},

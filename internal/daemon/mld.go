@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
@@ -43,7 +44,7 @@ func decodeMLD(info packetInfo, payload []byte) (message, int, bool) {
 	}
 	switch m := msg.(type) {
 	case *mld.Query:
-		return message{query: &membership.Query{
+		return message{kind: fmt.Sprintf("mld_query_v%d", m.Version), query: &membership.Query{
 			Version:            mldToMembership(m.Version),
 			Group:              m.Group,
 			Sources:            m.Sources,
@@ -54,16 +55,16 @@ func decodeMLD(info packetInfo, payload []byte) (message, int, bool) {
 		}}, 0, true
 	case *mld.Report:
 		// RFC 3810 §8.3.2: an MLDv1 report is IS_EX({}).
-		return message{version: mldToMembership(1), records: []membership.Record{{Type: membership.IsExclude, Group: m.Group}}}, 0, true
+		return message{kind: "mldv1_report", version: mldToMembership(1), records: []membership.Record{{Type: membership.IsExclude, Group: m.Group}}}, 0, true
 	case *mld.Done:
 		// RFC 3810 §8.3.2: an MLDv1 done is TO_IN({}).
-		return message{version: mldToMembership(1), records: []membership.Record{{Type: membership.ToInclude, Group: m.Group}}}, 0, true
+		return message{kind: "mldv1_done", version: mldToMembership(1), records: []membership.Record{{Type: membership.ToInclude, Group: m.Group}}}, 0, true
 	case *mld.V2Report:
 		recs := make([]membership.Record, 0, len(m.Records))
 		for _, r := range m.Records {
 			recs = append(recs, membership.Record{Type: membership.RecordType(r.Type), Group: r.Group, Sources: r.Sources})
 		}
-		return message{version: mldToMembership(2), records: recs}, 0, true
+		return message{kind: "mldv2_report", version: mldToMembership(2), records: recs}, 0, true
 	}
 	return message{}, dropUnknownType, false
 }

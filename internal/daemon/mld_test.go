@@ -31,13 +31,13 @@ func TestDecodeMLD(t *testing.T) {
 		drop    int
 	}{
 		{"v1 report is IS_EX{} on the v2 compat scale", ok, v1report,
-			message{version: 2, records: []membership.Record{{Type: membership.IsExclude, Group: g}}}, -1},
+			message{kind: "mldv1_report", version: 2, records: []membership.Record{{Type: membership.IsExclude, Group: g}}}, -1},
 		{"v1 done is TO_IN{}", ok, marshal(&mld.Done{Group: g}),
-			message{version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: g}}}, -1},
+			message{kind: "mldv1_done", version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: g}}}, -1},
 		{"v2 report", ok, marshal(&mld.V2Report{Records: []mld.AddressRecord{{Type: mld.ModeIsInclude, Group: g, Sources: []netip.Addr{s}}}}),
-			message{version: 3, records: []membership.Record{{Type: membership.IsInclude, Group: g, Sources: []netip.Addr{s}}}}, -1},
+			message{kind: "mldv2_report", version: 3, records: []membership.Record{{Type: membership.IsInclude, Group: g, Sources: []netip.Addr{s}}}}, -1},
 		{"v2 report from :: is accepted", packetInfo{src: netip.IPv6Unspecified(), ttl: 1, routerAlert: true}, marshal(&mld.V2Report{Records: []mld.AddressRecord{{Type: mld.ChangeToExclude, Group: g}}}),
-			message{version: 3, records: []membership.Record{{Type: membership.ToExclude, Group: g}}}, -1},
+			message{kind: "mldv2_report", version: 3, records: []membership.Record{{Type: membership.ToExclude, Group: g}}}, -1},
 		{"global source", packetInfo{src: s, ttl: 1, routerAlert: true}, v1report, message{}, dropSource},
 		{"query from ::", packetInfo{src: netip.IPv6Unspecified(), ttl: 1, routerAlert: true}, marshal(&mld.Query{Version: 1, Group: netip.IPv6Unspecified(), MaxResp: time.Second}), message{}, dropSource},
 		{"hop limit 2", packetInfo{src: ll, ttl: 2, routerAlert: true}, v1report, message{}, dropTTL},

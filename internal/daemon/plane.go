@@ -1,13 +1,14 @@
 package daemon
 
 import (
-	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
@@ -24,9 +25,18 @@ type family struct {
 	decode      func(info packetInfo, payload []byte) (message, int, bool)
 	encodeQuery func(q membership.SendQuery) ([]byte, netip.Addr, error)
 	// querierAddr picks our address for the querier election from the
-	// link's addresses of this family (IGMP: any address of the link;
-	// MLD: the link-local one, RFC 3810 §7.6.2).
+	// link's addresses of this family (IGMP: the primary address; MLD: the
+	// link-local one, RFC 3810 §7.6.2).
 	querierAddr func(addrs []netip.Addr) netip.Addr
+}
+
+// inService is one configured interface that the plane has put in service.
+type inService struct {
+	cfg     config.Interface
+	ifindex int
+	up      bool
+	addr    netip.Addr
+	subnets []netip.Prefix
 }
 
 // plane is one address family's routing socket, brain and links.
@@ -36,76 +46,248 @@ type plane struct {
 	mr    mrouter
 	brain *proxy.Proxy
 
-	links map[int]string // ifindex -> name of the links in service
-	own   map[netip.Addr]bool
+	active map[string]*inService // by interface name
+	links  map[int]string        // ifindex -> name, for packet attribution
+	own    map[netip.Addr]bool   // our addresses: our own packets loop back
 
-	received  uint64
-	upcalls   uint64
-	drops     [numDrops]uint64        // owned by the loop
-	readDrops [numDrops]atomic.Uint64 // counted by the reader goroutine
+	readerDone chan struct{}
+
+	received    map[string]uint64 // by message kind
+	queriesSent uint64
+	upcalls     uint64
+	drops       [numDrops]uint64        // owned by the loop
+	readDrops   [numDrops]atomic.Uint64 // counted by the reader goroutine
+	perLink     map[string]*linkCounters
+	samples     map[proxy.Flow]sample // last counter reading, for rates
+}
+
+// linkCounters are one interface's message counters, kept across its
+// coming and going.
+type linkCounters struct {
+	reports, queries, queriesSent, dropped uint64
+}
+
+type sample struct {
+	packets, bytes uint64
+	at             time.Time
+}
+
+func (p *plane) link(name string) *linkCounters {
+	c := p.perLink[name]
+	if c == nil {
+		c = &linkCounters{}
+		p.perLink[name] = c
+	}
+	return c
 }
 
 func newPlane(fam *family, mr mrouter, log *slog.Logger) *plane {
-	return &plane{fam: fam, log: log, mr: mr, links: map[int]string{}, own: map[netip.Addr]bool{}}
+	return &plane{
+		fam: fam, log: log, mr: mr,
+		brain:      proxy.New(proxy.Config{}),
+		active:     map[string]*inService{},
+		links:      map[int]string{},
+		own:        map[netip.Addr]bool{},
+		readerDone: make(chan struct{}),
+		received:   map[string]uint64{},
+		perLink:    map[string]*linkCounters{},
+		samples:    map[proxy.Flow]sample{},
+	}
 }
 
-func (p *plane) drop(reason int) { p.drops[reason]++ }
+// drop counts a dropped packet that arrived on ifindex.
+func (p *plane) drop(ifindex, reason int) {
+	p.drops[reason]++
+	if name, ok := p.links[ifindex]; ok {
+		p.link(name).dropped++
+	}
+}
 
-// setup resolves the configured interfaces of this family and gives each a
-// VIF (or MIF).
-func (p *plane) setup(cfg *config.Config) (proxy.Config, error) {
-	var pc proxy.Config
-	up := cfg.Upstream()
-	upLink, err := p.link(up.Name)
-	if err != nil {
-		return pc, fmt.Errorf("%s: upstream interface %s: %w", p.fam.name, up.Name, err)
-	}
-	if _, err := p.mr.AddVIF(upLink.Ifindex, up.Threshold); err != nil {
-		return pc, fmt.Errorf("%s: upstream interface %s: %w", p.fam.name, up.Name, err)
-	}
-	if len(upLink.Subnets) == 0 && !hasFamily(up.Sources, p.fam.is) {
-		p.log.Warn("upstream interface has no address of this family and no source prefixes are configured: no upstream traffic will be accepted", "interface", up.Name)
-	}
-	p.links[upLink.Ifindex] = up.Name
-	pc.Upstream = upLink
-	for _, pf := range up.Sources {
-		if p.fam.is(pf.Addr()) {
-			pc.UpstreamSources = append(pc.UpstreamSources, pf)
+// linkFacts is what a snapshot says about one interface, in this family.
+func (p *plane) linkFacts(l linkwatch.Link) (addr netip.Addr, subnets []netip.Prefix, all []netip.Addr) {
+	for _, pf := range l.Addrs {
+		a := pf.Addr().Unmap()
+		if !p.fam.is(a) {
+			continue
+		}
+		all = append(all, a)
+		if !a.IsLinkLocalUnicast() {
+			subnets = append(subnets, pf.Masked())
 		}
 	}
-	for _, ds := range cfg.Downstreams() {
+	return p.fam.querierAddr(all), subnets, all
+}
+
+// want is one interface the plane should have in service.
+type want struct {
+	cfg  config.Interface
+	link linkwatch.Link
+}
+
+// reconcile brings the plane's links in line with the configuration, the
+// kernel's links and the chosen upstream. It is the one place that adds and
+// removes VIFs, so start-up, link changes, failover and reloads all take the
+// same path.
+func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
+	wants := map[string]want{}
+	var order []string
+	if up := d.upstreamConfig(); up != nil && p.fam.ifEnabled(up) {
+		if l, ok := d.links[up.Name]; ok {
+			wants[up.Name] = want{cfg: *up, link: l}
+			order = append(order, up.Name)
+		}
+	}
+	for _, ds := range d.cfg.Downstreams() {
 		if !p.fam.ifEnabled(ds) {
 			continue
 		}
-		l, err := p.link(ds.Name)
-		if err == nil {
-			_, err = p.mr.AddVIF(l.Ifindex, ds.Threshold)
-		}
-		if err != nil {
-			p.log.Error("downstream interface not in service", "interface", ds.Name, "err", err)
+		l, ok := d.links[ds.Name]
+		if !ok {
+			d.warnOnce("missing "+ds.Name, "interface does not exist yet; it is put in service when it appears", "interface", ds.Name)
 			continue
 		}
-		if err := p.mr.JoinRouterGroups(l.Ifindex); err != nil {
-			p.log.Error("cannot listen for reports", "interface", ds.Name, "err", err)
+		delete(d.warned, "missing "+ds.Name)
+		wants[ds.Name] = want{cfg: *ds, link: l}
+		order = append(order, ds.Name)
+	}
+
+	// Take out what is no longer wanted, or wanted differently enough to
+	// need a new VIF: gone, recreated under a new index, another role or
+	// another TTL threshold.
+	for _, name := range sortedNames(p.active) {
+		st := p.active[name]
+		w, ok := wants[name]
+		if ok && w.link.Index == st.ifindex && w.cfg.Role == st.cfg.Role && w.cfg.Threshold == st.cfg.Threshold {
+			continue
 		}
-		p.links[l.Ifindex] = ds.Name
-		pc.Downstreams = append(pc.Downstreams, proxy.Downstream{Link: l, Membership: membership.Config{
-			Robustness:              ds.Robustness,
-			QueryInterval:           ds.QueryInterval,
-			QueryResponseInterval:   ds.QueryResponseInterval,
-			StartupQueryInterval:    ds.StartupQueryInterval,
-			StartupQueryCount:       ds.StartupQueryCount,
-			LastMemberQueryInterval: ds.LastMemberQueryInterval,
-			LastMemberQueryCount:    ds.LastMemberQueryCount,
-			Version:                 p.fam.version(ds),
-		}})
-		p.log.Info("downstream in service", "interface", ds.Name, "ifindex", l.Ifindex, "address", l.Addr, "version", p.fam.version(ds))
+		if st.cfg.Role == config.RoleDownstream {
+			d.execute(p, p.brain.RemoveDownstream(now, st.ifindex))
+			d.check(p.mr.LeaveRouterGroups(st.ifindex), "leave router groups", "interface", name)
+		}
+		d.check(p.mr.DelVIF(st.ifindex), "remove vif", "interface", name)
+		delete(p.links, st.ifindex)
+		delete(p.active, name)
+		p.log.Info("interface out of service", "interface", name, "role", st.cfg.Role)
 	}
-	if len(pc.Downstreams) == 0 {
-		return pc, fmt.Errorf("%s: no downstream interface could be put in service", p.fam.name)
+
+	// The upstream: put a new one in service first, then re-home the flows.
+	var upLink proxy.Link
+	var upSources []netip.Prefix
+	var upACL proxy.Policy
+	upChanged := false
+	for _, name := range order {
+		w := wants[name]
+		if w.cfg.Role != config.RoleUpstream {
+			continue
+		}
+		addr, subnets, _ := p.linkFacts(w.link)
+		st := p.active[name]
+		if st == nil {
+			if _, err := p.mr.AddVIF(w.link.Index, w.cfg.Threshold); err != nil {
+				d.check(err, "add vif", "interface", name)
+				break
+			}
+			st = &inService{ifindex: w.link.Index}
+			p.active[name] = st
+			p.links[w.link.Index] = name
+			p.log.Info("upstream in service", "interface", name, "ifindex", w.link.Index, "addresses", subnets)
+			if len(subnets) == 0 && !hasFamily(w.cfg.Sources, p.fam.is) {
+				p.log.Warn("upstream has no address of this family and no source prefixes are configured: no upstream traffic is accepted until it has one", "interface", name)
+			}
+		}
+		upChanged = upChanged || !st.cfg.Equal(w.cfg)
+		st.cfg, st.up, st.addr, st.subnets = w.cfg, w.link.Up, addr, subnets
+		upLink = proxy.Link{Ifindex: w.link.Index, Name: name, Addr: addr, Subnets: subnets}
+		upACL = policy(&w.cfg)
+		for _, pf := range w.cfg.Sources {
+			if p.fam.is(pf.Addr()) {
+				upSources = append(upSources, pf)
+			}
+		}
 	}
-	p.log.Info("upstream in service", "interface", up.Name, "ifindex", upLink.Ifindex, "address", upLink.Addr)
-	return pc, nil
+	if cur := p.brain.Upstream(); upChanged || cur.Ifindex != upLink.Ifindex || !slices.Equal(cur.Subnets, upLink.Subnets) {
+		d.execute(p, p.brain.SetUpstream(now, upLink, upSources, upACL))
+	}
+
+	// Downstreams: new ones in service, known ones updated in place.
+	for _, name := range order {
+		w := wants[name]
+		if w.cfg.Role != config.RoleDownstream {
+			continue
+		}
+		addr, subnets, _ := p.linkFacts(w.link)
+		st := p.active[name]
+		if st == nil {
+			if _, err := p.mr.AddVIF(w.link.Index, w.cfg.Threshold); err != nil {
+				d.check(err, "add vif", "interface", name)
+				continue
+			}
+			d.check(p.mr.JoinRouterGroups(w.link.Index), "listen for reports", "interface", name)
+			st = &inService{cfg: w.cfg, ifindex: w.link.Index, up: w.link.Up, addr: addr, subnets: subnets}
+			p.active[name] = st
+			p.links[w.link.Index] = name
+			d.execute(p, p.brain.AddDownstream(now, proxy.Downstream{
+				Link:       proxy.Link{Ifindex: w.link.Index, Name: name, Addr: addr, Subnets: subnets},
+				Membership: p.membershipConfig(&w.cfg),
+				ACL:        policy(&w.cfg),
+			}))
+			if !w.link.Up {
+				d.execute(p, p.brain.SetLinkUp(now, w.link.Index, false))
+			}
+			p.log.Info("downstream in service", "interface", name, "ifindex", w.link.Index, "address", addr, "up", w.link.Up, "version", p.fam.version(&w.cfg))
+			continue
+		}
+		if st.up != w.link.Up {
+			st.up = w.link.Up
+			p.log.Info("downstream link state", "interface", name, "up", st.up)
+			d.execute(p, p.brain.SetLinkUp(now, st.ifindex, st.up))
+		}
+		if st.addr != addr || !slices.Equal(st.subnets, subnets) {
+			st.addr, st.subnets = addr, subnets
+			p.log.Info("downstream address", "interface", name, "address", addr)
+			d.execute(p, p.brain.SetAddress(now, st.ifindex, addr, subnets))
+		}
+		if !st.cfg.Equal(w.cfg) {
+			st.cfg = w.cfg
+			p.log.Info("downstream reconfigured", "interface", name)
+			d.execute(p, p.brain.Reconfigure(now, st.ifindex, p.membershipConfig(&w.cfg), policy(&w.cfg)))
+		}
+	}
+
+	// Our own addresses, to recognise our packets looping back.
+	clear(p.own)
+	for name := range p.active {
+		if l, ok := d.links[name]; ok {
+			_, _, all := p.linkFacts(l)
+			for _, a := range all {
+				p.own[a] = true
+			}
+		}
+	}
+}
+
+func (p *plane) membershipConfig(i *config.Interface) membership.Config {
+	return membership.Config{
+		Robustness:              i.Robustness,
+		QueryInterval:           i.QueryInterval,
+		QueryResponseInterval:   i.QueryResponseInterval,
+		StartupQueryInterval:    i.StartupQueryInterval,
+		StartupQueryCount:       i.StartupQueryCount,
+		LastMemberQueryInterval: i.LastMemberQueryInterval,
+		LastMemberQueryCount:    i.LastMemberQueryCount,
+		Version:                 p.fam.version(i),
+		MaxGroups:               i.MaxGroups,
+		MaxSources:              i.MaxSources,
+		FastLeave:               i.FastLeave,
+	}
+}
+
+// policy is an interface's access list for the brain; none means allow.
+func policy(i *config.Interface) proxy.Policy {
+	if len(i.ACL) == 0 {
+		return nil
+	}
+	return i.ACL
 }
 
 func hasFamily(ps []netip.Prefix, is func(netip.Addr) bool) bool {
@@ -117,40 +299,13 @@ func hasFamily(ps []netip.Prefix, is func(netip.Addr) bool) bool {
 	return false
 }
 
-// link looks up an interface and its addresses of this family.
-func (p *plane) link(name string) (proxy.Link, error) {
-	ifi, err := net.InterfaceByName(name)
-	if err != nil {
-		return proxy.Link{}, err
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
 	}
-	l := proxy.Link{Ifindex: ifi.Index, Name: name}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return l, err
-	}
-	var mine []netip.Addr
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
-		if !p.fam.is(ip) {
-			continue
-		}
-		ones, _ := ipn.Mask.Size()
-		if !ip.IsLinkLocalUnicast() {
-			l.Subnets = append(l.Subnets, netip.PrefixFrom(ip, ones).Masked())
-		}
-		p.own[ip] = true
-		mine = append(mine, ip)
-	}
-	l.Addr = p.fam.querierAddr(mine)
-	return l, nil
+	slices.Sort(names)
+	return names
 }
 
 func (p *plane) names(ifindexes []int) []string {
@@ -168,7 +323,11 @@ func (p *plane) logStats() {
 			dropped = append(dropped, dropNames[i], n)
 		}
 	}
+	var received uint64
+	for _, n := range p.received {
+		received += n
+	}
 	st := p.brain.Stats()
-	p.log.Info("stopped", "received", p.received, "upcalls", p.upcalls, "routes-set", st.RoutesSet, "routes-deleted", st.RoutesDeleted,
+	p.log.Info("stopped", "received", received, "upcalls", p.upcalls, "routes-added", st.RoutesAdded, "routes-removed", st.RoutesDeleted,
 		"source-not-accepted", st.SourceNotAccepted, slog.Group("dropped", dropped...))
 }

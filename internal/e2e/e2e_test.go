@@ -137,6 +137,7 @@ type topo struct {
 	lab    *netlab.Lab
 	daemon *netlab.Proc
 	conf   string // path of the daemon's configuration file
+	sock   string // path of the daemon's control socket
 }
 
 // newTopo builds the network, starts the daemon and waits until it has set up
@@ -228,9 +229,11 @@ func (tp *topo) build(o topoOptions) {
 
 func (tp *topo) startDaemon(cfg string) {
 	t := tp.t
-	tp.conf = filepath.Join(t.TempDir(), "mcast-proxy.conf")
+	dir := t.TempDir()
+	tp.conf = filepath.Join(dir, "mcast-proxy.conf")
+	tp.sock = filepath.Join(dir, "mcast-proxy.sock")
 	tp.must(os.WriteFile(tp.conf, []byte(cfg), 0o644))
-	p, err := tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf)
+	p, err := tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
 	tp.must(err)
 	tp.daemon = p
 	t.Cleanup(func() {

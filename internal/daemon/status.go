@@ -1,0 +1,199 @@
+package daemon
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
+)
+
+// status builds the answer to a status request from the loop's own state
+// and the kernel's counters.
+func (d *Daemon) status(now time.Time) *control.Status {
+	st := &control.Status{
+		Version:       d.opts.Version,
+		Config:        d.cfg.File,
+		Started:       d.started,
+		UptimeSeconds: now.Sub(d.started).Seconds(),
+		Table:         d.cfg.Table,
+		Interfaces:    []control.Interface{},
+		Upstream:      []control.Subscription{},
+		Routes:        []control.Route{},
+	}
+	for _, p := range d.planes {
+		for i := range d.cfg.Interfaces {
+			ifc := &d.cfg.Interfaces[i]
+			if ifc.Role == config.RoleDisabled || !p.fam.ifEnabled(ifc) {
+				continue
+			}
+			st.Interfaces = append(st.Interfaces, d.interfaceStatus(p, ifc, now))
+		}
+		for _, s := range p.brain.SubscriptionList() {
+			st.Upstream = append(st.Upstream, control.Subscription{
+				Family: p.fam.name, Interface: d.upName, Group: s.Group.String(),
+				Mode: modeName(s.Sub.Mode), Sources: addrStrings(s.Sub.Sources),
+			})
+		}
+		st.Routes = append(st.Routes, d.routeStatus(p, now)...)
+		st.Counters = append(st.Counters, p.countersStatus())
+	}
+	return st
+}
+
+func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time) control.Interface {
+	out := control.Interface{Name: ifc.Name, Family: p.fam.name, Role: ifc.Role.String(), State: control.StateWaiting, VIF: -1, Addresses: []string{}}
+	l, exists := d.links[ifc.Name]
+	if exists {
+		out.Ifindex = l.Index
+		_, _, all := p.linkFacts(l)
+		out.Addresses = addrStrings(all)
+	}
+	in, active := p.active[ifc.Name]
+	switch {
+	case active && in.up:
+		out.State = control.StateActive
+	case ifc.Role == config.RoleUpstream && exists && l.Up && ifc.Name != d.upName:
+		out.State = control.StateStandby
+	}
+	if active {
+		if vif, ok := p.mr.VIF(in.ifindex); ok {
+			out.VIF = vif
+		}
+	}
+	if c := p.perLink[ifc.Name]; c != nil {
+		out.Counters = map[string]uint64{"reports": c.reports, "queries": c.queries, "queries_sent": c.queriesSent, "dropped": c.dropped}
+	}
+	if ifc.Role != config.RoleDownstream || !active {
+		return out
+	}
+	r, ok := p.brain.Router(in.ifindex)
+	if !ok {
+		return out
+	}
+	addr, self := r.Querier()
+	q := &control.Querier{Self: self, Version: p.fam.version(ifc)}
+	if p.fam == ipv6 {
+		q.Version = membershipToMLD(q.Version)
+	}
+	if addr.IsValid() {
+		q.Address = addr.String()
+	}
+	out.Querier = q
+	for _, g := range r.Groups() {
+		out.Groups = append(out.Groups, groupStatus(g, now))
+	}
+	return out
+}
+
+func groupStatus(g membership.GroupState, now time.Time) control.Group {
+	cg := control.Group{
+		Group: g.Group.String(), Mode: modeName(g.Mode), Compat: g.Compat,
+		Excluded: addrStrings(g.Exclude), Untracked: g.Untracked,
+	}
+	if g.Mode == membership.Exclude {
+		cg.ExpiresIn = seconds(g.Expires, now)
+	}
+	for _, s := range g.Include {
+		cg.Sources = append(cg.Sources, control.Source{Address: s.String(), ExpiresIn: seconds(g.Expires, now)})
+	}
+	for _, h := range g.Hosts {
+		cg.Hosts = append(cg.Hosts, control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), Sources: addrStrings(h.Sources), ExpiresIn: seconds(h.Expires, now)})
+	}
+	return cg
+}
+
+// routeStatus lists the forwarding entries with the kernel's counters and
+// the rate since the previous reading.
+func (d *Daemon) routeStatus(p *plane, now time.Time) []control.Route {
+	var out []control.Route
+	for _, r := range p.mr.Routes() {
+		cr := control.Route{
+			Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
+			Input: p.links[r.Input], Outputs: p.names(r.Outputs),
+		}
+		if c, err := p.mr.Counters(r.Source, r.Group); err == nil {
+			cr.Packets, cr.Bytes, cr.WrongIf = c.Packets, c.Bytes, c.WrongIf
+			f := proxy.Flow{Source: r.Source, Group: r.Group}
+			if prev, ok := p.samples[f]; ok && c.Packets >= prev.packets {
+				if dt := now.Sub(prev.at).Seconds(); dt > 0 {
+					cr.PacketsPerSecond = float64(c.Packets-prev.packets) / dt
+					cr.BitsPerSecond = 8 * float64(c.Bytes-prev.bytes) / dt
+				}
+			}
+			p.samples[f] = sample{packets: c.Packets, bytes: c.Bytes, at: now}
+		}
+		out = append(out, cr)
+	}
+	// Forget readings of entries that are gone.
+	for f := range p.samples {
+		if !slices.ContainsFunc(out, func(r control.Route) bool { return r.Source == f.Source.String() && r.Group == f.Group.String() }) {
+			delete(p.samples, f)
+		}
+	}
+	return out
+}
+
+func (p *plane) countersStatus() control.FamilyCounters {
+	fc := control.FamilyCounters{
+		Family: p.fam.name, Received: map[string]uint64{}, Dropped: map[string]uint64{},
+		QueriesSent: p.queriesSent, Upcalls: p.upcalls,
+	}
+	for k, n := range p.received {
+		fc.Received[k] = n
+	}
+	for i := range p.drops {
+		if n := p.drops[i] + p.readDrops[i].Load(); n > 0 {
+			fc.Dropped[dropNames[i]] = n
+		}
+	}
+	bs := p.brain.Stats()
+	addNonZero(fc.Dropped, "source_not_accepted", bs.SourceNotAccepted)
+	addNonZero(fc.Dropped, "policy", bs.PolicyDenied)
+	addNonZero(fc.Dropped, "link_local_group", bs.LinkLocalGroups)
+	addNonZero(fc.Dropped, "flow_limit", bs.FlowLimit)
+	var limit uint64
+	for _, ifi := range p.brain.Downstreams() {
+		if r, ok := p.brain.Router(ifi); ok {
+			ms := r.Stats()
+			limit += ms.GroupLimit + ms.SourceLimit + ms.HostLimit
+		}
+	}
+	addNonZero(fc.Dropped, "limit", limit)
+	fc.RoutesAdded, fc.RoutesChanged, fc.RoutesRemoved = bs.RoutesAdded, bs.RoutesChanged, bs.RoutesDeleted
+	return fc
+}
+
+func addNonZero(m map[string]uint64, k string, n uint64) {
+	if n > 0 {
+		m[k] += n
+	}
+}
+
+func modeName(m membership.FilterMode) string {
+	if m == membership.Exclude {
+		return control.ModeExclude
+	}
+	return control.ModeInclude
+}
+
+func addrStrings(as []netip.Addr) []string {
+	if len(as) == 0 {
+		return nil
+	}
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
+func seconds(t, now time.Time) float64 {
+	if t.IsZero() || !t.After(now) {
+		return 0
+	}
+	return t.Sub(now).Seconds()
+}

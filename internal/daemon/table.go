@@ -1,0 +1,4 @@
+package daemon
+
+func (d *Daemon) addRules() {}
+func (d *Daemon) delRules() {}
