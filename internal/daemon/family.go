@@ -19,7 +19,9 @@ var ipv4 = &family{
 		}
 		return igmpSocket{s}, nil
 	},
-	enabled:     func(c *config.Config) bool { return familyInService(c, func(i *config.Interface) bool { return i.IPv4 }) },
+	enabled: func(c *config.Config) bool {
+		return familyInService(c, func(i *config.Interface) bool { return i.IPv4 })
+	},
 	ifEnabled:   func(i *config.Interface) bool { return i.IPv4 },
 	version:     func(i *config.Interface) int { return i.IGMPVersion },
 	is:          netip.Addr.Is4,
@@ -51,7 +53,9 @@ var ipv6 = &family{
 		}
 		return mldSocket{s}, nil
 	},
-	enabled:     func(c *config.Config) bool { return familyInService(c, func(i *config.Interface) bool { return i.IPv6 }) },
+	enabled: func(c *config.Config) bool {
+		return familyInService(c, func(i *config.Interface) bool { return i.IPv6 })
+	},
 	ifEnabled:   func(i *config.Interface) bool { return i.IPv6 },
 	version:     func(i *config.Interface) int { return mldToMembership(i.MLDVersion) },
 	is:          func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() },

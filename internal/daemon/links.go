@@ -183,4 +183,3 @@ func readSysctl(path string) int {
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
 }
-
