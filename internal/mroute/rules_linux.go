@@ -1,0 +1,92 @@
+package mroute
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ruleTimeout bounds the wait for the kernel's acknowledgement, which comes
+// at once unless something is badly wrong.
+const ruleTimeout = 5 * time.Second
+
+// AddRule installs r in the calling thread's network namespace. A rule that
+// is already there is not an error.
+func AddRule(r Rule) error {
+	err := ruleRequest(rtmNewRule, r)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mroute: add rule %s: %w", r, err)
+	}
+	return nil
+}
+
+// DelRule removes r from the calling thread's network namespace. A rule that
+// is not there is not an error: removing is how the daemon cleans up, and
+// someone may have been there first.
+func DelRule(r Rule) error {
+	err := ruleRequest(rtmDelRule, r)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mroute: delete rule %s: %w", r, err)
+	}
+	return nil
+}
+
+// ruleRequest sends one rule request over a fresh NETLINK_ROUTE socket and
+// returns the kernel's answer: rules change only at start, reload and exit.
+func ruleRequest(typ uint16, r Rule) error {
+	const seq = 1
+	req, err := encodeRule(typ, seq, r, binary.NativeEndian)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(ruleTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("netlink receive timeout: %w", err)
+	}
+	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+	if err := unix.Sendto(fd, req, 0, kernel); err != nil {
+		return fmt.Errorf("netlink send: %w", err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("netlink receive: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return fmt.Errorf("netlink reply: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != seq || m.Header.Type != unix.NLMSG_ERROR {
+				continue
+			}
+			if len(m.Data) < 4 {
+				return fmt.Errorf("netlink reply: error message of %d bytes", len(m.Data))
+			}
+			// nlmsgerr.error is a negative errno, or 0 for the ACK.
+			if errno := -int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
+				return unix.Errno(errno)
+			}
+			return nil
+		}
+	}
+}
