@@ -16,7 +16,7 @@ type Rule struct {
 	Oif    string // match the departure interface; empty matches any
 	Table  uint32 // the multicast routing table to use, not 0
 	// Priority orders the rules, lowest first; the kernel's catch-all rule
-	// for the default table sits at 32768. It is always sent, so adding the
+	// for the default table sits at 32767. It is always sent, so adding the
 	// same rule twice is recognised as a duplicate rather than stacked.
 	Priority uint32
 }

@@ -17,7 +17,11 @@ const ruleTimeout = 5 * time.Second
 // AddRule installs r in the calling thread's network namespace. A rule that
 // is already there is not an error.
 func AddRule(r Rule) error {
-	err := ruleRequest(rtmNewRule, r)
+	req, err := encodeRule(rtmNewRule, ruleSeq, r, binary.NativeEndian)
+	if err != nil {
+		return err
+	}
+	err = ruleRequest(req)
 	if errors.Is(err, unix.EEXIST) {
 		return nil
 	}
@@ -31,7 +35,11 @@ func AddRule(r Rule) error {
 // is not there is not an error: removing is how the daemon cleans up, and
 // someone may have been there first.
 func DelRule(r Rule) error {
-	err := ruleRequest(rtmDelRule, r)
+	req, err := encodeRule(rtmDelRule, ruleSeq, r, binary.NativeEndian)
+	if err != nil {
+		return err
+	}
+	err = ruleRequest(req)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
@@ -41,14 +49,12 @@ func DelRule(r Rule) error {
 	return nil
 }
 
+// ruleSeq numbers every request: each goes over its own socket.
+const ruleSeq = 1
+
 // ruleRequest sends one rule request over a fresh NETLINK_ROUTE socket and
 // returns the kernel's answer: rules change only at start, reload and exit.
-func ruleRequest(typ uint16, r Rule) error {
-	const seq = 1
-	req, err := encodeRule(typ, seq, r, binary.NativeEndian)
-	if err != nil {
-		return err
-	}
+func ruleRequest(req []byte) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink socket: %w", err)
@@ -76,7 +82,7 @@ func ruleRequest(typ uint16, r Rule) error {
 			return fmt.Errorf("netlink reply: %w", err)
 		}
 		for _, m := range msgs {
-			if m.Header.Seq != seq || m.Header.Type != unix.NLMSG_ERROR {
+			if m.Header.Seq != ruleSeq || m.Header.Type != unix.NLMSG_ERROR {
 				continue
 			}
 			if len(m.Data) < 4 {
