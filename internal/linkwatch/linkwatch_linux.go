@@ -150,7 +150,10 @@ type Watcher struct {
 // live in the calling thread's network namespace for the watcher's whole
 // life. Bursts of notifications are coalesced: the watcher snapshots settle
 // after the last notification, but at most five settle periods after the
-// first. A non-positive settle means 50 ms.
+// first. A non-positive settle means 50 ms. An interface deleted and
+// recreated under the same name within one burst (a PPPoE reconnect) is
+// reported as a LinkChange with a new Index; when the two steps fall into
+// separate bursts, as a removal followed by an addition.
 func Watch(settle time.Duration) (*Watcher, Snapshot, error) {
 	if settle <= 0 {
 		settle = defaultSettle
