@@ -90,7 +90,7 @@ type Daemon struct {
 	// interface is in service.
 	sub    *upstream.Joiner
 	upName string // the active upstream interface, "" if none
-	rules  []any
+	rules  []mroute.Rule
 
 	errLogged map[string]bool
 	warned    map[string]bool
