@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+)
+
+// Benchmarks of the brain at scale (field failure #15: joins that take
+// seconds to be routed once many groups are present). The proxy is built
+// as a router would run it: one upstream, four downstreams, groups spread
+// over them and a forwarding entry for each group.
+
+const benchDowns = 4
+
+var benchSrc = netip.MustParseAddr("10.0.0.2")
+
+// benchGroup is the i-th test group, 239.x.y.z.
+func benchGroup(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{239, byte(i >> 16), byte(i >> 8), byte(i)})
+}
+
+// benchHost is the reporting host on downstream d.
+func benchHost(d int) netip.Addr {
+	return netip.AddrFrom4([4]byte{192, 168, byte(d), 10})
+}
+
+// benchProxy returns a started proxy whose downstreams (ifindexes 3 to 6)
+// hold groups 0 to n-1, group i on downstream i%4, each group with one flow
+// from the upstream, up to MaxFlows flows in all.
+func benchProxy(b *testing.B, n int) *Proxy {
+	b.Helper()
+	mc := membership.Config{Version: 3, FastLeave: true}
+	cfg := Config{
+		Upstream: Link{Ifindex: upIf, Name: "wan", Addr: netip.MustParseAddr("10.0.0.1"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+	}
+	for d := range benchDowns {
+		cfg.Downstreams = append(cfg.Downstreams, Downstream{
+			Link:       Link{Ifindex: 3 + d, Name: fmt.Sprintf("lan%d", d), Addr: netip.AddrFrom4([4]byte{192, 168, byte(d), 1})},
+			Membership: mc,
+		})
+	}
+	p := New(cfg)
+	p.Start(t0)
+	for i := range n {
+		d := i % benchDowns
+		p.Report(t0, 3+d, benchHost(d), 3, join(benchGroup(i)))
+		if p.nflow < MaxFlows-1 {
+			p.SourceActive(t0, upIf, benchSrc, benchGroup(i))
+		}
+	}
+	if len(p.subs) != n {
+		b.Fatalf("setup: %d upstream subscriptions, want %d", len(p.subs), n)
+	}
+	return p
+}
+
+// BenchmarkReportJoin measures a report that joins one more group on a
+// downstream, with the flow of that group already present (traffic arrived
+// before the join), so the join yields an upstream subscription and an
+// updated forwarding entry. To keep the state the same from one iteration
+// to the next, each iteration is the join followed by the host's fast
+// leave: one op is two reports.
+func BenchmarkReportJoin(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) {
+			p := benchProxy(b, n)
+			extra := benchGroup(n)
+			p.SourceActive(t0, upIf, benchSrc, extra)
+			joinRec := []membership.Record{{Type: membership.ToExclude, Group: extra}}
+			leaveRec := []membership.Record{{Type: membership.ToInclude, Group: extra}}
+			host := benchHost(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// Time moves on by 1µs an iteration, far from any expiry.
+				now := t0.Add(time.Duration(i) * time.Microsecond)
+				if acts := p.Report(now, 3, host, 3, joinRec); len(only[SetRoute](acts)) != 1 {
+					b.Fatalf("join: %+v, want one forwarding change", acts)
+				}
+				if acts := p.Report(now, 3, host, 3, leaveRec); len(only[SetRoute](acts)) != 1 {
+					b.Fatalf("leave: %+v, want one forwarding change", acts)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSourceActive measures a kernel upcall for a new flow of a
+// joined group while many flows are installed. Each iteration also forgets
+// the new flow again (a map delete), so the flow count stays fixed.
+func BenchmarkSourceActive(b *testing.B) {
+	for _, n := range []int{1000, 8000} {
+		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
+			p := benchProxy(b, n)
+			if p.nflow != n {
+				b.Fatalf("setup: %d flows, want %d", p.nflow, n)
+			}
+			src := netip.MustParseAddr("10.0.0.3")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				grp := benchGroup(i % n)
+				if acts := p.SourceActive(t0, upIf, src, grp); len(acts) != 1 {
+					b.Fatalf("upcall: %+v, want one forwarding entry", acts)
+				}
+				p.forget(src, grp)
+			}
+		})
+	}
+}
