@@ -7,10 +7,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
-# Pure packages: all their tests run under qemu on big-endian MIPS.
-CROSS_PURE := internal/igmp internal/membership internal/proxy internal/config
+# Pure packages: all their tests run under qemu on big-endian MIPS. internal/daemon is
+# kernel-facing, but its tests only decode and encode packets, so all of them run too.
+CROSS_PURE := internal/igmp internal/mld internal/membership internal/proxy internal/config internal/daemon
 # Kernel-facing packages: only their codec tests run under qemu (qemu rejects MRT_* and MCAST_* options).
 CROSS_CODEC := internal/mroute internal/upstream
+# linkwatch: only the rtnetlink decoding and snapshot Diff tests (the others open netlink sockets).
+CROSS_LINKWATCH := internal/linkwatch
 QEMU_MIPS ?= qemu-mips-static
 
 .PHONY: all build test test-cross demo cross lint bench fuzz clean need-root
@@ -33,13 +36,14 @@ test: need-root
 test-cross:
 	@command -v $(QEMU_MIPS) >/dev/null || { echo "$(QEMU_MIPS) not found: install qemu-user-static (apt-get install qemu-user-static)" >&2; exit 1; }
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	for p in $(CROSS_PURE) $(CROSS_CODEC); do \
+	for p in $(CROSS_PURE) $(CROSS_CODEC) $(CROSS_LINKWATCH); do \
 		if [ ! -d "$$p" ]; then echo "test-cross: $$p does not exist yet, skipped"; continue; fi; \
 		name=$$(echo "$$p" | tr / _); \
 		CGO_ENABLED=0 GOOS=linux GOARCH=mips GOMIPS=softfloat $(GO) test -c -o "$$tmp/$$name.test" ./$$p; \
 		if [ ! -f "$$tmp/$$name.test" ]; then echo "test-cross: $$p has no tests, skipped"; continue; fi; \
 		run=""; \
 		case " $(CROSS_CODEC) " in *" $$p "*) run='^Test(Encode|Decode)';; esac; \
+		case " $(CROSS_LINKWATCH) " in *" $$p "*) run='^Test(Decode|Diff)';; esac; \
 		echo "test-cross: $$p (linux/mips softfloat under $(QEMU_MIPS))"; \
 		if [ -n "$$run" ]; then (cd "$$p" && $(QEMU_MIPS) "$$tmp/$$name.test" -test.count=1 -test.run "$$run"); \
 		else (cd "$$p" && $(QEMU_MIPS) "$$tmp/$$name.test" -test.count=1); fi; \
