@@ -15,13 +15,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Packet is one IPv4 packet a Sniffer saw arrive.
+// Packet is one IPv4 or IPv6 packet a Sniffer saw arrive.
 type Packet struct {
 	At       time.Time
 	Src, Dst netip.Addr
-	Proto    uint8
-	TTL      uint8
-	Payload  []byte // the IP payload (for IGMP: the IGMP message), at most 64 bytes
+	// Proto is the IPv4 protocol or, for IPv6, the upper-layer header
+	// after any hop-by-hop, routing and destination options headers
+	// (58 for ICMPv6 and so MLD).
+	Proto uint8
+	TTL   uint8 // TTL or hop limit
+	// RouterAlert is set when an IPv6 packet carried the Router Alert
+	// hop-by-hop option (RFC 2711).
+	RouterAlert bool
+	Payload     []byte // the IP payload (for IGMP and MLD: the message), at most 64 bytes
 }
 
 // Sniffer records the IPv4 packets arriving on one interface, whether or not
@@ -30,6 +36,7 @@ type Packet struct {
 // forwarding.
 type Sniffer struct {
 	fd     int
+	parse  func([]byte) (Packet, bool)
 	closed atomic.Bool
 	done   chan struct{}
 
@@ -39,8 +46,17 @@ type Sniffer struct {
 
 // NewSniffer starts recording the IPv4 packets that arrive on ifname in ns.
 func (l *Lab) NewSniffer(ns, ifname string) (*Sniffer, error) {
-	s := &Sniffer{fd: -1, done: make(chan struct{})}
-	proto := int(htons(unix.ETH_P_IP))
+	return l.newSniffer(ns, ifname, unix.ETH_P_IP, parseIPv4)
+}
+
+// NewSniffer6 starts recording the IPv6 packets that arrive on ifname in ns.
+func (l *Lab) NewSniffer6(ns, ifname string) (*Sniffer, error) {
+	return l.newSniffer(ns, ifname, unix.ETH_P_IPV6, parseIPv6)
+}
+
+func (l *Lab) newSniffer(ns, ifname string, ethType uint16, parse func([]byte) (Packet, bool)) (*Sniffer, error) {
+	s := &Sniffer{fd: -1, parse: parse, done: make(chan struct{})}
+	proto := int(htons(ethType))
 	err := l.Do(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
@@ -87,7 +103,7 @@ func (s *Sniffer) loop() {
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
-		p, ok := parseIPv4(buf[:n])
+		p, ok := s.parse(buf[:n])
 		if !ok {
 			continue
 		}
@@ -118,6 +134,69 @@ func parseIPv4(b []byte) (Packet, bool) {
 		TTL:     b[8],
 		Payload: append([]byte(nil), payload...),
 	}, true
+}
+
+// IPv6 extension headers that parseIPv6 steps over (RFC 8200 §4).
+const (
+	ipv6HopByHop = 0
+	ipv6Routing  = 43
+	ipv6DestOpts = 60
+)
+
+func parseIPv6(b []byte) (Packet, bool) {
+	const hdrLen = 40
+	if len(b) < hdrLen || b[0]>>4 != 6 {
+		return Packet{}, false
+	}
+	end := hdrLen + int(binary.BigEndian.Uint16(b[4:]))
+	if len(b) < end {
+		return Packet{}, false
+	}
+	p := Packet{
+		Src: netip.AddrFrom16([16]byte(b[8:24])),
+		Dst: netip.AddrFrom16([16]byte(b[24:40])),
+		TTL: b[7],
+	}
+	next, off := b[6], hdrLen
+	for next == ipv6HopByHop || next == ipv6Routing || next == ipv6DestOpts {
+		if off+8 > end {
+			return Packet{}, false
+		}
+		size := (int(b[off+1]) + 1) * 8
+		if off+size > end {
+			return Packet{}, false
+		}
+		if next == ipv6HopByHop {
+			p.RouterAlert = hasRouterAlert(b[off+2 : off+size])
+		}
+		next, off = b[off], off+size
+	}
+	p.Proto = next
+	payload := b[off:end]
+	if len(payload) > 64 {
+		payload = payload[:64]
+	}
+	p.Payload = append([]byte(nil), payload...)
+	return p, true
+}
+
+// hasRouterAlert walks hop-by-hop options (RFC 8200 §4.2) for Router Alert
+// (type 5, RFC 2711).
+func hasRouterAlert(opts []byte) bool {
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0: // Pad1
+			i++
+			continue
+		case 5:
+			return true
+		}
+		if i+1 >= len(opts) {
+			return false
+		}
+		i += 2 + int(opts[i+1])
+	}
+	return false
 }
 
 // Packets returns the recorded packets that match (all, if match is nil).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // Datagram layout sent by a Sender: magic, sequence number, send time.
@@ -21,10 +22,10 @@ const (
 )
 
 // Sender sends numbered UDP datagrams to a multicast group from one source
-// address at a fixed interval until stopped.
+// address at a fixed interval until stopped. The group may be IPv4 or IPv6.
 type Sender struct {
 	src, dst netip.AddrPort
-	conn     *ipv4.PacketConn
+	conn     net.PacketConn
 	stop     chan struct{}
 	done     chan struct{}
 	once     sync.Once
@@ -33,34 +34,52 @@ type Sender struct {
 	sent uint64
 }
 
-// SenderTTL is the TTL of the stream's datagrams: enough to cross the lab.
+// SenderTTL is the TTL (IPv4) or hop limit (IPv6) of the stream's
+// datagrams: enough to cross the lab.
 const SenderTTL = 8
 
 // NewSender starts sending from src (an address of ifname in namespace ns) to
-// group:port every interval. The first datagram has sequence number 1.
+// group:port every interval. The first datagram has sequence number 1. An
+// IPv6 src needs an address that is usable at once (no duplicate address
+// detection pending, see AddrNoDAD).
 func (l *Lab) NewSender(ns, ifname string, src netip.Addr, dst netip.AddrPort, interval time.Duration) (*Sender, error) {
-	var conn *ipv4.PacketConn
+	var conn net.PacketConn
 	err := l.Do(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
 		}
-		c, err := net.ListenPacket("udp4", netip.AddrPortFrom(src, 0).String())
+		network := "udp4"
+		if src.Is6() {
+			network = "udp6"
+		}
+		c, err := net.ListenPacket(network, netip.AddrPortFrom(src, 0).String())
 		if err != nil {
 			return err
 		}
-		p := ipv4.NewPacketConn(c)
-		for _, f := range []func() error{
-			func() error { return p.SetMulticastInterface(ifi) },
-			func() error { return p.SetMulticastTTL(SenderTTL) },
-			func() error { return p.SetMulticastLoopback(false) },
-		} {
+		var opts []func() error
+		if src.Is6() {
+			p := ipv6.NewPacketConn(c)
+			opts = []func() error{
+				func() error { return p.SetMulticastInterface(ifi) },
+				func() error { return p.SetMulticastHopLimit(SenderTTL) },
+				func() error { return p.SetMulticastLoopback(false) },
+			}
+		} else {
+			p := ipv4.NewPacketConn(c)
+			opts = []func() error{
+				func() error { return p.SetMulticastInterface(ifi) },
+				func() error { return p.SetMulticastTTL(SenderTTL) },
+				func() error { return p.SetMulticastLoopback(false) },
+			}
+		}
+		for _, f := range opts {
 			if err := f(); err != nil {
 				c.Close()
 				return err
 			}
 		}
-		conn = p
+		conn = c
 		return nil
 	})
 	if err != nil {
@@ -84,7 +103,7 @@ func (s *Sender) loop(interval time.Duration) {
 		binary.BigEndian.PutUint64(buf[12:], uint64(time.Now().UnixNano()))
 		// Errors (no route yet, buffer full) just lose a datagram, as on
 		// a real network; receivers see the gap.
-		if _, err := s.conn.WriteTo(buf, nil, to); err == nil {
+		if _, err := s.conn.WriteTo(buf, to); err == nil {
 			s.mu.Lock()
 			s.sent++
 			s.mu.Unlock()
@@ -153,19 +172,31 @@ type Arrival struct {
 }
 
 // Receiver is a UDP socket in a namespace that joins a group on one interface
-// and records the numbered datagrams it receives, per source.
+// and records the numbered datagrams it receives, per source. The group may
+// be IPv4 (IGMP) or IPv6 (MLD).
 type Receiver struct {
 	ns      string
 	ifi     *net.Interface
 	group   netip.AddrPort
 	mode    FilterMode
 	sources []netip.Addr
-	conn    *ipv4.PacketConn
+	conn    net.PacketConn
+	mc      groupJoiner // conn's multicast options, per family
 	done    chan struct{}
 
 	mu     sync.Mutex // guards the fields below
 	joined bool
 	got    map[netip.Addr][]Arrival
+}
+
+// groupJoiner is what ipv4.PacketConn and ipv6.PacketConn have in common for
+// joining and leaving groups.
+type groupJoiner interface {
+	JoinGroup(ifi *net.Interface, group net.Addr) error
+	LeaveGroup(ifi *net.Interface, group net.Addr) error
+	JoinSourceSpecificGroup(ifi *net.Interface, group, source net.Addr) error
+	LeaveSourceSpecificGroup(ifi *net.Interface, group, source net.Addr) error
+	ExcludeSourceSpecificGroup(ifi *net.Interface, group, source net.Addr) error
 }
 
 // NewReceiver creates a receiver in namespace ns bound to group:port and joins
@@ -177,13 +208,23 @@ func (l *Lab) NewReceiver(ns, ifname string, group netip.AddrPort, mode FilterMo
 		if err != nil {
 			return err
 		}
-		// Bound to the group address, the socket sees only this group's
-		// datagrams, whatever else the host has joined.
-		c, err := net.ListenPacket("udp4", group.String())
+		// Go binds a multicast address as the wildcard address with
+		// SO_REUSEADDR, so the socket sees the datagrams of every group
+		// the host has joined on this port: give each group its own port.
+		network := "udp4"
+		if group.Addr().Is6() {
+			network = "udp6"
+		}
+		c, err := net.ListenPacket(network, group.String())
 		if err != nil {
 			return err
 		}
-		r.ifi, r.conn = ifi, ipv4.NewPacketConn(c)
+		r.ifi, r.conn = ifi, c
+		if group.Addr().Is6() {
+			r.mc = ipv6.NewPacketConn(c)
+		} else {
+			r.mc = ipv4.NewPacketConn(c)
+		}
 		return nil
 	})
 	if err != nil {
@@ -202,7 +243,7 @@ func (r *Receiver) loop() {
 	defer close(r.done)
 	buf := make([]byte, 1500)
 	for {
-		n, _, from, err := r.conn.ReadFrom(buf)
+		n, from, err := r.conn.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -233,20 +274,20 @@ func (r *Receiver) Join() error {
 	var err error
 	switch r.mode {
 	case AnySource:
-		err = r.conn.JoinGroup(r.ifi, g)
+		err = r.mc.JoinGroup(r.ifi, g)
 	case Include:
 		for _, s := range r.sources {
-			if err = r.conn.JoinSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
+			if err = r.mc.JoinSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
 				break
 			}
 		}
 	case Exclude:
 		// Blocking a source needs an any-source membership first.
-		if err = r.conn.JoinGroup(r.ifi, g); err != nil {
+		if err = r.mc.JoinGroup(r.ifi, g); err != nil {
 			break
 		}
 		for _, s := range r.sources {
-			if err = r.conn.ExcludeSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
+			if err = r.mc.ExcludeSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
 				break
 			}
 		}
@@ -270,12 +311,12 @@ func (r *Receiver) Leave() error {
 	var err error
 	if r.mode == Include {
 		for _, s := range r.sources {
-			if err = r.conn.LeaveSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
+			if err = r.mc.LeaveSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}); err != nil {
 				break
 			}
 		}
 	} else {
-		err = r.conn.LeaveGroup(r.ifi, g)
+		err = r.mc.LeaveGroup(r.ifi, g)
 	}
 	if err != nil {
 		return fmt.Errorf("netlab: leave %s on %s in %s: %w", r.group.Addr(), r.ifi.Name, r.ns, err)
