@@ -292,6 +292,33 @@ func (d *Daemon) handle(ev event) {
 		return
 	}
 	d.execute(p, p.brain.Report(ev.at, pkt.Ifindex, pkt.Src, msg.version, msg.records))
+	p.reportLimits(ev.at, pkt.Ifindex)
+}
+
+// limitLogInterval spaces the messages about refused state: a flood is
+// counted in full but logged at most once a minute per link.
+const limitLogInterval = time.Minute
+
+// reportLimits logs, at most once a minute per link, that the link's
+// max-groups or max-sources refused state since the last message.
+func (p *plane) reportLimits(now time.Time, ifindex int) {
+	r, ok := p.brain.Router(ifindex)
+	if !ok {
+		return
+	}
+	st := r.Stats()
+	name := p.links[ifindex]
+	c := p.link(name)
+	total := st.GroupLimit + st.SourceLimit + st.HostLimit
+	if total < c.limitLogged {
+		c.limitLogged = 0 // the link came back with a new router
+	}
+	if total == c.limitLogged || now.Sub(c.limitLoggedAt) < limitLogInterval {
+		return
+	}
+	p.log.Warn("limit reached: new membership state refused (raise max-groups or max-sources if this is legitimate)",
+		"interface", name, "refused", total-c.limitLogged, "groups", st.GroupLimit, "sources", st.SourceLimit, "hosts", st.HostLimit)
+	c.limitLogged, c.limitLoggedAt = total, now
 }
 
 // execute carries out a brain's actions. A failure is logged (once per

@@ -38,6 +38,15 @@ func (d *Daemon) linksChanged(ch linkwatch.Change) {
 // subscription in line with the configuration and the kernel's links.
 func (d *Daemon) reconcile(now time.Time) {
 	name := d.chooseUpstream()
+	if name == "" {
+		var names []string
+		for _, u := range d.cfg.Upstreams() {
+			names = append(names, u.Name)
+		}
+		d.warnOnce("no upstream", "no upstream interface exists yet; waiting for it", "candidates", names)
+	} else {
+		delete(d.warned, "no upstream")
+	}
 	if name != d.upName {
 		switch {
 		case d.upName == "":

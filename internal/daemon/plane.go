@@ -65,6 +65,9 @@ type plane struct {
 // coming and going.
 type linkCounters struct {
 	reports, queries, queriesSent, dropped uint64
+
+	limitLogged   uint64 // refusals counted when we last logged them
+	limitLoggedAt time.Time
 }
 
 type sample struct {

@@ -84,12 +84,12 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	}
 	out.Querier = q
 	for _, g := range r.Groups() {
-		out.Groups = append(out.Groups, groupStatus(g, now))
+		out.Groups = append(out.Groups, groupStatus(g, r.SourceTimers(g.Group), now))
 	}
 	return out
 }
 
-func groupStatus(g membership.GroupState, now time.Time) control.Group {
+func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now time.Time) control.Group {
 	cg := control.Group{
 		Group: g.Group.String(), Mode: modeName(g.Mode), Compat: g.Compat,
 		Excluded: addrStrings(g.Exclude), Untracked: g.Untracked,
@@ -98,7 +98,7 @@ func groupStatus(g membership.GroupState, now time.Time) control.Group {
 		cg.ExpiresIn = seconds(g.Expires, now)
 	}
 	for _, s := range g.Include {
-		cg.Sources = append(cg.Sources, control.Source{Address: s.String(), ExpiresIn: seconds(g.Expires, now)})
+		cg.Sources = append(cg.Sources, control.Source{Address: s.String(), ExpiresIn: seconds(timers[s], now)})
 	}
 	for _, h := range g.Hosts {
 		cg.Hosts = append(cg.Hosts, control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), Sources: addrStrings(h.Sources), ExpiresIn: seconds(h.Expires, now)})

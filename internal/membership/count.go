@@ -1,7 +1,11 @@
 package membership
 
-// NumGroups is the number of groups with state on the link; the proxy uses
-// it to bound the state that reports can create.
+import (
+	"net/netip"
+	"time"
+)
+
+// NumGroups is the number of groups with state on the link.
 func (r *Router) NumGroups() int { return len(r.groups) }
 
 // Stats counts what the limits refused since the router was made. A
@@ -21,3 +25,19 @@ type Stats struct {
 
 // Stats returns the refusal counters.
 func (r *Router) Stats() Stats { return r.stats }
+
+// SourceTimers returns the running source timers of a group (RFC 3376
+// §6.2.3) by source, for status; nil if the group is unknown.
+func (r *Router) SourceTimers(grp netip.Addr) map[netip.Addr]time.Time {
+	g, ok := r.groups[grp]
+	if !ok {
+		return nil
+	}
+	out := make(map[netip.Addr]time.Time, len(g.sources))
+	for a, s := range g.sources {
+		if !s.timer.IsZero() {
+			out[a] = s.timer
+		}
+	}
+	return out
+}

@@ -1,0 +1,26 @@
+package membership
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestSourceTimers(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	g := netip.MustParseAddr("232.1.1.1")
+	s1, s2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	r := NewRouter(Config{QueryInterval: 10 * time.Second, QueryResponseInterval: 2 * time.Second}, netip.MustParseAddr("192.168.1.1"))
+	r.Start(t0)
+	if r.SourceTimers(g) != nil {
+		t.Fatal("timers for an unknown group")
+	}
+	r.Report(t0, netip.MustParseAddr("192.168.1.5"), 3, []Record{{Type: IsInclude, Group: g, Sources: []netip.Addr{s1}}})
+	r.Report(t0.Add(5*time.Second), netip.MustParseAddr("192.168.1.5"), 3, []Record{{Type: Allow, Group: g, Sources: []netip.Addr{s2}}})
+	// GMI = 2 × 10 s + 2 s = 22 s after each report (RFC 3376 §6.4.1, §6.4.2).
+	got := r.SourceTimers(g)
+	want := map[netip.Addr]time.Time{s1: t0.Add(22 * time.Second), s2: t0.Add(27 * time.Second)}
+	if len(got) != len(want) || !got[s1].Equal(want[s1]) || !got[s2].Equal(want[s2]) {
+		t.Fatalf("SourceTimers = %v, want %v", got, want)
+	}
+}
