@@ -170,17 +170,31 @@ func (d *Daemon) operationalChecks(now time.Time) {
 }
 
 // checkReversePath warns when strict reverse-path filtering on the upstream
-// will drop multicast from the configured source prefixes, which are
-// usually not routed back through the upstream.
+// will drop multicast from configured source prefixes that the routing
+// table does not send back through the upstream (RFC 3704 §2.2 strict mode:
+// the kernel drops a packet whose source is not routed out of the
+// interface it arrived on).
 func (d *Daemon) checkReversePath() {
 	up := d.upstreamConfig()
-	if up == nil || len(up.Sources) == 0 {
+	l, ok := d.links[d.upName]
+	if up == nil || !ok || len(up.Sources) == 0 {
 		return
 	}
 	all := readSysctl("/proc/sys/net/ipv4/conf/all/rp_filter")
 	own := readSysctl("/proc/sys/net/ipv4/conf/" + up.Name + "/rp_filter")
-	if max(all, own) == 1 {
-		d.warnOnce("rp_filter "+up.Name, "strict reverse-path filtering (rp_filter 1) on the upstream drops multicast from source prefixes that are not routed back through it; set net.ipv4.conf."+up.Name+".rp_filter=2 (loose) or add routes for the 'source' prefixes via the upstream", "interface", up.Name)
+	if max(all, own) != 1 {
+		return
+	}
+	for _, pf := range up.Sources {
+		if !pf.Addr().Is4() {
+			continue
+		}
+		oif, err := linkwatch.RouteIfindex(pf.Addr())
+		if err == nil && oif == l.Index {
+			continue
+		}
+		d.warnOnce("rp_filter "+up.Name+pf.String(), "strict reverse-path filtering (rp_filter 1) on the upstream drops multicast from this source prefix, which is not routed back through the upstream; set net.ipv4.conf."+up.Name+".rp_filter=2 (loose) or route the prefix via the upstream",
+			"interface", up.Name, "source", pf)
 	}
 }
 

@@ -5,6 +5,7 @@ package linkwatch
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -22,3 +23,6 @@ func Watch(settle time.Duration) (*Watcher, Snapshot, error) { return nil, nil, 
 
 func (w *Watcher) C() <-chan Change { return nil }
 func (w *Watcher) Close() error     { return nil }
+
+// RouteIfindex is not available on this system.
+func RouteIfindex(dst netip.Addr) (int, error) { return 0, errUnsupported }
