@@ -24,13 +24,16 @@ import (
 )
 
 var (
-	tv1    = netip.MustParseAddrPort("239.1.1.1:5001")
-	tv2    = netip.MustParseAddrPort("239.2.2.2:5001")
-	source = netip.MustParseAddr("10.0.0.2")
+	tv1     = netip.MustParseAddrPort("239.1.1.1:5001")
+	tv2     = netip.MustParseAddrPort("239.2.2.2:5001")
+	tv6     = netip.MustParseAddrPort("[ff0e::1:1]:5002")
+	source  = netip.MustParseAddr("10.0.0.2")
+	source6 = netip.MustParseAddr("2001:db8::2")
 )
 
 const config = `# mcast-proxy configuration used by the demo
 ipv4 yes
+ipv6 yes
 interface up0 { upstream; source 10.0.0.0/24 }
 interface lan1 { downstream; query-interval 5s; query-response-interval 1s; last-member-query-interval 200ms }
 interface lan2 { downstream; query-interval 5s; query-response-interval 1s; last-member-query-interval 200ms }
@@ -98,6 +101,7 @@ func run(bin string) error {
 	fmt.Println("== Building a small network out of Linux network namespaces")
 	fmt.Println(`
      source 10.0.0.2                     receiver1 192.168.1.11
+            2001:db8::2                          2001:db8:1::11
           |                                   |
         (up0) 10.0.0.1 --- router --- (lan1) 192.168.1.1
                           mcast-proxy
@@ -136,6 +140,11 @@ func run(bin string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Printf("== Receiver 1 also joins the IPv6 group %s (an MLD report)\n", tv6.Addr())
+	r6, err := lab.NewReceiver("rcv1", "eth0", tv6, netlab.AnySource)
+	if err != nil {
+		return err
+	}
 	sn1, err := lab.NewSniffer("rcv1", "eth0")
 	if err != nil {
 		return err
@@ -146,17 +155,23 @@ func run(bin string) error {
 			return err
 		}
 	}
-
-	fmt.Println("\nWhat each receiver gets, second by second:")
-	if err := d.report(4, r1, r2); err != nil {
+	fmt.Printf("== and an IPv6 stream to %s from %s\n", tv6.Addr(), source6)
+	if _, err := lab.NewSender("src", "eth0", source6, tv6, 10*time.Millisecond); err != nil {
 		return err
 	}
 
-	fmt.Println("\n== The kernel's multicast forwarding table in the router (ip mroute show):")
-	if out, err := lab.IPOutput("router", "mroute", "show"); err == nil {
-		fmt.Print(indent(out))
-	} else {
-		fmt.Println("  ", err)
+	fmt.Println("\nWhat each receiver gets, second by second (receiver 2 asked for 239.2.2.2 only):")
+	if err := d.report(4, r1, r2, r6); err != nil {
+		return err
+	}
+
+	fmt.Println("\n== The kernel's multicast forwarding table in the router (ip mroute show, ip -6 mroute show):")
+	for _, fam := range [][]string{{"mroute", "show"}, {"-6", "mroute", "show"}} {
+		if out, err := lab.IPOutput("router", fam...); err == nil {
+			fmt.Print(indent(out))
+		} else {
+			fmt.Println("  ", err)
+		}
 	}
 	fmt.Println("Each line: (source, group), the interface it arrives on, and where it is copied to.")
 	fmt.Println("\n== The router's virtual interfaces (/proc/net/ip_mr_vif):")
@@ -184,7 +199,7 @@ func run(bin string) error {
 	} else {
 		fmt.Printf("The router stopped forwarding %s to lan1 at once.\n", tv1.Addr())
 	}
-	if err := d.report(1, r1, r2); err != nil {
+	if err := d.report(1, r1, r2, r6); err != nil {
 		return err
 	}
 	if proxy.Exited() {
@@ -198,6 +213,7 @@ func (d *demo) build() error {
 	l := d.lab
 	steps := []func() error{
 		func() error { return l.AddNS("src", "router", "rcv1", "rcv2") },
+		func() error { return l.DisableDAD("src", "router", "rcv1", "rcv2") },
 		func() error { return l.Link("src", "eth0", "router", "up0") },
 		func() error { return l.Link("router", "lan1", "rcv1", "eth0") },
 		func() error { return l.Link("router", "lan2", "rcv2", "eth0") },
@@ -207,6 +223,12 @@ func (d *demo) build() error {
 		func() error { return l.Addr("router", "lan2", "192.168.2.1/24") },
 		func() error { return l.Addr("rcv1", "eth0", "192.168.1.11/24") },
 		func() error { return l.Addr("rcv2", "eth0", "192.168.2.12/24") },
+		func() error { return l.AddrNoDAD("src", "eth0", "2001:db8::2/64") },
+		func() error { return l.AddrNoDAD("router", "up0", "2001:db8::1/64") },
+		func() error { return l.AddrNoDAD("router", "lan1", "2001:db8:1::1/64") },
+		func() error { return l.AddrNoDAD("router", "lan2", "2001:db8:2::1/64") },
+		func() error { return l.AddrNoDAD("rcv1", "eth0", "2001:db8:1::11/64") },
+		func() error { return l.AddrNoDAD("rcv2", "eth0", "2001:db8:2::12/64") },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -254,9 +276,16 @@ func (d *demo) report(secs int, rs ...*netlab.Receiver) error {
 			return err
 		}
 		var parts []string
-		for i, r := range rs {
-			n := r.CountSince(source, from)
-			parts = append(parts, fmt.Sprintf("receiver %d: %3d packets/s of %s", i+1, n, r.Group().Addr()))
+		for _, r := range rs {
+			src, who := source, "receiver 1"
+			if r.Group().Addr().Is6() {
+				src = source6
+			}
+			if r.Group() == tv2 {
+				who = "receiver 2"
+			}
+			n := r.CountSince(src, from)
+			parts = append(parts, fmt.Sprintf("%s: %3d/s of %s", who, n, r.Group().Addr()))
 		}
 		fmt.Println("  " + strings.Join(parts, "   "))
 	}
