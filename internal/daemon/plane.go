@@ -127,11 +127,32 @@ type want struct {
 	link linkwatch.Link
 }
 
-// reconcile brings the plane's links in line with the configuration, the
-// kernel's links and the chosen upstream. It is the one place that adds and
-// removes VIFs, so start-up, link changes, failover and reloads all take the
-// same path.
+// reconcilePlane brings the plane's links in line with the configuration,
+// the kernel's links and the chosen upstream. It is the one place that adds
+// and removes VIFs, so start-up, link changes, failover and reloads all take
+// the same path.
 func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
+	wants, order := d.wanted(p)
+	d.retire(p, wants, now)
+	d.reconcileUpstream(p, wants, order, now)
+	d.reconcileDownstreams(p, wants, order, now)
+
+	// Our own addresses, to recognise our packets looping back.
+	clear(p.own)
+	for name := range p.active {
+		if l, ok := d.links[name]; ok {
+			_, _, all := p.linkFacts(l)
+			for _, a := range all {
+				p.own[a] = true
+			}
+		}
+	}
+}
+
+// wanted lists the interfaces of this family that should be in service:
+// the active upstream and every configured downstream that exists, in
+// configuration order.
+func (d *Daemon) wanted(p *plane) (map[string]want, []string) {
 	wants := map[string]want{}
 	var order []string
 	if up := d.upstreamConfig(); up != nil && p.fam.ifEnabled(up) {
@@ -153,10 +174,13 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 		wants[ds.Name] = want{cfg: *ds, link: l}
 		order = append(order, ds.Name)
 	}
+	return wants, order
+}
 
-	// Take out what is no longer wanted, or wanted differently enough to
-	// need a new VIF: gone, recreated under a new index, another role or
-	// another TTL threshold.
+// retire takes out of service what is no longer wanted, or wanted
+// differently enough to need a new VIF: gone, recreated under a new index,
+// another role or another TTL threshold.
+func (d *Daemon) retire(p *plane, wants map[string]want, now time.Time) {
 	for _, name := range sortedNames(p.active) {
 		st := p.active[name]
 		w, ok := wants[name]
@@ -172,12 +196,30 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 		delete(p.active, name)
 		p.log.Info("interface out of service", "interface", name, "role", st.cfg.Role)
 	}
+}
 
-	// The upstream: put a new one in service first, then re-home the flows.
-	var upLink proxy.Link
-	var upSources []netip.Prefix
-	var upACL proxy.Policy
-	upChanged := false
+// enter gives a wanted interface a VIF and records it as in service.
+func (d *Daemon) enter(p *plane, name string, w want) (*inService, bool) {
+	if _, err := p.mr.AddVIF(w.link.Index, w.cfg.Threshold); err != nil {
+		d.check(err, "add vif", "interface", name)
+		return nil, false
+	}
+	st := &inService{ifindex: w.link.Index}
+	p.active[name] = st
+	p.links[w.link.Index] = name
+	return st, true
+}
+
+// reconcileUpstream puts a new upstream in service and tells the brain,
+// which re-homes the flows; address, source or access-list changes of the
+// same upstream go the same way.
+func (d *Daemon) reconcileUpstream(p *plane, wants map[string]want, order []string, now time.Time) {
+	var (
+		upLink    proxy.Link
+		upSources []netip.Prefix
+		upACL     proxy.Policy
+		changed   bool
+	)
 	for _, name := range order {
 		w := wants[name]
 		if w.cfg.Role != config.RoleUpstream {
@@ -186,19 +228,16 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 		addr, subnets, _ := p.linkFacts(w.link)
 		st := p.active[name]
 		if st == nil {
-			if _, err := p.mr.AddVIF(w.link.Index, w.cfg.Threshold); err != nil {
-				d.check(err, "add vif", "interface", name)
+			var ok bool
+			if st, ok = d.enter(p, name, w); !ok {
 				break
 			}
-			st = &inService{ifindex: w.link.Index}
-			p.active[name] = st
-			p.links[w.link.Index] = name
 			p.log.Info("upstream in service", "interface", name, "ifindex", w.link.Index, "addresses", subnets)
 			if len(subnets) == 0 && !hasFamily(w.cfg.Sources, p.fam.is) {
 				p.log.Warn("upstream has no address of this family and no source prefixes are configured: no upstream traffic is accepted until it has one", "interface", name)
 			}
 		}
-		upChanged = upChanged || !st.cfg.Equal(w.cfg)
+		changed = changed || !st.cfg.Equal(w.cfg)
 		st.cfg, st.up, st.addr, st.subnets = w.cfg, w.link.Up, addr, subnets
 		upLink = proxy.Link{Ifindex: w.link.Index, Name: name, Addr: addr, Subnets: subnets}
 		upACL = policy(&w.cfg)
@@ -208,11 +247,14 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 			}
 		}
 	}
-	if cur := p.brain.Upstream(); upChanged || cur.Ifindex != upLink.Ifindex || !slices.Equal(cur.Subnets, upLink.Subnets) {
+	if cur := p.brain.Upstream(); changed || cur.Ifindex != upLink.Ifindex || !slices.Equal(cur.Subnets, upLink.Subnets) {
 		d.execute(p, p.brain.SetUpstream(now, upLink, upSources, upACL))
 	}
+}
 
-	// Downstreams: new ones in service, known ones updated in place.
+// reconcileDownstreams puts new downstreams in service and updates known
+// ones in place: link state, address (querier election), settings.
+func (d *Daemon) reconcileDownstreams(p *plane, wants map[string]want, order []string, now time.Time) {
 	for _, name := range order {
 		w := wants[name]
 		if w.cfg.Role != config.RoleDownstream {
@@ -221,14 +263,12 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 		addr, subnets, _ := p.linkFacts(w.link)
 		st := p.active[name]
 		if st == nil {
-			if _, err := p.mr.AddVIF(w.link.Index, w.cfg.Threshold); err != nil {
-				d.check(err, "add vif", "interface", name)
+			var ok bool
+			if st, ok = d.enter(p, name, w); !ok {
 				continue
 			}
 			d.check(p.mr.JoinRouterGroups(w.link.Index), "listen for reports", "interface", name)
-			st = &inService{cfg: w.cfg, ifindex: w.link.Index, up: w.link.Up, addr: addr, subnets: subnets}
-			p.active[name] = st
-			p.links[w.link.Index] = name
+			st.cfg, st.up, st.addr, st.subnets = w.cfg, w.link.Up, addr, subnets
 			d.execute(p, p.brain.AddDownstream(now, proxy.Downstream{
 				Link:       proxy.Link{Ifindex: w.link.Index, Name: name, Addr: addr, Subnets: subnets},
 				Membership: p.membershipConfig(&w.cfg),
@@ -254,17 +294,6 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 			st.cfg = w.cfg
 			p.log.Info("downstream reconfigured", "interface", name)
 			d.execute(p, p.brain.Reconfigure(now, st.ifindex, p.membershipConfig(&w.cfg), policy(&w.cfg)))
-		}
-	}
-
-	// Our own addresses, to recognise our packets looping back.
-	clear(p.own)
-	for name := range p.active {
-		if l, ok := d.links[name]; ok {
-			_, _, all := p.linkFacts(l)
-			for _, a := range all {
-				p.own[a] = true
-			}
 		}
 	}
 }
