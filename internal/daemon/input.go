@@ -66,16 +66,7 @@ type packetInfo struct {
 func decodeIGMP(info packetInfo, payload []byte) (message, int, bool) {
 	msg, err := igmp.Parse(payload)
 	if err != nil {
-		switch {
-		case errors.Is(err, igmp.ErrTruncated):
-			return message{}, dropTruncated, false
-		case errors.Is(err, igmp.ErrChecksum):
-			return message{}, dropChecksum, false
-		case errors.Is(err, igmp.ErrUnknownType):
-			return message{}, dropUnknownType, false
-		default:
-			return message{}, dropMalformed, false
-		}
+		return message{}, parseDrop(err, igmp.ErrTruncated, igmp.ErrChecksum, igmp.ErrUnknownType), false
 	}
 	if info.ttl != 1 {
 		return message{}, dropTTL, false
@@ -115,6 +106,20 @@ func decodeIGMP(info packetInfo, payload []byte) (message, int, bool) {
 		return message{kind: "igmpv3_report", version: 3, records: recs}, 0, true
 	}
 	return message{}, dropUnknownType, false
+}
+
+// parseDrop maps a codec's parse error to the drop reason it is counted
+// under; the sentinels are the codec's own (checksum may be nil).
+func parseDrop(err, truncated, checksum, unknownType error) int {
+	switch {
+	case errors.Is(err, truncated):
+		return dropTruncated
+	case checksum != nil && errors.Is(err, checksum):
+		return dropChecksum
+	case errors.Is(err, unknownType):
+		return dropUnknownType
+	}
+	return dropMalformed
 }
 
 // encodeIGMPQuery builds the wire form of a query the membership router asked

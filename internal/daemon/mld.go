@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 
@@ -23,14 +22,8 @@ func membershipToMLD(v int) int { return max(v-1, 1) }
 func decodeMLD(info packetInfo, payload []byte) (message, int, bool) {
 	msg, err := mld.Parse(payload)
 	if err != nil {
-		switch {
-		case errors.Is(err, mld.ErrTruncated):
-			return message{}, dropTruncated, false
-		case errors.Is(err, mld.ErrUnknownType):
-			return message{}, dropUnknownType, false
-		default:
-			return message{}, dropMalformed, false
-		}
+		// The kernel verified the ICMPv6 checksum already.
+		return message{}, parseDrop(err, mld.ErrTruncated, nil, mld.ErrUnknownType), false
 	}
 	if info.ttl != 1 {
 		return message{}, dropTTL, false
