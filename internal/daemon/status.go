@@ -84,7 +84,11 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	}
 	out.Querier = q
 	for _, g := range r.Groups() {
-		out.Groups = append(out.Groups, groupStatus(g, r.SourceTimers(g.Group), now))
+		cg := groupStatus(g, r.SourceTimers(g.Group), now)
+		if p.fam == ipv6 {
+			cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
+		}
+		out.Groups = append(out.Groups, cg)
 	}
 	return out
 }
