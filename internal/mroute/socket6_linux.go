@@ -1,13 +1,11 @@
 package mroute
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -59,17 +57,13 @@ type Socket6 struct {
 	raw   syscall.RawConn // conn's fd, for socket options, ioctls, recvmsg and sendmsg
 	table uint32
 
-	mu     sync.Mutex         // guards the fields below
-	closed bool               // Close has run
-	mifs   [MaxVIFs]mifEntry  // installed MIFs by slot
-	routes map[routeKey]Route // installed MFC entries, Outputs normalised
-	joined map[int]bool       // ifindexes whose router groups the raw socket joined
+	mu     sync.Mutex   // guards the fields below
+	rec    record       // installed MIFs and routes; rec.closed once Close has run
+	joined map[int]bool // ifindexes whose router groups the raw socket joined
 }
 
-type mifEntry struct {
-	ifindex   int // 0 marks a free slot
-	threshold int
-}
+// mrt6 issues the IPv6 multicast routing socket options (linux/mroute6.h).
+type mrt6 struct{ raw syscall.RawConn }
 
 // routerGroups6 are joined on every downstream interface: MLDv1 dones go to
 // all-routers (RFC 2710 §4) and MLDv2 reports to all-MLDv2-routers (RFC 3810
@@ -98,7 +92,7 @@ func Open6(table uint32) (*Socket6, error) {
 		conn:   conn,
 		raw:    raw,
 		table:  table,
-		routes: make(map[routeKey]Route),
+		rec:    newRecord(mrt6{raw}, "mif"),
 		joined: make(map[int]bool),
 	}
 	if err := s.init(); err != nil {
@@ -166,8 +160,12 @@ func (s *Socket6) init() error {
 
 // setsockopt sets one option with a byte-encoded value.
 func (s *Socket6) setsockopt(level, opt int, val []byte) error {
+	return mrt6{s.raw}.setsockopt(level, opt, val)
+}
+
+func (m mrt6) setsockopt(level, opt int, val []byte) error {
 	var serr error
-	if err := s.raw.Control(func(fd uintptr) {
+	if err := m.raw.Control(func(fd uintptr) {
 		serr = unix.SetsockoptString(int(fd), level, opt, string(val))
 	}); err != nil {
 		return err
@@ -181,28 +179,10 @@ func (s *Socket6) setsockopt(level, opt int, val []byte) error {
 func (s *Socket6) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.rec.closed {
 		return nil
 	}
-	s.closed = true
-	var errs []error
-	for k := range s.routes {
-		if err := s.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("mroute: close: delete route (%s,%s): %w", k.src, k.grp, err))
-		}
-	}
-	clear(s.routes)
-	for mif, e := range s.mifs {
-		if e.ifindex == 0 {
-			continue
-		}
-		err := s.setsockopt(unix.IPPROTO_IPV6, mrt6DelMIF, encodeMIF6Ctl(binary.NativeEndian, mif, 0, e.ifindex))
-		// EADDRNOTAVAIL: the kernel already dropped the MIF with its interface.
-		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("mroute: close: delete mif %d (ifindex %d): %w", mif, e.ifindex, err))
-		}
-		s.mifs[mif] = mifEntry{}
-	}
+	errs := s.rec.close()
 	clear(s.joined)
 	if err := s.setsockopt(unix.IPPROTO_IPV6, mrt6Done, nil); err != nil {
 		errs = append(errs, fmt.Errorf("mroute: close: release ipv6 table %d: %w", s.table, err))
@@ -228,21 +208,7 @@ func (s *Socket6) AddVIF(ifindex, threshold int) (int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, fmt.Errorf("mroute: add mif for ifindex %d: %w", ifindex, net.ErrClosed)
-	}
-	if mif, ok := s.mifLocked(ifindex); ok {
-		return mif, nil
-	}
-	mif := slices.IndexFunc(s.mifs[:], func(e mifEntry) bool { return e.ifindex == 0 })
-	if mif < 0 {
-		return 0, fmt.Errorf("mroute: add mif for ifindex %d: all %d mifs of the kernel table are in use", ifindex, MaxVIFs)
-	}
-	if err := s.setsockopt(unix.IPPROTO_IPV6, mrt6AddMIF, encodeMIF6Ctl(binary.NativeEndian, mif, threshold, ifindex)); err != nil {
-		return 0, fmt.Errorf("mroute: add mif %d for ifindex %d: %w", mif, ifindex, err)
-	}
-	s.mifs[mif] = mifEntry{ifindex: ifindex, threshold: threshold}
-	return mif, nil
+	return s.rec.addVIF(ifindex, threshold)
 }
 
 // DelVIF removes the MIF of ifindex. Routes arriving on it are deleted and it
@@ -252,54 +218,14 @@ func (s *Socket6) AddVIF(ifindex, threshold int) (int, error) {
 func (s *Socket6) DelVIF(ifindex int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("mroute: delete mif for ifindex %d: %w", ifindex, net.ErrClosed)
-	}
-	mif, ok := s.mifLocked(ifindex)
-	if !ok {
-		return nil
-	}
-	var errs []error
-	for k, r := range s.routes {
-		switch {
-		case r.Input == ifindex:
-			if err := s.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, fmt.Errorf("mroute: delete mif for ifindex %d: delete route (%s,%s): %w", ifindex, k.src, k.grp, err))
-			}
-			delete(s.routes, k)
-		case slices.Contains(r.Outputs, ifindex):
-			r.Outputs = slices.DeleteFunc(slices.Clone(r.Outputs), func(o int) bool { return o == ifindex })
-			if err := s.addMFCLocked(r); err != nil {
-				// Forget it so the daemon's next SetRoute installs it afresh.
-				delete(s.routes, k)
-				errs = append(errs, fmt.Errorf("mroute: delete mif for ifindex %d: update route (%s,%s): %w", ifindex, k.src, k.grp, err))
-				continue
-			}
-			s.routes[k] = r
-		}
-	}
-	err := s.setsockopt(unix.IPPROTO_IPV6, mrt6DelMIF, encodeMIF6Ctl(binary.NativeEndian, mif, 0, ifindex))
-	// EADDRNOTAVAIL: the kernel already dropped the MIF when its interface went away.
-	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-		errs = append(errs, fmt.Errorf("mroute: delete mif %d for ifindex %d: %w", mif, ifindex, err))
-	}
-	s.mifs[mif] = mifEntry{}
-	return errors.Join(errs...)
+	return s.rec.delVIF(ifindex)
 }
 
 // VIF returns the MIF slot of ifindex.
 func (s *Socket6) VIF(ifindex int) (mif int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.mifLocked(ifindex)
-}
-
-func (s *Socket6) mifLocked(ifindex int) (int, bool) {
-	if ifindex <= 0 {
-		return 0, false
-	}
-	i := slices.IndexFunc(s.mifs[:], func(e mifEntry) bool { return e.ifindex == ifindex })
-	return i, i >= 0
+	return s.rec.lookup(ifindex)
 }
 
 // route6Addrs checks and normalises the addresses of an IPv6 (S,G): zones are
@@ -319,55 +245,43 @@ func (s *Socket6) SetRoute(r Route) error {
 	if !ok {
 		return fmt.Errorf("mroute: set route (%s,%s): want an ipv6 source and multicast group", r.Source, r.Group)
 	}
-	outs := slices.Clone(r.Outputs)
-	slices.Sort(outs)
-	outs = slices.Compact(outs)
-	outs = slices.DeleteFunc(outs, func(o int) bool { return o == r.Input })
-	want := Route{Source: src, Group: grp, Input: r.Input, Outputs: outs}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, net.ErrClosed)
-	}
-	k := routeKey{src, grp}
-	if have, ok := s.routes[k]; ok && have.Input == want.Input && slices.Equal(have.Outputs, want.Outputs) {
-		return nil
-	}
-	if err := s.addMFCLocked(want); err != nil {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
-	}
-	s.routes[k] = want
-	return nil
+	return s.rec.setRoute(Route{Source: src, Group: grp, Input: r.Input, Outputs: r.Outputs})
 }
 
-// addMFCLocked issues MRT6_ADD_MFC for r, whose addresses are already checked.
-func (s *Socket6) addMFCLocked(r Route) error {
-	parent, ok := s.mifLocked(r.Input)
-	if !ok {
-		return fmt.Errorf("input ifindex %d has no mif", r.Input)
-	}
-	mifs := make([]int, 0, len(r.Outputs))
-	for _, o := range r.Outputs {
-		mif, ok := s.mifLocked(o)
-		if !ok {
-			return fmt.Errorf("output ifindex %d has no mif", o)
+// addVIF, delVIF, addMFC and delMFC make mrt6 the kernelTable of a Socket6.
+
+func (m mrt6) addVIF(mif, ifindex, threshold int) error {
+	return m.setsockopt(unix.IPPROTO_IPV6, mrt6AddMIF, encodeMIF6Ctl(binary.NativeEndian, mif, threshold, ifindex))
+}
+
+func (m mrt6) delVIF(mif, ifindex int) error {
+	return m.setsockopt(unix.IPPROTO_IPV6, mrt6DelMIF, encodeMIF6Ctl(binary.NativeEndian, mif, 0, ifindex))
+}
+
+// addMFC passes only which MIFs are outputs: ip6mr gives each a threshold
+// of 1 whatever the MIF says.
+func (m mrt6) addMFC(src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) error {
+	var mifs []int
+	for mif, ttl := range ttls {
+		if ttl > 0 {
+			mifs = append(mifs, mif)
 		}
-		mifs = append(mifs, mif)
 	}
-	b, err := encodeMF6CCtl(binary.NativeEndian, r.Source, r.Group, parent, mifs)
+	b, err := encodeMF6CCtl(binary.NativeEndian, src, grp, parent, mifs)
 	if err != nil {
 		return err
 	}
-	return s.setsockopt(unix.IPPROTO_IPV6, mrt6AddMFC, b)
+	return m.setsockopt(unix.IPPROTO_IPV6, mrt6AddMFC, b)
 }
 
-func (s *Socket6) delMFC(src, grp netip.Addr) error {
+func (m mrt6) delMFC(src, grp netip.Addr) error {
 	b, err := encodeMF6CCtl(binary.NativeEndian, src, grp, 0, nil)
 	if err != nil {
 		return err
 	}
-	return s.setsockopt(unix.IPPROTO_IPV6, mrt6DelMFC, b)
+	return m.setsockopt(unix.IPPROTO_IPV6, mrt6DelMFC, b)
 }
 
 // DelRoute deletes the (S,G) entry. An entry the kernel no longer has is
@@ -379,30 +293,14 @@ func (s *Socket6) DelRoute(src, grp netip.Addr) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, net.ErrClosed)
-	}
-	err := s.delMFC(src, grp)
-	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, err)
-	}
-	delete(s.routes, routeKey{src, grp})
-	return nil
+	return s.rec.delRoute(src, grp)
 }
 
 // Routes returns the installed entries sorted by group, then source.
 func (s *Socket6) Routes() []Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs := make([]Route, 0, len(s.routes))
-	for _, r := range s.routes {
-		r.Outputs = slices.Clone(r.Outputs)
-		rs = append(rs, r)
-	}
-	slices.SortFunc(rs, func(a, b Route) int {
-		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
-	})
-	return rs
+	return s.rec.list()
 }
 
 // Counters reads the kernel's counters of the (S,G) entry.
@@ -462,9 +360,7 @@ func (s *Socket6) Read(buf []byte) (Packet, error) {
 			return Packet{}, err
 		}
 		s.mu.Lock()
-		if u.VIF < MaxVIFs {
-			u.Ifindex = s.mifs[u.VIF].ifindex
-		}
+		u.Ifindex = s.rec.ifindex(u.VIF)
 		s.mu.Unlock()
 		return Packet{Upcall: &u}, nil
 	}
@@ -576,7 +472,7 @@ func (s *Socket6) JoinRouterGroups(ifindex int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.rec.closed {
 		return fmt.Errorf("mroute: join ipv6 router groups on ifindex %d: %w", ifindex, net.ErrClosed)
 	}
 	if s.joined[ifindex] {

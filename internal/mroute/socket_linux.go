@@ -1,7 +1,6 @@
 package mroute
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -37,13 +36,14 @@ type Socket struct {
 	raw   syscall.RawConn // conn's fd, for socket options, ioctls, recvmsg and sendmsg
 	table uint32
 
-	mu      sync.Mutex         // guards the fields below
-	closed  bool               // Close has run
-	vifs    [MaxVIFs]vifEntry  // installed VIFs by slot
-	routes  map[routeKey]Route // installed MFC entries, Outputs normalised
-	joinFDs [joinSockets]int   // sockets holding router-group memberships; -1 once closed
-	joined  map[int]int        // by ifindex: the index in joinFDs holding its memberships
+	mu      sync.Mutex       // guards the fields below
+	rec     record           // installed VIFs and routes; rec.closed once Close has run
+	joinFDs [joinSockets]int // sockets holding router-group memberships; -1 once closed
+	joined  map[int]int      // by ifindex: the index in joinFDs holding its memberships
 }
+
+// mrt issues the IPv4 multicast routing socket options (linux/mroute.h).
+type mrt struct{ raw syscall.RawConn }
 
 // Router-group memberships live on sockets of their own: one socket may hold
 // only net.ipv4.igmp_max_memberships groups (20 by default), and 32 VIFs need
@@ -55,13 +55,6 @@ const (
 	joinSockets       = 4
 	ifacesPerJoinSock = MaxVIFs / joinSockets // 2 groups each: 16 memberships
 )
-
-type vifEntry struct {
-	ifindex   int // 0 marks a free slot
-	threshold int
-}
-
-type routeKey struct{ src, grp netip.Addr }
 
 // routerGroups are joined on every downstream interface so the host stack
 // accepts IGMPv2 leaves (RFC 2236 §3: to all-routers) and IGMPv3 reports
@@ -93,7 +86,7 @@ func Open(table uint32) (*Socket, error) {
 		conn:   conn,
 		raw:    raw,
 		table:  table,
-		routes: make(map[routeKey]Route),
+		rec:    newRecord(mrt{raw}, "vif"),
 		joined: make(map[int]int),
 	}
 	for i := range s.joinFDs {
@@ -176,8 +169,12 @@ func (s *Socket) init() error {
 
 // setsockopt sets one IPPROTO_IP option with a byte-encoded value.
 func (s *Socket) setsockopt(opt int, val []byte) error {
+	return mrt{s.raw}.setsockopt(opt, val)
+}
+
+func (m mrt) setsockopt(opt int, val []byte) error {
 	var serr error
-	if err := s.raw.Control(func(fd uintptr) {
+	if err := m.raw.Control(func(fd uintptr) {
 		serr = unix.SetsockoptString(int(fd), unix.IPPROTO_IP, opt, string(val))
 	}); err != nil {
 		return err
@@ -191,28 +188,10 @@ func (s *Socket) setsockopt(opt int, val []byte) error {
 func (s *Socket) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.rec.closed {
 		return nil
 	}
-	s.closed = true
-	var errs []error
-	for k := range s.routes {
-		if err := s.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("mroute: close: delete route (%s,%s): %w", k.src, k.grp, err))
-		}
-	}
-	clear(s.routes)
-	for vif, e := range s.vifs {
-		if e.ifindex == 0 {
-			continue
-		}
-		err := s.setsockopt(mrtDelVIF, encodeVIFCtl(binary.NativeEndian, vif, 0, e.ifindex))
-		// EADDRNOTAVAIL: the kernel already dropped the VIF with its interface.
-		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("mroute: close: delete vif %d (ifindex %d): %w", vif, e.ifindex, err))
-		}
-		s.vifs[vif] = vifEntry{}
-	}
+	errs := s.rec.close()
 	// Closing the membership sockets leaves the router groups.
 	if err := s.closeJoinSockets(); err != nil {
 		errs = append(errs, err)
@@ -239,21 +218,7 @@ func (s *Socket) AddVIF(ifindex, threshold int) (int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, fmt.Errorf("mroute: add vif for ifindex %d: %w", ifindex, net.ErrClosed)
-	}
-	if vif, ok := s.vifLocked(ifindex); ok {
-		return vif, nil
-	}
-	vif := slices.IndexFunc(s.vifs[:], func(e vifEntry) bool { return e.ifindex == 0 })
-	if vif < 0 {
-		return 0, fmt.Errorf("mroute: add vif for ifindex %d: all %d vifs of the kernel table are in use", ifindex, MaxVIFs)
-	}
-	if err := s.setsockopt(mrtAddVIF, encodeVIFCtl(binary.NativeEndian, vif, threshold, ifindex)); err != nil {
-		return 0, fmt.Errorf("mroute: add vif %d for ifindex %d: %w", vif, ifindex, err)
-	}
-	s.vifs[vif] = vifEntry{ifindex: ifindex, threshold: max(threshold, 1)}
-	return vif, nil
+	return s.rec.addVIF(ifindex, threshold)
 }
 
 // DelVIF removes the VIF of ifindex. Routes arriving on it are deleted and it
@@ -263,54 +228,14 @@ func (s *Socket) AddVIF(ifindex, threshold int) (int, error) {
 func (s *Socket) DelVIF(ifindex int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("mroute: delete vif for ifindex %d: %w", ifindex, net.ErrClosed)
-	}
-	vif, ok := s.vifLocked(ifindex)
-	if !ok {
-		return nil
-	}
-	var errs []error
-	for k, r := range s.routes {
-		switch {
-		case r.Input == ifindex:
-			if err := s.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, fmt.Errorf("mroute: delete vif for ifindex %d: delete route (%s,%s): %w", ifindex, k.src, k.grp, err))
-			}
-			delete(s.routes, k)
-		case slices.Contains(r.Outputs, ifindex):
-			r.Outputs = slices.DeleteFunc(slices.Clone(r.Outputs), func(o int) bool { return o == ifindex })
-			if err := s.addMFCLocked(r); err != nil {
-				// Forget it so the daemon's next SetRoute installs it afresh.
-				delete(s.routes, k)
-				errs = append(errs, fmt.Errorf("mroute: delete vif for ifindex %d: update route (%s,%s): %w", ifindex, k.src, k.grp, err))
-				continue
-			}
-			s.routes[k] = r
-		}
-	}
-	err := s.setsockopt(mrtDelVIF, encodeVIFCtl(binary.NativeEndian, vif, 0, ifindex))
-	// EADDRNOTAVAIL: the kernel already dropped the VIF when its interface went away.
-	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-		errs = append(errs, fmt.Errorf("mroute: delete vif %d for ifindex %d: %w", vif, ifindex, err))
-	}
-	s.vifs[vif] = vifEntry{}
-	return errors.Join(errs...)
+	return s.rec.delVIF(ifindex)
 }
 
 // VIF returns the VIF slot of ifindex.
 func (s *Socket) VIF(ifindex int) (vif int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.vifLocked(ifindex)
-}
-
-func (s *Socket) vifLocked(ifindex int) (int, bool) {
-	if ifindex <= 0 {
-		return 0, false
-	}
-	i := slices.IndexFunc(s.vifs[:], func(e vifEntry) bool { return e.ifindex == ifindex })
-	return i, i >= 0
+	return s.rec.lookup(ifindex)
 }
 
 // SetRoute installs or updates the (S,G) entry; MRT_ADD_MFC replaces an
@@ -323,48 +248,28 @@ func (s *Socket) SetRoute(r Route) error {
 	if !src.Is4() || !grp.Is4() || !grp.IsMulticast() {
 		return fmt.Errorf("mroute: set route (%s,%s): want an ipv4 source and multicast group", r.Source, r.Group)
 	}
-	outs := slices.Clone(r.Outputs)
-	slices.Sort(outs)
-	outs = slices.Compact(outs)
-	outs = slices.DeleteFunc(outs, func(o int) bool { return o == r.Input })
-	want := Route{Source: src, Group: grp, Input: r.Input, Outputs: outs}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, net.ErrClosed)
-	}
-	k := routeKey{src, grp}
-	if have, ok := s.routes[k]; ok && have.Input == want.Input && slices.Equal(have.Outputs, want.Outputs) {
-		return nil
-	}
-	if err := s.addMFCLocked(want); err != nil {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
-	}
-	s.routes[k] = want
-	return nil
+	return s.rec.setRoute(Route{Source: src, Group: grp, Input: r.Input, Outputs: r.Outputs})
 }
 
-// addMFCLocked issues MRT_ADD_MFC for r, whose addresses are already checked.
-func (s *Socket) addMFCLocked(r Route) error {
-	parent, ok := s.vifLocked(r.Input)
-	if !ok {
-		return fmt.Errorf("input ifindex %d has no vif", r.Input)
-	}
-	var ttls [MaxVIFs]uint8
-	for _, o := range r.Outputs {
-		vif, ok := s.vifLocked(o)
-		if !ok {
-			return fmt.Errorf("output ifindex %d has no vif", o)
-		}
-		ttls[vif] = uint8(s.vifs[vif].threshold)
-	}
-	return s.setsockopt(mrtAddMFC, encodeMFCCtl(binary.NativeEndian, r.Source, r.Group, parent, &ttls))
+// addVIF, delVIF, addMFC and delMFC make mrt the kernelTable of a Socket.
+
+func (m mrt) addVIF(vif, ifindex, threshold int) error {
+	return m.setsockopt(mrtAddVIF, encodeVIFCtl(binary.NativeEndian, vif, threshold, ifindex))
 }
 
-func (s *Socket) delMFC(src, grp netip.Addr) error {
+func (m mrt) delVIF(vif, ifindex int) error {
+	return m.setsockopt(mrtDelVIF, encodeVIFCtl(binary.NativeEndian, vif, 0, ifindex))
+}
+
+func (m mrt) addMFC(src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) error {
+	return m.setsockopt(mrtAddMFC, encodeMFCCtl(binary.NativeEndian, src, grp, parent, ttls))
+}
+
+func (m mrt) delMFC(src, grp netip.Addr) error {
 	var ttls [MaxVIFs]uint8
-	return s.setsockopt(mrtDelMFC, encodeMFCCtl(binary.NativeEndian, src, grp, 0, &ttls))
+	return m.setsockopt(mrtDelMFC, encodeMFCCtl(binary.NativeEndian, src, grp, 0, &ttls))
 }
 
 // DelRoute deletes the (S,G) entry. An entry the kernel no longer has is
@@ -376,30 +281,14 @@ func (s *Socket) DelRoute(src, grp netip.Addr) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, net.ErrClosed)
-	}
-	err := s.delMFC(src, grp)
-	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, err)
-	}
-	delete(s.routes, routeKey{src, grp})
-	return nil
+	return s.rec.delRoute(src, grp)
 }
 
 // Routes returns the installed entries sorted by group, then source.
 func (s *Socket) Routes() []Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs := make([]Route, 0, len(s.routes))
-	for _, r := range s.routes {
-		r.Outputs = slices.Clone(r.Outputs)
-		rs = append(rs, r)
-	}
-	slices.SortFunc(rs, func(a, b Route) int {
-		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
-	})
-	return rs
+	return s.rec.list()
 }
 
 // Counters reads the kernel's counters of the (S,G) entry.
@@ -452,9 +341,7 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 			return Packet{}, err
 		}
 		s.mu.Lock()
-		if u.VIF < MaxVIFs {
-			u.Ifindex = s.vifs[u.VIF].ifindex
-		}
+		u.Ifindex = s.rec.ifindex(u.VIF)
 		s.mu.Unlock()
 		return Packet{Upcall: &u}, nil
 	}
@@ -535,7 +422,7 @@ func (s *Socket) JoinRouterGroups(ifindex int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.rec.closed {
 		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, net.ErrClosed)
 	}
 	if _, ok := s.joined[ifindex]; ok {

@@ -1,0 +1,213 @@
+package mroute
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// record is what a Socket or Socket6 remembers of its kernel multicast routing
+// table: the interface slots (VIFs, MIFs for IPv6) and the routes it
+// installed. The bookkeeping is the same for both families; only the socket
+// options differ, and those sit behind kernel. A record has no lock of its own:
+// its owner's mutex guards it.
+type record struct {
+	kernel kernelTable
+	slot   string // "vif" or "mif", for error messages
+
+	closed bool               // the owner's Close has run
+	slots  [MaxVIFs]vifEntry  // installed slots
+	routes map[routeKey]Route // installed MFC entries, Outputs normalised
+}
+
+// kernelTable issues one family's MRT(6)_ADD/DEL_VIF(MIF)/MFC socket options.
+type kernelTable interface {
+	addVIF(slot, ifindex, threshold int) error
+	delVIF(slot, ifindex int) error
+	// addMFC installs (src,grp) arriving on slot parent; ttls holds the
+	// threshold of every output slot and 0 for the others.
+	addMFC(src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) error
+	delMFC(src, grp netip.Addr) error
+}
+
+type vifEntry struct {
+	ifindex   int // 0 marks a free slot
+	threshold int // at least 1
+}
+
+type routeKey struct{ src, grp netip.Addr }
+
+func newRecord(kernel kernelTable, slot string) record {
+	return record{kernel: kernel, slot: slot, routes: make(map[routeKey]Route)}
+}
+
+// close removes every route, then every slot, and marks the record closed.
+func (rec *record) close() []error {
+	rec.closed = true
+	var errs []error
+	for k := range rec.routes {
+		if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("mroute: close: delete route (%s,%s): %w", k.src, k.grp, err))
+		}
+	}
+	clear(rec.routes)
+	for slot, e := range rec.slots {
+		if e.ifindex == 0 {
+			continue
+		}
+		err := rec.kernel.delVIF(slot, e.ifindex)
+		// EADDRNOTAVAIL: the kernel already dropped the slot with its interface.
+		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("mroute: close: delete %s %d (ifindex %d): %w", rec.slot, slot, e.ifindex, err))
+		}
+		rec.slots[slot] = vifEntry{}
+	}
+	return errs
+}
+
+// addVIF puts ifindex, already checked, in the lowest free slot; see
+// Socket.AddVIF.
+func (rec *record) addVIF(ifindex, threshold int) (int, error) {
+	if rec.closed {
+		return 0, fmt.Errorf("mroute: add %s for ifindex %d: %w", rec.slot, ifindex, net.ErrClosed)
+	}
+	if slot, ok := rec.lookup(ifindex); ok {
+		return slot, nil
+	}
+	slot := slices.IndexFunc(rec.slots[:], func(e vifEntry) bool { return e.ifindex == 0 })
+	if slot < 0 {
+		return 0, fmt.Errorf("mroute: add %s for ifindex %d: all %d %ss of the kernel table are in use", rec.slot, ifindex, MaxVIFs, rec.slot)
+	}
+	if err := rec.kernel.addVIF(slot, ifindex, threshold); err != nil {
+		return 0, fmt.Errorf("mroute: add %s %d for ifindex %d: %w", rec.slot, slot, ifindex, err)
+	}
+	rec.slots[slot] = vifEntry{ifindex: ifindex, threshold: max(threshold, 1)}
+	return slot, nil
+}
+
+// delVIF removes the slot of ifindex and what routes it; see Socket.DelVIF.
+func (rec *record) delVIF(ifindex int) error {
+	if rec.closed {
+		return fmt.Errorf("mroute: delete %s for ifindex %d: %w", rec.slot, ifindex, net.ErrClosed)
+	}
+	slot, ok := rec.lookup(ifindex)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for k, r := range rec.routes {
+		switch {
+		case r.Input == ifindex:
+			if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: delete route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
+			}
+			delete(rec.routes, k)
+		case slices.Contains(r.Outputs, ifindex):
+			r.Outputs = slices.DeleteFunc(slices.Clone(r.Outputs), func(o int) bool { return o == ifindex })
+			if err := rec.addMFC(r); err != nil {
+				// Forget it so the daemon's next SetRoute installs it afresh.
+				delete(rec.routes, k)
+				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: update route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
+				continue
+			}
+			rec.routes[k] = r
+		}
+	}
+	err := rec.kernel.delVIF(slot, ifindex)
+	// EADDRNOTAVAIL: the kernel already dropped the slot when its interface went away.
+	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+		errs = append(errs, fmt.Errorf("mroute: delete %s %d for ifindex %d: %w", rec.slot, slot, ifindex, err))
+	}
+	rec.slots[slot] = vifEntry{}
+	return errors.Join(errs...)
+}
+
+// lookup returns the slot of ifindex.
+func (rec *record) lookup(ifindex int) (int, bool) {
+	if ifindex <= 0 {
+		return 0, false
+	}
+	i := slices.IndexFunc(rec.slots[:], func(e vifEntry) bool { return e.ifindex == ifindex })
+	return i, i >= 0
+}
+
+// ifindex returns the interface in slot, 0 for a free or unknown slot.
+func (rec *record) ifindex(slot int) int {
+	if slot < 0 || slot >= MaxVIFs {
+		return 0
+	}
+	return rec.slots[slot].ifindex
+}
+
+// setRoute installs r, whose addresses are already checked and normalised;
+// see Socket.SetRoute.
+func (rec *record) setRoute(r Route) error {
+	src, grp := r.Source, r.Group
+	outs := slices.Clone(r.Outputs)
+	slices.Sort(outs)
+	outs = slices.Compact(outs)
+	outs = slices.DeleteFunc(outs, func(o int) bool { return o == r.Input })
+	want := Route{Source: src, Group: grp, Input: r.Input, Outputs: outs}
+
+	if rec.closed {
+		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, net.ErrClosed)
+	}
+	k := routeKey{src, grp}
+	if have, ok := rec.routes[k]; ok && have.Input == want.Input && slices.Equal(have.Outputs, want.Outputs) {
+		return nil
+	}
+	if err := rec.addMFC(want); err != nil {
+		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
+	}
+	rec.routes[k] = want
+	return nil
+}
+
+// addMFC maps the interfaces of r to slots and installs it.
+func (rec *record) addMFC(r Route) error {
+	parent, ok := rec.lookup(r.Input)
+	if !ok {
+		return fmt.Errorf("input ifindex %d has no %s", r.Input, rec.slot)
+	}
+	var ttls [MaxVIFs]uint8
+	for _, o := range r.Outputs {
+		slot, ok := rec.lookup(o)
+		if !ok {
+			return fmt.Errorf("output ifindex %d has no %s", o, rec.slot)
+		}
+		ttls[slot] = uint8(rec.slots[slot].threshold)
+	}
+	return rec.kernel.addMFC(r.Source, r.Group, parent, &ttls)
+}
+
+// delRoute deletes (src,grp), already checked and normalised; see
+// Socket.DelRoute.
+func (rec *record) delRoute(src, grp netip.Addr) error {
+	if rec.closed {
+		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, net.ErrClosed)
+	}
+	err := rec.kernel.delMFC(src, grp)
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, err)
+	}
+	delete(rec.routes, routeKey{src, grp})
+	return nil
+}
+
+// list returns the installed routes sorted by group, then source.
+func (rec *record) list() []Route {
+	rs := make([]Route, 0, len(rec.routes))
+	for _, r := range rec.routes {
+		r.Outputs = slices.Clone(r.Outputs)
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b Route) int {
+		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
+	})
+	return rs
+}
