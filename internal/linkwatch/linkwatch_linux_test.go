@@ -7,19 +7,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
 func TestTake(t *testing.T) {
-	ns := newNetns(t)
-	ns.ip(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-	ns.ip(t, "addr", "add", "192.0.2.1/24", "dev", "v0")
-	ns.ip(t, "addr", "add", "2001:db8::1/64", "dev", "v0", "nodad")
-	ns.ip(t, "addr", "add", "198.51.100.1", "peer", "198.51.100.2/32", "dev", "v1")
+	ns := netns.New(t)
+	ns.IP(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "v0")
+	ns.IP(t, "addr", "add", "2001:db8::1/64", "dev", "v0", "nodad")
+	ns.IP(t, "addr", "add", "198.51.100.1", "peer", "198.51.100.2/32", "dev", "v1")
 	var s Snapshot
 	var err error
 	var idx int
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		s, err = Take()
 		ifi, ierr := net.InterfaceByName("v0")
 		if ierr != nil {
@@ -65,12 +66,12 @@ type watch struct {
 	state Snapshot
 }
 
-func startWatch(t *testing.T, ns *netns, settle time.Duration) *watch {
+func startWatch(t *testing.T, ns *netns.NS, settle time.Duration) *watch {
 	t.Helper()
 	var w *Watcher
 	var s Snapshot
 	var err error
-	ns.do(t, func() { w, s, err = Watch(settle) })
+	ns.Do(t, func() { w, s, err = Watch(settle) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,14 +140,14 @@ func hasAddr(l Link, p string) bool {
 }
 
 func TestWatch(t *testing.T) {
-	ns := newNetns(t)
+	ns := netns.New(t)
 	w := startWatch(t, ns, 50*time.Millisecond)
 	if _, ok := w.state["lo"]; !ok || len(w.state) != 1 {
 		t.Fatalf("initial snapshot %+v, want lo only", w.state)
 	}
 
 	t.Run("veth pair created", func(t *testing.T) {
-		ns.ip(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+		ns.IP(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
 		cs := w.until(t, "v0 and v1", func(s Snapshot) bool { return s["v0"].Index != 0 && s["v1"].Index != 0 })
 		var added []string
 		for _, c := range cs {
@@ -161,13 +162,13 @@ func TestWatch(t *testing.T) {
 
 	t.Run("address added and removed", func(t *testing.T) {
 		for _, p := range []string{"192.0.2.1/24", "2001:db8::1/64"} {
-			ns.ip(t, "addr", "add", p, "dev", "v0", "nodad")
+			ns.IP(t, "addr", "add", p, "dev", "v0", "nodad")
 			cs := w.until(t, p+" on v0", func(s Snapshot) bool { return hasAddr(s["v0"], p) })
 			last := cs[len(cs)-1].Changed
 			if len(last) != 1 || last[0].New.Name != "v0" || hasAddr(last[0].Old, p) {
 				t.Errorf("change %+v, want v0 gaining %s", last, p)
 			}
-			ns.ip(t, "addr", "del", p, "dev", "v0")
+			ns.IP(t, "addr", "del", p, "dev", "v0")
 			w.until(t, p+" gone", func(s Snapshot) bool { return !hasAddr(s["v0"], p) })
 		}
 		if got := w.state["v0"].Addrs; len(got) != 0 {
@@ -177,22 +178,22 @@ func TestWatch(t *testing.T) {
 
 	t.Run("link down and up", func(t *testing.T) {
 		// A veth is running only while its peer is up too.
-		ns.ip(t, "link", "set", "v1", "up")
-		ns.ip(t, "link", "set", "v0", "up")
+		ns.IP(t, "link", "set", "v1", "up")
+		ns.IP(t, "link", "set", "v0", "up")
 		w.until(t, "v0 up", func(s Snapshot) bool { return s["v0"].Up })
 		if f := w.state["v0"].Flags; f&unix.IFF_UP == 0 || f&unix.IFF_RUNNING == 0 {
 			t.Errorf("v0 up with flags %#x", f)
 		}
-		ns.ip(t, "link", "set", "v1", "down")
+		ns.IP(t, "link", "set", "v1", "down")
 		cs := w.until(t, "v0 not running", func(s Snapshot) bool { return !s["v0"].Up })
 		lc := cs[len(cs)-1].Changed
 		i := slices.IndexFunc(lc, func(lc LinkChange) bool { return lc.New.Name == "v0" })
 		if i < 0 || !lc[i].Old.Up || lc[i].New.Flags&unix.IFF_UP == 0 {
 			t.Errorf("changes %+v, want v0 still administratively up but no longer running", lc)
 		}
-		ns.ip(t, "link", "set", "v1", "up")
+		ns.IP(t, "link", "set", "v1", "up")
 		w.until(t, "v0 up again", func(s Snapshot) bool { return s["v0"].Up })
-		ns.ip(t, "link", "set", "v0", "down")
+		ns.IP(t, "link", "set", "v0", "down")
 		w.until(t, "v0 down", func(s Snapshot) bool { return !s["v0"].Up && s["v0"].Flags&unix.IFF_UP == 0 })
 	})
 
@@ -201,7 +202,7 @@ func TestWatch(t *testing.T) {
 		for i := range 50 {
 			cmds = append(cmds, "addr add 10.0.0."+itoa(i+1)+"/32 dev v1")
 		}
-		ns.batch(t, cmds...)
+		ns.Batch(t, cmds...)
 		cs := w.until(t, "50 addresses on v1", func(s Snapshot) bool {
 			return len(s["v1"].Addrs) >= 50 && hasAddr(s["v1"], "10.0.0.50/32")
 		})
@@ -209,7 +210,7 @@ func TestWatch(t *testing.T) {
 		if len(cs) > 5 {
 			t.Errorf("50 additions arrived as %d changes, want a handful", len(cs))
 		}
-		ns.ip(t, "addr", "flush", "dev", "v1")
+		ns.IP(t, "addr", "flush", "dev", "v1")
 		w.until(t, "v1 without addresses", func(s Snapshot) bool { return len(s["v1"].Addrs) == 0 })
 	})
 
@@ -241,14 +242,14 @@ func itoa(i int) string { return netip.AddrFrom4([4]byte{0, 0, 0, byte(i)}).Stri
 // index; with a pause longer than the coalescing window between the two
 // steps, as a removal and then an addition.
 func TestWatchRecreate(t *testing.T) {
-	ns := newNetns(t)
-	ns.ip(t, "link", "add", "ppp0", "type", "veth", "peer", "name", "peer0")
+	ns := netns.New(t)
+	ns.IP(t, "link", "add", "ppp0", "type", "veth", "peer", "name", "peer0")
 	// A generous settle time keeps the two steps in one burst on a slow machine.
 	w := startWatch(t, ns, 200*time.Millisecond)
 	oldIdx := w.state["ppp0"].Index
 
 	t.Run("same burst", func(t *testing.T) {
-		ns.batch(t, "link del ppp0", "link add ppp0 type veth peer name peer0")
+		ns.Batch(t, "link del ppp0", "link add ppp0 type veth peer name peer0")
 		cs := w.until(t, "ppp0 recreated", func(s Snapshot) bool {
 			return s["ppp0"].Index != 0 && s["ppp0"].Index != oldIdx
 		})
@@ -264,12 +265,12 @@ func TestWatchRecreate(t *testing.T) {
 
 	t.Run("separate bursts", func(t *testing.T) {
 		before := w.state["ppp0"]
-		ns.ip(t, "link", "del", "ppp0")
+		ns.IP(t, "link", "del", "ppp0")
 		cs := w.until(t, "ppp0 gone", func(s Snapshot) bool { _, ok := s["ppp0"]; return !ok })
 		if r := cs[len(cs)-1].Removed; len(r) != 2 || r[0].Name != "peer0" || !r[1].equal(before) {
 			t.Errorf("removed %+v, want peer0 and %+v", r, before)
 		}
-		ns.ip(t, "link", "add", "ppp0", "type", "veth", "peer", "name", "peer0")
+		ns.IP(t, "link", "add", "ppp0", "type", "veth", "peer", "name", "peer0")
 		cs = w.until(t, "ppp0 back", func(s Snapshot) bool { _, ok := s["ppp0"]; return ok })
 		if a := cs[len(cs)-1].Added; len(a) != 2 || a[0].Name != "peer0" || a[1].Index == before.Index {
 			t.Errorf("added %+v, want peer0 and ppp0 with a new index", a)
@@ -280,17 +281,17 @@ func TestWatchRecreate(t *testing.T) {
 // A consumer that does not read gets the changes merged: the next change is
 // the difference to what it last received.
 func TestWatchSlowConsumer(t *testing.T) {
-	ns := newNetns(t)
-	ns.ip(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+	ns := netns.New(t)
+	ns.IP(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
 	w := startWatch(t, ns, 20*time.Millisecond)
 	// Different subnets: deleting a primary IPv4 address takes the
 	// secondaries of its subnet with it.
 	pause := func() { time.Sleep(300 * time.Millisecond) }
-	ns.ip(t, "addr", "add", "192.0.2.1/24", "dev", "v0")
+	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "v0")
 	pause()
-	ns.ip(t, "addr", "add", "198.51.100.1/24", "dev", "v0")
+	ns.IP(t, "addr", "add", "198.51.100.1/24", "dev", "v0")
 	pause()
-	ns.ip(t, "addr", "del", "192.0.2.1/24", "dev", "v0")
+	ns.IP(t, "addr", "del", "192.0.2.1/24", "dev", "v0")
 	pause()
 	cs := w.until(t, "only 198.51.100.1 on v0", func(s Snapshot) bool {
 		a := s["v0"].Addrs
@@ -305,8 +306,8 @@ func TestWatchSlowConsumer(t *testing.T) {
 // With a receive buffer too small for a burst, notifications are lost
 // (ENOBUFS); the watcher still converges on the kernel's state.
 func TestWatchLostNotifications(t *testing.T) {
-	ns := newNetns(t)
-	ns.ip(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+	ns := netns.New(t)
+	ns.IP(t, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
 	w := startWatch(t, ns, 20*time.Millisecond)
 	rc, err := w.w.sub.SyscallConn()
 	if err != nil {
@@ -323,10 +324,10 @@ func TestWatchLostNotifications(t *testing.T) {
 	for i := range 200 {
 		cmds = append(cmds, "addr add 10.0."+itoa(i/100)+"."+itoa(i%100+1)+"/32 dev v0")
 	}
-	ns.batch(t, cmds...)
+	ns.Batch(t, cmds...)
 	w.until(t, "200 addresses", func(s Snapshot) bool { return len(s["v0"].Addrs) == 200 })
 	var s Snapshot
-	ns.do(t, func() { s, err = Take() })
+	ns.Do(t, func() { s, err = Take() })
 	if err != nil {
 		t.Fatal(err)
 	}

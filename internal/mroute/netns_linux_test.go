@@ -2,105 +2,30 @@ package mroute
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"runtime"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
-// requireRoot skips a kernel test for an unprivileged developer, but fails it
-// in CI, where a missing capability means the run proves nothing.
-func requireRoot(t *testing.T) {
+// node is one namespace of a test lab, with loopback up.
+type node struct{ *netns.NS }
+
+func newNode(t *testing.T) *node {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("kernel test needs root (CI=true)")
-	}
-	t.Skip("kernel test needs root")
-}
-
-var nsCounter atomic.Int64
-
-// netns is a named network namespace that lives as long as its test.
-type netns struct {
-	name string
-}
-
-func newNetns(t *testing.T) *netns {
-	t.Helper()
-	name := fmt.Sprintf("mroute%dt%d", os.Getpid(), nsCounter.Add(1))
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	ns := &netns{name: name}
-	ns.ip(t, "link", "set", "lo", "up")
-	return ns
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// ip runs the ip command inside the namespace.
-func (ns *netns) ip(t *testing.T, args ...string) string {
-	t.Helper()
-	return run(t, "ip", append([]string{"-n", ns.name}, args...)...)
-}
-
-// do runs f on a thread switched into the namespace, so sockets f creates
-// belong to it, and switches back. If switching back fails the thread stays
-// locked and dies with the goroutine rather than leak into other tests.
-func (ns *netns) do(t *testing.T, f func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/var/run/netns/" + ns.name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("setns %s: %v", ns.name, err)
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			t.Errorf("setns back from %s: %v", ns.name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	f()
+	n := &node{netns.New(t)}
+	n.IP(t, "link", "set", "lo", "up")
+	return n
 }
 
 // sysctl writes a /proc/sys/net value inside the namespace.
-func (ns *netns) sysctl(t *testing.T, path, value string) {
+func (ns *node) sysctl(t *testing.T, path, value string) {
 	t.Helper()
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		if err := os.WriteFile("/proc/sys/net/"+path, []byte(value), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -109,10 +34,10 @@ func (ns *netns) sysctl(t *testing.T, path, value string) {
 
 // procNet reads /proc/net/<file> of the namespace; /proc/net follows the
 // thread group leader, /proc/thread-self/net the switched thread.
-func (ns *netns) procNet(t *testing.T, file string) string {
+func (ns *node) procNet(t *testing.T, file string) string {
 	t.Helper()
 	var b []byte
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		var err error
 		b, err = os.ReadFile("/proc/thread-self/net/" + file)
 		if err != nil {
@@ -122,10 +47,10 @@ func (ns *netns) procNet(t *testing.T, file string) string {
 	return string(b)
 }
 
-func (ns *netns) ifindex(t *testing.T, name string) int {
+func (ns *node) ifindex(t *testing.T, name string) int {
 	t.Helper()
 	var idx int
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		ifi, err := net.InterfaceByName(name)
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +64,7 @@ func (ns *netns) ifindex(t *testing.T, name string) int {
 //
 //	A (ar 192.0.2.2) --- (ra 192.0.2.1) R (rc 198.51.100.1) --- (cr 198.51.100.2) C
 type lab struct {
-	r, a, c    *netns
+	r, a, c    *node
 	ra, rc     int // router-side ifindexes
 	ar, cr     int // host-side ifindexes
 	aAddr      netip.Addr
@@ -152,9 +77,9 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	requireRoot(t)
+	netns.RequireRoot(t)
 	l := &lab{
-		r: newNetns(t), a: newNetns(t), c: newNetns(t),
+		r: newNode(t), a: newNode(t), c: newNode(t),
 		aAddr:      netip.MustParseAddr("192.0.2.2"),
 		raAddr:     netip.MustParseAddr("192.0.2.1"),
 		rcAddr:     netip.MustParseAddr("198.51.100.1"),
@@ -162,24 +87,24 @@ func newLab(t *testing.T) *lab {
 		testGroup:  netip.MustParseAddr("239.1.2.3"),
 		otherGroup: netip.MustParseAddr("239.1.2.4"),
 	}
-	l.r.ip(t, "link", "add", "ra", "type", "veth", "peer", "name", "ar", "netns", l.a.name)
-	l.r.ip(t, "link", "add", "rc", "type", "veth", "peer", "name", "cr", "netns", l.c.name)
-	l.r.ip(t, "addr", "add", "192.0.2.1/24", "dev", "ra")
-	l.r.ip(t, "addr", "add", "198.51.100.1/24", "dev", "rc")
-	l.a.ip(t, "addr", "add", "192.0.2.2/24", "dev", "ar")
-	l.c.ip(t, "addr", "add", "198.51.100.2/24", "dev", "cr")
+	l.r.IP(t, "link", "add", "ra", "type", "veth", "peer", "name", "ar", "netns", l.a.Name)
+	l.r.IP(t, "link", "add", "rc", "type", "veth", "peer", "name", "cr", "netns", l.c.Name)
+	l.r.IP(t, "addr", "add", "192.0.2.1/24", "dev", "ra")
+	l.r.IP(t, "addr", "add", "198.51.100.1/24", "dev", "rc")
+	l.a.IP(t, "addr", "add", "192.0.2.2/24", "dev", "ar")
+	l.c.IP(t, "addr", "add", "198.51.100.2/24", "dev", "cr")
 	for _, x := range []struct {
-		ns  *netns
+		ns  *node
 		dev string
 	}{{l.r, "ra"}, {l.r, "rc"}, {l.a, "ar"}, {l.c, "cr"}} {
 		// Strict reverse-path filtering would drop multicast from the other
 		// side's subnet; the effective value is the larger of all and dev.
 		x.ns.sysctl(t, "ipv4/conf/all/rp_filter", "0")
 		x.ns.sysctl(t, "ipv4/conf/"+x.dev+"/rp_filter", "0")
-		x.ns.ip(t, "link", "set", x.dev, "up")
+		x.ns.IP(t, "link", "set", x.dev, "up")
 	}
-	l.a.ip(t, "route", "add", "default", "via", "192.0.2.1")
-	l.c.ip(t, "route", "add", "default", "via", "198.51.100.1")
+	l.a.IP(t, "route", "add", "default", "via", "192.0.2.1")
+	l.c.IP(t, "route", "add", "default", "via", "198.51.100.1")
 	l.ra, l.rc = l.r.ifindex(t, "ra"), l.r.ifindex(t, "rc")
 	l.ar, l.cr = l.a.ifindex(t, "ar"), l.c.ifindex(t, "cr")
 	return l
@@ -190,7 +115,7 @@ func (l *lab) open(t *testing.T, table uint32) *Socket {
 	t.Helper()
 	var s *Socket
 	var err error
-	l.r.do(t, func() { s, err = Open(table) })
+	l.r.Do(t, func() { s, err = Open(table) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,10 +187,10 @@ type udpSender struct {
 	fd int
 }
 
-func newUDPSender(t *testing.T, ns *netns, ifindex, ttl int) *udpSender {
+func newUDPSender(t *testing.T, ns *node, ifindex, ttl int) *udpSender {
 	t.Helper()
 	var fd int
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		var err error
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -292,10 +217,10 @@ func (u *udpSender) send(t *testing.T, grp netip.Addr, payload string) {
 // joinGroup makes the host in ns a member of grp on ifindex, as an
 // application would; its kernel then sends IGMP reports. The returned socket
 // receives the group's datagrams on port 5000.
-func joinGroup(t *testing.T, ns *netns, ifindex int, grp netip.Addr) *net.UDPConn {
+func joinGroup(t *testing.T, ns *node, ifindex int, grp netip.Addr) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		ifi, err := net.InterfaceByIndex(ifindex)
 		if err != nil {
 			t.Fatal(err)

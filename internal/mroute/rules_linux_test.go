@@ -5,12 +5,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/netns"
 )
 
 func TestRules(t *testing.T) {
-	requireRoot(t)
-	ns := newNetns(t)
-	ns.ip(t, "link", "add", "ra", "type", "veth", "peer", "name", "rb")
+	netns.RequireRoot(t)
+	ns := newNode(t)
+	ns.IP(t, "link", "add", "ra", "type", "veth", "peer", "name", "rb")
 	rules := []Rule{
 		{Family: 4, Iif: "ra", Table: 10, Priority: 100},
 		{Family: 4, Oif: "ra", Table: 10, Priority: 100},
@@ -20,13 +22,13 @@ func TestRules(t *testing.T) {
 		{Family: 4, Iif: "pppoe-wan", Table: 300, Priority: 101},
 	}
 	show := func() (string, string) {
-		return ns.ip(t, "mrule", "show"), ns.ip(t, "-6", "mrule", "show")
+		return ns.IP(t, "mrule", "show"), ns.IP(t, "-6", "mrule", "show")
 	}
 	before4, before6 := show()
 	for _, r := range rules {
 		for i := range 2 {
 			var err error
-			ns.do(t, func() { err = AddRule(r) })
+			ns.Do(t, func() { err = AddRule(r) })
 			if err != nil {
 				t.Fatalf("AddRule(%s) #%d: %v", r, i+1, err)
 			}
@@ -54,7 +56,7 @@ func TestRules(t *testing.T) {
 	for _, r := range rules {
 		for i := range 2 {
 			var err error
-			ns.do(t, func() { err = DelRule(r) })
+			ns.Do(t, func() { err = DelRule(r) })
 			if err != nil {
 				t.Fatalf("DelRule(%s) #%d: %v", r, i+1, err)
 			}
@@ -70,7 +72,7 @@ func TestRules(t *testing.T) {
 		{Family: 4, Iif: "a-name-longer-than-ifnamsiz", Table: 10},
 	} {
 		var err error
-		ns.do(t, func() { err = AddRule(r) })
+		ns.Do(t, func() { err = AddRule(r) })
 		if err == nil || !strings.HasPrefix(err.Error(), "mroute: rule ") {
 			t.Errorf("AddRule(%+v) = %v, want a validation error", r, err)
 		}
@@ -114,7 +116,7 @@ func TestRuleTableForwarding(t *testing.T) {
 	}
 	for _, r := range rules {
 		var err error
-		l.r.do(t, func() { err = AddRule(r) })
+		l.r.Do(t, func() { err = AddRule(r) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +124,7 @@ func TestRuleTableForwarding(t *testing.T) {
 	t.Cleanup(func() {
 		for _, r := range rules {
 			var err error
-			l.r.do(t, func() { err = DelRule(r) })
+			l.r.Do(t, func() { err = DelRule(r) })
 			if err != nil {
 				t.Error(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +22,7 @@ import (
 //
 //	A (ar 2001:db8:a::2) --- (ra 2001:db8:a::1) R (rc 2001:db8:c::1) --- (cr 2001:db8:c::2) C
 type lab6 struct {
-	r, a, c        *netns
+	r, a, c        *node
 	ra, rc         int // router-side ifindexes
 	ar, cr         int // host-side ifindexes
 	aAddr, cAddr   netip.Addr
@@ -32,9 +33,9 @@ type lab6 struct {
 
 func newLab6(t *testing.T) *lab6 {
 	t.Helper()
-	requireRoot(t)
+	netns.RequireRoot(t)
 	l := &lab6{
-		r: newNetns(t), a: newNetns(t), c: newNetns(t),
+		r: newNode(t), a: newNode(t), c: newNode(t),
 		aAddr:  netip.MustParseAddr("2001:db8:a::2"),
 		cAddr:  netip.MustParseAddr("2001:db8:c::2"),
 		group:  netip.MustParseAddr("ff3e::1:2"),
@@ -42,23 +43,23 @@ func newLab6(t *testing.T) *lab6 {
 		group3: netip.MustParseAddr("ff3e::1:3"),
 		group4: netip.MustParseAddr("ff3e::1:4"),
 	}
-	for _, ns := range []*netns{l.r, l.a, l.c} {
+	for _, ns := range []*node{l.r, l.a, l.c} {
 		// Without duplicate address detection addresses, link-local ones
 		// included, are usable at once; "default" covers links made later.
 		ns.sysctl(t, "ipv6/conf/all/accept_dad", "0")
 		ns.sysctl(t, "ipv6/conf/default/accept_dad", "0")
 	}
-	l.r.ip(t, "link", "add", "ra", "type", "veth", "peer", "name", "ar", "netns", l.a.name)
-	l.r.ip(t, "link", "add", "rc", "type", "veth", "peer", "name", "cr", "netns", l.c.name)
-	l.r.ip(t, "addr", "add", "2001:db8:a::1/64", "dev", "ra", "nodad")
-	l.r.ip(t, "addr", "add", "2001:db8:c::1/64", "dev", "rc", "nodad")
-	l.a.ip(t, "addr", "add", "2001:db8:a::2/64", "dev", "ar", "nodad")
-	l.c.ip(t, "addr", "add", "2001:db8:c::2/64", "dev", "cr", "nodad")
+	l.r.IP(t, "link", "add", "ra", "type", "veth", "peer", "name", "ar", "netns", l.a.Name)
+	l.r.IP(t, "link", "add", "rc", "type", "veth", "peer", "name", "cr", "netns", l.c.Name)
+	l.r.IP(t, "addr", "add", "2001:db8:a::1/64", "dev", "ra", "nodad")
+	l.r.IP(t, "addr", "add", "2001:db8:c::1/64", "dev", "rc", "nodad")
+	l.a.IP(t, "addr", "add", "2001:db8:a::2/64", "dev", "ar", "nodad")
+	l.c.IP(t, "addr", "add", "2001:db8:c::2/64", "dev", "cr", "nodad")
 	for _, x := range []struct {
-		ns  *netns
+		ns  *node
 		dev string
 	}{{l.r, "ra"}, {l.r, "rc"}, {l.a, "ar"}, {l.c, "cr"}} {
-		x.ns.ip(t, "link", "set", x.dev, "up")
+		x.ns.IP(t, "link", "set", x.dev, "up")
 	}
 	l.ra, l.rc = l.r.ifindex(t, "ra"), l.r.ifindex(t, "rc")
 	l.ar, l.cr = l.a.ifindex(t, "ar"), l.c.ifindex(t, "cr")
@@ -68,9 +69,9 @@ func newLab6(t *testing.T) *lab6 {
 }
 
 // linkLocal returns the link-local address of an interface, without zone.
-func linkLocal(t *testing.T, ns *netns, dev string) netip.Addr {
+func linkLocal(t *testing.T, ns *node, dev string) netip.Addr {
 	t.Helper()
-	f := strings.Fields(ns.ip(t, "-6", "-o", "addr", "show", "dev", dev, "scope", "link"))
+	f := strings.Fields(ns.IP(t, "-6", "-o", "addr", "show", "dev", dev, "scope", "link"))
 	for i, w := range f {
 		if w == "inet6" && i+1 < len(f) {
 			p, err := netip.ParsePrefix(f[i+1])
@@ -90,7 +91,7 @@ func (l *lab6) open6(t *testing.T, table uint32) *Socket6 {
 	t.Helper()
 	var s *Socket6
 	var err error
-	l.r.do(t, func() { s, err = Open6(table) })
+	l.r.Do(t, func() { s, err = Open6(table) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func reader6(t *testing.T, s *Socket6) <-chan Packet {
 }
 
 // mr6MIFs parses /proc/net/ip6_mr_vif into mif -> interface name.
-func mr6MIFs(t *testing.T, ns *netns) map[int]string {
+func mr6MIFs(t *testing.T, ns *node) map[int]string {
 	t.Helper()
 	mifs := make(map[int]string)
 	lines := strings.Split(strings.TrimSpace(ns.procNet(t, "ip6_mr_vif")), "\n")
@@ -158,7 +159,7 @@ func mr6MIFs(t *testing.T, ns *netns) map[int]string {
 
 // mr6Cache parses /proc/net/ip6_mr_cache into "S,G" -> entry, skipping
 // unresolved entries (Iif -1).
-func mr6Cache(t *testing.T, ns *netns) map[string]mrEntry {
+func mr6Cache(t *testing.T, ns *node) map[string]mrEntry {
 	t.Helper()
 	m := make(map[string]mrEntry)
 	lines := strings.Split(strings.TrimSpace(ns.procNet(t, "ip6_mr_cache")), "\n")
@@ -182,14 +183,14 @@ func TestOpenClose6(t *testing.T) {
 	l := newLab6(t)
 	var s *Socket6
 	var err error
-	l.r.do(t, func() { s, err = Open6(0) })
+	l.r.Do(t, func() { s, err = Open6(0) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	mcForwarding := func() string {
 		var b []byte
 		var err error
-		l.r.do(t, func() { b, err = os.ReadFile("/proc/sys/net/ipv6/conf/all/mc_forwarding") })
+		l.r.Do(t, func() { b, err = os.ReadFile("/proc/sys/net/ipv6/conf/all/mc_forwarding") })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +203,7 @@ func TestOpenClose6(t *testing.T) {
 	t.Run("second owner of the table", func(t *testing.T) {
 		var s2 *Socket6
 		var err error
-		l.r.do(t, func() { s2, err = Open6(0) })
+		l.r.Do(t, func() { s2, err = Open6(0) })
 		if !errors.Is(err, ErrInUse) {
 			if s2 != nil {
 				s2.Close()
@@ -216,7 +217,7 @@ func TestOpenClose6(t *testing.T) {
 			t.Fatal(err)
 		}
 		var err error
-		l.r.do(t, func() { _, err = Open6(10) })
+		l.r.Do(t, func() { _, err = Open6(10) })
 		if !errors.Is(err, ErrInUse) {
 			t.Fatalf("second Open6(10) = %v, want ErrInUse", err)
 		}
@@ -227,7 +228,7 @@ func TestOpenClose6(t *testing.T) {
 	t.Run("beside the ipv4 owner", func(t *testing.T) {
 		var s4 *Socket
 		var err error
-		l.r.do(t, func() { s4, err = Open(0) })
+		l.r.Do(t, func() { s4, err = Open(0) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -407,11 +408,11 @@ func TestMIFLimit6(t *testing.T) {
 	l := newLab6(t)
 	s := l.open6(t, 0)
 	// Veth pairs with both ends in the router: 34 interfaces for 33 MIFs.
-	var batch strings.Builder
+	var cmds []string
 	for i := range (MaxVIFs + 2) / 2 {
-		fmt.Fprintf(&batch, "link add d%d type veth peer name d%d\n", 2*i, 2*i+1)
+		cmds = append(cmds, fmt.Sprintf("link add d%d type veth peer name d%d", 2*i, 2*i+1))
 	}
-	run(t, "sh", "-c", fmt.Sprintf("ip -n %s -batch - <<'EOF'\n%sEOF", l.r.name, batch.String()))
+	l.r.Batch(t, cmds...)
 	for i := range MaxVIFs {
 		if mif, err := s.AddVIF(l.r.ifindex(t, fmt.Sprintf("d%d", i)), 1); err != nil || mif != i {
 			t.Fatalf("AddVIF #%d = %d, %v", i, mif, err)
@@ -426,10 +427,10 @@ func TestMIFLimit6(t *testing.T) {
 // udp6Sender is a host socket that sends multicast out of one interface.
 type udp6Sender struct{ fd int }
 
-func newUDP6Sender(t *testing.T, ns *netns, ifindex, hops int) *udp6Sender {
+func newUDP6Sender(t *testing.T, ns *node, ifindex, hops int) *udp6Sender {
 	t.Helper()
 	var fd int
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		var err error
 		fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -456,10 +457,10 @@ func (u *udp6Sender) send(t *testing.T, grp netip.Addr, payload string) {
 // joinGroup6 makes the host in ns a member of grp on ifindex, as an
 // application would; its kernel then sends MLD reports. The returned socket
 // receives the group's datagrams on port 5000.
-func joinGroup6(t *testing.T, ns *netns, ifindex int, grp netip.Addr) *net.UDPConn {
+func joinGroup6(t *testing.T, ns *node, ifindex int, grp netip.Addr) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		ifi, err := net.InterfaceByIndex(ifindex)
 		if err != nil {
 			t.Fatal(err)
@@ -562,10 +563,10 @@ type icmp6Peer struct {
 	conn *net.IPConn
 }
 
-func newICMP6Peer(t *testing.T, ns *netns) *icmp6Peer {
+func newICMP6Peer(t *testing.T, ns *node) *icmp6Peer {
 	t.Helper()
 	var conn *net.IPConn
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		pc, err := net.ListenPacket("ip6:ipv6-icmp", "::")
 		if err != nil {
 			t.Fatal(err)
@@ -779,7 +780,7 @@ func TestReadAfterClose6(t *testing.T) {
 	l := newLab6(t)
 	var s *Socket6
 	var err error
-	l.r.do(t, func() { s, err = Open6(0) })
+	l.r.Do(t, func() { s, err = Open6(0) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // mrVIFs parses /proc/net/ip_mr_vif into vif -> interface name.
-func mrVIFs(t *testing.T, ns *netns) map[int]string {
+func mrVIFs(t *testing.T, ns *node) map[int]string {
 	t.Helper()
 	vifs := make(map[int]string)
 	lines := strings.Split(strings.TrimSpace(ns.procNet(t, "ip_mr_vif")), "\n")
@@ -42,7 +42,7 @@ type mrEntry struct {
 
 // mrCache parses /proc/net/ip_mr_cache into "S,G" -> entry, skipping
 // unresolved entries (Iif -1).
-func mrCache(t *testing.T, ns *netns) map[string]mrEntry {
+func mrCache(t *testing.T, ns *node) map[string]mrEntry {
 	t.Helper()
 	m := make(map[string]mrEntry)
 	// The kernel prints the raw big-endian address word with %08X, so the
@@ -73,12 +73,12 @@ func TestOpenClose(t *testing.T) {
 	l := newLab(t)
 	var s *Socket
 	var err error
-	l.r.do(t, func() { s, err = Open(0) })
+	l.r.Do(t, func() { s, err = Open(0) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mcf []byte
-	l.r.do(t, func() { mcf, err = os.ReadFile("/proc/sys/net/ipv4/conf/all/mc_forwarding") })
+	l.r.Do(t, func() { mcf, err = os.ReadFile("/proc/sys/net/ipv4/conf/all/mc_forwarding") })
 	if got := strings.TrimSpace(string(mcf)); err != nil || got != "1" {
 		t.Errorf("mc_forwarding = %s while open, want 1", got)
 	}
@@ -86,7 +86,7 @@ func TestOpenClose(t *testing.T) {
 	t.Run("second owner of the table", func(t *testing.T) {
 		var s2 *Socket
 		var err error
-		l.r.do(t, func() { s2, err = Open(0) })
+		l.r.Do(t, func() { s2, err = Open(0) })
 		if !errors.Is(err, ErrInUse) {
 			if s2 != nil {
 				s2.Close()
@@ -100,7 +100,7 @@ func TestOpenClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		var err error
-		l.r.do(t, func() { _, err = Open(10) })
+		l.r.Do(t, func() { _, err = Open(10) })
 		if !errors.Is(err, ErrInUse) {
 			t.Fatalf("second Open(10) = %v, want ErrInUse", err)
 		}
@@ -253,11 +253,11 @@ func TestVIFLimit(t *testing.T) {
 	l := newLab(t)
 	s := l.open(t, 0)
 	// Veth pairs with both ends in the router: 34 interfaces for 33 VIFs.
-	var batch strings.Builder
+	var cmds []string
 	for i := range (MaxVIFs + 2) / 2 {
-		fmt.Fprintf(&batch, "link add d%d type veth peer name d%d\n", 2*i, 2*i+1)
+		cmds = append(cmds, fmt.Sprintf("link add d%d type veth peer name d%d", 2*i, 2*i+1))
 	}
-	run(t, "sh", "-c", fmt.Sprintf("ip -n %s -batch - <<'EOF'\n%sEOF", l.r.name, batch.String()))
+	l.r.Batch(t, cmds...)
 	for i := range MaxVIFs {
 		if vif, err := s.AddVIF(l.r.ifindex(t, fmt.Sprintf("d%d", i)), 1); err != nil || vif != i {
 			t.Fatalf("AddVIF #%d = %d, %v", i, vif, err)
@@ -337,7 +337,7 @@ func TestSendIGMP(t *testing.T) {
 	packets := reader(t, s)
 
 	var peer *net.IPConn
-	l.c.do(t, func() {
+	l.c.Do(t, func() {
 		pc, err := net.ListenPacket("ip4:2", "0.0.0.0")
 		if err != nil {
 			t.Fatal(err)
@@ -464,7 +464,7 @@ func TestReadAfterClose(t *testing.T) {
 	l := newLab(t)
 	var s *Socket
 	var err error
-	l.r.do(t, func() { s, err = Open(0) })
+	l.r.Do(t, func() { s, err = Open(0) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,8 +501,8 @@ func routesEqual(a, b []Route) bool {
 func TestInterfaceVanishes(t *testing.T) {
 	l := newLab(t)
 	s := l.open(t, 0)
-	l.r.ip(t, "link", "add", "gone0", "type", "veth", "peer", "name", "gone1")
-	l.r.ip(t, "link", "set", "gone0", "up")
+	l.r.IP(t, "link", "add", "gone0", "type", "veth", "peer", "name", "gone1")
+	l.r.IP(t, "link", "set", "gone0", "up")
 	gone := l.r.ifindex(t, "gone0")
 	if _, err := s.AddVIF(l.ra, 1); err != nil {
 		t.Fatal(err)
@@ -516,7 +516,7 @@ func TestInterfaceVanishes(t *testing.T) {
 	if err := s.SetRoute(Route{Source: l.aAddr, Group: l.testGroup, Input: l.ra, Outputs: []int{gone}}); err != nil {
 		t.Fatal(err)
 	}
-	l.r.ip(t, "link", "del", "gone0")
+	l.r.IP(t, "link", "del", "gone0")
 
 	if err := s.LeaveRouterGroups(gone); err != nil {
 		t.Errorf("LeaveRouterGroups after the link went: %v", err)

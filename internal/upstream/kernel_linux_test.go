@@ -7,59 +7,24 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/netns"
 	"golang.org/x/sys/unix"
 )
-
-// needRoot skips outside CI when not root; under CI the missing capability is
-// a failure, so a misconfigured runner cannot pass by skipping.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("kernel test needs root (CI=true)")
-	}
-	t.Skip("kernel test needs root")
-}
-
-// freshNetns moves the test goroutine's thread into a new network namespace
-// for the rest of the test. The thread is never unlocked, so the runtime
-// discards it when the test goroutine ends and the namespace goes with it.
-// Commands started from this goroutine inherit the namespace.
-func freshNetns(t *testing.T) {
-	t.Helper()
-	needRoot(t)
-	runtime.LockOSThread()
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		t.Fatalf("unshare netns: %v", err)
-	}
-	run(t, "ip", "link", "set", "lo", "up")
-}
-
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-}
 
 // link creates an up veth interface with an address and returns its index;
 // its peer is up too but has no address. Veth rather than dummy because not
 // every kernel has the dummy driver.
 func link(t *testing.T, name, prefix string) int {
 	t.Helper()
-	run(t, "ip", "link", "add", name, "type", "veth", "peer", "name", name+"p")
-	run(t, "ip", "addr", "add", prefix, "dev", name)
-	run(t, "ip", "link", "set", name+"p", "up")
-	run(t, "ip", "link", "set", name, "up")
+	netns.Run(t, "ip", "link", "add", name, "type", "veth", "peer", "name", name+"p")
+	netns.Run(t, "ip", "addr", "add", prefix, "dev", name)
+	netns.Run(t, "ip", "link", "set", name+"p", "up")
+	netns.Run(t, "ip", "link", "set", name, "up")
 	return ifindex(t, name)
 }
 
@@ -175,7 +140,7 @@ func newJ(t *testing.T, ifindex int) *Joiner {
 }
 
 func TestKernelThousandGroups(t *testing.T) {
-	freshNetns(t)
+	netns.Enter(t)
 	idx := link(t, "up0", "10.0.0.1/24")
 	j := newJ(t, idx)
 	const n = 1000
@@ -220,7 +185,7 @@ func TestKernelThousandGroups(t *testing.T) {
 }
 
 func TestKernelFilterTransitions(t *testing.T) {
-	freshNetns(t)
+	netns.Enter(t)
 	idx := link(t, "up0", "10.0.0.1/24")
 	j := newJ(t, idx)
 	g := netip.MustParseAddr("232.1.2.3")
@@ -258,7 +223,7 @@ func TestKernelFilterTransitions(t *testing.T) {
 }
 
 func TestKernelManySources(t *testing.T) {
-	freshNetns(t)
+	netns.Enter(t)
 	idx := link(t, "up0", "10.0.0.1/24")
 	j := newJ(t, idx)
 	g := netip.MustParseAddr("232.9.9.9")
@@ -310,7 +275,7 @@ func TestKernelManySources(t *testing.T) {
 }
 
 func TestKernelRefused(t *testing.T) {
-	freshNetns(t)
+	netns.Enter(t)
 	idx := link(t, "up0", "10.0.0.1/24")
 	j := newJ(t, idx)
 	for _, s := range []string{"224.0.0.5", "224.0.0.251", "224.0.0.0", "10.0.0.2", "0.0.0.0", "ff02::1:3", "ff12::5", "ff31::1", "ff00::1", "2001:db8::1"} {
@@ -331,7 +296,7 @@ func TestKernelRefused(t *testing.T) {
 }
 
 func TestKernelSetInterface(t *testing.T) {
-	freshNetns(t)
+	netns.Enter(t)
 	a := link(t, "upa", "10.0.0.1/24")
 	b := link(t, "upb", "10.0.1.1/24")
 	j := newJ(t, a)
@@ -364,7 +329,7 @@ func TestKernelSetInterface(t *testing.T) {
 		t.Errorf("source filter not moved: %v", inc)
 	}
 	// The old index may vanish (a link recreated): moving still works.
-	run(t, "ip", "link", "del", "upb")
+	netns.Run(t, "ip", "link", "del", "upb")
 	c := link(t, "upc", "10.0.2.1/24")
 	if err := j.SetInterface(c); err != nil {
 		t.Fatal(err)
@@ -375,7 +340,7 @@ func TestKernelSetInterface(t *testing.T) {
 }
 
 func TestKernelIPv6(t *testing.T) {
-	freshNetns(t)
+	netns.Enter(t)
 	idx := link(t, "up0", "2001:db8::1/64")
 	j := newJ(t, idx)
 	g := netip.MustParseAddr("ff0e::1234")
@@ -408,18 +373,16 @@ func TestKernelIPv6(t *testing.T) {
 // forced, changing the filter makes the kernel send a v3 report with the
 // matching record, captured in a peer namespace across a veth.
 func TestKernelWireReport(t *testing.T) {
-	freshNetns(t)
-	peer := fmt.Sprintf("upstream-test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	run(t, "ip", "netns", "add", peer)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", peer).Run() })
-	run(t, "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", peer)
-	run(t, "ip", "addr", "add", "10.9.0.1/24", "dev", "v0")
+	netns.Enter(t)
+	peer := netns.New(t)
+	netns.Run(t, "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", peer.Name)
+	netns.Run(t, "ip", "addr", "add", "10.9.0.1/24", "dev", "v0")
 	if err := os.WriteFile("/proc/sys/net/ipv4/conf/v0/force_igmp_version", []byte("3"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "ip", "link", "set", "v0", "up")
-	run(t, "ip", "-n", peer, "addr", "add", "10.9.0.2/24", "dev", "v1")
-	run(t, "ip", "-n", peer, "link", "set", "v1", "up")
+	netns.Run(t, "ip", "link", "set", "v0", "up")
+	peer.IP(t, "addr", "add", "10.9.0.2/24", "dev", "v1")
+	peer.IP(t, "link", "set", "v1", "up")
 
 	fd := peerIGMPSocket(t, peer, "v1")
 	j := newJ(t, ifindex(t, "v0"))
@@ -440,27 +403,14 @@ func TestKernelWireReport(t *testing.T) {
 	waitRecord(t, fd, g, 3, nil) // CHANGE_TO_INCLUDE_MODE {}: leave
 }
 
-// peerIGMPSocket opens a raw IGMP socket in the named namespace, joined to
-// 224.0.0.22 on dev so IGMPv3 reports are delivered to it. The helper thread
-// is left locked and dies with its goroutine; the socket stays usable.
-func peerIGMPSocket(t *testing.T, netns, dev string) int {
+// peerIGMPSocket opens a raw IGMP socket in the peer namespace, joined to
+// 224.0.0.22 on dev so IGMPv3 reports are delivered to it.
+func peerIGMPSocket(t *testing.T, peer *netns.NS, dev string) int {
 	t.Helper()
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := func() (int, error) {
-			ns, err := unix.Open("/run/netns/"+netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return -1, err
-			}
-			defer unix.Close(ns)
-			if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-				return -1, err
-			}
+	fd := -1
+	var err error
+	peer.Do(t, func() {
+		fd, err = func() (int, error) {
 			ifi, err := net.InterfaceByName(dev)
 			if err != nil {
 				return -1, err
@@ -476,14 +426,12 @@ func peerIGMPSocket(t *testing.T, netns, dev string) int {
 			}
 			return fd, nil
 		}()
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("peer socket: %v", r.err)
+	})
+	if err != nil {
+		t.Fatalf("peer socket: %v", err)
 	}
-	t.Cleanup(func() { unix.Close(r.fd) })
-	return r.fd
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
 }
 
 // waitRecord reads IGMPv3 reports until one carries a record of type rtype
