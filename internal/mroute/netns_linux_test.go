@@ -111,11 +111,14 @@ func newLab(t *testing.T) *lab {
 }
 
 // open opens a routing socket in the router namespace, closed at cleanup.
-func (l *lab) open(t *testing.T, table uint32) *Socket {
+func (l *lab) open(t *testing.T, table uint32) *Socket { return openIn(t, l.r, Open, table) }
+
+// openIn opens a Socket or Socket6 in ns, closed at cleanup.
+func openIn[S interface{ Close() error }](t *testing.T, ns *node, open func(uint32) (S, error), table uint32) S {
 	t.Helper()
-	var s *Socket
+	var s S
 	var err error
-	l.r.Do(t, func() { s, err = Open(table) })
+	ns.Do(t, func() { s, err = open(table) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +130,13 @@ func (l *lab) open(t *testing.T, table uint32) *Socket {
 	return s
 }
 
-// reader reads the socket in a goroutine until it is closed; Read errors
-// other than ErrMalformed fail the test.
-func reader(t *testing.T, s *Socket) <-chan Packet {
+// reader reads a Socket or Socket6 in a goroutine until it is closed, and
+// checks that Read returns once Close has run; Read errors other than
+// ErrMalformed fail the test.
+func reader(t *testing.T, s interface {
+	Read([]byte) (Packet, error)
+	Close() error
+}) <-chan Packet {
 	t.Helper()
 	ch := make(chan Packet, 256)
 	done := make(chan struct{})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"maps"
 	"net"
 	"net/netip"
@@ -87,59 +86,7 @@ func linkLocal(t *testing.T, ns *node, dev string) netip.Addr {
 
 // open6 opens an IPv6 routing socket in the router namespace, closed at
 // cleanup.
-func (l *lab6) open6(t *testing.T, table uint32) *Socket6 {
-	t.Helper()
-	var s *Socket6
-	var err error
-	l.r.Do(t, func() { s, err = Open6(table) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return s
-}
-
-// reader6 reads the socket in a goroutine until it is closed, as reader does
-// for Socket, and checks that Read returns once Close has run.
-func reader6(t *testing.T, s *Socket6) <-chan Packet {
-	t.Helper()
-	ch := make(chan Packet, 256)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			buf := make([]byte, 2048)
-			p, err := s.Read(buf)
-			switch {
-			case errors.Is(err, net.ErrClosed):
-				return
-			case errors.Is(err, ErrMalformed):
-				t.Logf("read: %v", err)
-				continue
-			case err != nil:
-				t.Errorf("read: %v", err)
-				return
-			}
-			select {
-			case ch <- p:
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		s.Close()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-			t.Error("Read did not return after Close")
-		}
-	})
-	return ch
-}
+func (l *lab6) open6(t *testing.T, table uint32) *Socket6 { return openIn(t, l.r, Open6, table) }
 
 // mr6MIFs parses /proc/net/ip6_mr_vif into mif -> interface name.
 func mr6MIFs(t *testing.T, ns *node) map[int]string {
@@ -404,26 +351,6 @@ func TestMIFsAndRoutes6(t *testing.T) {
 	}
 }
 
-func TestMIFLimit6(t *testing.T) {
-	l := newLab6(t)
-	s := l.open6(t, 0)
-	// Veth pairs with both ends in the router: 34 interfaces for 33 MIFs.
-	var cmds []string
-	for i := range (MaxVIFs + 2) / 2 {
-		cmds = append(cmds, fmt.Sprintf("link add d%d type veth peer name d%d", 2*i, 2*i+1))
-	}
-	l.r.Batch(t, cmds...)
-	for i := range MaxVIFs {
-		if mif, err := s.AddVIF(l.r.ifindex(t, fmt.Sprintf("d%d", i)), 1); err != nil || mif != i {
-			t.Fatalf("AddVIF #%d = %d, %v", i, mif, err)
-		}
-	}
-	_, err := s.AddVIF(l.r.ifindex(t, fmt.Sprintf("d%d", MaxVIFs)), 1)
-	if err == nil || !strings.Contains(err.Error(), "32") {
-		t.Fatalf("AddVIF past the limit = %v, want an error about 32 mifs", err)
-	}
-}
-
 // udp6Sender is a host socket that sends multicast out of one interface.
 type udp6Sender struct{ fd int }
 
@@ -472,89 +399,6 @@ func joinGroup6(t *testing.T, ns *node, ifindex int, grp netip.Addr) *net.UDPCon
 	})
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// TestUpcallAndForwarding6 also pins down that net.ipv6.conf.*.forwarding
-// may stay 0: ip6mr forwards multicast on mc_forwarding alone, which
-// MRT6_INIT and MRT6_ADD_MIF set.
-func TestUpcallAndForwarding6(t *testing.T) {
-	l := newLab6(t)
-	for _, p := range []string{"all", "ra", "rc"} {
-		l.r.sysctl(t, "ipv6/conf/"+p+"/forwarding", "0")
-	}
-	s := l.open6(t, 0)
-	packets := reader6(t, s)
-	mifRA, err := s.AddVIF(l.ra, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AddVIF(l.rc, 1); err != nil {
-		t.Fatal(err)
-	}
-	recv := joinGroup6(t, l.c, l.cr, l.group)
-	send := newUDP6Sender(t, l.a, l.ar, 8)
-
-	// No route yet: the first packet raises NOCACHE.
-	send.send(t, l.group, "first")
-	p := await(t, packets, "NOCACHE upcall", func(p Packet) bool { return p.Upcall != nil })
-	want := Upcall{Type: UpcallNoCache, VIF: mifRA, Ifindex: l.ra, Source: l.aAddr, Group: l.group}
-	if *p.Upcall != want {
-		t.Fatalf("upcall %+v, want %+v", *p.Upcall, want)
-	}
-	if p.Ifindex != 0 || p.Src.IsValid() || p.Payload != nil {
-		t.Errorf("upcall packet has MLD fields set: %+v", p)
-	}
-
-	if err := s.SetRoute(Route{Source: l.aAddr, Group: l.group, Input: l.ra, Outputs: []int{l.rc}}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 5
-	for i := range n {
-		send.send(t, l.group, fmt.Sprintf("data %d", i))
-	}
-	// The queued first packet goes out when the route resolves it.
-	got := map[string]bool{}
-	recv.SetReadDeadline(time.Now().Add(3 * time.Second))
-	buf := make([]byte, 1500)
-	for len(got) < n+1 {
-		k, from, err := recv.ReadFromUDP(buf)
-		if err != nil {
-			t.Fatalf("C received %v, then: %v", got, err)
-		}
-		if from.IP.String() != l.aAddr.String() {
-			t.Errorf("datagram from %v", from)
-		}
-		got[string(buf[:k])] = true
-	}
-	if !got["first"] {
-		t.Error("the packet queued before the route was not forwarded")
-	}
-
-	c, err := s.Counters(l.aAddr, l.group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Counted bytes are the IPv6 payload: UDP header and data.
-	if c.Packets < n || c.Bytes < n*uint64(len("data 0")+8) {
-		t.Errorf("counters %+v after %d packets", c, n)
-	}
-	// They keep growing with the stream.
-	send.send(t, l.group, "more")
-	for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
-		c2, err := s.Counters(l.aAddr, l.group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c2.Packets > c.Packets && c2.Bytes > c.Bytes {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("counters %+v did not grow from %+v", c2, c)
-		}
-	}
-	if _, err := s.Counters(l.aAddr, l.other); err == nil {
-		t.Error("Counters of a route never installed succeeded")
-	}
 }
 
 // icmp6Peer is a raw ICMPv6 socket in a host namespace that sees MLD with
@@ -638,7 +482,7 @@ func icmp6Checksum(src, dst netip.Addr, msg []byte) uint16 {
 func TestSendMLD(t *testing.T) {
 	l := newLab6(t)
 	s := l.open6(t, 0)
-	packets := reader6(t, s)
+	packets := reader(t, s)
 	peer := newICMP6Peer(t, l.c)
 	allNodes := netip.MustParseAddr("ff02::1")
 	// MLDv2 general query (RFC 3810 §5.1), checksum left 0 for the kernel.
@@ -696,7 +540,7 @@ func TestSendMLD(t *testing.T) {
 func TestMLDReports6(t *testing.T) {
 	l := newLab6(t)
 	s := l.open6(t, 0)
-	packets := reader6(t, s)
+	packets := reader(t, s)
 	if _, err := s.AddVIF(l.ra, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"maps"
 	"net"
 	"net/netip"
@@ -246,88 +245,6 @@ func TestVIFsAndRoutes(t *testing.T) {
 	}
 	if got := s.Routes(); len(got) != 0 {
 		t.Errorf("Routes() after Close = %v", got)
-	}
-}
-
-func TestVIFLimit(t *testing.T) {
-	l := newLab(t)
-	s := l.open(t, 0)
-	// Veth pairs with both ends in the router: 34 interfaces for 33 VIFs.
-	var cmds []string
-	for i := range (MaxVIFs + 2) / 2 {
-		cmds = append(cmds, fmt.Sprintf("link add d%d type veth peer name d%d", 2*i, 2*i+1))
-	}
-	l.r.Batch(t, cmds...)
-	for i := range MaxVIFs {
-		if vif, err := s.AddVIF(l.r.ifindex(t, fmt.Sprintf("d%d", i)), 1); err != nil || vif != i {
-			t.Fatalf("AddVIF #%d = %d, %v", i, vif, err)
-		}
-	}
-	_, err := s.AddVIF(l.r.ifindex(t, fmt.Sprintf("d%d", MaxVIFs)), 1)
-	if err == nil || !strings.Contains(err.Error(), "32") {
-		t.Fatalf("AddVIF past the limit = %v, want an error about 32 vifs", err)
-	}
-}
-
-func TestUpcallAndForwarding(t *testing.T) {
-	l := newLab(t)
-	s := l.open(t, 0)
-	packets := reader(t, s)
-	vifRA, err := s.AddVIF(l.ra, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AddVIF(l.rc, 1); err != nil {
-		t.Fatal(err)
-	}
-	recv := joinGroup(t, l.c, l.cr, l.testGroup)
-	send := newUDPSender(t, l.a, l.ar, 8)
-
-	// No route yet: the first packet raises NOCACHE.
-	send.send(t, l.testGroup, "first")
-	p := await(t, packets, "NOCACHE upcall", func(p Packet) bool { return p.Upcall != nil })
-	want := Upcall{Type: UpcallNoCache, VIF: vifRA, Ifindex: l.ra, Source: l.aAddr, Group: l.testGroup}
-	if *p.Upcall != want {
-		t.Fatalf("upcall %+v, want %+v", *p.Upcall, want)
-	}
-	if p.Ifindex != 0 || p.Src.IsValid() || p.Payload != nil {
-		t.Errorf("upcall packet has IGMP fields set: %+v", p)
-	}
-
-	if err := s.SetRoute(Route{Source: l.aAddr, Group: l.testGroup, Input: l.ra, Outputs: []int{l.rc}}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 5
-	for i := range n {
-		send.send(t, l.testGroup, fmt.Sprintf("data %d", i))
-	}
-	// The queued first packet goes out when the route resolves it.
-	got := map[string]bool{}
-	recv.SetReadDeadline(time.Now().Add(3 * time.Second))
-	buf := make([]byte, 1500)
-	for len(got) < n+1 {
-		k, from, err := recv.ReadFromUDP(buf)
-		if err != nil {
-			t.Fatalf("C received %v, then: %v", got, err)
-		}
-		if from.IP.String() != l.aAddr.String() {
-			t.Errorf("datagram from %v", from)
-		}
-		got[string(buf[:k])] = true
-	}
-	if !got["first"] {
-		t.Error("the packet queued before the route was not forwarded")
-	}
-
-	c, err := s.Counters(l.aAddr, l.testGroup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Packets < n || c.Bytes < n*uint64(len("data 0")+28) {
-		t.Errorf("counters %+v after %d packets", c, n)
-	}
-	if _, err := s.Counters(l.aAddr, l.otherGroup); err == nil {
-		t.Error("Counters of a route never installed succeeded")
 	}
 }
 
