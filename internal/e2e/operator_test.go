@@ -458,10 +458,12 @@ func TestFastLeave(t *testing.T) {
 			name    string
 			version int
 			fast    bool
+			mode    netlab.FilterMode
 		}{
-			{"IGMPv3", 3, true},
-			{"IGMPv2", 2, true},
-			{"IGMPv3 without fast-leave", 3, false},
+			{"IGMPv3", 3, true, netlab.AnySource},
+			{"IGMPv3 INCLUDE", 3, true, netlab.Include},
+			{"IGMPv2", 2, true, netlab.AnySource},
+			{"IGMPv3 without fast-leave", 3, false, netlab.AnySource},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
@@ -482,8 +484,12 @@ func TestFastLeave(t *testing.T) {
 						tp.must(tp.lab.IP("router", "link", "set", "dev", port, "type", "bridge_slave", "isolated", "on"))
 					}
 				}
-				r1 := tp.receiver("rcv1", g1, netlab.AnySource)
-				r2 := tp.receiver("rcv2", g1, netlab.AnySource)
+				var srcs []netip.Addr
+				if c.mode == netlab.Include {
+					srcs = []netip.Addr{s1}
+				}
+				r1 := tp.receiver("rcv1", g1, c.mode, srcs...)
+				r2 := tp.receiver("rcv2", g1, c.mode, srcs...)
 				sn := tp.sniffer("rcv2")
 				start := time.Now()
 				snd := tp.sender(s1, g1)
@@ -541,9 +547,10 @@ func TestFastLeave(t *testing.T) {
 		}
 	})
 	fast, slow := results["IGMPv3"], results["IGMPv3 without fast-leave"]
-	t.Logf("last leave to stop on the wire: IGMPv3 with fast-leave %v, IGMPv2 with fast-leave %v, IGMPv3 without %v",
-		fast.stop.Round(time.Millisecond), results["IGMPv2"].stop.Round(time.Millisecond), slow.stop.Round(time.Millisecond))
-	if len(results) == 3 && fast.stop >= slow.stop {
+	t.Logf("last leave to stop on the wire: with fast-leave IGMPv3 %v, IGMPv3 INCLUDE %v, IGMPv2 %v; IGMPv3 without fast-leave %v",
+		fast.stop.Round(time.Millisecond), results["IGMPv3 INCLUDE"].stop.Round(time.Millisecond),
+		results["IGMPv2"].stop.Round(time.Millisecond), slow.stop.Round(time.Millisecond))
+	if len(results) == 4 && fast.stop >= slow.stop {
 		t.Errorf("fast leave (%v) is not faster than the normal leave (%v)", fast.stop, slow.stop)
 	}
 }
@@ -655,5 +662,32 @@ func TestReloadDeniesFlowingGroup(t *testing.T) {
 	st := tp.status()
 	if r, ok := route(st, s1, g1.Addr()); ok && slices.Contains(r.Outputs, "br-lan") {
 		t.Errorf("route (%s, %s) still goes out on br-lan: %+v", s1, g1.Addr(), r)
+	}
+}
+
+// TestReloadUpstreamDeny: a reload that denies a joined group on the upstream
+// leaves it there at once.
+func TestReloadUpstreamDeny(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t, topoOptions{config: opConfig(nil, nil)})
+	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
+	start := time.Now()
+	tp.sender(s1, g1)
+	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
+	if groups, _ := tp.upstreamGroups(); !groups[g1.Addr()] {
+		t.Fatalf("%s not joined on up0 before the reload", g1.Addr())
+	}
+	tp.must(os.WriteFile(tp.conf, []byte(opConfig([]string{"deny group 239.1.1.1"}, nil)), 0o644))
+	reloaded := time.Now()
+	if res := runClientCmd(t, "reload", "-s", tp.sock); res.code != 0 {
+		t.Fatalf("mcast-proxy reload: exit %d, stderr %q", res.code, res.stderr)
+	}
+	tp.waitFor(3*time.Second, g1.Addr().String()+" to be left on up0 (/proc/net/igmp)", func() bool {
+		groups, _ := tp.upstreamGroups()
+		return !groups[g1.Addr()]
+	})
+	t.Logf("%s left on up0 %v after the reload", g1.Addr(), time.Since(reloaded).Round(time.Millisecond))
+	if _, ok := subscription(tp.status(), g1.Addr()); ok {
+		t.Errorf("status still shows the upstream subscription of %s", g1.Addr())
 	}
 }
