@@ -357,6 +357,16 @@ func mldQueryFrom(src netip.Addr, since time.Time) func(netlab.Packet) bool {
 	}
 }
 
+// addressQueryFrom matches multicast-address-specific MLD queries for group
+// from src on the wire (RFC 3810 §5.1.3).
+func addressQueryFrom(src, group netip.Addr, since time.Time) func(netlab.Packet) bool {
+	return func(p netlab.Packet) bool {
+		return p.Src == src && p.Proto == unix.IPPROTO_ICMPV6 && len(p.Payload) >= 24 &&
+			p.Payload[0] == mldQueryType && netip.AddrFrom16([16]byte(p.Payload[8:24])) == group &&
+			!p.At.Before(since)
+	}
+}
+
 // MLD message types (RFC 2710 §3, RFC 3810 §5).
 const (
 	mldQueryType    = 130
