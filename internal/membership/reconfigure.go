@@ -1,6 +1,9 @@
 package membership
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Reconfigure replaces the router's settings (a configuration reload) and
 // keeps every group, source and timer, so forwarding is not disturbed. New
@@ -20,6 +23,18 @@ func (r *Router) Reconfigure(now time.Time, cfg Config) []Action {
 		if next := now.Add(r.qi); !r.nextGeneral.IsZero() && r.nextGeneral.After(next) {
 			r.nextGeneral = next
 		}
+	}
+	return r.end()
+}
+
+// Forget drops a group's record at once, as if its timers had run out
+// (RFC 3376 §6.5). The proxy uses it when a reload's access list denies a
+// group hosts had joined: nothing of it may stay forwarded or requested.
+func (r *Router) Forget(now time.Time, grp netip.Addr) []Action {
+	r.begin()
+	r.advance(now)
+	if g, ok := r.groups[grp]; ok {
+		r.remove(g)
 	}
 	return r.end()
 }

@@ -24,3 +24,24 @@ func TestSourceTimers(t *testing.T) {
 		t.Fatalf("SourceTimers = %v, want %v", got, want)
 	}
 }
+
+func TestForget(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	g := netip.MustParseAddr("239.1.1.1")
+	r := NewRouter(Config{}, netip.MustParseAddr("192.168.1.1"))
+	r.Start(t0)
+	r.Report(t0, netip.MustParseAddr("192.168.1.5"), 2, []Record{{Type: IsExclude, Group: g}})
+	acts := r.Forget(t0.Add(time.Second), g)
+	if len(acts) != 1 || acts[0] != (GroupChanged{Group: g}) {
+		t.Fatalf("Forget actions = %v, want one GroupChanged", acts)
+	}
+	if _, ok := r.Group(g); ok || r.NumGroups() != 0 {
+		t.Fatal("group still present after Forget")
+	}
+	if dl := r.NextDeadline(); dl.IsZero() {
+		t.Fatal("the general query schedule was lost")
+	}
+	if acts := r.Forget(t0.Add(2*time.Second), g); len(acts) != 0 {
+		t.Fatalf("forgetting an unknown group: %v", acts)
+	}
+}

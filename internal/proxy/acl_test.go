@@ -77,3 +77,22 @@ func TestUpstreamACL(t *testing.T) {
 		t.Fatalf("subscription = %+v, want INCLUDE{S1}", subs)
 	}
 }
+
+func TestReconfigureWithDenyDropsJoinedGroup(t *testing.T) {
+	p := aclProxy(nil, nil)
+	p.Report(t0, lanIf, host1, 2, join(grp))
+	p.SourceActive(t0, upIf, s1, grp)
+	mc := membership.Config{QueryInterval: 10 * time.Second, QueryResponseInterval: 2 * time.Second, Version: 3}
+	acts := p.Reconfigure(t0.Add(time.Second), lanIf, mc, denyList{{grp, netip.Addr{}}})
+	subs := only[Subscribe](acts)
+	if len(subs) != 1 || subs[0].Sub.Subscribed() {
+		t.Fatalf("subscriptions = %+v, want the group left upstream at once", subs)
+	}
+	if routes := only[SetRoute](acts); len(routes) != 1 || len(routes[0].Outputs) != 0 {
+		t.Fatalf("routes = %+v, want the flow forwarded nowhere", routes)
+	}
+	r, _ := p.Router(lanIf)
+	if _, ok := r.Group(grp); ok {
+		t.Fatal("the denied group is still recorded on the link")
+	}
+}

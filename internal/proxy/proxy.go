@@ -266,7 +266,7 @@ func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix, acl P
 		for _, src := range sortedKeys(srcs) {
 			f := srcs[src]
 			switch {
-			case f.input == old && old != l.Ifindex && (l.Ifindex == 0 || !p.acceptedUpstream(src)):
+			case f.input == old && old != l.Ifindex && l.Ifindex == 0:
 				out = append(out, p.forget(src, grp))
 			case f.input == old:
 				f.input = l.Ifindex
@@ -300,6 +300,12 @@ func (p *Proxy) Reconfigure(now time.Time, ifindex int, cfg membership.Config, a
 	ds.cfg.Membership, ds.cfg.ACL = cfg, acl
 	out := p.apply(ds, ds.router.Reconfigure(now, cfg.WithDefaults()), nil)
 	for _, g := range ds.router.Groups() {
+		if r := restrictState(acl, g); r.Mode == membership.Include && len(r.Include) == 0 {
+			// Nothing of the group is allowed any more: drop the record
+			// rather than let it live out its membership interval.
+			out = p.apply(ds, ds.router.Forget(now, g.Group), out)
+			continue
+		}
 		out = p.regroup(g.Group, out)
 	}
 	return out
@@ -496,8 +502,13 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	}
 	if ifindex == p.up.Ifindex {
 		if !p.acceptedUpstream(src) {
+			// Known but not forwarded: the entry with no outputs keeps
+			// the kernel from asking again, and if the upstream later gets
+			// an address that covers the source (a PPPoE link whose
+			// address comes after its first packets), SetUpstream
+			// recomputes the outputs at once instead of waiting for the
+			// kernel's next upcall.
 			p.stats.SourceNotAccepted++
-			return nil
 		}
 	} else if _, ok := p.downs[ifindex]; !ok {
 		return nil
@@ -651,8 +662,9 @@ func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []A
 func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 	var states []membership.GroupState
 	for _, ifi := range p.order {
-		if st, ok := p.downs[ifi].router.Group(grp); ok {
-			states = append(states, st)
+		d := p.downs[ifi]
+		if st, ok := d.router.Group(grp); ok {
+			states = append(states, restrictState(d.cfg.ACL, st))
 		}
 	}
 	sub := p.restrict(grp, Merge(states))
@@ -681,6 +693,20 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 		}
 	}
 	return out
+}
+
+// restrictState applies a downstream's access list to its membership of
+// one group before the merge: records admitted under an older list (a
+// reload) must not keep pulling in what the new one denies.
+func restrictState(acl Policy, st membership.GroupState) membership.GroupState {
+	if acl == nil {
+		return st
+	}
+	if st.Mode == membership.Exclude && !acl.Permits(st.Group, netip.Addr{}) {
+		st.Mode, st.Exclude = membership.Include, nil
+	}
+	st.Include = slices.DeleteFunc(slices.Clone(st.Include), func(s netip.Addr) bool { return !acl.Permits(st.Group, s) })
+	return st
 }
 
 // restrict applies the upstream access list to a merged subscription: an
@@ -716,6 +742,9 @@ func (p *Proxy) restrict(grp netip.Addr, sub Subscription) Subscription {
 // on: every downstream whose membership wants it, and the upstream when the
 // traffic came from a downstream (RFC 4605 §4.2). Never the input itself.
 func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
+	if input == p.up.Ifindex && !p.acceptedUpstream(src) {
+		return nil // RFC 4605 §4.2: only sources the upstream vouches for
+	}
 	var o []int
 	if input != p.up.Ifindex && p.up.Ifindex != 0 {
 		o = append(o, p.up.Ifindex)

@@ -114,8 +114,16 @@ func TestSourceFiltersPerInterface(t *testing.T) {
 func TestSourceNotAcceptedOnUpstream(t *testing.T) {
 	p := testProxy()
 	p.Report(t0, lanIf, host1, 2, join(grp))
-	if acts := p.SourceActive(t0, upIf, alien, grp); len(acts) != 0 {
-		t.Fatalf("alien source produced %+v", acts)
+	routes := only[SetRoute](p.SourceActive(t0, upIf, alien, grp))
+	if len(routes) != 1 || len(routes[0].Outputs) != 0 {
+		t.Fatalf("alien source: routes %+v, want one entry that forwards nowhere", routes)
+	}
+	// The upstream gets an address covering the source: it is forwarded at
+	// once, without waiting for another upcall.
+	up := Link{Ifindex: upIf, Name: "up0", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("172.16.0.0/24")}}
+	routes = only[SetRoute](p.SetUpstream(t0.Add(time.Second), up, nil, nil))
+	if len(routes) != 1 || routes[0].Source != alien || !reflect.DeepEqual(routes[0].Outputs, []int{lanIf}) {
+		t.Fatalf("after the address change: routes %+v, want the source forwarded to br-lan", routes)
 	}
 	if p.Stats().SourceNotAccepted != 1 {
 		t.Fatalf("SourceNotAccepted = %d, want 1", p.Stats().SourceNotAccepted)
