@@ -159,6 +159,7 @@ func (p *plane) countersStatus() control.FamilyCounters {
 	addNonZero(fc.Dropped, "policy", bs.PolicyDenied)
 	addNonZero(fc.Dropped, "link_local_group", bs.LinkLocalGroups)
 	addNonZero(fc.Dropped, "flow_limit", bs.FlowLimit)
+	addNonZero(fc.Dropped, "ssm_any_source", bs.SSMAnySource)
 	var limit uint64
 	for _, ifi := range p.brain.Downstreams() {
 		if r, ok := p.brain.Router(ifi); ok {

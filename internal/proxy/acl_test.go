@@ -96,3 +96,29 @@ func TestReconfigureWithDenyDropsJoinedGroup(t *testing.T) {
 		t.Fatal("the denied group is still recorded on the link")
 	}
 }
+
+func TestSSMIgnoresAnySourceJoins(t *testing.T) {
+	p := testProxy()
+	for _, g := range []string{"232.1.1.1", "ff3e::1:2", "ff35::8000:1"} {
+		grp := netip.MustParseAddr(g)
+		if acts := p.Report(t0, lanIf, host1, 2, join(grp)); len(acts) != 0 {
+			t.Fatalf("any-source join of %s produced %+v", g, acts)
+		}
+		src := netip.MustParseAddr("10.0.0.2")
+		if grp.Is6() {
+			src = netip.MustParseAddr("2001:db8::2")
+		}
+		acts := p.Report(t0, lanIf, host1, 3, []membership.Record{{Type: membership.IsInclude, Group: grp, Sources: []netip.Addr{src}}})
+		if subs := only[Subscribe](acts); len(subs) != 1 || subs[0].Sub.Mode != membership.Include {
+			t.Fatalf("source-specific join of %s: %+v", g, subs)
+		}
+	}
+	if got := p.Stats().SSMAnySource; got != 3 {
+		t.Fatalf("SSMAnySource = %d, want 3", got)
+	}
+	for _, g := range []string{"239.1.1.1", "ff0e::1", "ff1e::1"} {
+		if SourceSpecific(netip.MustParseAddr(g)) {
+			t.Errorf("%s is not source-specific", g)
+		}
+	}
+}

@@ -116,6 +116,7 @@ type Stats struct {
 	SourceNotAccepted  uint64 // upstream traffic from a source outside the accepted prefixes
 	FlowLimit          uint64 // flows refused because MaxFlows was reached
 	PolicyDenied       uint64 // records or sources refused by a downstream access list
+	SSMAnySource       uint64 // any-source joins of source-specific groups, ignored
 	RoutesAdded        uint64
 	RoutesChanged      uint64
 	RoutesDeleted      uint64
@@ -430,6 +431,13 @@ func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int,
 			p.stats.LinkLocalGroups++
 			continue
 		}
+		if SourceSpecific(r.Group) && (r.Type == membership.IsExclude || r.Type == membership.ToExclude) {
+			// RFC 4604 §2.2.1: in the SSM range only source-specific
+			// joins count; any-source joins (EXCLUDE records, and IGMPv1/v2
+			// and MLDv1 reports, which arrive as EXCLUDE{}) are ignored.
+			p.stats.SSMAnySource++
+			continue
+		}
 		if r, ok := p.admit(d, r); ok {
 			kept = append(kept, r)
 		}
@@ -624,6 +632,17 @@ func Proxied(g netip.Addr) bool {
 	b := g.As16()
 	scope := b[1] & 0x0f
 	return scope > 2
+}
+
+// SourceSpecific reports whether g is in a source-specific multicast range:
+// 232.0.0.0/8 (RFC 4607 §1) or ff3x::/32 (RFC 4607 §1, RFC 3306 with P=1,
+// T=1).
+func SourceSpecific(g netip.Addr) bool {
+	if g.Is4() {
+		return g.As4()[0] == 232
+	}
+	b := g.As16()
+	return b[0] == 0xff && b[1]>>4 == 3
 }
 
 func (p *Proxy) acceptedUpstream(src netip.Addr) bool {
