@@ -74,10 +74,10 @@ fuzz:
 	@set -e; \
 	for p in $$($(GO) list ./internal/...); do \
 		dir=$$($(GO) list -f '{{.Dir}}' $$p); \
-		if grep -qs '^func FuzzParse(' $$dir/*_test.go; then \
-			echo "fuzz: $$p FuzzParse for $(FUZZTIME)"; \
-			$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) $$p; \
-		fi; \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go 2>/dev/null); do \
+			echo "fuzz: $$p $$fn for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$p; \
+		done; \
 	done
 
 clean:
