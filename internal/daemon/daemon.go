@@ -88,9 +88,10 @@ type Daemon struct {
 
 	// The upstream subscription of both families; nil while no upstream
 	// interface is in service.
-	sub    *upstream.Joiner
-	upName string // the active upstream interface, "" if none
-	rules  []mroute.Rule
+	sub     *upstream.Joiner
+	upName  string    // the active upstream interface, "" if none
+	upSince time.Time // when it went into service
+	rules   []mroute.Rule
 
 	errLogged map[string]bool
 	warned    map[string]bool

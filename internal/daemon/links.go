@@ -56,7 +56,7 @@ func (d *Daemon) reconcile(now time.Time) {
 		default:
 			d.log.Warn("upstream switched", "from", d.upName, "to", name)
 		}
-		d.upName = name
+		d.upName, d.upSince = name, now
 		d.checkAt = now.Add(upstreamQuerySilence)
 		delete(d.warned, "upstream silent")
 		d.checkReversePath()
@@ -157,9 +157,11 @@ func (d *Daemon) operationalChecks(now time.Time) {
 			heard = t
 		}
 	}
+	// Count from the later of the last query and the moment this upstream
+	// went into service: a new upstream gets a full interval.
 	since := heard
-	if since.Before(d.started) {
-		since = d.started
+	if since.Before(d.upSince) {
+		since = d.upSince
 	}
 	if now.Sub(since) >= upstreamQuerySilence {
 		d.warnOnce("upstream silent", "no IGMP/MLD query heard on the upstream for a long time: a firewall probably drops them, and the upstream router will let our memberships expire (streams stop every few minutes); accept IGMP and MLD on the upstream in the input chain",
