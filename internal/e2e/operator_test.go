@@ -365,13 +365,13 @@ func TestLimits(t *testing.T) {
 		floodAt := time.Now()
 		pkts := tp.joinFlood("rcv2", "eth0", rcv2Addr, floodGroups(flood), 150)
 		t.Logf("sent %d IGMPv3 reports joining %d groups in %v", pkts, flood, time.Since(floodAt).Round(time.Millisecond))
-		st := tp.waitStatus(10*time.Second, "dropped limit > 0", func(st control.Status) bool {
+		tp.waitStatus(10*time.Second, "dropped limit > 0", func(st control.Status) bool {
 			return counters4(st).Dropped["limit"] > 0
 		})
 		// Let the daemon finish the queue: the count of dropped and
 		// kept records stops changing.
 		var prev uint64
-		st = tp.waitStatus(10*time.Second, "the limit counter to settle", func(st control.Status) bool {
+		st := tp.waitStatus(10*time.Second, "the limit counter to settle", func(st control.Status) bool {
 			n := counters4(st).Dropped["limit"]
 			settled := n == prev
 			prev = n
