@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"net/netip"
 	"time"
 )
@@ -34,21 +35,22 @@ const (
 )
 
 // RecordType is the type of an MLDv2 multicast address record
-// (RFC 3810 §5.2.12), numbered as IGMPv3 group records are.
-type RecordType uint8
+// (RFC 3810 §5.2.12). MLDv2 numbers its records exactly as IGMPv3 numbers
+// its group records, so the type is IGMP's.
+type RecordType = igmp.RecordType
 
 // Multicast address record types (RFC 3810 §5.2.12).
 const (
-	ModeIsInclude   RecordType = 1 // current state: INCLUDE
-	ModeIsExclude   RecordType = 2 // current state: EXCLUDE
-	ChangeToInclude RecordType = 3 // filter mode changed to INCLUDE
-	ChangeToExclude RecordType = 4 // filter mode changed to EXCLUDE
-	AllowNewSources RecordType = 5 // source list grew
-	BlockOldSources RecordType = 6 // source list shrank
+	ModeIsInclude   = igmp.ModeIsInclude   // current state: INCLUDE
+	ModeIsExclude   = igmp.ModeIsExclude   // current state: EXCLUDE
+	ChangeToInclude = igmp.ChangeToInclude // filter mode changed to INCLUDE
+	ChangeToExclude = igmp.ChangeToExclude // filter mode changed to EXCLUDE
+	AllowNewSources = igmp.AllowNewSources // source list grew
+	BlockOldSources = igmp.BlockOldSources // source list shrank
 )
 
-// known reports whether t is one of the six record types RFC 3810 defines.
-func (t RecordType) known() bool { return t >= ModeIsInclude && t <= BlockOldSources }
+// knownRecord reports whether t is one of the six record types RFC 3810 defines.
+func knownRecord(t RecordType) bool { return t >= ModeIsInclude && t <= BlockOldSources }
 
 // Errors returned by Parse and Marshal, always wrapped with detail; compare
 // with errors.Is so that dropped packets can be counted by reason.
@@ -226,7 +228,7 @@ func parseV2Report(b []byte) (*V2Report, error) {
 		}
 		// RFC 3810 §5.2.12: records of unknown type are ignored, the rest
 		// of the report still counts.
-		if RecordType(b[off]).known() {
+		if knownRecord(RecordType(b[off])) {
 			if _, err := multicastGroup(b[off+4 : off+20]); err != nil {
 				return nil, fmt.Errorf("%w: v2 report record %d: %w", ErrMalformed, i+1, err)
 			}
@@ -248,7 +250,7 @@ func parseV2Report(b []byte) (*V2Report, error) {
 		aux := 4 * int(b[off+1])
 		n := int(binary.BigEndian.Uint16(b[off+2 : off+4]))
 		next := off + recordHeaderLen + addrLen*n + aux
-		if !rt.known() {
+		if !knownRecord(rt) {
 			off = next
 			continue
 		}
@@ -376,7 +378,7 @@ func (r *V2Report) Marshal() ([]byte, error) {
 	size := v2ReportHeaderLen
 	for i, rec := range r.Records {
 		switch {
-		case !rec.Type.known():
+		case !knownRecord(rec.Type):
 			return nil, fmt.Errorf("%w: record %d has unknown type %d", ErrMalformed, i+1, rec.Type)
 		case !isGroup(rec.Group):
 			return nil, fmt.Errorf("%w: record %d group %s is not IPv6 multicast", ErrMalformed, i+1, rec.Group)
