@@ -269,10 +269,17 @@ func (tp *topo) waitFor(timeout time.Duration, what string, cond func() bool) {
 // waitVIFs waits until the router's /proc/net/ip_mr_vif lists the interfaces.
 func (tp *topo) waitVIFs(names ...string) {
 	tp.t.Helper()
-	tp.waitFor(10*time.Second, fmt.Sprintf("VIFs for %v in the router's /proc/net/ip_mr_vif", names), func() bool {
-		vifs := tp.vifs()
+	tp.waitSlots("net/ip_mr_vif", "VIFs", names)
+}
+
+// waitSlots waits until a /proc table of multicast interfaces (ip_mr_vif
+// or ip6_mr_vif) in the router lists the interfaces.
+func (tp *topo) waitSlots(proc, what string, names []string) {
+	tp.t.Helper()
+	tp.waitFor(10*time.Second, fmt.Sprintf("%s for %v in the router's /proc/%s", what, names, proc), func() bool {
+		slots := tp.slots(proc)
 		for _, n := range names {
-			if _, ok := vifs[n]; !ok {
+			if _, ok := slots[n]; !ok {
 				return false
 			}
 		}
@@ -283,7 +290,15 @@ func (tp *topo) waitVIFs(names ...string) {
 // vifs maps interface names in the router's /proc/net/ip_mr_vif to VIF numbers.
 func (tp *topo) vifs() map[string]int {
 	tp.t.Helper()
-	s, err := tp.lab.ReadProc("router", "net/ip_mr_vif")
+	return tp.slots("net/ip_mr_vif")
+}
+
+// slots maps interface names in a router /proc table of multicast
+// interfaces to their slot numbers; ip6_mr_vif's first two columns are laid
+// out as ip_mr_vif's.
+func (tp *topo) slots(proc string) map[string]int {
+	tp.t.Helper()
+	s, err := tp.lab.ReadProc("router", proc)
 	tp.must(err)
 	return parseVIFs(s)
 }

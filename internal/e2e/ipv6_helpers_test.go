@@ -17,7 +17,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -153,24 +152,14 @@ func (tp *topo) build6(o topo6Options) {
 // waitMIFs waits until the router's /proc/net/ip6_mr_vif lists the interfaces.
 func (tp *topo) waitMIFs(names ...string) {
 	tp.t.Helper()
-	tp.waitFor(10*time.Second, fmt.Sprintf("MIFs for %v in the router's /proc/net/ip6_mr_vif", names), func() bool {
-		mifs := tp.mifs()
-		for _, n := range names {
-			if _, ok := mifs[n]; !ok {
-				return false
-			}
-		}
-		return true
-	})
+	tp.waitSlots("net/ip6_mr_vif", "MIFs", names)
 }
 
 // mifs maps interface names in the router's /proc/net/ip6_mr_vif to MIF
-// numbers. The layout matches ip_mr_vif's first two columns.
+// numbers.
 func (tp *topo) mifs() map[string]int {
 	tp.t.Helper()
-	s, err := tp.lab.ReadProc("router", "net/ip6_mr_vif")
-	tp.must(err)
-	return parseVIFs(s)
+	return tp.slots("net/ip6_mr_vif")
 }
 
 // mfc6 returns the router's /proc/net/ip6_mr_cache entries.
