@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -114,6 +113,7 @@ func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now t
 // the rate since the previous reading.
 func (d *Daemon) routeStatus(p *plane, now time.Time) []control.Route {
 	var out []control.Route
+	seen := map[proxy.Flow]bool{}
 	for _, r := range p.mr.Routes() {
 		cr := control.Route{
 			Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
@@ -122,6 +122,7 @@ func (d *Daemon) routeStatus(p *plane, now time.Time) []control.Route {
 		if c, err := p.mr.Counters(r.Source, r.Group); err == nil {
 			cr.Packets, cr.Bytes, cr.WrongIf = c.Packets, c.Bytes, c.WrongIf
 			f := proxy.Flow{Source: r.Source, Group: r.Group}
+			seen[f] = true
 			if prev, ok := p.samples[f]; ok && c.Packets >= prev.packets {
 				if dt := now.Sub(prev.at).Seconds(); dt > 0 {
 					cr.PacketsPerSecond = float64(c.Packets-prev.packets) / dt
@@ -134,7 +135,7 @@ func (d *Daemon) routeStatus(p *plane, now time.Time) []control.Route {
 	}
 	// Forget readings of entries that are gone.
 	for f := range p.samples {
-		if !slices.ContainsFunc(out, func(r control.Route) bool { return r.Source == f.Source.String() && r.Group == f.Group.String() }) {
+		if !seen[f] {
 			delete(p.samples, f)
 		}
 	}
