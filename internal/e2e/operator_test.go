@@ -63,8 +63,7 @@ func opConfig(up0, brLAN []string) string {
 // datagrams the sniffer saw arrive in [from, to]: what the router put on the
 // wire, whether or not the host's socket was joined at the time.
 func wireGaps(sn *netlab.Sniffer, src, group netip.Addr, from, to time.Time) []netlab.Gap {
-	var gaps []netlab.Gap
-	var prev uint64
+	var seen []netlab.Arrival
 	for _, p := range sn.Packets(netlab.UDPTo(group, src, from)) {
 		if p.At.After(to) {
 			break
@@ -73,12 +72,9 @@ func wireGaps(sn *netlab.Sniffer, src, group netip.Addr, from, to time.Time) []n
 		if len(p.Payload) < 8+12 || string(p.Payload[8:12]) != "MCPL" {
 			continue
 		}
-		seq := binary.BigEndian.Uint64(p.Payload[12:20])
-		if prev != 0 && seq > prev+1 {
-			gaps = append(gaps, netlab.Gap{After: prev, Before: seq, At: p.At})
-		}
-		prev = seq
+		seen = append(seen, netlab.Arrival{Seq: binary.BigEndian.Uint64(p.Payload[12:20]), At: p.At})
 	}
+	gaps, _ := netlab.SeqGaps(seen)
 	return gaps
 }
 

@@ -165,12 +165,6 @@ func (m FilterMode) String() string {
 	return fmt.Sprintf("FilterMode(%d)", int(m))
 }
 
-// Arrival is one datagram received from a Sender.
-type Arrival struct {
-	Seq uint64
-	At  time.Time
-}
-
 // Receiver is a UDP socket in a namespace that joins a group on one interface
 // and records the numbered datagrams it receives, per source. The group may
 // be IPv4 (IGMP) or IPv6 (MLD).
@@ -393,32 +387,29 @@ func (r *Receiver) Last(src netip.Addr) (at time.Time, ok bool) {
 	return as[len(as)-1].At, true
 }
 
-// Gap is a run of sequence numbers that never arrived.
-type Gap struct {
-	After, Before uint64    // last received before the gap, first received after it
-	At            time.Time // arrival of Before
-}
-
-// Missing is the number of datagrams lost in the gap.
-func (g Gap) Missing() uint64 { return g.Before - g.After - 1 }
-
-func (g Gap) String() string {
-	return fmt.Sprintf("%d datagrams lost between seq %d and %d (resumed %s)", g.Missing(), g.After, g.Before, g.At.Format("15:04:05.000"))
-}
-
 // GapsBetween returns the sequence gaps from src among datagrams that arrived
-// in [from, to]; a zero to means up to now.
+// in [from, to]; a zero to means up to now. A datagram that arrives after a
+// later one is reordered, not lost (see SeqGaps).
 func (r *Receiver) GapsBetween(src netip.Addr, from, to time.Time) []Gap {
-	var gaps []Gap
-	var prev *Arrival
+	gaps, _ := SeqGaps(r.between(src, from, to))
+	return gaps
+}
+
+// ReorderedBetween counts the datagrams from src that arrived in [from, to]
+// after a datagram with a higher sequence number.
+func (r *Receiver) ReorderedBetween(src netip.Addr, from, to time.Time) int {
+	_, reordered := SeqGaps(r.between(src, from, to))
+	return reordered
+}
+
+// between returns the arrivals from src in [from, to]; a zero to means up to now.
+func (r *Receiver) between(src netip.Addr, from, to time.Time) []Arrival {
+	var in []Arrival
 	for _, a := range r.Arrivals(src) {
 		if a.At.Before(from) || (!to.IsZero() && a.At.After(to)) {
 			continue
 		}
-		if prev != nil && a.Seq > prev.Seq+1 {
-			gaps = append(gaps, Gap{After: prev.Seq, Before: a.Seq, At: a.At})
-		}
-		prev = &a
+		in = append(in, a)
 	}
-	return gaps
+	return in
 }
