@@ -1,5 +1,7 @@
-# Makefile for mcast-proxy. Targets: build test test-cross demo cross lint bench fuzz clean.
-# Tests and the demo need root (network namespaces, multicast routing).
+# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm demo cross lint bench fuzz clean.
+# The kernel tests and the demo need root and a kernel that routes multicast. Where the
+# running kernel cannot (built without CONFIG_IP_MROUTE, or not root), they run in a QEMU
+# test VM booting Debian's stock kernel instead (cmd/mcast-testvm, docs/testvm.md).
 
 GO      ?= go
 BIN     ?= bin
@@ -16,21 +18,54 @@ CROSS_CODEC := internal/mroute internal/upstream
 CROSS_LINKWATCH := internal/linkwatch
 QEMU_MIPS ?= qemu-mips-static
 
-.PHONY: all build test test-cross demo cross lint bench fuzz clean need-root
+# Packages whose tests need root and a multicast routing kernel; the rest run anywhere.
+KERNEL_PKGS := ./internal/mroute ./internal/upstream ./internal/linkwatch ./internal/netlab ./internal/netns ./internal/e2e
+# VM=auto: the VM only when the host kernel cannot route multicast (or we are not root);
+# VM=yes: always the VM; VM=no: never.
+VM      ?= auto
+TESTVM  := $(BIN)/mcast-testvm
+# What test-vm runs; VM_RUN narrows it to matching tests (go test -run).
+VM_PKGS ?= $(KERNEL_PKGS)
+VM_RUN  ?=
+VM_TIMEOUT ?= 80m
+# Whether to use the VM: "yes" or "no", decided once per make run.
+use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
+
+.PHONY: all build test test-pure test-cross test-kernel test-vm demo cross lint bench fuzz clean testvm
 
 all: build
 
 build:
 	$(GOBUILD) -o $(BIN)/mcast-proxy ./cmd/mcast-proxy
 
-need-root:
-	@if [ "$$(id -u)" != 0 ]; then echo "this target needs root (network namespaces, multicast routing): run 'sudo make $(MAKECMDGOALS)'" >&2; exit 1; fi
-
-# The native run comes last so that its summary closes the output.
-test: need-root
+# The kernel tests come last so that their summary closes the output.
+test:
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-cross
-	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory test-pure
+	$(MAKE) --no-print-directory test-kernel
+
+# Everything that needs neither root nor multicast routing, natively.
+test-pure:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/internal/(mroute|upstream|linkwatch|netlab|netns|e2e)$$')
+
+# The kernel tests: natively where this kernel routes multicast and we are root, else in the VM.
+test-kernel: build testvm
+	@if [ "$(use_vm)" = yes ]; then \
+		echo "kernel tests: in the test VM ($$($(TESTVM) probe 2>&1 | sed 's/^mcast-testvm: //' || true))"; \
+		$(MAKE) --no-print-directory test-vm; \
+	else \
+		echo "kernel tests: natively on Linux $$(uname -r)"; \
+		MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -timeout 30m $(KERNEL_PKGS); \
+	fi
+
+# The kernel tests in the QEMU test VM, whatever the host kernel can do. One VM per package.
+test-vm: build testvm
+	MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
+		-exec '$(abspath $(TESTVM)) exec' $(if $(VM_RUN),-run '$(VM_RUN)') $(VM_PKGS)
+
+testvm:
+	$(GO) build -o $(TESTVM) ./cmd/mcast-testvm
 
 # Cross-build test binaries for big-endian MIPS and run them under qemu-user.
 test-cross:
@@ -49,8 +84,15 @@ test-cross:
 		else (cd "$$p" && $(QEMU_MIPS) "$$tmp/$$name.test" -test.count=1); fi; \
 	done
 
-demo: need-root build
-	$(GO) run ./cmd/mcast-demo -bin $(BIN)/mcast-proxy
+demo: build testvm
+	$(GO) build -o $(BIN)/mcast-demo ./cmd/mcast-demo
+	@if [ "$(use_vm)" = yes ]; then \
+		echo "demo: in the test VM ($$($(TESTVM) probe 2>&1 | sed 's/^mcast-testvm: //' || true))"; \
+		$(TESTVM) exec $(abspath $(BIN)/mcast-demo) -bin $(abspath $(BIN)/mcast-proxy); \
+	else \
+		echo "demo: natively on Linux $$(uname -r)"; \
+		$(BIN)/mcast-demo -bin $(BIN)/mcast-proxy; \
+	fi
 
 cross:
 	@set -e; \

@@ -68,20 +68,27 @@ func newLab6(t *testing.T) *lab6 {
 }
 
 // linkLocal returns the link-local address of an interface, without zone.
+// The kernel adds it from a work queue after the link comes up, so on a slow
+// (emulated) machine it may appear a moment after "ip link set up" returns.
 func linkLocal(t *testing.T, ns *node, dev string) netip.Addr {
 	t.Helper()
-	f := strings.Fields(ns.IP(t, "-6", "-o", "addr", "show", "dev", dev, "scope", "link"))
-	for i, w := range f {
-		if w == "inet6" && i+1 < len(f) {
-			p, err := netip.ParsePrefix(f[i+1])
-			if err != nil {
-				t.Fatal(err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f := strings.Fields(ns.IP(t, "-6", "-o", "addr", "show", "dev", dev, "scope", "link"))
+		for i, w := range f {
+			if w == "inet6" && i+1 < len(f) {
+				p, err := netip.ParsePrefix(f[i+1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p.Addr()
 			}
-			return p.Addr()
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has no link-local address after 5s: %q", dev, f)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s has no link-local address: %q", dev, f)
-	return netip.Addr{}
 }
 
 // open6 opens an IPv6 routing socket in the router namespace, closed at

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+// cpioWriter writes the "newc" cpio format the kernel unpacks as its initial
+// RAM file system (Documentation/driver-api/early-userspace/buffer-format.rst).
+// It needs no root: device nodes are only headers.
+type cpioWriter struct {
+	w   io.Writer
+	ino uint32
+	err error
+}
+
+const (
+	cpioDir  = 0o040000
+	cpioFile = 0o100000
+	cpioChar = 0o020000
+)
+
+// entry writes one member; data is nil for directories and devices.
+func (c *cpioWriter) entry(name string, mode uint32, rdevMajor, rdevMinor uint32, data []byte) {
+	if c.err != nil {
+		return
+	}
+	c.ino++
+	nlink := uint32(1)
+	if mode&0o170000 == cpioDir {
+		nlink = 2
+	}
+	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+		c.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdevMajor, rdevMinor, len(name)+1, 0)
+	var b bytes.Buffer
+	b.WriteString(hdr)
+	b.WriteString(name)
+	b.WriteByte(0)
+	pad(&b)
+	b.Write(data)
+	pad(&b)
+	_, c.err = c.w.Write(b.Bytes())
+}
+
+// pad aligns the archive to 4 bytes, as newc requires after names and data.
+func pad(b *bytes.Buffer) {
+	for b.Len()%4 != 0 {
+		b.WriteByte(0)
+	}
+}
+
+func (c *cpioWriter) dir(name string) { c.entry(name, cpioDir|0o755, 0, 0, nil) }
+func (c *cpioWriter) file(name string, mode uint32, data []byte) {
+	c.entry(name, cpioFile|mode, 0, 0, data)
+}
+
+// close writes the trailer.
+func (c *cpioWriter) close() error {
+	c.entry("TRAILER!!!", 0, 0, 0, nil)
+	return c.err
+}
+
+// initParams fill the VM's init script.
+type initParams struct {
+	Modules []string // paths inside the initramfs, in load order
+	Out     string   // the host directory shared writable for the run
+}
+
+// initScript is PID 1 in the VM. It mounts the host's root read-only over
+// 9p with a writable layer in memory on top (so paths are the host's, and
+// the tests can write where they expect to), runs the host-written run.sh
+// in it, and records the exit status in the shared directory before
+// powering off. Nothing of the VM survives the run.
+var initScript = template.Must(template.New("init").Funcs(template.FuncMap{"q": shellQuote}).Parse(`#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+{{range .Modules}}insmod {{q .}} || echo "mcast-testvm: insmod {{.}} failed"
+{{end}}
+ip link set lo up
+mkdir -p /lower /rw /newroot /out
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /lower || exec poweroff -f
+mount -t tmpfs -o mode=0755 tmpfs /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || exec poweroff -f
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || exec poweroff -f
+mount -t proc proc /newroot/proc
+mount -t sysfs sysfs /newroot/sys
+mount -t devtmpfs devtmpfs /newroot/dev
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts devpts /newroot/dev/pts
+mount -t tmpfs tmpfs /newroot/dev/shm
+mount -t tmpfs -o mode=0755 tmpfs /newroot/run
+mount -o bind /out /newroot{{q .Out}}
+echo "mcast-testvm: running on Linux $(uname -r) in the VM" >/out/output
+chroot /newroot /bin/sh {{q .Out}}/run.sh >>/out/output 2>&1
+echo $? >/out/rc.tmp
+mv /out/rc.tmp /out/rc
+umount /newroot{{q .Out}}
+umount /out
+sync
+poweroff -f
+`))
+
+// buildInitramfs writes the initial RAM file system of one run: busybox,
+// the modules and the init script.
+func buildInitramfs(path string, busybox string, modules []string, out string) error {
+	bb, err := os.ReadFile(busybox)
+	if err != nil {
+		return fmt.Errorf("busybox: %w (install busybox-static)", err)
+	}
+	var b bytes.Buffer
+	c := &cpioWriter{w: &b}
+	for _, d := range []string{"bin", "dev", "proc", "sys", "lib", "lib/modules"} {
+		c.dir(d)
+	}
+	// The kernel opens /dev/console for init before devtmpfs is mounted.
+	c.entry("dev/console", cpioChar|0o600, 5, 1, nil)
+	c.file("bin/busybox", 0o755, bb)
+	params := initParams{Out: out}
+	for i, m := range modules {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("lib/modules/%02d-%s", i, filepath.Base(m))
+		c.file(name, 0o644, data)
+		params.Modules = append(params.Modules, "/"+name)
+	}
+	var script strings.Builder
+	if err := initScript.Execute(&script, params); err != nil {
+		return err
+	}
+	c.file("init", 0o755, []byte(script.String()))
+	if err := c.close(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
