@@ -62,7 +62,7 @@ test-kernel: build testvm
 # The kernel tests in the QEMU test VM, whatever the host kernel can do. One VM per package.
 test-vm: build testvm
 	MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
-		-exec '$(abspath $(TESTVM)) exec' $(if $(VM_RUN),-run '$(VM_RUN)') $(VM_PKGS)
+		-exec '$(abspath $(TESTVM)) exec' $(if $(VM_RUN),-run '$(value VM_RUN)') $(VM_PKGS)
 
 testvm:
 	$(GO) build -o $(TESTVM) ./cmd/mcast-testvm

@@ -353,6 +353,25 @@ func (tp *topo) waitFlowing(r *netlab.Receiver, src netip.Addr, t0 time.Time, n 
 	return at
 }
 
+// stillFlowing fails the test unless datagrams from src keep arriving at r:
+// ten new ones within three seconds from now (the stream sends one every
+// 10 ms). It looks forward rather than back over the last moment, because on
+// a slow or emulated machine the receiver may record arrivals late. Call it
+// before checking for gaps, so that a stream that stopped and resumed while
+// it waited still shows its gap.
+func (tp *topo) stillFlowing(r *netlab.Receiver, src netip.Addr, what string) {
+	tp.t.Helper()
+	from := time.Now()
+	deadline := from.Add(3 * time.Second)
+	for r.CountSince(src, from) < 10 {
+		if time.Now().After(deadline) {
+			tp.t.Errorf("%s: %d datagrams from %s in the 3s after %s", what, r.CountSince(src, from), src, from.Format("15:04:05.000"))
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // waitStopped waits until no datagram matching m has arrived on the wire for
 // quiet, or fails after timeout. It returns the arrival of the last one.
 func (tp *topo) waitStopped(sn *netlab.Sniffer, m func(netlab.Packet) bool, quiet, timeout time.Duration, what string) time.Time {

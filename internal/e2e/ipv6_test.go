@@ -142,6 +142,7 @@ func TestMLDOneOfTwoLeaves(t *testing.T) {
 			// Watch past the last-listener queries and a full query interval.
 			watch := lastMemberTime + queryInterval + 500*time.Millisecond
 			time.Sleep(watch)
+			tp.stillFlowing(r2, s1v6, fmt.Sprintf("rcv2 %v after rcv1 left", watch))
 			if gaps := r2.GapsBetween(s1v6, left.Add(-200*time.Millisecond), time.Time{}); len(gaps) != 0 {
 				t.Errorf("rcv2 lost datagrams after rcv1 left: %v", gaps)
 			}
@@ -153,9 +154,6 @@ func TestMLDOneOfTwoLeaves(t *testing.T) {
 			// MLDv1 host that heard another report may stay silent.
 			if v == 2 && queries == 0 {
 				t.Errorf("router sent no address-specific query for %s after rcv1's leave, so the test shows nothing", g1v6.Addr())
-			}
-			if r2.CountSince(s1v6, time.Now().Add(-500*time.Millisecond)) == 0 {
-				t.Errorf("rcv2 receives nothing %v after rcv1 left", watch)
 			}
 		})
 	}
@@ -357,11 +355,9 @@ func TestMLDQuerierElection(t *testing.T) {
 	if q := statusQuerier6(st, "down2"); q == nil || q.Self || q.Address != rival.String() {
 		t.Errorf("with the rival: down2 querier %+v, want %s, not self", q, rival)
 	}
+	tp.stillFlowing(r3, s1v6, "rcv3 after the election")
 	if gaps := r3.GapsBetween(s1v6, rivalStart, time.Time{}); len(gaps) != 0 {
 		t.Errorf("stream interrupted while another querier was elected: %v", gaps)
-	}
-	if n := r3.CountSince(s1v6, time.Now().Add(-500*time.Millisecond)); n == 0 {
-		t.Errorf("stream no longer reaches rcv3 after the election")
 	}
 }
 
@@ -511,11 +507,9 @@ func TestDualStack(t *testing.T) {
 		if stop > limit {
 			t.Errorf("%s stream stopped %v after the leave, want within %v", name, stop, limit)
 		}
+		tp.stillFlowing(staying, other, "the other family's stream after "+name+" was left")
 		if gaps := staying.GapsBetween(other, left.Add(-100*time.Millisecond), time.Time{}); len(gaps) != 0 {
 			t.Errorf("the other family's stream lost datagrams when %s was left: %v", name, gaps)
-		}
-		if n := staying.CountSince(other, time.Now().Add(-300*time.Millisecond)); n == 0 {
-			t.Errorf("the other family's stream stopped when %s was left", name)
 		}
 	}
 	leave("IPv6", r6, r4, sn6, g1v6, s1v6, s1)
