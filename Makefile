@@ -61,6 +61,7 @@ test-kernel: build testvm
 
 # The kernel tests in the QEMU test VM, whatever the host kernel can do. One VM per package.
 test-vm: build testvm
+	@k=$$($(TESTVM) kernel) && echo "test VM kernel: $$k"
 	MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
 		-exec '$(abspath $(TESTVM)) exec' $(if $(VM_RUN),-run '$(value VM_RUN)') $(VM_PKGS)
 
