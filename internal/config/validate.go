@@ -163,9 +163,17 @@ func (r *rawConfig) validate() (*Config, Errors) {
 	return c, nil
 }
 
-// checkName applies the kernel's rules for interface names (dev_valid_name).
+// checkName applies the kernel's rules for interface names (dev_valid_name),
+// or UCI's for network names written "@network".
 func (v *validator) checkName(ri *rawInterface) {
 	n := ri.name
+	if net, ok := strings.CutPrefix(n, "@"); ok {
+		// A netifd network: a UCI section name of /etc/config/network.
+		if net == "" || strings.Trim(net, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			v.errorf(ri.namePos, "network name %q may hold only letters, digits and \"_\"", net)
+		}
+		return
+	}
 	switch {
 	case n == "":
 		v.errorf(ri.namePos, "empty interface name")
@@ -184,11 +192,15 @@ func (v *validator) checkName(ri *rawInterface) {
 // checkInterface validates one block and returns it with defaults applied.
 func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 	iface := Interface{
-		Name: ri.name,
-		Role: ri.role.Val,
-		Pos:  ri.pos,
-		IPv4: valueOr(ri.ipv4, c.IPv4),
-		IPv6: valueOr(ri.ipv6, c.IPv6),
+		Name:    ri.name,
+		Network: strings.TrimPrefix(ri.name, "@"),
+		Role:    ri.role.Val,
+		Pos:     ri.pos,
+		IPv4:    valueOr(ri.ipv4, c.IPv4),
+		IPv6:    valueOr(ri.ipv6, c.IPv6),
+	}
+	if !strings.HasPrefix(ri.name, "@") {
+		iface.Network = ""
 	}
 	// Without settings of its own the interface only inherits the global
 	// ones, and an error about those is reported once, globally.
@@ -202,29 +214,45 @@ func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 		v.errorf(pos, "interface %q has both ipv4 and ipv6 disabled", ri.name)
 	}
 
+	ri = v.checkPlacement(ri)
 	iface.Threshold = v.intIn(ri.threshold, "threshold", 1, 255, defaultThreshold, "")
-	if ri.priority.Set && ri.role.Set && ri.role.Val != RoleUpstream {
-		v.errorf(ri.priority.Pos, "priority is only meaningful on an upstream interface")
-	} else {
-		iface.Priority = v.intIn(ri.priority, "priority", 0, 65535, 0, "")
-	}
-	down := ri
-	if ri.role.Set && ri.role.Val == RoleUpstream {
-		// The upstream acts as a host towards the upstream router (RFC 4605
-		// §2.1); it never queries and has no hosts to limit, so downstream
-		// settings there are a mistake. Only their defaults are filled in.
-		for _, o := range ri.downstreamOptions() {
-			v.errorf(o.pos, "%s is only meaningful on a downstream interface", o.name)
-		}
-		down = &rawInterface{}
-	}
-	v.checkQuerier(down, &iface)
-	iface.MaxGroups = v.intIn(down.maxGroups, "max-groups", 1, maxMaxGroups, defaultMaxGroups, "")
-	iface.MaxSources = v.intIn(down.maxSources, "max-sources", 1, maxMaxSources, defaultMaxSources, "")
-	iface.FastLeave = valueOr(down.fastLeave, false)
+	iface.Priority = v.intIn(ri.priority, "priority", 0, 65535, 0, "")
+	v.checkQuerier(ri, &iface)
+	iface.MaxGroups = v.intIn(ri.maxGroups, "max-groups", 1, maxMaxGroups, defaultMaxGroups, "")
+	iface.MaxSources = v.intIn(ri.maxSources, "max-sources", 1, maxMaxSources, defaultMaxSources, "")
+	iface.FastLeave = valueOr(ri.fastLeave, false)
 	v.checkSources(ri, &iface)
 	v.checkACL(ri, &iface)
 	return iface
+}
+
+// checkPlacement reports the options set on a role they do not apply to
+// and returns a copy of ri without them, so that only their defaults are
+// filled in. The upstream acts as a host towards the upstream router (RFC
+// 4605 §2.1): it never queries and has no hosts to limit, so downstream
+// settings there are a mistake. A disabled interface may keep downstream
+// settings, to be switched back on later.
+func (v *validator) checkPlacement(ri *rawInterface) *rawInterface {
+	out := *ri
+	if !ri.role.Set {
+		return &out
+	}
+	role := ri.role.Val
+	for _, o := range interfaceOptions {
+		if o.allowedOn(role) {
+			continue
+		}
+		dst := o.iface(&out)
+		article := "a"
+		if o.only == RoleUpstream {
+			article = "an"
+		}
+		for _, s := range placed(dst) {
+			v.errorf(s.Pos, "%s is only meaningful on %s %s interface", s.Key, article, o.only)
+		}
+		forget(dst)
+	}
+	return &out
 }
 
 // checkQuerier validates the querier settings and fills them in.
@@ -292,15 +320,6 @@ func (v *validator) maxFor(s setting[time.Duration], ok bool, name string, d, li
 
 // checkSources parses and checks the upstream's extra source prefixes.
 func (v *validator) checkSources(ri *rawInterface, iface *Interface) {
-	if len(ri.sources) == 0 {
-		return
-	}
-	if ri.role.Set && ri.role.Val != RoleUpstream {
-		for _, s := range ri.sources {
-			v.errorf(s.Pos, "source is only meaningful on an upstream interface")
-		}
-		return
-	}
 	seen := map[netip.Prefix]Pos{}
 	for _, s := range ri.sources {
 		p, ok := v.parsePrefix(s, "source")
@@ -469,6 +488,9 @@ func (v *validator) intIn(s setting[int], name string, lo, hi, def int, why stri
 	if !s.Set {
 		return def
 	}
+	if s.Key != "" {
+		name = s.Key
+	}
 	if s.Val < lo || s.Val > hi {
 		v.errorf(s.ValPos, "%s %d is out of range %d..%d%s", name, s.Val, lo, hi, why)
 		return def
@@ -482,6 +504,9 @@ func (v *validator) intIn(s setting[int], name string, lo, hi, def int, why stri
 func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, unit, def time.Duration, why string) (d time.Duration, ok bool) {
 	if !s.Set {
 		return def, true
+	}
+	if s.Key != "" {
+		name = s.Key
 	}
 	if s.Val < lo || s.Val > hi {
 		v.errorf(s.ValPos, "%s %s is out of range %s..%s%s", name, formatDuration(s.Val),
