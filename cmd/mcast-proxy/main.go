@@ -50,7 +50,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	var (
-		file        = fs.String("f", "/etc/mcast-proxy.conf", "configuration `file`")
+		file        = fs.String("f", "/etc/mcast-proxy.conf", "configuration `file`, native or UCI (told by its first word)")
 		foreground  = fs.Bool("d", false, "debug mode: log with timestamps to stderr")
 		checkOnly   = fs.Bool("n", false, "only check the configuration file, print every error, and exit")
 		showVersion = fs.Bool("V", false, "print the version and exit")

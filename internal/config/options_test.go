@@ -137,6 +137,11 @@ func TestOptionTable(t *testing.T) {
 				t.Errorf("Format() does not write %q:\n%s", want, text)
 			}
 			checkRoundTrip(t, c1)
+			uci := string(formatUCI(c1))
+			if !strings.Contains(uci, " "+o.uciName()+" '") {
+				t.Errorf("formatUCI() does not write option %s:\n%s", o.uciName(), uci)
+			}
+			checkUCIRoundTrip(t, c1)
 		})
 	}
 }

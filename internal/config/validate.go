@@ -286,8 +286,9 @@ func (v *validator) checkQuerier(ri *rawInterface, iface *Interface) {
 		if !ri.queryRespInt.Set || (ri.queryInterval.Set && posLess(pos, ri.queryInterval.Pos)) {
 			pos = ri.queryInterval.Pos
 		}
-		v.errorf(pos, "query-response-interval (%s) must be less than query-interval (%s), RFC 3376 §8.3",
-			formatDuration(iface.QueryResponseInterval), formatDuration(iface.QueryInterval))
+		v.errorf(pos, "%s (%s) must be less than %s (%s), RFC 3376 §8.3",
+			keyOr(ri.queryRespInt, "query-response-interval"), formatDuration(iface.QueryResponseInterval),
+			keyOr(ri.queryInterval, "query-interval"), formatDuration(iface.QueryInterval))
 	}
 	if iface.IPv4 {
 		switch iface.IGMPVersion {
@@ -488,9 +489,7 @@ func (v *validator) intIn(s setting[int], name string, lo, hi, def int, why stri
 	if !s.Set {
 		return def
 	}
-	if s.Key != "" {
-		name = s.Key
-	}
+	name = keyOr(s, name)
 	if s.Val < lo || s.Val > hi {
 		v.errorf(s.ValPos, "%s %d is out of range %d..%d%s", name, s.Val, lo, hi, why)
 		return def
@@ -505,9 +504,7 @@ func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, un
 	if !s.Set {
 		return def, true
 	}
-	if s.Key != "" {
-		name = s.Key
-	}
+	name = keyOr(s, name)
 	if s.Val < lo || s.Val > hi {
 		v.errorf(s.ValPos, "%s %s is out of range %s..%s%s", name, formatDuration(s.Val),
 			formatDuration(lo), formatDuration(hi), why)
@@ -518,6 +515,14 @@ func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, un
 		return def, false
 	}
 	return s.Val, true
+}
+
+// keyOr is the option's name as the user wrote it, or name.
+func keyOr[T any](s setting[T], name string) string {
+	if s.Key != "" {
+		return s.Key
+	}
+	return name
 }
 
 func valueOr[T any](s setting[T], def T) T {
