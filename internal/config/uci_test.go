@@ -341,3 +341,30 @@ func FuzzParseUCI(f *testing.F) {
 		checkUCIRoundTrip(t, c)
 	})
 }
+
+// TestDocUCITable checks that mcast-proxy.conf(5) lists the UCI spelling of
+// every option of the table next to its native keyword.
+func TestDocUCITable(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/mcast-proxy.conf.5.md")
+	if err != nil {
+		t.Fatalf("manual not found: %v", err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "| `") {
+			cells := strings.Split(line, "|")
+			rows[strings.TrimSpace(cells[2])] = cells[1]
+		}
+	}
+	for _, o := range slices.Concat(globalOptions, interfaceOptions) {
+		found := false
+		for uci, native := range rows {
+			if strings.Contains(uci, " "+o.uciName()+" '") && (o.kind == kindRole || o.kind == kindRule || strings.Contains(native, "`"+o.name+" ")) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the UCI table of mcast-proxy.conf(5) has no row for %s (option %s)", o.name, o.uciName())
+		}
+	}
+}
