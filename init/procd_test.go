@@ -1,6 +1,7 @@
 package init_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -302,4 +303,68 @@ func TestShellcheck(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestRPCDPlugin runs the rpcd plugin the way rpcd does ("list", then
+// "call METHOD" with the arguments on stdin), with a stand-in for the
+// mcast-proxy command, and checks that every answer is a JSON object.
+func TestRPCDPlugin(t *testing.T) {
+	sh, err := exec.LookPath("busybox")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("busybox is not installed; CI installs busybox-static")
+		}
+		t.Skip("busybox not installed")
+	}
+	dir := t.TempDir()
+	plugin, err := os.ReadFile("../files/mcast-proxy.rpcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(dir, "mcast-proxy")
+	script := filepath.Join(dir, "plugin")
+	if err := os.WriteFile(script, []byte(strings.Replace(string(plugin), "PROG=/usr/sbin/mcast-proxy", "PROG="+fake, 1)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(fakeBody string, args ...string) map[string]any {
+		t.Helper()
+		if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\" > "+filepath.Join(dir, "args")+"\n"+fakeBody), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(sh, append([]string{"sh", script}, args...)...)
+		cmd.Stdin = strings.NewReader("{}")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("plugin %v: %v\n%s", args, err, out)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("plugin %v printed no JSON object: %v\n%s", args, err, out)
+		}
+		return v
+	}
+	args := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "args"))
+		return strings.TrimSpace(string(b))
+	}
+	if v := run("", "list"); v["status"] == nil || v["reload"] == nil || len(v) != 2 {
+		t.Errorf("list = %v, want status and reload", v)
+	}
+	v := run(`echo '{"version": 1, "interfaces": []}'`, "call", "status")
+	if v["version"] != float64(1) || args() != "status -j -s /var/run/mcast-proxy/mcast-proxy.sock" {
+		t.Errorf("status = %v (mcast-proxy %s), want the daemon's JSON", v, args())
+	}
+	v = run("echo 'mcast-proxy: cannot reach the daemon' >&2; exit 2", "call", "status")
+	if errs, _ := v["errors"].([]any); len(errs) != 1 {
+		t.Errorf("status of a stopped daemon = %v, want one error", v)
+	}
+	v = run("echo reloaded", "call", "reload")
+	if v["reloaded"] != true || args() != "reload -s /var/run/mcast-proxy/mcast-proxy.sock" {
+		t.Errorf("reload = %v (mcast-proxy %s), want reloaded", v, args())
+	}
+	v = run(`printf '%s\n' 'mcast-proxy: reload: rejected' '/etc/config/mcast-proxy:7:20: fast_leave: expected '\''1'\'' or '\''0'\'', found "maybe"	x\y' >&2; exit 1`, "call", "reload")
+	errs, _ := v["errors"].([]any)
+	if v["reloaded"] != false || len(errs) != 2 || errs[1] != `/etc/config/mcast-proxy:7:20: fast_leave: expected '1' or '0', found "maybe"`+"\t"+`x\y` {
+		t.Errorf("failed reload = %#v, want both lines as errors", v)
+	}
 }

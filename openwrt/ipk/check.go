@@ -1,0 +1,214 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// machines are the ELF machine, byte order and class of each architecture
+// make ipk builds for.
+var machines = map[string]struct {
+	machine elf.Machine
+	order   binary.ByteOrder
+	class   elf.Class
+}{
+	"mips_24kc":                {elf.EM_MIPS, binary.BigEndian, elf.ELFCLASS32},
+	"mipsel_24kc":              {elf.EM_MIPS, binary.LittleEndian, elf.ELFCLASS32},
+	"arm_cortex-a7_neon-vfpv4": {elf.EM_ARM, binary.LittleEndian, elf.ELFCLASS32},
+	"aarch64_cortex-a53":       {elf.EM_AARCH64, binary.LittleEndian, elf.ELFCLASS64},
+	"x86_64":                   {elf.EM_X86_64, binary.LittleEndian, elf.ELFCLASS64},
+}
+
+// Info is what Check found in a package.
+type Info struct {
+	Control   map[string]string // fields of the control file
+	Scripts   map[string]string // control.tar.gz's other files
+	Files     map[string]*tar.Header
+	Contents  map[string][]byte
+	DataSize  int64 // the uncompressed data tar
+	Installed int64 // the files' sizes added up
+}
+
+// Check reads an .ipk the way opkg does and verifies what make ipk
+// promises: the ar layout, the control fields, conffiles, the maintainer
+// scripts, the files with their modes, and a binary for the package's
+// architecture.
+func Check(pkg []byte) (*Info, error) {
+	members, err := readAr(pkg)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, m := range members {
+		names = append(names, m.name)
+	}
+	if strings.Join(names, " ") != "debian-binary control.tar.gz data.tar.gz" {
+		return nil, fmt.Errorf("ar members %q, want debian-binary control.tar.gz data.tar.gz", names)
+	}
+	if string(members[0].data) != "2.0\n" {
+		return nil, fmt.Errorf("debian-binary is %q, want 2.0", members[0].data)
+	}
+	info := &Info{Control: map[string]string{}, Scripts: map[string]string{}, Files: map[string]*tar.Header{}, Contents: map[string][]byte{}}
+	ctl, _, err := readTarGz(members[1].data)
+	if err != nil {
+		return nil, fmt.Errorf("control.tar.gz: %w", err)
+	}
+	control, ok := ctl.contents["./control"]
+	if !ok {
+		return nil, fmt.Errorf("control.tar.gz has no ./control")
+	}
+	key := ""
+	for _, line := range strings.Split(strings.TrimRight(string(control), "\n"), "\n") {
+		if strings.HasPrefix(line, " ") && key != "" {
+			info.Control[key] += "\n" + line
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("control line %q is not a field", line)
+		}
+		key = k
+		info.Control[k] = strings.TrimSpace(v)
+	}
+	for name, data := range ctl.contents {
+		if name != "./control" {
+			info.Scripts[strings.TrimPrefix(name, "./")] = string(data)
+		}
+	}
+	data, size, err := readTarGz(members[2].data)
+	if err != nil {
+		return nil, fmt.Errorf("data.tar.gz: %w", err)
+	}
+	info.Files, info.Contents, info.DataSize = data.headers, data.contents, size
+	for _, h := range data.headers {
+		info.Installed += h.Size
+	}
+
+	for _, f := range []string{"Package", "Version", "Depends", "Architecture", "Installed-Size", "Require-User", "Description"} {
+		if info.Control[f] == "" {
+			return nil, fmt.Errorf("control has no %s", f)
+		}
+	}
+	if info.Control["Package"] != Name {
+		return nil, fmt.Errorf("Package %q, want %s", info.Control["Package"], Name)
+	}
+	if n, err := strconv.ParseInt(info.Control["Installed-Size"], 10, 64); err != nil || n != size {
+		return nil, fmt.Errorf("Installed-Size %q, want %d (the data tar's size)", info.Control["Installed-Size"], size)
+	}
+	if got, want := info.Scripts["conffiles"], strings.Join(conffiles, "\n")+"\n"; got != want {
+		return nil, fmt.Errorf("conffiles %q, want %q", got, want)
+	}
+	for _, s := range []struct{ name, want string }{{"postinst", postinst}, {"prerm", prerm}} {
+		if info.Scripts[s.name] != s.want {
+			return nil, fmt.Errorf("%s is not OpenWrt's default one:\n%s", s.name, info.Scripts[s.name])
+		}
+		if h := ctl.headers["./"+s.name]; h.Mode&0o111 == 0 {
+			return nil, fmt.Errorf("%s is not executable", s.name)
+		}
+	}
+	if _, ok := info.Scripts["postinst-pkg"]; !ok {
+		return nil, fmt.Errorf("control.tar.gz has no postinst-pkg")
+	}
+	for _, f := range payload("") {
+		h, ok := data.headers["."+f.dest]
+		if !ok {
+			return nil, fmt.Errorf("data.tar.gz has no %s", f.dest)
+		}
+		if h.Mode != f.mode || h.Uid != 0 || h.Gid != 0 {
+			return nil, fmt.Errorf("%s: mode %o owner %d:%d, want %o root", f.dest, h.Mode, h.Uid, h.Gid, f.mode)
+		}
+	}
+	for _, c := range conffiles {
+		if _, ok := data.headers["."+c]; !ok {
+			return nil, fmt.Errorf("conffile %s is not in the package", c)
+		}
+	}
+	arch := info.Control["Architecture"]
+	want, ok := machines[arch]
+	if !ok {
+		return nil, fmt.Errorf("unknown architecture %q", arch)
+	}
+	bin, err := elf.NewFile(bytes.NewReader(data.contents["./usr/sbin/mcast-proxy"]))
+	if err != nil {
+		return nil, fmt.Errorf("/usr/sbin/mcast-proxy: %w", err)
+	}
+	if bin.Machine != want.machine || bin.ByteOrder != want.order || bin.Class != want.class {
+		return nil, fmt.Errorf("/usr/sbin/mcast-proxy is %v %v %v, not a binary for %s", bin.Machine, bin.ByteOrder, bin.Class, arch)
+	}
+	return info, nil
+}
+
+type arMemberData struct {
+	name string
+	data []byte
+}
+
+// readAr reads a common-format ar archive.
+func readAr(b []byte) ([]arMemberData, error) {
+	if !bytes.HasPrefix(b, []byte("!<arch>\n")) {
+		return nil, fmt.Errorf("not an ar archive")
+	}
+	b = b[8:]
+	var out []arMemberData
+	for len(b) > 0 {
+		if len(b) < 60 || string(b[58:60]) != "`\n" {
+			return nil, fmt.Errorf("bad ar header")
+		}
+		name := strings.TrimSuffix(strings.TrimRight(string(b[:16]), " "), "/")
+		size, err := strconv.Atoi(strings.TrimSpace(string(b[48:58])))
+		if err != nil || size < 0 || 60+size > len(b) {
+			return nil, fmt.Errorf("ar member %q: bad size", name)
+		}
+		out = append(out, arMemberData{name, b[60 : 60+size]})
+		b = b[60+size:]
+		if size%2 == 1 {
+			if len(b) == 0 || b[0] != '\n' {
+				return nil, fmt.Errorf("ar member %q: no padding", name)
+			}
+			b = b[1:]
+		}
+	}
+	return out, nil
+}
+
+type tarContents struct {
+	headers  map[string]*tar.Header
+	contents map[string][]byte
+}
+
+// readTarGz reads a gzipped tar and returns its entries and the size of
+// the tar.
+func readTarGz(b []byte) (tarContents, int64, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return tarContents{}, 0, err
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return tarContents{}, 0, err
+	}
+	tc := tarContents{headers: map[string]*tar.Header{}, contents: map[string][]byte{}}
+	tr := tar.NewReader(bytes.NewReader(raw))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return tarContents{}, 0, err
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return tarContents{}, 0, err
+		}
+		tc.headers[h.Name], tc.contents[h.Name] = h, data
+	}
+	return tc, int64(len(raw)), nil
+}
