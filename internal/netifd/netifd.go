@@ -11,12 +11,11 @@
 package netifd
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
+	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -42,13 +41,9 @@ func (u Ubus) L3Device(network string) (string, error) {
 	if timeout == 0 {
 		timeout = 3 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	c := exec.CommandContext(ctx, cmd, "call", "network.interface."+network, "status")
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
+	stdout, stderr, err := run(cmd, timeout, "call", "network.interface."+network, "status")
+	if err != nil {
+		msg := strings.TrimSpace(string(stderr))
 		if msg == "" {
 			msg = err.Error()
 		}
@@ -56,11 +51,81 @@ func (u Ubus) L3Device(network string) (string, error) {
 		// does not know.
 		return "", fmt.Errorf("netifd: network %q: %s", network, msg)
 	}
-	dev, err := ParseStatus(stdout.Bytes())
+	dev, err := ParseStatus(stdout)
 	if err != nil {
 		return "", fmt.Errorf("netifd: network %q: %w", network, err)
 	}
 	return dev, nil
+}
+
+// run runs cmd (searched in PATH unless it holds a "/") with args and
+// returns what it printed. It fails if the command exits with an error or
+// takes longer than timeout, when it is killed. os.StartProcess rather
+// than os/exec keeps the binary smaller (os/exec and path/filepath cost
+// 64 KiB on MIPS) for one call that needs none of their features.
+func run(cmd string, timeout time.Duration, args ...string) (stdout, stderr []byte, err error) {
+	path := cmd
+	if !strings.Contains(cmd, "/") {
+		path = ""
+		for _, dir := range strings.Split(os.Getenv("PATH"), ":") {
+			if dir == "" {
+				dir = "."
+			}
+			if fi, err := os.Stat(dir + "/" + cmd); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				path = dir + "/" + cmd
+				break
+			}
+		}
+		if path == "" {
+			return nil, nil, fmt.Errorf("%s: not found in PATH", cmd)
+		}
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, nil, err
+	}
+	p, err := os.StartProcess(path, append([]string{cmd}, args...), &os.ProcAttr{Files: []*os.File{nil, outW, errW}})
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			p.Kill()
+		case <-done:
+		}
+	}()
+	errc := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(errR)
+		errR.Close()
+		errc <- b
+	}()
+	stdout, _ = io.ReadAll(outR)
+	outR.Close()
+	stderr = <-errc
+	st, err := p.Wait()
+	if err != nil {
+		return stdout, stderr, err
+	}
+	if !st.Success() {
+		return stdout, stderr, fmt.Errorf("%s: %s", cmd, st)
+	}
+	return stdout, stderr, nil
 }
 
 // ParseStatus reads the answer of network.interface.NAME status and returns

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Answers of "ubus call network.interface.NAME status" as netifd gives
@@ -88,11 +89,29 @@ func TestUbus(t *testing.T) {
 	if _, err := (Ubus{Command: filepath.Join(dir, "missing")}).L3Device("wan"); err == nil {
 		t.Error("a missing ubus tool gives no error")
 	}
+	// A hanging ubus is killed after the timeout.
+	slow := filepath.Join(dir, "slow")
+	if err := os.WriteFile(slow, []byte("#!/bin/sh\nexec sleep 10\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := (Ubus{Command: slow, Timeout: 200 * time.Millisecond}).L3Device("wan"); err == nil {
+		t.Error("a hanging ubus gives no error")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a hanging ubus took %v, want about the 200ms timeout", d)
+	}
+	// Found through PATH, as on the router.
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	if dev, err := (Ubus{}).L3Device("wan"); dev != "pppoe-wan" || err != nil {
+		t.Errorf("ubus from PATH: %q, %v", dev, err)
+	}
 	got, err := os.ReadFile(args)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "call network.interface.wan status\ncall network.interface.lan status\ncall network.interface.iptv status\n"
+	want := "call network.interface.wan status\ncall network.interface.lan status\ncall network.interface.iptv status\n" +
+		"call network.interface.wan status\n"
 	if string(got) != want {
 		t.Errorf("ubus ran with\n%s\nwant\n%s", got, want)
 	}
