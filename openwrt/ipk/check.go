@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,27 +37,29 @@ type Info struct {
 	Installed int64 // the files' sizes added up
 }
 
-// Check reads an .ipk the way opkg does and verifies what make ipk
-// promises: the ar layout, the control fields, conffiles, the maintainer
+// Check reads an .ipk the way OpenWrt's opkg does (a gzipped tar holding
+// debian-binary, control.tar.gz and data.tar.gz) and verifies what make ipk
+// promises: the layout, the control fields, conffiles, the maintainer
 // scripts, the files with their modes, and a binary for the package's
 // architecture.
 func Check(pkg []byte) (*Info, error) {
-	members, err := readAr(pkg)
+	outer, _, err := readTarGz(pkg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not a gzipped tar, as OpenWrt's opkg reads packages: %w", err)
 	}
 	var names []string
-	for _, m := range members {
-		names = append(names, m.name)
+	for n := range outer.headers {
+		names = append(names, n)
 	}
-	if strings.Join(names, " ") != "debian-binary control.tar.gz data.tar.gz" {
-		return nil, fmt.Errorf("ar members %q, want debian-binary control.tar.gz data.tar.gz", names)
+	slices.Sort(names)
+	if strings.Join(names, " ") != "./control.tar.gz ./data.tar.gz ./debian-binary" {
+		return nil, fmt.Errorf("package holds %q, want ./debian-binary, ./control.tar.gz and ./data.tar.gz", names)
 	}
-	if string(members[0].data) != "2.0\n" {
-		return nil, fmt.Errorf("debian-binary is %q, want 2.0", members[0].data)
+	if string(outer.contents["./debian-binary"]) != "2.0\n" {
+		return nil, fmt.Errorf("debian-binary is %q, want 2.0", outer.contents["./debian-binary"])
 	}
 	info := &Info{Control: map[string]string{}, Scripts: map[string]string{}, Files: map[string]*tar.Header{}, Contents: map[string][]byte{}}
-	ctl, _, err := readTarGz(members[1].data)
+	ctl, _, err := readTarGz(outer.contents["./control.tar.gz"])
 	if err != nil {
 		return nil, fmt.Errorf("control.tar.gz: %w", err)
 	}
@@ -82,7 +85,7 @@ func Check(pkg []byte) (*Info, error) {
 			info.Scripts[strings.TrimPrefix(name, "./")] = string(data)
 		}
 	}
-	data, size, err := readTarGz(members[2].data)
+	data, size, err := readTarGz(outer.contents["./data.tar.gz"])
 	if err != nil {
 		return nil, fmt.Errorf("data.tar.gz: %w", err)
 	}
@@ -143,39 +146,6 @@ func Check(pkg []byte) (*Info, error) {
 		return nil, fmt.Errorf("/usr/sbin/mcast-proxy is %v %v %v, not a binary for %s", bin.Machine, bin.ByteOrder, bin.Class, arch)
 	}
 	return info, nil
-}
-
-type arMemberData struct {
-	name string
-	data []byte
-}
-
-// readAr reads a common-format ar archive.
-func readAr(b []byte) ([]arMemberData, error) {
-	if !bytes.HasPrefix(b, []byte("!<arch>\n")) {
-		return nil, fmt.Errorf("not an ar archive")
-	}
-	b = b[8:]
-	var out []arMemberData
-	for len(b) > 0 {
-		if len(b) < 60 || string(b[58:60]) != "`\n" {
-			return nil, fmt.Errorf("bad ar header")
-		}
-		name := strings.TrimSuffix(strings.TrimRight(string(b[:16]), " "), "/")
-		size, err := strconv.Atoi(strings.TrimSpace(string(b[48:58])))
-		if err != nil || size < 0 || 60+size > len(b) {
-			return nil, fmt.Errorf("ar member %q: bad size", name)
-		}
-		out = append(out, arMemberData{name, b[60 : 60+size]})
-		b = b[60+size:]
-		if size%2 == 1 {
-			if len(b) == 0 || b[0] != '\n' {
-				return nil, fmt.Errorf("ar member %q: no padding", name)
-			}
-			b = b[1:]
-		}
-	}
-	return out, nil
 }
 
 type tarContents struct {

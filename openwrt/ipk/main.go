@@ -3,10 +3,13 @@
 // holds what the feed package's Makefile (openwrt/mcast-proxy/Makefile)
 // installs, from the same files in init/ and files/.
 //
-// An .ipk is an ar archive of debian-binary ("2.0"), control.tar.gz and
-// data.tar.gz, in that order, as opkg reads it. The control file carries
-// Package, Version, Depends, Architecture and Installed-Size (the size of
-// the uncompressed data tar, in bytes, as OpenWrt's ipkg-build counts it),
+// An .ipk holds debian-binary ("2.0"), control.tar.gz and data.tar.gz. On
+// OpenWrt the container is a gzipped tar, as OpenWrt's ipkg-build writes
+// it: OpenWrt's opkg (opkg-lede, deb_extract in libbb/unarchive.c) reads
+// the outer archive only as a gzipped tar, so the ar container of Debian
+// packages and of other opkg forks would not install. The control file
+// carries Package, Version, Depends, Architecture and Installed-Size (the
+// size of the uncompressed data tar, in bytes, as ipkg-build counts it),
 // and Require-User, from which OpenWrt's default_postinst creates the
 // daemon's user. postinst and prerm are OpenWrt's: default_postinst
 // (create the user, run postinst-pkg, enable and start the service) and
@@ -151,7 +154,7 @@ func Build(o Options) ([]byte, error) {
 		}
 		files[i].data = data
 	}
-	data, err := tarball(files, o.MTime)
+	data, err := tarball(files, o.MTime, true)
 	if err != nil {
 		return nil, err
 	}
@@ -181,33 +184,19 @@ Description:  IGMP/MLD multicast proxy (RFC 4605) for IPTV behind a router. It r
 		{dest: "/postinst", mode: 0o755, data: []byte(postinst)},
 		{dest: "/postinst-pkg", mode: 0o755, data: postinstPkg},
 		{dest: "/prerm", mode: 0o755, data: []byte(prerm)},
-	}, o.MTime)
+	}, o.MTime, true)
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.WriteString("!<arch>\n")
-	for _, m := range []struct {
-		name string
-		data []byte
-	}{
-		{"debian-binary", []byte("2.0\n")},
-		{"control.tar.gz", ctl.gz},
-		{"data.tar.gz", data.gz},
-	} {
-		arMember(&b, m.name, m.data, o.MTime)
+	outer, err := tarball([]file{
+		{dest: "/debian-binary", mode: 0o644, data: []byte("2.0\n")},
+		{dest: "/data.tar.gz", mode: 0o644, data: data.gz},
+		{dest: "/control.tar.gz", mode: 0o644, data: ctl.gz},
+	}, o.MTime, false)
+	if err != nil {
+		return nil, err
 	}
-	return b.Bytes(), nil
-}
-
-// arMember appends one member in the common (GNU) ar format: a 60-byte
-// header, the data, and a newline to an even offset.
-func arMember(b *bytes.Buffer, name string, data []byte, mtime time.Time) {
-	fmt.Fprintf(b, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name+"/", mtime.Unix(), 0, 0, "100644", len(data))
-	b.Write(data)
-	if len(data)%2 == 1 {
-		b.WriteByte('\n')
-	}
+	return outer.gz, nil
 }
 
 // archive is a gzipped tar and the size of the tar inside.
@@ -216,29 +205,35 @@ type archive struct {
 	size int64
 }
 
-// tarball writes files under "./" with their parent directories, owned by
-// root, in name order, as ipkg-build does.
-func tarball(files []file, mtime time.Time) (archive, error) {
-	dirs := map[string]bool{}
-	for _, f := range files {
-		for d := path.Dir(f.dest); d != "/"; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
+// tarball writes files under "./", owned by root, as ipkg-build does: with
+// their parent directories and in name order when dirs is set, else just
+// the files in the order given (the outer archive).
+func tarball(files []file, mtime time.Time, dirs bool) (archive, error) {
 	type entry struct {
 		name string
 		hdr  *tar.Header
 		data []byte
 	}
-	entries := []entry{{name: "./", hdr: &tar.Header{Typeflag: tar.TypeDir, Name: "./", Mode: 0o755}}}
-	for d := range dirs {
-		entries = append(entries, entry{name: "." + d + "/", hdr: &tar.Header{Typeflag: tar.TypeDir, Name: "." + d + "/", Mode: 0o755}})
+	var entries []entry
+	if dirs {
+		seen := map[string]bool{}
+		for _, f := range files {
+			for d := path.Dir(f.dest); d != "/"; d = path.Dir(d) {
+				seen[d] = true
+			}
+		}
+		entries = append(entries, entry{name: "./", hdr: &tar.Header{Typeflag: tar.TypeDir, Name: "./", Mode: 0o755}})
+		for d := range seen {
+			entries = append(entries, entry{name: "." + d + "/", hdr: &tar.Header{Typeflag: tar.TypeDir, Name: "." + d + "/", Mode: 0o755}})
+		}
 	}
 	for _, f := range files {
 		entries = append(entries, entry{name: "." + f.dest, data: f.data,
 			hdr: &tar.Header{Typeflag: tar.TypeReg, Name: "." + f.dest, Mode: f.mode, Size: int64(len(f.data))}})
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	if dirs {
+		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	}
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	for _, e := range entries {
