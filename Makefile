@@ -1,4 +1,4 @@
-# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm demo cross lint bench fuzz clean.
+# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm demo cross ipk lint bench fuzz clean.
 # The kernel tests and the demo need root and a kernel that routes multicast. Where the
 # running kernel cannot (built without CONFIG_IP_MROUTE, or not root), they run in a QEMU
 # test VM booting Debian's stock kernel instead (cmd/mcast-testvm, docs/testvm.md).
@@ -31,7 +31,7 @@ VM_TIMEOUT ?= 80m
 # Whether to use the VM: "yes" or "no", decided once per make run.
 use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
 
-.PHONY: all build test test-pure test-cross test-kernel test-vm demo cross lint bench fuzz clean testvm
+.PHONY: all build test test-pure test-cross test-kernel test-vm demo cross ipk lint bench fuzz clean testvm
 
 all: build
 
@@ -103,6 +103,23 @@ cross:
 		GOOS=linux GOARCH=$$arch GOMIPS=$$mips GOARM=$$arm $(GOBUILD) -o $$out ./cmd/mcast-proxy; \
 		printf '%-36s %9d bytes\n' $$out $$(stat -c %s $$out); \
 	done
+
+# OpenWrt packages (.ipk) from static cross builds, for users without the OpenWrt SDK; each is
+# read back and checked (openwrt/ipk). The version is the feed package's (openwrt/mcast-proxy).
+IPK_VERSION ?= $(shell sed -n 's/^PKG_VERSION:=//p' openwrt/mcast-proxy/Makefile)-$(shell sed -n 's/^PKG_RELEASE:=//p' openwrt/mcast-proxy/Makefile)
+# OpenWrt architecture:GOARCH:GOMIPS:GOARM
+IPK_ARCHS ?= mips_24kc:mips:softfloat: mipsel_24kc:mipsle:softfloat: arm_cortex-a7_neon-vfpv4:arm::7 \
+	aarch64_cortex-a53:arm64:: x86_64:amd64::
+ipk:
+	@set -e; mkdir -p $(BIN)/ipk; \
+	mtime=$$(git log -1 --format=%ct 2>/dev/null || echo 0); \
+	for t in $(IPK_ARCHS); do \
+		arch=$${t%%:*}; rest=$${t#*:}; goarch=$${rest%%:*}; rest=$${rest#*:}; mips=$${rest%%:*}; arm=$${rest#*:}; \
+		out=$(BIN)/ipk/mcast-proxy-$$arch; \
+		GOOS=linux GOARCH=$$goarch GOMIPS=$$mips GOARM=$$arm $(GOBUILD) -o $$out ./cmd/mcast-proxy; \
+		$(GO) run ./openwrt/ipk -bin $$out -arch $$arch -version $(IPK_VERSION) -mtime $$mtime -out $(BIN)/ipk; \
+	done; \
+	$(GO) run ./openwrt/ipk -check $(BIN)/ipk/*.ipk
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi

@@ -16,6 +16,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/daemon"
+	"github.com/mcast-proxy/mcast-proxy/internal/netifd"
 )
 
 // version is set at build time with -ldflags '-X main.version=...'.
@@ -50,7 +51,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	var (
-		file        = fs.String("f", "/etc/mcast-proxy.conf", "configuration `file`")
+		file        = fs.String("f", "/etc/mcast-proxy.conf", "configuration `file`, native or UCI (told by its first word)")
 		foreground  = fs.Bool("d", false, "debug mode: log with timestamps to stderr")
 		checkOnly   = fs.Bool("n", false, "only check the configuration file, print every error, and exit")
 		showVersion = fs.Bool("V", false, "print the version and exit")
@@ -84,6 +85,16 @@ func run(args []string, stderr io.Writer) int {
 	}
 
 	log := newLogger(stderr, *foreground, int(verbose))
+	// Interfaces named by a netifd network are resolved to their device at
+	// start and on every reload (procd reloads us when netifd changes one).
+	load := func(path string) (*config.Config, error) {
+		c, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return resolveNetworks(c, netifd.Ubus{}.L3Device, log), nil
+	}
+	cfg = resolveNetworks(cfg, netifd.Ubus{}.L3Device, log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// SIGHUP reloads the configuration. Signals that arrive while a reload
@@ -101,11 +112,27 @@ func run(args []string, stderr io.Writer) int {
 	}()
 
 	log.Info("starting", "version", version, "config", *file)
-	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Reload: reload, ControlSocket: *socket}, log); err != nil {
+	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Reload: reload, ControlSocket: *socket, Load: load}, log); err != nil {
 		log.Error(err.Error())
 		return exitRuntime
 	}
 	return 0
+}
+
+// resolveNetworks gives interfaces that follow a netifd network the name of
+// the network's device. One that cannot be resolved waits under its
+// "@network" name; that is logged, never fatal.
+func resolveNetworks(c *config.Config, l3 func(string) (string, error), log *slog.Logger) *config.Config {
+	r, errs := c.Resolve(l3)
+	for _, err := range errs {
+		log.Warn("waiting for a network", "reason", err.Error())
+	}
+	for _, i := range r.Interfaces {
+		if i.Network != "" && i.Name[0] != '@' {
+			log.Info("network", "network", i.Network, "device", i.Name)
+		}
+	}
+	return r
 }
 
 // printConfigErrors prints every configuration problem on its own line, as

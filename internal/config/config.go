@@ -7,6 +7,7 @@ package config
 import (
 	"cmp"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,8 +65,14 @@ func (p Pos) String() string {
 // Interface is the validated configuration of one interface, with every
 // default filled in.
 type Interface struct {
+	// Name is the kernel's name of the interface (a device). An interface
+	// configured by its netifd network has "@" and the network's name here
+	// until Resolve finds the network's device.
 	Name string
-	Role Role
+	// Network is the netifd logical network (OpenWrt's "wan", "lan") the
+	// interface follows, or "" when it names a device.
+	Network string
+	Role    Role
 	// Sources are extra source prefixes accepted on the upstream besides the
 	// interface's own subnets. Upstream only.
 	Sources []netip.Prefix
@@ -104,28 +111,30 @@ type Interface struct {
 }
 
 // Equal reports whether a and b have the same settings. Positions, the
-// interface's and its rules', are ignored.
+// interface's and its rules', are ignored; every other field is compared,
+// so a new option needs no code here.
 func (a Interface) Equal(b Interface) bool {
-	return a.Name == b.Name &&
-		a.Role == b.Role &&
-		slices.Equal(a.Sources, b.Sources) &&
-		a.Threshold == b.Threshold &&
-		a.IGMPVersion == b.IGMPVersion &&
-		a.MLDVersion == b.MLDVersion &&
-		a.Robustness == b.Robustness &&
-		a.QueryInterval == b.QueryInterval &&
-		a.QueryResponseInterval == b.QueryResponseInterval &&
-		a.LastMemberQueryInterval == b.LastMemberQueryInterval &&
-		a.StartupQueryInterval == b.StartupQueryInterval &&
-		a.LastMemberQueryCount == b.LastMemberQueryCount &&
-		a.StartupQueryCount == b.StartupQueryCount &&
-		a.IPv4 == b.IPv4 &&
-		a.IPv6 == b.IPv6 &&
-		a.Priority == b.Priority &&
-		slices.EqualFunc(a.ACL, b.ACL, Rule.sameAs) &&
-		a.MaxGroups == b.MaxGroups &&
-		a.MaxSources == b.MaxSources &&
-		a.FastLeave == b.FastLeave
+	return reflect.DeepEqual(a.withoutPos(), b.withoutPos())
+}
+
+// withoutPos returns a copy of i with its positions cleared and empty lists
+// as nil.
+func (i Interface) withoutPos() Interface {
+	i.Pos = Pos{}
+	if len(i.Sources) == 0 {
+		i.Sources = nil
+	}
+	if len(i.ACL) == 0 {
+		i.ACL = nil
+	} else {
+		acl := make(ACL, len(i.ACL))
+		for j, r := range i.ACL {
+			r.Pos = Pos{}
+			acl[j] = r
+		}
+		i.ACL = acl
+	}
+	return i
 }
 
 // Config is a validated configuration.

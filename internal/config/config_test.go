@@ -990,7 +990,7 @@ func TestDocExamples(t *testing.T) {
 			continue
 		}
 		n++
-		if _, err := Parse("example", []byte(blocks[i])); err != nil {
+		if _, err := ParseAuto("example", []byte(blocks[i])); err != nil {
 			t.Errorf("example %d does not parse: %v\n%s", n, err, blocks[i])
 		}
 	}

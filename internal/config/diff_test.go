@@ -133,6 +133,7 @@ func TestInterfaceEqual(t *testing.T) {
 	}
 	changes := map[string]any{
 		"Name":                    "lan2",
+		"Network":                 "lan",
 		"Role":                    RoleDisabled,
 		"Sources":                 []netip.Prefix{netip.MustParsePrefix("10.0.0.0/9")},
 		"Threshold":               2,

@@ -1,17 +1,64 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 )
 
-// Load reads the native configuration file at path and parses it. A file
-// that cannot be read gives a wrapped *fs.PathError; invalid contents give
-// Errors.
+// Syntax is one of the configuration file formats.
+type Syntax int
+
+// The formats Load reads.
+const (
+	// SyntaxNative is mcast-proxy.conf(5): interface blocks in braces.
+	SyntaxNative Syntax = iota
+	// SyntaxUCI is OpenWrt's /etc/config format.
+	SyntaxUCI
+)
+
+func (s Syntax) String() string {
+	if s == SyntaxUCI {
+		return "uci"
+	}
+	return "native"
+}
+
+// DetectSyntax tells the format of a configuration from its first word,
+// comments and blank lines aside: a UCI file starts with "config" or
+// "package", words that are never native keywords; anything else is
+// native. So an empty file, or one of comments only, is native.
+func DetectSyntax(data []byte) Syntax {
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		f := bytes.FieldsFunc(line, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == '\v' || r == '\f' || r == ';' || r == '{'
+		})
+		if len(f) == 0 || f[0][0] == '#' {
+			continue
+		}
+		if w := string(f[0]); w == "config" || w == "package" {
+			return SyntaxUCI
+		}
+		return SyntaxNative
+	}
+	return SyntaxNative
+}
+
+// ParseAuto parses data in the format DetectSyntax finds.
+func ParseAuto(file string, data []byte) (*Config, error) {
+	if DetectSyntax(data) == SyntaxUCI {
+		return ParseUCI(file, data)
+	}
+	return Parse(file, data)
+}
+
+// Load reads the configuration file at path, in either format (see
+// DetectSyntax), and parses it. A file that cannot be read gives a wrapped
+// *fs.PathError; invalid contents give Errors.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data)
+	return ParseAuto(path, data)
 }

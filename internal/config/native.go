@@ -19,15 +19,8 @@ func Parse(file string, data []byte) (*Config, error) {
 
 // Keywords, for "did you mean" hints.
 var (
-	globalKeywords    = []string{"interface", "ipv4", "ipv6", "table"}
-	interfaceKeywords = []string{
-		"upstream", "downstream", "disabled", "source", "threshold",
-		"igmp-version", "mld-version", "robustness", "query-interval",
-		"query-response-interval", "last-member-query-interval",
-		"last-member-query-count", "startup-query-interval",
-		"startup-query-count", "ipv4", "ipv6", "priority", "max-groups",
-		"max-sources", "fast-leave", "allow", "deny",
-	}
+	globalKeywords    = append(nativeKeywords(globalOptions), "interface")
+	interfaceKeywords = nativeKeywords(interfaceOptions)
 )
 
 type parser struct {
@@ -118,23 +111,20 @@ func (p *parser) parseFile() {
 		case tokLBrace, tokRBrace:
 			p.errorf(t.pos, "unexpected %s", t.describe())
 		default:
-			switch t.text {
-			case "ipv4":
-				p.parseBool(t, &p.raw.ipv4, false)
-			case "ipv6":
-				p.parseBool(t, &p.raw.ipv6, false)
-			case "table":
-				p.parseUint(t, &p.raw.table)
-			case "interface":
+			if t.text == "interface" {
 				p.parseInterface(t)
-			default:
-				if slices.Contains(interfaceKeywords, t.text) {
-					p.errorf(t.pos, "%q belongs inside an interface block", t.text)
-				} else {
-					p.errorf(t.pos, "unknown option %q%s", t.text, suggest(t.text, globalKeywords))
-				}
-				p.skipStatement()
+				continue
 			}
+			if o := findOption(globalOptions, t.text, false); o != nil {
+				p.parseOption(t, o.kind, o.global(p.raw), false)
+				continue
+			}
+			if slices.Contains(interfaceKeywords, t.text) {
+				p.errorf(t.pos, "%q belongs inside an interface block", t.text)
+			} else {
+				p.errorf(t.pos, "unknown option %q%s", t.text, suggest(t.text, globalKeywords))
+			}
+			p.skipStatement()
 		}
 	}
 }
@@ -192,66 +182,63 @@ func (p *parser) parseInterface(kw token) {
 }
 
 func (p *parser) parseInterfaceStatement(ri *rawInterface, kw token) {
-	switch kw.text {
-	case "upstream":
-		p.setRole(ri, kw, RoleUpstream)
-	case "downstream":
-		p.setRole(ri, kw, RoleDownstream)
-	case "disabled":
-		p.setRole(ri, kw, RoleDisabled)
-	case "source":
-		if v, ok := p.arg(kw); ok {
-			ri.sources = append(ri.sources, setting[string]{Val: v.text, Set: true, Pos: kw.pos, ValPos: v.pos})
-			p.endStatement(kw.text, true)
-		}
-	case "threshold":
-		p.parseInt(kw, &ri.threshold)
-	case "igmp-version":
-		p.parseInt(kw, &ri.igmpVersion)
-	case "mld-version":
-		p.parseInt(kw, &ri.mldVersion)
-	case "robustness":
-		p.parseInt(kw, &ri.robustness)
-	case "last-member-query-count":
-		p.parseInt(kw, &ri.lmqCount)
-	case "startup-query-count":
-		p.parseInt(kw, &ri.sqCount)
-	case "query-interval":
-		p.parseDuration(kw, &ri.queryInterval)
-	case "query-response-interval":
-		p.parseDuration(kw, &ri.queryRespInt)
-	case "last-member-query-interval":
-		p.parseDuration(kw, &ri.lastMemberQInt)
-	case "startup-query-interval":
-		p.parseDuration(kw, &ri.startupQInterval)
-	case "ipv4":
-		p.parseBool(kw, &ri.ipv4, true)
-	case "ipv6":
-		p.parseBool(kw, &ri.ipv6, true)
-	case "priority":
-		p.parseInt(kw, &ri.priority)
-	case "max-groups":
-		p.parseInt(kw, &ri.maxGroups)
-	case "max-sources":
-		p.parseInt(kw, &ri.maxSources)
-	case "fast-leave":
-		p.parseBool(kw, &ri.fastLeave, true)
-	case "allow", "deny":
+	if r, ok := parseRole(kw.text); ok {
+		p.setRole(ri, kw, r)
+		return
+	}
+	if kw.text == "allow" || kw.text == "deny" {
 		p.parseRule(ri, kw)
-	default:
+		return
+	}
+	o := findOption(interfaceOptions, kw.text, false)
+	if o == nil || o.kind == kindRole || o.kind == kindRule {
 		if slices.Contains(globalKeywords, kw.text) {
 			p.errorf(kw.pos, "%q is a global option; it belongs outside interface blocks", kw.text)
 		} else {
 			p.errorf(kw.pos, "unknown option %q%s", kw.text, suggest(kw.text, interfaceKeywords))
 		}
 		p.skipStatement()
+		return
 	}
+	p.parseOption(kw, o.kind, o.iface(ri), true)
+}
+
+// parseOption parses the value of an option of the table and stores it in
+// dst, its raw setting.
+func (p *parser) parseOption(kw token, k kind, dst any, inBlock bool) {
+	v, ok := p.arg(kw)
+	if !ok {
+		return
+	}
+	var val any
+	var err error
+	switch k {
+	case kindBool:
+		switch v.text {
+		case "yes":
+			val = true
+		case "no":
+			val = false
+		default:
+			err = fmt.Errorf("expected yes or no, found %q", v.text)
+		}
+	case kindPrefix:
+		val = v.text
+	default:
+		val, err = parseScalar(k, v.text)
+	}
+	if err != nil {
+		p.errorf(v.pos, "%s: %v", kw.text, err)
+	} else if first, ok := assign(dst, val, kw.text, kw.pos, v.pos); !ok {
+		p.errorf(kw.pos, "duplicate %q (first at %s)", kw.text, lineCol(first))
+	}
+	p.endStatement(kw.text, inBlock)
 }
 
 // parseRule parses `allow|deny group PREFIX [source PREFIX]` after the
 // keyword. Prefixes are checked by validate.
 func (p *parser) parseRule(ri *rawInterface, kw token) {
-	r := rawRule{allow: kw.text == "allow", pos: kw.pos}
+	r := rawRule{allow: kw.text == "allow", key: kw.text, pos: kw.pos}
 	var ok bool
 	if r.group, ok = p.ruleField(kw, "group"); !ok {
 		return
@@ -292,7 +279,7 @@ func (p *parser) ruleField(kw token, name string) (setting[string], bool) {
 func (p *parser) setRole(ri *rawInterface, kw token, r Role) {
 	switch {
 	case !ri.role.Set:
-		ri.role = setting[Role]{Val: r, Set: true, Pos: kw.pos, ValPos: kw.pos}
+		ri.role = setting[Role]{Val: r, Set: true, Key: kw.text, Pos: kw.pos, ValPos: kw.pos}
 	case ri.role.Val == r:
 		p.errorf(kw.pos, "duplicate %q (first at %s)", kw.text, lineCol(ri.role.Pos))
 	default:
@@ -311,70 +298,6 @@ func (p *parser) arg(kw token) (token, bool) {
 		return v, false
 	}
 	return p.next(), true
-}
-
-// set stores a parsed single-valued option, refusing a second one.
-func set[T any](p *parser, kw, v token, s *setting[T], val T) {
-	if s.Set {
-		p.errorf(kw.pos, "duplicate %q (first at %s)", kw.text, lineCol(s.Pos))
-		return
-	}
-	*s = setting[T]{Val: val, Set: true, Pos: kw.pos, ValPos: v.pos}
-}
-
-func (p *parser) parseBool(kw token, s *setting[bool], inBlock bool) {
-	v, ok := p.arg(kw)
-	if !ok {
-		return
-	}
-	switch v.text {
-	case "yes":
-		set(p, kw, v, s, true)
-	case "no":
-		set(p, kw, v, s, false)
-	default:
-		p.errorf(v.pos, "%s: expected yes or no, found %q", kw.text, v.text)
-	}
-	p.endStatement(kw.text, inBlock)
-}
-
-func (p *parser) parseInt(kw token, s *setting[int]) {
-	v, ok := p.arg(kw)
-	if !ok {
-		return
-	}
-	if n, err := parseNumber(v.text); err != nil {
-		p.errorf(v.pos, "%s: %v", kw.text, err)
-	} else {
-		set(p, kw, v, s, n)
-	}
-	p.endStatement(kw.text, true)
-}
-
-func (p *parser) parseUint(kw token, s *setting[uint64]) {
-	v, ok := p.arg(kw)
-	if !ok {
-		return
-	}
-	if n, err := parseUint(v.text); err != nil {
-		p.errorf(v.pos, "%s: %v", kw.text, err)
-	} else {
-		set(p, kw, v, s, n)
-	}
-	p.endStatement(kw.text, false)
-}
-
-func (p *parser) parseDuration(kw token, s *setting[time.Duration]) {
-	v, ok := p.arg(kw)
-	if !ok {
-		return
-	}
-	if d, err := parseDuration(v.text); err != nil {
-		p.errorf(v.pos, "%s: %v", kw.text, err)
-	} else {
-		set(p, kw, v, s, d)
-	}
-	p.endStatement(kw.text, true)
 }
 
 // parseNumber accepts a non-negative decimal integer that fits an int.

@@ -6,8 +6,11 @@ import "time"
 // statement (or key) is, ValPos where its value is; range errors point at the
 // value, placement errors at the statement.
 type setting[T any] struct {
-	Val    T
-	Set    bool
+	Val T
+	Set bool
+	// Key is the option's name as written (query-interval or
+	// query_interval), for messages in the user's own words.
+	Key    string
 	Pos    Pos
 	ValPos Pos
 }
@@ -59,36 +62,7 @@ type rawInterface struct {
 // has none.
 type rawRule struct {
 	allow         bool
+	key           string
 	pos           Pos
 	group, source setting[string]
-}
-
-// downstreamOption names a downstream-only setting that is present.
-type downstreamOption struct {
-	name string
-	pos  Pos
-}
-
-// downstreamOptions lists the downstream-only settings that are set, in a
-// fixed order.
-func (ri *rawInterface) downstreamOptions() []downstreamOption {
-	var out []downstreamOption
-	add := func(name string, set bool, pos Pos) {
-		if set {
-			out = append(out, downstreamOption{name, pos})
-		}
-	}
-	add("igmp-version", ri.igmpVersion.Set, ri.igmpVersion.Pos)
-	add("mld-version", ri.mldVersion.Set, ri.mldVersion.Pos)
-	add("robustness", ri.robustness.Set, ri.robustness.Pos)
-	add("query-interval", ri.queryInterval.Set, ri.queryInterval.Pos)
-	add("query-response-interval", ri.queryRespInt.Set, ri.queryRespInt.Pos)
-	add("last-member-query-interval", ri.lastMemberQInt.Set, ri.lastMemberQInt.Pos)
-	add("last-member-query-count", ri.lmqCount.Set, ri.lmqCount.Pos)
-	add("startup-query-interval", ri.startupQInterval.Set, ri.startupQInterval.Pos)
-	add("startup-query-count", ri.sqCount.Set, ri.sqCount.Pos)
-	add("max-groups", ri.maxGroups.Set, ri.maxGroups.Pos)
-	add("max-sources", ri.maxSources.Set, ri.maxSources.Pos)
-	add("fast-leave", ri.fastLeave.Set, ri.fastLeave.Pos)
-	return out
 }

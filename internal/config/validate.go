@@ -163,9 +163,17 @@ func (r *rawConfig) validate() (*Config, Errors) {
 	return c, nil
 }
 
-// checkName applies the kernel's rules for interface names (dev_valid_name).
+// checkName applies the kernel's rules for interface names (dev_valid_name),
+// or UCI's for network names written "@network".
 func (v *validator) checkName(ri *rawInterface) {
 	n := ri.name
+	if net, ok := strings.CutPrefix(n, "@"); ok {
+		// A netifd network: a UCI section name of /etc/config/network.
+		if net == "" || strings.Trim(net, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			v.errorf(ri.namePos, "network name %q may hold only letters, digits and \"_\"", net)
+		}
+		return
+	}
 	switch {
 	case n == "":
 		v.errorf(ri.namePos, "empty interface name")
@@ -184,11 +192,15 @@ func (v *validator) checkName(ri *rawInterface) {
 // checkInterface validates one block and returns it with defaults applied.
 func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 	iface := Interface{
-		Name: ri.name,
-		Role: ri.role.Val,
-		Pos:  ri.pos,
-		IPv4: valueOr(ri.ipv4, c.IPv4),
-		IPv6: valueOr(ri.ipv6, c.IPv6),
+		Name:    ri.name,
+		Network: strings.TrimPrefix(ri.name, "@"),
+		Role:    ri.role.Val,
+		Pos:     ri.pos,
+		IPv4:    valueOr(ri.ipv4, c.IPv4),
+		IPv6:    valueOr(ri.ipv6, c.IPv6),
+	}
+	if !strings.HasPrefix(ri.name, "@") {
+		iface.Network = ""
 	}
 	// Without settings of its own the interface only inherits the global
 	// ones, and an error about those is reported once, globally.
@@ -202,29 +214,45 @@ func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 		v.errorf(pos, "interface %q has both ipv4 and ipv6 disabled", ri.name)
 	}
 
+	ri = v.checkPlacement(ri)
 	iface.Threshold = v.intIn(ri.threshold, "threshold", 1, 255, defaultThreshold, "")
-	if ri.priority.Set && ri.role.Set && ri.role.Val != RoleUpstream {
-		v.errorf(ri.priority.Pos, "priority is only meaningful on an upstream interface")
-	} else {
-		iface.Priority = v.intIn(ri.priority, "priority", 0, 65535, 0, "")
-	}
-	down := ri
-	if ri.role.Set && ri.role.Val == RoleUpstream {
-		// The upstream acts as a host towards the upstream router (RFC 4605
-		// §2.1); it never queries and has no hosts to limit, so downstream
-		// settings there are a mistake. Only their defaults are filled in.
-		for _, o := range ri.downstreamOptions() {
-			v.errorf(o.pos, "%s is only meaningful on a downstream interface", o.name)
-		}
-		down = &rawInterface{}
-	}
-	v.checkQuerier(down, &iface)
-	iface.MaxGroups = v.intIn(down.maxGroups, "max-groups", 1, maxMaxGroups, defaultMaxGroups, "")
-	iface.MaxSources = v.intIn(down.maxSources, "max-sources", 1, maxMaxSources, defaultMaxSources, "")
-	iface.FastLeave = valueOr(down.fastLeave, false)
+	iface.Priority = v.intIn(ri.priority, "priority", 0, 65535, 0, "")
+	v.checkQuerier(ri, &iface)
+	iface.MaxGroups = v.intIn(ri.maxGroups, "max-groups", 1, maxMaxGroups, defaultMaxGroups, "")
+	iface.MaxSources = v.intIn(ri.maxSources, "max-sources", 1, maxMaxSources, defaultMaxSources, "")
+	iface.FastLeave = valueOr(ri.fastLeave, false)
 	v.checkSources(ri, &iface)
 	v.checkACL(ri, &iface)
 	return iface
+}
+
+// checkPlacement reports the options set on a role they do not apply to
+// and returns a copy of ri without them, so that only their defaults are
+// filled in. The upstream acts as a host towards the upstream router (RFC
+// 4605 §2.1): it never queries and has no hosts to limit, so downstream
+// settings there are a mistake. A disabled interface may keep downstream
+// settings, to be switched back on later.
+func (v *validator) checkPlacement(ri *rawInterface) *rawInterface {
+	out := *ri
+	if !ri.role.Set {
+		return &out
+	}
+	role := ri.role.Val
+	for _, o := range interfaceOptions {
+		if o.allowedOn(role) {
+			continue
+		}
+		dst := o.iface(&out)
+		article := "a"
+		if o.only == RoleUpstream {
+			article = "an"
+		}
+		for _, s := range placed(dst) {
+			v.errorf(s.Pos, "%s is only meaningful on %s %s interface", s.Key, article, o.only)
+		}
+		forget(dst)
+	}
+	return &out
 }
 
 // checkQuerier validates the querier settings and fills them in.
@@ -258,8 +286,9 @@ func (v *validator) checkQuerier(ri *rawInterface, iface *Interface) {
 		if !ri.queryRespInt.Set || (ri.queryInterval.Set && posLess(pos, ri.queryInterval.Pos)) {
 			pos = ri.queryInterval.Pos
 		}
-		v.errorf(pos, "query-response-interval (%s) must be less than query-interval (%s), RFC 3376 §8.3",
-			formatDuration(iface.QueryResponseInterval), formatDuration(iface.QueryInterval))
+		v.errorf(pos, "%s (%s) must be less than %s (%s), RFC 3376 §8.3",
+			keyOr(ri.queryRespInt, "query-response-interval"), formatDuration(iface.QueryResponseInterval),
+			keyOr(ri.queryInterval, "query-interval"), formatDuration(iface.QueryInterval))
 	}
 	if iface.IPv4 {
 		switch iface.IGMPVersion {
@@ -292,15 +321,6 @@ func (v *validator) maxFor(s setting[time.Duration], ok bool, name string, d, li
 
 // checkSources parses and checks the upstream's extra source prefixes.
 func (v *validator) checkSources(ri *rawInterface, iface *Interface) {
-	if len(ri.sources) == 0 {
-		return
-	}
-	if ri.role.Set && ri.role.Val != RoleUpstream {
-		for _, s := range ri.sources {
-			v.errorf(s.Pos, "source is only meaningful on an upstream interface")
-		}
-		return
-	}
 	seen := map[netip.Prefix]Pos{}
 	for _, s := range ri.sources {
 		p, ok := v.parsePrefix(s, "source")
@@ -469,6 +489,7 @@ func (v *validator) intIn(s setting[int], name string, lo, hi, def int, why stri
 	if !s.Set {
 		return def
 	}
+	name = keyOr(s, name)
 	if s.Val < lo || s.Val > hi {
 		v.errorf(s.ValPos, "%s %d is out of range %d..%d%s", name, s.Val, lo, hi, why)
 		return def
@@ -483,6 +504,7 @@ func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, un
 	if !s.Set {
 		return def, true
 	}
+	name = keyOr(s, name)
 	if s.Val < lo || s.Val > hi {
 		v.errorf(s.ValPos, "%s %s is out of range %s..%s%s", name, formatDuration(s.Val),
 			formatDuration(lo), formatDuration(hi), why)
@@ -493,6 +515,14 @@ func (v *validator) durationIn(s setting[time.Duration], name string, lo, hi, un
 		return def, false
 	}
 	return s.Val, true
+}
+
+// keyOr is the option's name as the user wrote it, or name.
+func keyOr[T any](s setting[T], name string) string {
+	if s.Key != "" {
+		return s.Key
+	}
+	return name
 }
 
 func valueOr[T any](s setting[T], def T) T {

@@ -69,6 +69,10 @@ type Options struct {
 	// ControlSocket is the path of the status and reload socket; empty
 	// for none.
 	ControlSocket string
+	// Load reads the configuration file on reload; nil means config.Load.
+	// The command wires netifd network resolution in here, so a reload
+	// also follows networks that changed their device.
+	Load func(file string) (*config.Config, error)
 }
 
 // Daemon is one running proxy.

@@ -14,7 +14,11 @@ import (
 // difference through the same reconciliation as link changes, so streams
 // that the change does not touch keep flowing.
 func (d *Daemon) reload() error {
-	cfg, err := config.Load(d.cfg.File)
+	load := d.opts.Load
+	if load == nil {
+		load = config.Load
+	}
+	cfg, err := load(d.cfg.File)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,44 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Resolve returns a copy of c in which every interface that follows a
+// netifd network (Network is set) carries the name of the network's device
+// as l3 reports it, so the daemon can treat it like any other interface.
+// An interface whose network l3 cannot resolve (down, unknown, or no way
+// to ask) keeps its "@network" name, which no device has, and is waited for
+// like a device that does not exist yet; the returned errors say why, one
+// per such interface. When a network's device is already another
+// interface's, the interface named by its device, or else the first in the
+// file, keeps it.
+func (c *Config) Resolve(l3 func(network string) (string, error)) (*Config, []error) {
+	out := *c
+	out.Interfaces = slices.Clone(c.Interfaces)
+	used := map[string]string{} // device -> the interface that has it
+	for _, i := range out.Interfaces {
+		if i.Network == "" {
+			used[i.Name] = i.Name
+		}
+	}
+	var errs []error
+	for k := range out.Interfaces {
+		i := &out.Interfaces[k]
+		if i.Network == "" {
+			continue
+		}
+		dev, err := l3(i.Network)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("network %q: %w", i.Network, err))
+		case used[dev] != "":
+			errs = append(errs, fmt.Errorf("network %q has device %q, which interface %q already uses", i.Network, dev, used[dev]))
+		default:
+			used[dev] = i.Name
+			i.Name = dev
+		}
+	}
+	return &out, errs
+}

@@ -1,0 +1,145 @@
+// Package netifd finds the layer-3 device of OpenWrt's logical networks
+// ("wan", "lan") by asking netifd over ubus, the way LuCI and the shell
+// helpers of OpenWrt do:
+//
+//	ubus call network.interface.wan status
+//
+// answers with the network's state, and "l3_device" names the device
+// that carries its IP traffic: pppoe-wan for PPPoE, eth0.7 for a VLAN,
+// br-lan for a bridge. The daemon asks again on every reload; procd's
+// interface trigger reloads it when netifd changes a network.
+package netifd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// ErrDown says that a network exists but is not up, or has no device yet.
+var ErrDown = errors.New("network is not up")
+
+// Ubus asks netifd through the ubus command-line tool.
+type Ubus struct {
+	// Command is the ubus tool; "" means "ubus" from PATH.
+	Command string
+	// Timeout bounds one call; 0 means 3 seconds.
+	Timeout time.Duration
+}
+
+// L3Device returns the layer-3 device of network. A network that is down
+// gives an error wrapping ErrDown.
+func (u Ubus) L3Device(network string) (string, error) {
+	cmd, timeout := u.Command, u.Timeout
+	if cmd == "" {
+		cmd = "ubus"
+	}
+	if timeout == 0 {
+		timeout = 3 * time.Second
+	}
+	stdout, stderr, err := run(cmd, timeout, "call", "network.interface."+network, "status")
+	if err != nil {
+		msg := strings.TrimSpace(string(stderr))
+		if msg == "" {
+			msg = err.Error()
+		}
+		// ubus says "Command failed: Not found" for a network netifd
+		// does not know.
+		return "", fmt.Errorf("netifd: network %q: %s", network, msg)
+	}
+	dev, err := ParseStatus(stdout)
+	if err != nil {
+		return "", fmt.Errorf("netifd: network %q: %w", network, err)
+	}
+	return dev, nil
+}
+
+// run runs cmd (searched in PATH unless it holds a "/") with args and
+// returns what it printed. It fails if the command exits with an error or
+// takes longer than timeout, when it is killed. os.StartProcess rather
+// than os/exec keeps the binary smaller (os/exec and path/filepath cost
+// 64 KiB on MIPS) for one call that needs none of their features.
+func run(cmd string, timeout time.Duration, args ...string) (stdout, stderr []byte, err error) {
+	path := cmd
+	if !strings.Contains(cmd, "/") {
+		path = ""
+		for _, dir := range strings.Split(os.Getenv("PATH"), ":") {
+			if dir == "" {
+				dir = "."
+			}
+			if fi, err := os.Stat(dir + "/" + cmd); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				path = dir + "/" + cmd
+				break
+			}
+		}
+		if path == "" {
+			return nil, nil, fmt.Errorf("%s: not found in PATH", cmd)
+		}
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, nil, err
+	}
+	p, err := os.StartProcess(path, append([]string{cmd}, args...), &os.ProcAttr{Files: []*os.File{nil, outW, errW}})
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			p.Kill()
+		case <-done:
+		}
+	}()
+	errc := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(errR)
+		errR.Close()
+		errc <- b
+	}()
+	stdout, _ = io.ReadAll(outR)
+	outR.Close()
+	stderr = <-errc
+	st, err := p.Wait()
+	if err != nil {
+		return stdout, stderr, err
+	}
+	if !st.Success() {
+		return stdout, stderr, fmt.Errorf("%s: %s", cmd, st)
+	}
+	return stdout, stderr, nil
+}
+
+// ParseStatus reads the answer of network.interface.NAME status and returns
+// the layer-3 device of an up network.
+func ParseStatus(data []byte) (string, error) {
+	var st struct {
+		Up       bool   `json:"up"`
+		L3Device string `json:"l3_device"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return "", fmt.Errorf("reading its status: %w", err)
+	}
+	if !st.Up || st.L3Device == "" {
+		return "", ErrDown
+	}
+	return st.L3Device, nil
+}
