@@ -223,9 +223,11 @@ func TestSystemdNotify(t *testing.T) {
 	tp := newTopo(t, topoOptions{noDaemon: true})
 	u := tp.startUnprivileged(testConfig, true, time.Second)
 
+	// Generous: the first message comes after the daemon started, which
+	// takes seconds in an emulated test VM.
 	next := func(what string, match func(string) bool) string {
 		t.Helper()
-		deadline := time.After(5 * time.Second)
+		deadline := time.After(15 * time.Second)
 		for {
 			select {
 			case m := <-u.notify:
@@ -233,7 +235,7 @@ func TestSystemdNotify(t *testing.T) {
 					return m
 				}
 			case <-deadline:
-				t.Fatalf("no %s notification within 5s (daemon exited: %v)", what, tp.daemon.Exited())
+				t.Fatalf("no %s notification within 15s (daemon exited: %v)", what, tp.daemon.Exited())
 			}
 		}
 	}
