@@ -454,21 +454,205 @@ func TestVendorHash(t *testing.T) {
 	}
 }
 
-// TestModuleOptionNames: module.nix builds its settings from the table and
-// names the options this documentation and the tests rely on.
-func TestModuleOptionNames(t *testing.T) {
-	b, err := os.ReadFile("module.nix")
+// moduleResult is what testdata/module-eval.nix reports of module.nix.
+type moduleResult struct {
+	Enabled          bool                    `json:"enabled"`
+	EtcSource        *string                 `json:"etcSource"`
+	CheckScript      *string                 `json:"checkScript"`
+	ConfigText       *string                 `json:"configText"`
+	ExecStart        []string                `json:"execStart"`
+	ExecReload       []string                `json:"execReload"`
+	ReloadTriggers   []string                `json:"reloadTriggers"`
+	OverrideStrategy *string                 `json:"overrideStrategy"`
+	WantedBy         []string                `json:"wantedBy"`
+	UnitPackages     []string                `json:"unitPackages"`
+	Firewall         map[string]string       `json:"firewall"`
+	FailedAssertions []string                `json:"failedAssertions"`
+	GlobalOptions    map[string]moduleOption `json:"globalOptions"`
+	InterfaceOptions map[string]moduleOption `json:"interfaceOptions"`
+}
+
+type moduleOption struct {
+	Type    string `json:"type"`
+	Elem    string `json:"elem"`
+	Min     *int64 `json:"min"`
+	Max     *int64 `json:"max"`
+	Default any    `json:"default"`
+}
+
+func evalModule(t *testing.T, user string, nftables bool) moduleResult {
+	t.Helper()
+	out, err := eval(t, fmt.Sprintf("import ./testdata/module-eval.nix { user = { %s }; nftables = %v; }", user, nftables))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
-		"options.services.mcastProxy", "mkEnableOption", "mkPackageOption", "settings = mkOption",
-		"configFile = mkOption", "openFirewall = mkOption", "extraArgs = mkOption", "checkConfig = mkOption",
-		"reloadTriggers", "-n -f", "lib.mapAttrs optionOf table.interface", "lib.mapAttrs optionOf table.global",
-		"extraCommands", "extraInputRules", "extraForwardRules", "extraReversePathFilterRules",
-	} {
-		if !bytes.Contains(b, []byte(want)) {
-			t.Errorf("module.nix lacks %q", want)
+	var r moduleResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return r
+}
+
+func readTestdata(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// firewallSection returns one section of a testdata/*.firewall file.
+func firewallSection(t *testing.T, name, section string) string {
+	t.Helper()
+	text := readTestdata(t, name+".firewall")
+	_, rest, ok := strings.Cut(text, "## "+section+"\n")
+	if !ok {
+		t.Fatalf("%s.firewall has no section %s", name, section)
+	}
+	if i := strings.Index(rest, "## "); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+// TestModule evaluates module.nix with stand-ins for nixpkgs' lib and pkgs
+// (testdata/module-eval.nix) and checks what it sets: the checked file in
+// /etc, the command lines, reloads on a new file, and the firewall of the
+// backend in use.
+func TestModule(t *testing.T) {
+	const minimal = `enable = true; settings.interfaces = { wan.role = "upstream"; lan.role = "downstream"; };`
+	const pkg = "/nix/store/0000-mcast-proxy"
+	const rendered = "/nix/store/0001-mcast-proxy.conf"
+	const checked = "/nix/store/0002-checked-mcast-proxy.conf"
+
+	t.Run("iptables", func(t *testing.T) {
+		r := evalModule(t, minimal+` openFirewall = true; extraArgs = [ "-v" ];`, false)
+		if !r.Enabled || r.EtcSource == nil || *r.EtcSource != checked {
+			t.Fatalf("/etc/mcast-proxy.conf from %v, want the checked file %s", r.EtcSource, checked)
+		}
+		if r.CheckScript == nil || !strings.Contains(*r.CheckScript, pkg+"/bin/mcast-proxy -n -f "+rendered+"\n") {
+			t.Errorf("the build does not check the file with mcast-proxy -n: %v", r.CheckScript)
+		}
+		wantStart := []string{"", pkg + "/bin/mcast-proxy -f /etc/mcast-proxy.conf -s /run/mcast-proxy/mcast-proxy.sock '-v'"}
+		if !slices.Equal(r.ExecStart, wantStart) {
+			t.Errorf("ExecStart = %q, want %q", r.ExecStart, wantStart)
+		}
+		wantReload := []string{"", pkg + "/bin/mcast-proxy reload -s /run/mcast-proxy/mcast-proxy.sock"}
+		if !slices.Equal(r.ExecReload, wantReload) {
+			t.Errorf("ExecReload = %q, want %q", r.ExecReload, wantReload)
+		}
+		if !slices.Equal(r.ReloadTriggers, []string{checked}) {
+			t.Errorf("reloadTriggers = %q, want the checked file", r.ReloadTriggers)
+		}
+		if r.OverrideStrategy == nil || *r.OverrideStrategy != "asDropin" || !slices.Equal(r.UnitPackages, []string{pkg}) {
+			t.Errorf("the shipped unit is not used: overrideStrategy %v, systemd.packages %q", r.OverrideStrategy, r.UnitPackages)
+		}
+		if !slices.Equal(r.WantedBy, []string{"multi-user.target"}) {
+			t.Errorf("wantedBy = %q", r.WantedBy)
+		}
+		want := map[string]string{"extraCommands": firewallSection(t, "minimal", "iptables")}
+		if !mapsEqual(r.Firewall, want) {
+			t.Errorf("firewall = %q, want %q", r.Firewall, want)
+		}
+	})
+	t.Run("nftables", func(t *testing.T) {
+		r := evalModule(t, minimal+` openFirewall = true;`, true)
+		want := map[string]string{
+			"extraInputRules":             firewallSection(t, "minimal", "nftablesInput"),
+			"extraForwardRules":           firewallSection(t, "minimal", "nftablesForward"),
+			"extraReversePathFilterRules": firewallSection(t, "minimal", "nftablesReversePath"),
+		}
+		if !mapsEqual(r.Firewall, want) {
+			t.Errorf("firewall = %q, want %q", r.Firewall, want)
+		}
+		if !slices.Equal(r.ExecStart[1:], []string{pkg + "/bin/mcast-proxy -f /etc/mcast-proxy.conf -s /run/mcast-proxy/mcast-proxy.sock "}) {
+			t.Errorf("ExecStart = %q", r.ExecStart)
+		}
+	})
+	t.Run("closed firewall", func(t *testing.T) {
+		if r := evalModule(t, minimal, false); len(r.Firewall) != 0 {
+			t.Errorf("firewall = %q without openFirewall", r.Firewall)
+		}
+	})
+	t.Run("settings rendered", func(t *testing.T) {
+		// The module system hands the renderer every option, unset ones
+		// as null: the file is the same as from the bare sample.
+		r := evalModule(t, minimal+` checkConfig = false;`, false)
+		if r.EtcSource == nil || *r.EtcSource != rendered || r.ConfigText == nil {
+			t.Fatalf("/etc/mcast-proxy.conf from %v, want the unchecked %s", r.EtcSource, rendered)
+		}
+		if want := readTestdata(t, "minimal.conf"); *r.ConfigText != want {
+			t.Errorf("rendered file:\n%s\nwant:\n%s", *r.ConfigText, want)
+		}
+	})
+	t.Run("configFile", func(t *testing.T) {
+		r := evalModule(t, `enable = true; configFile = "/srv/hand.conf";`, false)
+		if r.CheckScript == nil || !strings.Contains(*r.CheckScript, "-n -f /srv/hand.conf\n") {
+			t.Errorf("configFile is not the file checked and used: %v", r.CheckScript)
+		}
+		if r := evalModule(t, `enable = true; configFile = "/srv/hand.conf"; openFirewall = true;`, false); len(r.FailedAssertions) != 1 {
+			t.Errorf("openFirewall with configFile: failed assertions %q, want one", r.FailedAssertions)
+		}
+	})
+	t.Run("disabled", func(t *testing.T) {
+		if r := evalModule(t, `settings.interfaces.wan.role = "upstream";`, false); r.Enabled {
+			t.Errorf("the module sets things without enable: %+v", r)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
 		}
 	}
+	return true
+}
+
+// TestModuleOptions: the module declares one NixOS option per entry of the
+// table, with its type and range, null (the daemon's default) as default
+// for scalars, an empty list for lists, and a role that must be set.
+func TestModuleOptions(t *testing.T) {
+	global, iface := optionTable(t)
+	r := evalModule(t, "", false)
+	check := func(kind string, table map[string]option, declared map[string]moduleOption) {
+		if len(table) != len(declared) {
+			t.Errorf("%s: the module declares %d options, the table has %d", kind, len(declared), len(table))
+		}
+		for name, o := range table {
+			d, ok := declared[name]
+			if !ok {
+				t.Errorf("%s %s: not declared by the module", kind, name)
+				continue
+			}
+			var want moduleOption
+			switch o.Type {
+			case "role":
+				want = moduleOption{Type: "enum", Default: "required"}
+			case "prefixes", "rules":
+				want = moduleOption{Type: "listOf", Elem: map[string]string{"prefixes": "str", "rules": "submodule"}[o.Type], Default: []any{}}
+			case "int":
+				want = moduleOption{Type: "nullOr", Elem: "between", Min: o.Min, Max: o.Max}
+			case "bool":
+				want = moduleOption{Type: "nullOr", Elem: "bool"}
+			case "duration":
+				want = moduleOption{Type: "nullOr", Elem: "either"}
+			}
+			if d.Type != want.Type || d.Elem != want.Elem || !ptrEqual(d.Min, want.Min) || !ptrEqual(d.Max, want.Max) ||
+				fmt.Sprint(d.Default) != fmt.Sprint(want.Default) {
+				t.Errorf("%s %s: declared %+v, want %+v", kind, name, d, want)
+			}
+		}
+	}
+	check("global", global, r.GlobalOptions)
+	check("interface", iface, r.InterfaceOptions)
+}
+
+func ptrEqual(a, b *int64) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
