@@ -112,7 +112,13 @@ func run(args []string, stderr io.Writer) int {
 	}()
 
 	log.Info("starting", "version", version, "config", *file)
-	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Reload: reload, ControlSocket: *socket, Load: load}, log); err != nil {
+	opts := daemon.Options{Version: version, Reload: reload, ControlSocket: *socket, Load: load}
+	// Under systemd (Type=notify) the daemon reports readiness, reloads,
+	// shutdown and a status line, and feeds the watchdog from its loop.
+	if n, wd := newNotifier(log); n != nil {
+		opts.Supervisor, opts.WatchdogInterval = n, wd
+	}
+	if err := daemon.Run(ctx, cfg, opts, log); err != nil {
 		log.Error(err.Error())
 		return exitRuntime
 	}

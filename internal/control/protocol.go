@@ -10,8 +10,11 @@ import "errors"
 // version fields are only added, never renamed, retyped or removed.
 const ProtocolVersion = 1
 
-// DefaultSocket is where the daemon listens unless told otherwise.
-const DefaultSocket = "/var/run/mcast-proxy.sock"
+// DefaultSocket is where the daemon listens unless told otherwise. It sits
+// in a directory of its own so that a daemon running without root can own
+// it: systemd's RuntimeDirectory=mcast-proxy, or a directory the init script
+// creates for the daemon's user.
+const DefaultSocket = "/var/run/mcast-proxy/mcast-proxy.sock"
 
 // Commands.
 const (

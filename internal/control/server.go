@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -56,6 +57,9 @@ type Server struct {
 // returns an error wrapping ErrInUse. A path that exists but is not a socket
 // is never removed.
 func Listen(path string) (*Server, error) {
+	if err := makeDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
@@ -81,6 +85,23 @@ func Listen(path string) (*Server, error) {
 		ctx:         ctx,
 		cancel:      cancel,
 	}, nil
+}
+
+// makeDir creates the socket's directory if it is missing, readable by all
+// so that the socket's own mode decides who may connect. Without root that
+// is usually refused: the service manager creates the directory for the
+// daemon's user instead.
+func makeDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("control: %w; without root, create the directory for the daemon's user first (systemd: RuntimeDirectory=)", err)
+		}
+		return fmt.Errorf("control: %w", err)
+	}
+	return nil
 }
 
 // removeStale removes a socket file at path that no process answers on.

@@ -386,3 +386,24 @@ func TestDoNoDaemon(t *testing.T) {
 		t.Fatalf("Do error = %v", err)
 	}
 }
+
+// The socket's directory is created when missing (as root); an existing
+// one is used as it is.
+func TestListenCreatesDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	path := filepath.Join(dir, "c.sock")
+	s, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o005 != 0o005 {
+		t.Fatalf("directory %s: %v, %v; want a directory others may search", dir, fi, err)
+	}
+	s2, err := Listen(filepath.Join(dir, "other.sock"))
+	if err != nil {
+		t.Fatalf("Listen in the existing directory: %v", err)
+	}
+	s2.Close()
+}

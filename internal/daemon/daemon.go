@@ -73,6 +73,12 @@ type Options struct {
 	// The command wires netifd network resolution in here, so a reload
 	// also follows networks that changed their device.
 	Load func(file string) (*config.Config, error)
+	// Supervisor, if not nil, is told when the daemon is ready, reloading
+	// and stopping, and gets a status line.
+	Supervisor Supervisor
+	// WatchdogInterval, if positive, is the supervisor's watchdog timeout:
+	// the loop calls Supervisor.Alive twice within it.
+	WatchdogInterval time.Duration
 }
 
 // Daemon is one running proxy.
@@ -100,6 +106,9 @@ type Daemon struct {
 	errLogged map[string]bool
 	warned    map[string]bool
 	checkAt   time.Time // next operational check (upstream queries heard)
+
+	superviseAt time.Time // next watchdog and status update; zero without a supervisor
+	lastStatus  string    // the status line last sent to the supervisor
 }
 
 // Run starts the proxy for cfg and serves until ctx is cancelled, then
@@ -135,7 +144,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		return err
 	}
 	d.addRules()
-	d.reconcile(time.Now())
+	now := time.Now()
+	d.reconcile(now)
+	d.ready(now)
 	return d.serve(ctx)
 }
 
@@ -201,7 +212,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 				d.linksChanged(ch)
 			}
 		case <-d.opts.Reload:
-			d.reloadAndLog()
+			d.reloading(d.reloadAndLog)
 		case call := <-d.calls:
 			call.Reply <- d.answer(call.Req)
 		case now := <-timer.C:
@@ -210,6 +221,9 @@ func (d *Daemon) serve(ctx context.Context) error {
 			}
 			if !d.checkAt.IsZero() && !now.Before(d.checkAt) {
 				d.operationalChecks(now)
+			}
+			if !d.superviseAt.IsZero() && !now.Before(d.superviseAt) {
+				d.supervise(now)
 			}
 		}
 	}
@@ -223,7 +237,7 @@ func (d *Daemon) answer(req control.Request) control.Response {
 	case control.CommandStatus:
 		resp.Status = d.status(time.Now())
 	case control.CommandReload:
-		if errs := d.reloadAndLog(); errs != nil {
+		if errs := d.reloading(d.reloadAndLog); errs != nil {
 			resp.OK = false
 			resp.Error = "the configuration was not reloaded"
 			resp.Errors = errs
@@ -239,6 +253,9 @@ func (d *Daemon) answer(req control.Request) control.Response {
 // brain or check: no per-group timers, no polling.
 func (d *Daemon) resetTimer(t *time.Timer) {
 	next := d.checkAt
+	if !d.superviseAt.IsZero() && (next.IsZero() || d.superviseAt.Before(next)) {
+		next = d.superviseAt
+	}
 	for _, p := range d.planes {
 		if dl := p.brain.NextDeadline(); !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
 			next = dl
@@ -416,6 +433,7 @@ func (d *Daemon) warnOnce(key, msg string, args ...any) {
 // upstream groups so the upstream stops sending, and closing the routing
 // sockets removes forwarding entries and VIFs.
 func (d *Daemon) shutdown() {
+	d.stopping()
 	if d.ctl != nil {
 		d.ctl.Close()
 	}
