@@ -1,0 +1,1 @@
+/* form stand-in: see below */
