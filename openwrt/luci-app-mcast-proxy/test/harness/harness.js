@@ -55,7 +55,49 @@
 		return Promise.resolve();
 	}
 
-	harness.steps = {};
+	harness.steps = {
+		/* Each case sets option values in the form, asks the option
+		 * under test whether its value is valid (as form.js does before
+		 * saving) and puts the form back. */
+		validate: function(cases) {
+			var map = harness.maps[0];
+			return cases.map(function(c) {
+				var saved = [];
+				function set(sid, name, value) {
+					var o = map.lookupOption(name, sid);
+					if (!o)
+						throw new Error('no option ' + name + ' in section ' + sid);
+					var w = o[0].widgets[sid];
+					saved.push([ w, o[0].formvalue(sid) ]);
+					w.setValue(value);
+					return o[0];
+				}
+				Object.keys(c.set || {}).forEach(function(k) {
+					var dot = k.indexOf('.');
+					set(k.substr(0, dot), k.substr(dot + 1), c.set[k]);
+				});
+				var opt = set(c.sid, c.option, c.value);
+				var res = opt.isActive(c.sid) ? opt.check(c.sid) : 'inactive';
+				saved.reverse().forEach(function(s) { s[0].setValue(s[1]); });
+				return res;
+			});
+		},
+		saveApply: function() {
+			return harness.view.handleSaveApply().then(function() {
+				return 'saved';
+			}, function(err) {
+				return 'refused: ' + err.message;
+			});
+		},
+		setValue: function(args) {
+			var o = harness.maps[0].lookupOption(args.option, args.sid);
+			o[0].widgets[args.sid].setValue(args.value);
+			o[0].rows[args.sid].dispatchEvent(new Event('change'));
+		},
+		showTab: function(tab) {
+			document.querySelectorAll('li[data-tab="' + tab + '"] a').forEach(function(a) { a.click(); });
+		}
+	};
 
 	window.addEventListener('DOMContentLoaded', function() {
 		var result = { steps: [] };

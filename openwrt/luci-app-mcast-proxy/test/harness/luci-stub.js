@@ -45,6 +45,9 @@
 
 	String.prototype.format = function() {
 		var args = arguments, n = 0;
+		var bad = /%(?!(\.\d+)?[sdf%])./.exec(this);
+		if (bad)
+			throw fail('format conversion ' + bad[0] + ' in "' + this + '" is not supported by the stand-in');
 		return this.replace(/%(\.(\d+))?([sdf%])/g, function(m, p, prec, conv) {
 			if (conv == '%')
 				return '%';
@@ -56,8 +59,6 @@
 			case 'd': return String(Math.floor(+v || 0));
 			case 'f': return (+v || 0).toFixed(prec ? +prec : 6);
 			}
-		}).replace(/%[^sdf%.\s]/, function(m) {
-			throw fail('format conversion ' + m + ' is not supported by the stand-in');
 		});
 	};
 
@@ -427,7 +428,8 @@
 			var Cls = factory.apply(L, values);
 			if (typeof Cls != 'function')
 				throw fail('view ' + path + ' does not return a class');
-			return new Cls();
+			harness.view = new Cls();
+			return harness.view;
 		}).then(function() {
 			return harness.viewReady;
 		});
