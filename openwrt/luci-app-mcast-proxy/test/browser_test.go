@@ -239,6 +239,9 @@ func (b *browser) screenshot(t *testing.T, name string, sc scenario, rep report,
 	if height < 400 {
 		height = 400
 	}
+	if width < 600 && height > 1600 {
+		height = 1600 // a phone: the first screens are enough
+	}
 	out := filepath.Join(b.dir, name+".png")
 	ch := make(chan report, 1)
 	b.mu.Lock()

@@ -95,12 +95,26 @@ func TestStatusView(t *testing.T) {
 		if i, j := strings.Index(rep.Text, "8.0 Mbit/s"), strings.Index(rep.Text, "3.6 Mbit/s"); i < 0 || j < i {
 			t.Errorf("forwarding is not sorted by rate")
 		}
-		b.screenshot(t, "status-full", sc, rep, "luci-status.png")
+		b.screenshot(t, "status-full", sc, rep, "")
+	})
+
+	// A status captured from the daemon in the e2e network (testdata/README.md).
+	captured := loadStatus(t, "testdata/status-e2e.json")
+
+	t.Run("captured from the daemon", func(t *testing.T) {
+		t.Parallel()
+		sc := statusScenario(captured)
+		rep := b.run(t, "status-e2e", sc)
+		mustContain(t, "captured status", rep.Text,
+			"up0", "br-lan (IPv4)", "down2 (IPv4)", "this router (IGMPv3)",
+			"232.1.1.1", "10.0.0.3 (", "192.168.1.11 (", "192.168.1.12 (", "239.3.3.3",
+			"kbit/s", "pkt/s", "denied by an access list", "own packet, looped back")
+		b.screenshot(t, "status-e2e", sc, rep, "luci-status.png")
 	})
 
 	t.Run("phone", func(t *testing.T) {
 		t.Parallel()
-		sc := statusScenario(full)
+		sc := statusScenario(captured)
 		sc.Width = 390
 		rep := b.run(t, "status-phone", sc)
 		// On a phone each cell carries its column name.
