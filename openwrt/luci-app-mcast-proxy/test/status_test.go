@@ -39,6 +39,11 @@ var running = map[string]any{
 	},
 }
 
+// notRunning is the rpcd plugin's answer when "mcast-proxy status" fails.
+var notRunning = map[string]any{"errors": []any{
+	"mcast-proxy: cannot reach the daemon on /var/run/mcast-proxy/mcast-proxy.sock; is mcast-proxy running? (control: dial unix /var/run/mcast-proxy/mcast-proxy.sock: connect: no such file or directory)",
+}}
+
 func statusScenario(st any) scenario {
 	return scenario{
 		View: statusView,
@@ -159,8 +164,9 @@ func TestStatusView(t *testing.T) {
 	t.Run("stopped", func(t *testing.T) {
 		t.Parallel()
 		sc := scenario{View: statusView, Ubus: map[string]any{
-			// What the rpcd plugin answers when the daemon's socket does not.
-			"mcast-proxy/status": map[string]any{"error": "daemon not running"},
+			// What the rpcd plugin (files/mcast-proxy.rpcd) answers when
+			// the daemon's socket does not.
+			"mcast-proxy/status": notRunning,
 			"service/list":       map[string]any{},
 		}}
 		rep := b.run(t, "status-stopped", sc)
@@ -176,6 +182,15 @@ func TestStatusView(t *testing.T) {
 			"service/list":       running,
 		}})
 		mustContain(t, "no answer", rep.Text, "running but did not answer", "ubus code 7", "Request timed out")
+	})
+
+	t.Run("running, socket not answering", func(t *testing.T) {
+		t.Parallel()
+		rep := b.run(t, "status-nosocket", scenario{View: statusView, Ubus: map[string]any{
+			"mcast-proxy/status": notRunning,
+			"service/list":       running,
+		}})
+		mustContain(t, "no socket", rep.Text, "running but did not answer", "is mcast-proxy running?")
 	})
 
 	t.Run("no service list permission", func(t *testing.T) {
@@ -215,7 +230,7 @@ func TestStatusView(t *testing.T) {
 			View: statusView,
 			Ubus: map[string]any{"mcast-proxy/status": full, "service/list": running},
 			Steps: []step{
-				{Poll: true, Ubus: map[string]any{"mcast-proxy/status": map[string]any{"error": "daemon not running"}, "service/list": map[string]any{}}},
+				{Poll: true, Ubus: map[string]any{"mcast-proxy/status": notRunning, "service/list": map[string]any{}}},
 				{Poll: true, Ubus: map[string]any{"mcast-proxy/status": later, "service/list": running}},
 			},
 		})

@@ -470,11 +470,12 @@ function serviceRunning(services) {
 function fetchState() {
 	return Promise.all([
 		callStatus().then(function(st) {
-			/* The rpcd plugin answers {"error": "..."} when the daemon's
-			 * socket does not answer. */
-			if (!st || typeof st != 'object' || st.error || !Array.isArray(st.interfaces))
-				return { error: (st && st.error) ? String(st.error) : _('no status in the answer') };
-			return { status: st };
+			/* When the daemon does not answer, the rpcd plugin passes on
+			 * the messages of "mcast-proxy status" as {"errors": [...]}. */
+			if (st && typeof st == 'object' && Array.isArray(st.interfaces))
+				return { status: st };
+			var why = st && (st.error || (Array.isArray(st.errors) && st.errors.join('; ')));
+			return { error: why ? String(why) : _('no status in the answer') };
 		}, function(err) {
 			return { error: err.message || String(err) };
 		}),
