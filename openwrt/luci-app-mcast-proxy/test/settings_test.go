@@ -220,7 +220,7 @@ func TestSettingsView(t *testing.T) {
 		sc := scenario{View: settingsView, UCI: routerUCI(), Networks: routerNetworks,
 			Steps: []step{{JS: "showTab", Args: "advanced"}}}
 		rep := b.run(t, "settings-advanced", sc)
-		b.screenshot(t, "settings-advanced", sc, rep, "")
+		b.screenshot(t, "settings-advanced", sc, rep, "luci-settings-advanced.png")
 	})
 
 	t.Run("save and apply", func(t *testing.T) {
@@ -230,27 +230,37 @@ func TestSettingsView(t *testing.T) {
 				// An invalid value refuses the save: nothing is applied.
 				{JS: "setValue", Args: map[string]any{"sid": "tv", "option": "max_groups", "value": "0"}},
 				{JS: "saveApply"},
-				{JS: "setValue", Args: map[string]any{"sid": "tv", "option": "max_groups", "value": "64"}},
-				// Switching lan to upstream drops its downstream-only
+				{JS: "setValue", Args: map[string]any{"sid": "tv", "option": "max_groups", "value": ""}},
+				{JS: "setValue", Args: map[string]any{"sid": "lan", "option": "max_groups", "value": "64"}},
+				// Switching tv to upstream drops its downstream-only
 				// settings, which the daemon refuses on an upstream.
-				{JS: "setValue", Args: map[string]any{"sid": "guest", "option": "role", "value": "upstream"}},
+				{JS: "setValue", Args: map[string]any{"sid": "tv", "option": "role", "value": "upstream"}},
 				{JS: "saveApply"},
 			}})
-		if len(rep.Steps) != 5 {
+		if len(rep.Steps) != 6 {
 			t.Fatalf("steps: %d", len(rep.Steps))
 		}
 		mustContain(t, "invalid save", rep.Steps[1].Text, "refused", "out of range 1 to 65536")
-		mustContain(t, "valid save", rep.Steps[4].Text, "saved")
+		for _, c := range rep.UCIChanges {
+			if fmt.Sprint(c) == "[set tv max_groups 0]" {
+				t.Errorf("the refused value was written to UCI: %v", c)
+			}
+		}
+		mustContain(t, "valid save", rep.Steps[5].Text, "saved")
 		if rep.Applied != 1 {
 			t.Errorf("applied %d times, want once (after the valid save)", rep.Applied)
 		}
+		if lan := rep.UCI["lan"].(map[string]any); lan["max_groups"] != "64" || lan["role"] != "downstream" {
+			t.Errorf("lan after save: %v", lan)
+		}
 		tv := rep.UCI["tv"].(map[string]any)
-		if tv["max_groups"] != "64" || tv["igmp_version"] != "2" {
+		if tv["role"] != "upstream" || tv["network"] != "tv" {
 			t.Errorf("tv after save: %v", tv)
 		}
-		guest := rep.UCI["guest"].(map[string]any)
-		if guest["role"] != "upstream" || guest["threshold"] != "2" {
-			t.Errorf("guest after save: %v", guest)
+		for _, k := range []string{"igmp_version", "fast_leave", "last_member_query_interval", "last_member_query_count", "max_groups"} {
+			if v, ok := tv[k]; ok {
+				t.Errorf("tv is upstream now but keeps %s %v", k, v)
+			}
 		}
 		for _, c := range rep.RPCCalls {
 			t.Errorf("settings called ubus %s; Save & Apply must go through UCI only (procd reloads)", c.Call)
