@@ -97,6 +97,32 @@ func daemonOptions(t *testing.T) (global, iface []string) {
 	return uci(lists["globalKeywords"]), uci(lists["interfaceKeywords"])
 }
 
+// proxyOnlyOptions lists the options of the proxy section that the init
+// script reads rather than the daemon (uciProxyOnly in internal/config/
+// uci.go): enabled and firewall.
+func proxyOnlyOptions(t *testing.T) []string {
+	t.Helper()
+	path := filepath.Join(repoDir, "internal", "config", "uci.go")
+	if _, err := os.Stat(path); err != nil {
+		return []string{"enabled", "firewall"} // before the UCI reader
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == 1 && vs.Names[0].Name == "uciProxyOnly" && len(vs.Values) == 1 {
+			out = stringLits(vs.Values[0])
+		}
+		return true
+	})
+	if len(out) == 0 {
+		t.Fatalf("%s: uciProxyOnly not found", path)
+	}
+	return out
+}
+
 // tableOptions reads the name fields of globalOptions and interfaceOptions.
 func tableOptions(t *testing.T, fset *token.FileSet, path string) (global, iface []string) {
 	f, err := parser.ParseFile(fset, path, nil, 0)
@@ -191,8 +217,7 @@ func TestSettingsView(t *testing.T) {
 		sc := scenario{View: settingsView, UCI: routerUCI(), Networks: routerNetworks}
 		rep := b.run(t, "settings", sc)
 		global, iface := daemonOptions(t)
-		// Options of the proxy section the init script reads.
-		global = append(global, "enabled", "firewall")
+		global = append(global, proxyOnlyOptions(t)...)
 		// An interface section names a network or a device.
 		iface = append(iface, "network", "device")
 
