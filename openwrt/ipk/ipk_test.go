@@ -159,10 +159,10 @@ func TestCheckRejects(t *testing.T) {
 	good := build(t, "x86_64", fakeELF(m.machine, m.order, m.class))
 	mips := machines["mips_24kc"]
 	tests := map[string][]byte{
-		"not ar":       []byte("hello"),
-		"truncated":    good[:len(good)/2],
-		"wrong binary": build(t, "x86_64", fakeELF(mips.machine, mips.order, mips.class)),
-		"not a binary": build(t, "x86_64", []byte("#!/bin/sh\n")),
+		"not a package": []byte("hello"),
+		"truncated":     good[:len(good)/2],
+		"wrong binary":  build(t, "x86_64", fakeELF(mips.machine, mips.order, mips.class)),
+		"not a binary":  build(t, "x86_64", []byte("#!/bin/sh\n")),
 		// Debian's container, which OpenWrt's opkg does not read.
 		"ar container": append([]byte("!<arch>\n"), good...),
 	}
