@@ -78,7 +78,8 @@ config interface 'lan'
 // interface trigger reloads the service, here a SIGHUP as procd sends it;
 // the daemon resolves the networks again through ubus (a stand-in
 // answering like netifd) and moves to the new device. The stream reaches
-// the LAN after every "up", and the daemon never restarts.
+// the LAN after every "up", and the daemon never restarts. Last, netifd
+// gives the LAN network another device, and the proxy serves that one.
 func TestNetworkFollowed(t *testing.T) {
 	t.Parallel()
 	tp := newTopo(t, topoOptions{noDaemon: true})
@@ -99,7 +100,10 @@ func TestNetworkFollowed(t *testing.T) {
 			t.Logf("daemon stderr (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
 		}
 	})
-	tp.waitVIFs("br-lan")
+	// Starting means two ubus calls, each a shell script in the
+	// stand-in: slow in an emulated VM on a busy host, so wait longer than
+	// waitVIFs does.
+	tp.waitFor(30*time.Second, "the VIF of br-lan, lan's device", func() bool { return len(tp.vifLines("br-lan")) == 1 })
 	st := tp.waitAnswering()
 	if up, ok := ifState(st, "@wan", "ipv4"); !ok || up.State == control.StateActive {
 		t.Errorf("status of @wan while wan is down: %+v (found %v), want it listed and not active", up, ok)
@@ -149,6 +153,19 @@ func TestNetworkFollowed(t *testing.T) {
 	// ifdown wan; ifup wan: the same device name, a new ifindex.
 	wanDown("pppoe-wan2")
 	wanUp("pppoe-wan2", "ifdown wan; ifup wan")
+
+	// The LAN is reconfigured: netifd gives lan another device (down2,
+	// where rcv3 is). The proxy moves its downstream there.
+	setNetwork("lan", "down2")
+	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
+	snd := tp.sender(s1, g1)
+	at := time.Now()
+	reload()
+	tp.waitVIFs("pppoe-wan2", "down2")
+	got := tp.waitFlowing(r3, s1, at, 20, 10*time.Second)
+	t.Logf("lan moved to down2: reload -> stream at rcv3: %v", got.Sub(at).Round(time.Millisecond))
+	tp.waitFor(5*time.Second, "br-lan's VIF to go", func() bool { return len(tp.vifLines("br-lan")) == 0 })
+	snd.Stop()
 
 	if p.Exited() {
 		t.Fatalf("the daemon exited (code %d); it must follow the network without a restart", p.ExitCode())
