@@ -125,6 +125,8 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed, skipped"; fi
+	@if command -v shellcheck >/dev/null; then shellcheck -s sh init/mcast-proxy.init files/mcast-proxy.rpcd files/mcast-proxy.postinst-pkg; \
+	else echo "shellcheck not installed, skipped"; fi
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

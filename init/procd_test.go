@@ -287,22 +287,24 @@ func TestShellcheck(t *testing.T) {
 		}
 		t.Skip("shellcheck not installed")
 	}
-	files := []string{"mcast-proxy.init"}
-	more, _ := filepath.Glob("../files/*.sh")
-	files = append(files, more...)
-	if rpcd := "../files/mcast-proxy.rpcd"; fileExists(rpcd) {
-		files = append(files, rpcd)
+	// Every shell script of the packaging: init/ and files/.
+	var files []string
+	for _, pattern := range []string{"*", "../files/*"} {
+		matches, _ := filepath.Glob(pattern)
+		for _, m := range matches {
+			if b, err := os.ReadFile(m); err == nil && strings.HasPrefix(string(b), "#!/bin/sh") {
+				files = append(files, m)
+			}
+		}
+	}
+	if len(files) < 3 {
+		t.Fatalf("found only %q to check", files)
 	}
 	for _, f := range files {
 		if out, err := exec.Command(sc, "-s", "sh", f).CombinedOutput(); err != nil {
 			t.Errorf("shellcheck -s sh %s: %v\n%s", f, err, out)
 		}
 	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // TestRPCDPlugin runs the rpcd plugin the way rpcd does ("list", then
