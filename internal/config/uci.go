@@ -221,7 +221,9 @@ type uciParser struct {
 
 	proxy     *uciWord      // the proxy section's config statement
 	iface     *rawInterface // the interface section being read
-	ifaceName string        // its UCI name, for messages
+	ifaceName string        // its UCI name, or @interface[N] as uci shows anonymous ones
+	ifaces    int           // interface sections so far
+	named     map[string]Pos
 	inProxy   bool
 	skipping  bool // inside a section of an unknown type
 	netPos    Pos  // where network or device was set in iface
@@ -235,7 +237,7 @@ func (p *uciParser) errorf(pos Pos, format string, args ...any) {
 // parseUCI turns the UCI syntax into the raw model, reporting syntax errors
 // and options that do not exist. Semantic checks are left to validate.
 func parseUCI(file string, data []byte) (*rawConfig, Errors) {
-	p := &uciParser{file: file, raw: &rawConfig{file: file, end: Pos{File: file, Line: 1, Col: 1}}}
+	p := &uciParser{file: file, raw: &rawConfig{file: file, end: Pos{File: file, Line: 1, Col: 1}}, named: map[string]Pos{}}
 	l := &uciLexer{file: file, data: data, line: 1, col: 1, errs: &p.errs}
 	for {
 		words, ok := l.statement()
@@ -319,7 +321,16 @@ func (p *uciParser) section(kw, typ, name uciWord) {
 		p.inProxy = true
 	case uciInterface:
 		p.iface = &rawInterface{pos: kw.pos, namePos: kw.pos}
-		p.ifaceName = name.text
+		p.ifaceName, p.netKey = name.text, ""
+		if name.text == "" {
+			p.ifaceName = fmt.Sprintf("@%s[%d]", uciInterface, p.ifaces)
+		} else if first, dup := p.named[name.text]; dup {
+			// uci would merge the two into one section.
+			p.errorf(kw.pos, "interface section %q is declared twice (first at %s); uci merges the two, so give each its own name", name.text, lineCol(first))
+		} else {
+			p.named[name.text] = kw.pos
+		}
+		p.ifaces++
 	default:
 		p.errorf(typ.pos, "unknown section type %q; expected %q or %q%s", typ.text, uciProxy, uciInterface,
 			suggest(typ.text, []string{uciProxy, uciInterface}))
@@ -331,15 +342,11 @@ func (p *uciParser) section(kw, typ, name uciWord) {
 func (p *uciParser) endSection() {
 	if ri := p.iface; ri != nil {
 		if ri.name == "" {
-			what := "the interface section"
-			if p.ifaceName != "" {
-				what = fmt.Sprintf("interface section %q", p.ifaceName)
-			}
-			p.errorf(ri.pos, "%s needs option network (a netifd network, like 'wan') or option device (like 'eth0.7')", what)
+			p.errorf(ri.pos, "interface section %q needs option network (a netifd network, like 'wan') or option device (like 'eth0.7')", p.ifaceName)
 			// A name that cannot clash, so that validation goes on.
 			ri.name = "@" + p.ifaceName
-			if p.ifaceName == "" {
-				ri.name = fmt.Sprintf("@%d", len(p.raw.ifaces)+1)
+			if strings.HasPrefix(p.ifaceName, "@") {
+				ri.name = fmt.Sprintf("@%s_%d", uciInterface, p.ifaces-1)
 			}
 			ri.incomplete = true
 		}

@@ -164,13 +164,16 @@ func TestUCIInvalid(t *testing.T) {
 		{"bad network", ok + "config interface\n\toption network 'wan-2'\n\toption role 'disabled'\n", []string{
 			`t.conf:8:17: network name "wan-2" may hold only letters, digits and "_"`,
 		}},
+		{"section declared twice", ok + "config interface 'lan'\n\toption device 'eth1'\n\toption role 'disabled'\n", []string{
+			`t.conf:7:1: interface section "lan" is declared twice (first at 4:1); uci merges the two, so give each its own name`,
+		}},
 		{"duplicate network", ok + "config interface\n\toption network 'wan'\n\toption role 'disabled'\n", []string{
 			`t.conf:7:1: duplicate interface "@wan" (first at 1:1)`,
 		}},
 		{"wrong section", "config proxy\n\toption role 'upstream'\n\toption network 'wan'\nconfig interface\n\toption table '5'\n\toption enabled '1'\n", []string{
 			`t.conf:2:9: "role" belongs in an interface section`,
 			`t.conf:3:9: "network" belongs in an interface section`,
-			`t.conf:4:1: the interface section needs option network (a netifd network, like 'wan') or option device (like 'eth0.7')`,
+			`t.conf:4:1: interface section "@interface[0]" needs option network (a netifd network, like 'wan') or option device (like 'eth0.7')`,
 			`t.conf:5:9: "table" belongs in the proxy section`,
 			`t.conf:6:9: "enabled" belongs in the proxy section`,
 		}},
