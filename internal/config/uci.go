@@ -189,13 +189,14 @@ func (l *uciLexer) word() uciWord {
 	return w
 }
 
-// uciName reports whether s is a valid UCI section or option name.
-func isUCIName(s string, dash bool) bool {
+// isUCIName reports whether s is a valid UCI section or option name:
+// letters, digits and "_", as libuci checks them.
+func isUCIName(s string) bool {
 	if s == "" {
 		return false
 	}
 	for _, c := range []byte(s) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || (dash && c == '-')
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 		if !ok {
 			return false
 		}
@@ -281,7 +282,7 @@ func (p *uciParser) statement(words []uciWord) {
 		name := uciWord{pos: typ.pos}
 		if len(words) > 2 {
 			name = words[2]
-			if !isUCIName(name.text, false) {
+			if !isUCIName(name.text) {
 				p.errorf(name.pos, "section name %q may hold only letters, digits and \"_\"", name.text)
 			}
 		}
@@ -357,9 +358,9 @@ func (p *uciParser) endSection() {
 
 // option handles an option or list statement.
 func (p *uciParser) option(list bool, name, value uciWord) {
-	if !isUCIName(name.text, false) {
+	if !isUCIName(name.text) {
 		hint := ""
-		if o := strings.ReplaceAll(name.text, "-", "_"); o != name.text && isUCIName(o, false) {
+		if o := strings.ReplaceAll(name.text, "-", "_"); o != name.text && isUCIName(o) {
 			hint = fmt.Sprintf("; did you mean %q?", o)
 		}
 		p.errorf(name.pos, "option name %q may hold only letters, digits and \"_\"%s", name.text, hint)

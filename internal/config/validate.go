@@ -169,7 +169,7 @@ func (v *validator) checkName(ri *rawInterface) {
 	n := ri.name
 	if net, ok := strings.CutPrefix(n, "@"); ok {
 		// A netifd network: a UCI section name of /etc/config/network.
-		if net == "" || strings.Trim(net, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+		if !isUCIName(net) {
 			v.errorf(ri.namePos, "network name %q may hold only letters, digits and \"_\"", net)
 		}
 		return
