@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -87,14 +90,15 @@ func run(args []string, stderr io.Writer) int {
 	log := newLogger(stderr, *foreground, int(verbose))
 	// Interfaces named by a netifd network are resolved to their device at
 	// start and on every reload (procd reloads us when netifd changes one).
+	nets := &networks{l3: netifd.Ubus{}.L3Device, log: log}
 	load := func(path string) (*config.Config, error) {
 		c, err := config.Load(path)
 		if err != nil {
 			return nil, err
 		}
-		return resolveNetworks(c, netifd.Ubus{}.L3Device, log), nil
+		return nets.resolve(c), nil
 	}
-	cfg = resolveNetworks(cfg, netifd.Ubus{}.L3Device, log)
+	cfg = nets.resolve(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// SIGHUP reloads the configuration. Signals that arrive while a reload
@@ -125,19 +129,41 @@ func run(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// resolveNetworks gives interfaces that follow a netifd network the name of
-// the network's device. One that cannot be resolved waits under its
-// "@network" name; that is logged, never fatal.
-func resolveNetworks(c *config.Config, l3 func(string) (string, error), log *slog.Logger) *config.Config {
-	r, errs := c.Resolve(l3)
-	for _, err := range errs {
-		log.Warn("waiting for a network", "reason", err.Error())
-	}
+// networks gives interfaces that follow a netifd network the name of the
+// network's device. One that cannot be resolved waits under its "@network"
+// name; that is logged, never fatal. Only changes are logged: procd reloads
+// on every event of a network, DHCP renewals included.
+type networks struct {
+	l3   func(network string) (string, error)
+	log  *slog.Logger
+	last map[string]string // network -> its device, or why it waits
+}
+
+func (n *networks) resolve(c *config.Config) *config.Config {
+	r, errs := c.Resolve(n.l3)
+	now := map[string]string{}
 	for _, i := range r.Interfaces {
-		if i.Network != "" && i.Name[0] != '@' {
-			log.Info("network", "network", i.Network, "device", i.Name)
+		if i.Network != "" && !strings.HasPrefix(i.Name, "@") {
+			now[i.Network] = i.Name
 		}
 	}
+	waiting := map[string]bool{}
+	for _, err := range errs {
+		var ne *config.NetworkError
+		if errors.As(err, &ne) {
+			now[ne.Network], waiting[ne.Network] = err.Error(), true
+		}
+	}
+	for _, net := range slices.Sorted(maps.Keys(now)) {
+		switch {
+		case n.last[net] == now[net]:
+		case waiting[net]:
+			n.log.Warn("waiting for a network", "reason", now[net])
+		default:
+			n.log.Info("network", "network", net, "device", now[net])
+		}
+	}
+	n.last = now
 	return r
 }
 

@@ -5,6 +5,18 @@ import (
 	"slices"
 )
 
+// NetworkError says why an interface's netifd network was not resolved.
+type NetworkError struct {
+	Network string
+	msg     string
+	err     error
+}
+
+func (e *NetworkError) Error() string { return e.msg }
+
+// Unwrap returns the resolver's error, if it was one.
+func (e *NetworkError) Unwrap() error { return e.err }
+
 // Resolve returns a copy of c in which every interface that follows a
 // netifd network (Network is set) carries the name of the network's device
 // as l3 reports it, so the daemon can treat it like any other interface.
@@ -13,7 +25,7 @@ import (
 // like a device that does not exist yet; the returned errors say why, one
 // per such interface. When a network's device is already another
 // interface's, the interface named by its device, or else the first in the
-// file, keeps it.
+// file, keeps it. The errors are *NetworkError.
 func (c *Config) Resolve(l3 func(network string) (string, error)) (*Config, []error) {
 	out := *c
 	out.Interfaces = slices.Clone(c.Interfaces)
@@ -32,9 +44,10 @@ func (c *Config) Resolve(l3 func(network string) (string, error)) (*Config, []er
 		dev, err := l3(i.Network)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("network %q: %w", i.Network, err))
+			errs = append(errs, &NetworkError{Network: i.Network, msg: fmt.Sprintf("network %q: %v", i.Network, err), err: err})
 		case used[dev] != "":
-			errs = append(errs, fmt.Errorf("network %q has device %q, which interface %q already uses", i.Network, dev, used[dev]))
+			errs = append(errs, &NetworkError{Network: i.Network,
+				msg: fmt.Sprintf("network %q has device %q, which interface %q already uses", i.Network, dev, used[dev])})
 		default:
 			used[dev] = i.Name
 			i.Name = dev

@@ -67,6 +67,12 @@ config interface 'iot_net'
 	if !errors.Is(errs[0], down) {
 		t.Error("the error of l3 is not wrapped")
 	}
+	for i, want := range []string{"guest", "lan2", "iot"} {
+		var ne *NetworkError
+		if !errors.As(errs[i], &ne) || ne.Network != want {
+			t.Errorf("error %d is %#v, want a *NetworkError for %s", i, errs[i], want)
+		}
+	}
 	// The original is untouched, and the networks stay known.
 	if c.Interfaces[0].Name != "@wan" || r.Interfaces[0].Network != "wan" {
 		t.Errorf("Resolve changed its receiver or lost the network: %+v / %+v", c.Interfaces[0], r.Interfaces[0])
