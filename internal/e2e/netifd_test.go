@@ -14,13 +14,12 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/netlab"
 )
 
-// fakeUbus is a stand-in for OpenWrt's ubus tool that answers
+// fakeUbus writes dir/ubus, a stand-in for OpenWrt's ubus tool that answers
 // "ubus call network.interface.NAME status" the way netifd does: up with
 // its l3_device when the file dir/NAME holds a device name, down when it
 // does not exist. The test plays netifd by writing those files.
-func fakeUbus(t *testing.T) (dir string, set func(network, device string)) {
+func fakeUbus(t *testing.T, dir string) (set func(network, device string)) {
 	t.Helper()
-	dir = t.TempDir()
 	script := `#!/bin/sh
 [ "$1" = call ] && [ "$3" = status ] || { echo "Command failed: Invalid argument" >&2; exit 2; }
 net=${2#network.interface.}
@@ -49,7 +48,7 @@ fi
 			t.Fatal(err)
 		}
 	}
-	return dir, set
+	return set
 }
 
 // networkConfig is an OpenWrt configuration that names both sides by their
@@ -85,7 +84,8 @@ func TestNetworkFollowed(t *testing.T) {
 	tp := newTopo(t, topoOptions{noDaemon: true})
 	// At boot, wan has no device yet: its PPPoE session is not up.
 	tp.must(tp.lab.IP("router", "link", "del", "up0"))
-	dir, setNetwork := fakeUbus(t)
+	dir := t.TempDir()
+	setNetwork := fakeUbus(t, dir)
 	setNetwork("lan", "br-lan")
 
 	tp.conf = filepath.Join(t.TempDir(), "mcast-proxy")
