@@ -407,6 +407,9 @@ func (p *uciParser) interfaceOption(list bool, name, value uciWord) {
 			p.errorf(name.pos, "%s is a single value; write option, not list", name.text)
 			return
 		}
+		if value.text == "" {
+			return // as for every option: empty is not set
+		}
 		if p.netKey != "" && ri.name != "" {
 			p.errorf(name.pos, "option %s and option %s (at %s) both name the interface; keep one", name.text, p.netKey, lineCol(p.netPos))
 			ri.incomplete = true
