@@ -220,11 +220,11 @@ type uciParser struct {
 	raw  *rawConfig
 	errs Errors
 
-	proxy     *uciWord      // the proxy section's config statement
-	iface     *rawInterface // the interface section being read
-	ifaceName string        // its UCI name, or @interface[N] as uci shows anonymous ones
-	ifaces    int           // interface sections so far
-	named     map[string]Pos
+	proxy     *uciWord       // the proxy section's config statement
+	iface     *rawInterface  // the interface section being read
+	ifaceName string         // its UCI name, or @interface[N] as uci shows anonymous ones
+	ifaces    int            // interface sections so far
+	named     map[string]Pos // named interface sections, where each starts
 	inProxy   bool
 	skipping  bool // inside a section of an unknown type
 	netPos    Pos  // where network or device was set in iface
@@ -280,7 +280,7 @@ func (p *uciParser) statement(words []uciWord) {
 		}
 		typ := words[1]
 		name := uciWord{pos: typ.pos}
-		if len(words) > 2 {
+		if len(words) > 2 && words[2].text != "" { // '' is anonymous, as in libuci
 			name = words[2]
 			if !isUCIName(name.text) {
 				p.errorf(name.pos, "section name %q may hold only letters, digits and \"_\"", name.text)
