@@ -371,3 +371,18 @@ func TestDocUCITable(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseUCI parses the richest golden file, as a reload does.
+func BenchmarkParseUCI(b *testing.B) {
+	data, err := os.ReadFile("testdata/uci/luci.uci")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := ParseUCI("luci.uci", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
