@@ -26,8 +26,8 @@ func (s Syntax) String() string {
 
 // DetectSyntax tells the format of a configuration from its first word,
 // comments and blank lines aside: a UCI file starts with "config" or
-// "package", words that are never native keywords; anything else is
-// native. So an empty file, or one of comments only, is native.
+// "package" (or "c" or "p", which libuci reads the same), words that are
+// never native keywords; anything else is native. So an empty file, or one of comments only, is native.
 func DetectSyntax(data []byte) Syntax {
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		f := bytes.FieldsFunc(line, func(r rune) bool {
@@ -36,7 +36,7 @@ func DetectSyntax(data []byte) Syntax {
 		if len(f) == 0 || f[0][0] == '#' {
 			continue
 		}
-		if w := string(f[0]); w == "config" || w == "package" {
+		if c := command(string(f[0])); c == "config" || c == "package" {
 			return SyntaxUCI
 		}
 		return SyntaxNative

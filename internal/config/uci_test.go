@@ -296,6 +296,7 @@ func TestDetectSyntax(t *testing.T) {
 		{"# c\n\n\tconfig interface 'x'", SyntaxUCI},
 		{"package mcast-proxy\n\nconfig proxy\n", SyntaxUCI},
 		{"configure", SyntaxNative},
+		{"c proxy", SyntaxUCI},
 	}
 	for _, tt := range tests {
 		if got := DetectSyntax([]byte(tt.in)); got != tt.want {
@@ -304,7 +305,7 @@ func TestDetectSyntax(t *testing.T) {
 	}
 	// No native keyword can be mistaken for the start of a UCI file.
 	for _, kw := range slices.Concat(globalKeywords, interfaceKeywords) {
-		if kw == "config" || kw == "package" {
+		if c := command(kw); c == "config" || c == "package" {
 			t.Errorf("native keyword %q would make DetectSyntax see UCI", kw)
 		}
 	}
