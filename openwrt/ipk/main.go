@@ -165,7 +165,7 @@ func Build(o Options) ([]byte, error) {
 	control := fmt.Sprintf(`Package: %s
 Version: %s
 Depends: libc
-Source: feeds/packages/net/mcast-proxy
+Source: feeds/mcastproxy/mcast-proxy
 SourceName: mcast-proxy
 License: ISC
 Section: net
