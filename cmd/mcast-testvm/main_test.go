@@ -124,7 +124,7 @@ func TestBuildInitramfs(t *testing.T) {
 	os.WriteFile(bb, []byte("\x7fELF busybox"), 0o755)
 	os.WriteFile(mod, []byte("odd-length"), 0o644)
 	img := filepath.Join(dir, "initramfs.cpio")
-	if err := buildInitramfs(img, bb, []string{mod}, "/tmp/it's here"); err != nil {
+	if err := buildInitramfs(img, bb, []string{mod}, "/tmp/it's here", false); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(img)
