@@ -47,10 +47,13 @@ func unitProps(t *testing.T, names ...string) map[string]string {
 	return props
 }
 
-func journal(t *testing.T, since time.Time) string {
+// journal returns the unit's journal since a time, with extra journalctl
+// arguments such as a priority.
+func journal(t *testing.T, since time.Time, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("journalctl", "--no-pager", "-o", "cat", "-u", "mcast-proxy.service",
-		"--since", since.Add(-time.Second).Format("2006-01-02 15:04:05")).CombinedOutput()
+	args = append([]string{"--no-pager", "-o", "cat", "-u", "mcast-proxy.service",
+		"--since", since.Add(-time.Second).Format("2006-01-02 15:04:05")}, args...)
+	out, err := exec.Command("journalctl", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("journalctl: %v\n%s", err, out)
 	}
@@ -224,8 +227,9 @@ func TestSystemdUnit(t *testing.T) {
 	if out, err := systemctl("reload", "mcast-proxy.service"); err == nil {
 		t.Errorf("systemctl reload of a broken file succeeded:\n%s", out)
 	}
-	if j := journal(t, reloadAt); !regexp.MustCompile(`/etc/mcast-proxy\.conf:4:\d+: `).MatchString(j) {
-		t.Errorf("the journal lacks the file:line:col error of the broken file:\n%s", j)
+	// At error priority: the daemon prefixes its lines with "<3>".
+	if j := journal(t, reloadAt, "-p", "err"); !regexp.MustCompile(`/etc/mcast-proxy\.conf:4:\d+: `).MatchString(j) {
+		t.Errorf("the journal lacks the file:line:col error of the broken file at priority err:\n%s\nall priorities:\n%s", j, journal(t, reloadAt))
 	}
 	p = unitProps(t, "ActiveState", "SubState", "MainPID", "NRestarts")
 	if p["MainPID"] != strconv.Itoa(pid) || p["ActiveState"] != "active" || p["SubState"] != "running" || p["NRestarts"] != "0" {
