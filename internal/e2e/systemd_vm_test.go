@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,8 +74,9 @@ func rootIP(t *testing.T, args ...string) string {
 // process has a non-root user and exactly CAP_NET_ADMIN and CAP_NET_RAW; a
 // stream flows; the status line and the watchdog pings reach systemd;
 // `systemctl reload` applies a changed file without a new PID and refuses
-// a broken one with its file:line:col errors in the journal; `systemctl
-// stop` leaves no forwarding entries, rules or socket.
+// a broken one with its file:line:col errors in the journal; a halted daemon
+// is restarted by the watchdog; `systemctl stop` leaves no forwarding
+// entries, rules or socket.
 func TestSystemdUnit(t *testing.T) {
 	if b, _ := os.ReadFile("/proc/1/comm"); strings.TrimSpace(string(b)) != "systemd" {
 		t.Fatalf("PID 1 is %q, not systemd: run this test with make test-systemd", strings.TrimSpace(string(b)))
@@ -237,6 +239,38 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if r.CountSince(src, time.Now().Add(-time.Second)) == 0 {
 		t.Errorf("the stream stopped during the reloads")
+	}
+
+	// A daemon that stops serving: SIGSTOP halts its loop with everything
+	// else, the pings stop, and after WatchdogSec systemd kills it and
+	// starts a new one, which takes the stream up again.
+	must(os.WriteFile("/etc/mcast-proxy.conf", []byte(conf), 0o644))
+	stuckAt := time.Now()
+	must(syscall.Kill(pid, syscall.SIGSTOP))
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		p = unitProps(t, "ActiveState", "SubState", "MainPID", "NRestarts")
+		if p["NRestarts"] == "1" && p["ActiveState"] == "active" && p["SubState"] == "running" && p["MainPID"] != strconv.Itoa(pid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no restart by the watchdog within 90s: %v", p)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("watchdog: restarted as pid %s %v after the stop", p["MainPID"], time.Since(stuckAt).Round(time.Second))
+	if j := journal(t, stuckAt); !strings.Contains(j, "Watchdog timeout") {
+		t.Errorf("the journal does not say the watchdog fired:\n%s", j)
+	}
+	pid, err = strconv.Atoi(p["MainPID"])
+	must(err)
+	t0 = time.Now()
+	deadline = time.Now().Add(30 * time.Second)
+	for r.CountSince(src, t0) < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream at the receiver within 30s of the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	// Stop: nothing left in the kernel, no socket.
