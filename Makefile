@@ -1,4 +1,4 @@
-# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm demo cross ipk lint bench fuzz clean.
+# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd demo cross ipk lint bench fuzz clean.
 # The kernel tests and the demo need root and a kernel that routes multicast. Where the
 # running kernel cannot (built without CONFIG_IP_MROUTE, or not root), they run in a QEMU
 # test VM booting Debian's stock kernel instead (cmd/mcast-testvm, docs/testvm.md).
@@ -31,7 +31,7 @@ VM_TIMEOUT ?= 80m
 # Whether to use the VM: "yes" or "no", decided once per make run.
 use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
 
-.PHONY: all build test test-pure test-cross test-kernel test-vm demo cross ipk lint bench fuzz clean testvm
+.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd demo cross ipk lint bench fuzz clean testvm
 
 all: build
 
@@ -43,6 +43,7 @@ test:
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-cross
 	$(MAKE) --no-print-directory test-pure
+	$(MAKE) --no-print-directory test-systemd
 	$(MAKE) --no-print-directory test-kernel
 
 # Everything that needs neither root nor multicast routing, natively.
@@ -64,6 +65,12 @@ test-vm: build testvm
 	@k=$$($(TESTVM) kernel) && echo "test VM kernel: $$k"
 	MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
 		-exec '$(abspath $(TESTVM)) exec' $(if $(VM_RUN),-run '$(value VM_RUN)') $(VM_PKGS)
+
+# The systemd unit as shipped, under a real systemd: the test VM boots the host's systemd as
+# init and runs internal/e2e's TestSystemdUnit (build tag systemdvm) as a service of it.
+test-systemd: build testvm
+	MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -tags systemdvm -timeout 30m \
+		-exec '$(abspath $(TESTVM)) -systemd exec' -run '^TestSystemdUnit$$' ./internal/e2e
 
 testvm:
 	$(GO) build -o $(TESTVM) ./cmd/mcast-testvm

@@ -147,9 +147,13 @@ in
     configFile = mkOption {
       type = types.nullOr types.path;
       default = null;
+      example = literalExpression "./mcast-proxy.conf";
       description = ''
         A configuration file written by hand in the format of
         mcast-proxy.conf(5), used instead of one generated from `settings`.
+        Give a Nix path (`./mcast-proxy.conf`) or a file built with
+        `pkgs.writeText`, so that it is in the store where the build-time check
+        can read it; for a file outside the store, set `checkConfig = false`.
       '';
     };
 

@@ -181,7 +181,8 @@ func printConfigErrors(w io.Writer, err error) {
 }
 
 // newLogger logs to stderr. Under procd or systemd (no -d) the supervisor
-// adds timestamps, so we leave them out.
+// adds timestamps, so we leave them out; when stderr is systemd's journal
+// each line also carries its priority.
 func newLogger(w io.Writer, foreground bool, verbose int) *slog.Logger {
 	level := slog.LevelInfo
 	if verbose > 0 {
@@ -195,6 +196,9 @@ func newLogger(w io.Writer, foreground bool, verbose int) *slog.Logger {
 			}
 			return a
 		}
+	}
+	if !foreground && os.Getenv("JOURNAL_STREAM") != "" {
+		return slog.New(newJournalHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -114,3 +114,34 @@ func TestNotifierSendFailureLoggedOnce(t *testing.T) {
 		t.Errorf("logged %d times, want once:\n%s", c, b.String())
 	}
 }
+
+// On the journal's stream each line starts with its syslog priority, and
+// loggers derived with With keep it; elsewhere lines are plain.
+func TestJournalPriorities(t *testing.T) {
+	var b strings.Builder
+	t.Setenv("JOURNAL_STREAM", "8:12345")
+	log := newLogger(&b, false, 1)
+	log.Debug("packet dropped")
+	log.Info("starting")
+	log.With("family", "ipv4").Warn("limit reached")
+	log.WithGroup("g").Error("reload failed", "err", "x")
+	want := "<7>level=DEBUG msg=\"packet dropped\"\n" +
+		"<6>level=INFO msg=starting\n" +
+		"<4>level=WARN msg=\"limit reached\" family=ipv4\n" +
+		"<3>level=ERROR msg=\"reload failed\" g.err=x\n"
+	if b.String() != want {
+		t.Errorf("journal lines:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	newLogger(&b, true, 0).Warn("foreground")
+	if strings.HasPrefix(b.String(), "<") {
+		t.Errorf("-d adds a priority prefix: %q", b.String())
+	}
+	b.Reset()
+	t.Setenv("JOURNAL_STREAM", "")
+	newLogger(&b, false, 0).Warn("procd")
+	if got, want := b.String(), "level=WARN msg=procd\n"; got != want {
+		t.Errorf("without the journal: %q, want %q", got, want)
+	}
+}

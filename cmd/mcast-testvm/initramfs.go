@@ -69,6 +69,7 @@ func (c *cpioWriter) close() error {
 type initParams struct {
 	Modules []string // paths inside the initramfs, in load order
 	Out     string   // the host directory shared writable for the run
+	Systemd bool     // boot systemd and run the program as its service
 }
 
 // initScript is PID 1 in the VM. It mounts the host's root read-only over
@@ -100,7 +101,33 @@ mount -t tmpfs tmpfs /newroot/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
 mount -o bind /out /newroot{{q .Out}}
 echo "mcast-testvm: running on Linux $(uname -r) in the VM" >/out/output
-chroot /newroot /bin/sh {{q .Out}}/run.sh >>/out/output 2>&1
+{{if .Systemd}}# The program runs as a service of the host's systemd, which powers the VM
+# off when it ends; the run directory stays where the host has it.
+mkdir -p /newroot/etc/systemd/system
+cat >/newroot/etc/systemd/system/mcast-testvm.service <<'UNIT'
+[Unit]
+Description=mcast-testvm: the program under test
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c '/bin/sh {{.Out}}/run.sh >>{{.Out}}/output 2>&1; echo $? >{{.Out}}/rc.tmp; mv {{.Out}}/rc.tmp {{.Out}}/rc; sync'
+UNIT
+cat >/newroot/etc/systemd/system/mcast-testvm.target <<'UNIT'
+[Unit]
+Description=mcast-testvm
+Requires=mcast-testvm.service
+After=mcast-testvm.service
+AllowIsolate=yes
+UNIT
+# /tmp stays the host's, where go test puts the test binary: no tmpfs on
+# it, and no emptying at boot (tmpfiles' "D /tmp").
+ln -sf /dev/null /newroot/etc/systemd/system/tmp.mount
+mkdir -p /newroot/etc/tmpfiles.d
+echo "d /tmp 1777 root root -" >/newroot/etc/tmpfiles.d/tmp.conf
+echo "mcast-testvm: booting systemd" >>/out/output
+exec switch_root /newroot /lib/systemd/systemd --unit=mcast-testvm.target --show-status=no
+{{end}}chroot /newroot /bin/sh {{q .Out}}/run.sh >>/out/output 2>&1
 echo $? >/out/rc.tmp
 mv /out/rc.tmp /out/rc
 umount /newroot{{q .Out}}
@@ -111,7 +138,7 @@ poweroff -f
 
 // buildInitramfs writes the initial RAM file system of one run: busybox,
 // the modules and the init script.
-func buildInitramfs(path string, busybox string, modules []string, out string) error {
+func buildInitramfs(path string, busybox string, modules []string, out string, systemd bool) error {
 	bb, err := os.ReadFile(busybox)
 	if err != nil {
 		return fmt.Errorf("busybox: %w (install busybox-static)", err)
@@ -124,7 +151,10 @@ func buildInitramfs(path string, busybox string, modules []string, out string) e
 	// The kernel opens /dev/console for init before devtmpfs is mounted.
 	c.entry("dev/console", cpioChar|0o600, 5, 1, nil)
 	c.file("bin/busybox", 0o755, bb)
-	params := initParams{Out: out}
+	if systemd && strings.ContainsAny(out, " '\"\\$%") {
+		return fmt.Errorf("the run directory %q cannot go into a systemd unit unquoted; choose another -dir", out)
+	}
+	params := initParams{Out: out, Systemd: systemd}
 	for i, m := range modules {
 		data, err := os.ReadFile(m)
 		if err != nil {

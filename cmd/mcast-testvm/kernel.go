@@ -47,6 +47,9 @@ type vmOptions struct {
 	cpus    int
 	memMiB  int
 	timeout time.Duration
+	// systemd boots the host's systemd as init and runs the program as a
+	// service of it, for the tests of the systemd unit.
+	systemd bool
 }
 
 // findKernel returns the kernel given by the user or else Debian's, fetched

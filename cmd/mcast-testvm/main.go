@@ -11,7 +11,8 @@
 // exec is shaped for `go test -exec`: the program runs as root in the VM, in
 // the same working directory and with the same environment, and sees the
 // host's file system (read-only over 9p, with a writable layer in memory).
-// Its output is streamed back as it is written.
+// Its output is streamed back as it is written. With -systemd, the VM boots
+// the host's systemd as init and runs the program as a service of it.
 package main
 
 import (
@@ -33,6 +34,7 @@ func main() {
 	flags.IntVar(&opts.cpus, "cpus", 2, "virtual CPUs")
 	flags.IntVar(&opts.memMiB, "mem", 3072, "memory in `MiB`")
 	flags.DurationVar(&opts.timeout, "timeout", 90*time.Minute, "stop the VM after this long")
+	flags.BoolVar(&opts.systemd, "systemd", false, "boot the host's systemd as init and run the program as a service of it")
 	flags.Usage = func() {
 		fmt.Fprintf(flags.Output(), "usage: mcast-testvm [flags] probe | kernel | exec PROG [ARG...]\n")
 		flags.PrintDefaults()

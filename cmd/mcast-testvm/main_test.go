@@ -124,7 +124,7 @@ func TestBuildInitramfs(t *testing.T) {
 	os.WriteFile(bb, []byte("\x7fELF busybox"), 0o755)
 	os.WriteFile(mod, []byte("odd-length"), 0o644)
 	img := filepath.Join(dir, "initramfs.cpio")
-	if err := buildInitramfs(img, bb, []string{mod}, "/tmp/it's here"); err != nil {
+	if err := buildInitramfs(img, bb, []string{mod}, "/tmp/it's here", false); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(img)
@@ -181,5 +181,36 @@ func TestRunScript(t *testing.T) {
 	}
 	if strings.Contains(script, "BAD-NAME") {
 		t.Errorf("script exports a name a shell cannot: %s", script)
+	}
+}
+
+// With systemd, init hands over to the host's systemd with a unit that runs
+// the program and powers off, and keeps /tmp as the host has it; a run
+// directory that would break the unit's unquoted command is refused.
+func TestBuildInitramfsSystemd(t *testing.T) {
+	dir := t.TempDir()
+	bb := filepath.Join(dir, "busybox")
+	os.WriteFile(bb, []byte("\x7fELF busybox"), 0o755)
+	img := filepath.Join(dir, "initramfs.cpio")
+	if err := buildInitramfs(img, bb, nil, "/cache/run-1", true); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := string(readCPIO(t, b)["init"].data)
+	for _, want := range []string{
+		"ExecStart=/bin/sh -c '/bin/sh /cache/run-1/run.sh >>/cache/run-1/output 2>&1; echo $? >/cache/run-1/rc.tmp; mv /cache/run-1/rc.tmp /cache/run-1/rc; sync'",
+		"SuccessAction=poweroff-force\nFailureAction=poweroff-force\n[Service]",
+		"ln -sf /dev/null /newroot/etc/systemd/system/tmp.mount",
+		"exec switch_root /newroot /lib/systemd/systemd --unit=mcast-testvm.target",
+	} {
+		if !strings.Contains(init, want) {
+			t.Errorf("init lacks %q:\n%s", want, init)
+		}
+	}
+	if err := buildInitramfs(img, bb, nil, "/tmp/it's here", true); err == nil {
+		t.Error("a run directory with a quote was accepted for systemd")
 	}
 }

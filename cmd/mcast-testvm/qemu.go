@@ -67,7 +67,7 @@ func execInVM(o vmOptions, prog string, args []string) (int, error) {
 		return 0, err
 	}
 	initrd := filepath.Join(run, "initramfs.cpio")
-	if err := buildInitramfs(initrd, busyboxPath, modules, run); err != nil {
+	if err := buildInitramfs(initrd, busyboxPath, modules, run, o.systemd); err != nil {
 		return 0, err
 	}
 	fmt.Fprintf(os.Stderr, "mcast-testvm: booting %s under QEMU (TCG, %d vCPUs, %d MiB): %s\n",
