@@ -44,10 +44,18 @@ var notRunning = map[string]any{"errors": []any{
 	"mcast-proxy: cannot reach the daemon on /var/run/mcast-proxy/mcast-proxy.sock; is mcast-proxy running? (control: dial unix /var/run/mcast-proxy/mcast-proxy.sock: connect: no such file or directory)",
 }}
 
+// statusNetworks are the router's netifd networks and their devices for the
+// status scenarios: those of the hand-written status and of the e2e network.
+var statusNetworks = []network{
+	{"lan", "br-lan"}, {"iptv", "eth0.7"}, {"tv", "br-tv"}, {"lte", "wwan0"}, {"wan", "up0"}, {"guest", "down2"},
+	{"wan6", ""}, // down: no device
+}
+
 func statusScenario(st any) scenario {
 	return scenario{
-		View: statusView,
-		Ubus: map[string]any{"mcast-proxy/status": st, "service/list": running},
+		View:     statusView,
+		Ubus:     map[string]any{"mcast-proxy/status": st, "service/list": running},
+		Networks: statusNetworks,
 	}
 }
 
@@ -62,8 +70,8 @@ func TestStatusView(t *testing.T) {
 		mustContain(t, "status page", rep.Text,
 			// daemon
 			"1.0.0", "2d 5h", "/etc/config/mcast-proxy",
-			// interfaces and their state
-			"eth0.7", "wwan0", "standby", "wlan1", "waiting", "active",
+			// interfaces and their state, with their logical networks
+			"eth0.7\tiptv", "wwan0\tlte", "br-tv\ttv", "standby", "wlan1", "waiting", "active",
 			"this router (IGMPv3)", "this router (MLDv2)", "192.168.20.2 (IGMPv2)",
 			"fe80::2a0:c9ff:fe14:909",
 			// groups per downstream, with hosts and expiry
