@@ -300,69 +300,43 @@ func sorted(s []string) []string {
 	return s
 }
 
-// uciToNative writes the UCI sections held by the uci stand-in as a native
-// configuration file: the same options, with "-" for "_" and yes/no for
-// booleans.
-func uciToNative(t *testing.T, u map[string]any) string {
+// uciText writes the sections held by the uci stand-in as
+// /etc/config/mcast-proxy, the way the uci tool writes a file.
+func uciText(t *testing.T, u map[string]any) string {
 	t.Helper()
 	var names []string
 	for name := range u {
 		names = append(names, name)
 	}
-	index := func(n string) float64 { v, _ := u[n].(map[string]any)[".index"].(float64); return v }
-	slices.SortFunc(names, func(a, b string) int { return int(index(a) - index(b)) })
-
-	boolWord := func(v string) string {
-		if v == "1" {
-			return "yes"
+	index := func(n string) float64 {
+		switch v := u[n].(map[string]any)[".index"].(type) {
+		case float64:
+			return v
+		case int:
+			return float64(v)
 		}
-		return "no"
+		return 0
+	}
+	slices.SortFunc(names, func(a, b string) int { return int(index(a) - index(b)) })
+	quote := func(v any) string {
+		return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
 	}
 	var sb strings.Builder
 	for _, name := range names {
 		s := u[name].(map[string]any)
-		keys := sortedKeys(s)
-		switch s[".type"] {
-		case "proxy":
-			for _, k := range keys {
-				v, _ := s[k].(string)
-				switch k {
-				case "ipv4", "ipv6":
-					fmt.Fprintf(&sb, "%s %s\n", k, boolWord(v))
-				case "table":
-					fmt.Fprintf(&sb, "table %s\n", v)
+		fmt.Fprintf(&sb, "config %s %s\n", s[".type"], quote(name))
+		for _, k := range sortedKeys(s) {
+			switch v := s[k].(type) {
+			case []any:
+				for _, e := range v {
+					fmt.Fprintf(&sb, "\tlist %s %s\n", k, quote(e))
 				}
+			case nil:
+			default:
+				fmt.Fprintf(&sb, "\toption %s %s\n", k, quote(v))
 			}
-		case "interface":
-			dev, _ := s["device"].(string)
-			if n, ok := s["network"].(string); ok {
-				dev = "net-" + n // a network resolves to a device at run time
-			}
-			fmt.Fprintf(&sb, "interface %q {\n", dev)
-			for _, k := range keys {
-				switch v := s[k].(type) {
-				case string:
-					switch k {
-					case "network", "device":
-					case "role":
-						fmt.Fprintf(&sb, "\t%s\n", v)
-					case "fast_leave", "ipv4", "ipv6":
-						fmt.Fprintf(&sb, "\t%s %s\n", strings.ReplaceAll(k, "_", "-"), boolWord(v))
-					default:
-						fmt.Fprintf(&sb, "\t%s %s\n", strings.ReplaceAll(k, "_", "-"), v)
-					}
-				case []any:
-					for _, e := range v {
-						if k == "rule" {
-							fmt.Fprintf(&sb, "\t%s\n", e)
-						} else {
-							fmt.Fprintf(&sb, "\t%s %s\n", strings.ReplaceAll(k, "_", "-"), e)
-						}
-					}
-				}
-			}
-			sb.WriteString("}\n")
 		}
+		sb.WriteString("\n")
 	}
 	return sb.String()
 }
@@ -378,11 +352,11 @@ func sortedKeys(m map[string]any) []string {
 	return out
 }
 
-// checkDaemonAccepts parses what the view saved with the daemon's parser.
+// checkDaemonAccepts parses what the view saved with the daemon's UCI reader.
 func checkDaemonAccepts(t *testing.T, u map[string]any) {
 	t.Helper()
-	text := uciToNative(t, u)
-	if _, err := config.Parse("saved", []byte(text)); err != nil {
+	text := uciText(t, u)
+	if _, err := config.ParseUCI("/etc/config/mcast-proxy", []byte(text)); err != nil {
 		t.Errorf("the daemon refuses what the view saved:\n%v\n%s", err, text)
 	}
 }
@@ -405,7 +379,7 @@ type validationCase struct {
 }
 
 // TestSettingsValidationMatchesDaemon gives the same values to the view's
-// checks and to the daemon's parser and expects the same verdict.
+// checks and to the daemon's UCI reader and expects the same verdict.
 func TestSettingsValidationMatchesDaemon(t *testing.T) {
 	b := newBrowser(t)
 	d, u := "down0", "up0"
@@ -499,15 +473,11 @@ func TestSettingsValidationMatchesDaemon(t *testing.T) {
 			u[sid].(map[string]any)[opt] = v
 		}
 		u[c.SID].(map[string]any)[c.Option] = c.Value
-		if c.Option == "device" {
-			// The native file names the interface in the block header.
-			u[c.SID].(map[string]any)["device"] = c.Value
-		}
 		js, _ := json.Marshal(u)
 		var uu map[string]any
 		_ = json.Unmarshal(js, &uu)
-		text := uciToNative(t, dropEmpty(uu))
-		_, err := config.Parse("case", []byte(text))
+		text := uciText(t, dropEmpty(uu))
+		_, err := config.ParseUCI("/etc/config/mcast-proxy", []byte(text))
 		view := verdicts[i]
 		viewOK := view == true
 		if viewOK != (err == nil) {
