@@ -497,3 +497,56 @@ func dropEmpty(u map[string]any) map[string]any {
 	}
 	return u
 }
+
+// readUCI reads a file in the simple form the uci tool writes (config,
+// option and list lines, values in single quotes) into the uci stand-in's
+// sections.
+func readUCI(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unquote := func(s string) string { return strings.ReplaceAll(strings.Trim(s, "'"), `'\''`, "'") }
+	out := map[string]any{}
+	var cur map[string]any
+	for n, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(strings.TrimSpace(line), " ", 3)
+		switch {
+		case len(f) == 3 && f[0] == "config":
+			cur = section(f[1], len(out), nil)
+			out[unquote(f[2])] = cur
+		case len(f) == 3 && f[0] == "option" && cur != nil:
+			cur[f[1]] = unquote(f[2])
+		case len(f) == 3 && f[0] == "list" && cur != nil:
+			l, _ := cur[f[1]].([]any)
+			cur[f[1]] = append(l, unquote(f[2]))
+		case len(f) == 1 && f[0] == "":
+		default:
+			t.Fatalf("%s:%d: cannot read %q", path, n+1, line)
+		}
+	}
+	return out
+}
+
+// TestSettingsKeepValidFiles: a file the daemon accepts (its UCI reader's
+// test file with every option set) loads without a complaint and saves
+// without a change.
+func TestSettingsKeepValidFiles(t *testing.T) {
+	path := filepath.Join(repoDir, "internal", "config", "testdata", "uci", "luci.uci")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.ParseUCI(path, data); err != nil {
+		t.Fatalf("the daemon refuses %s: %v", path, err)
+	}
+	b := newBrowser(t)
+	rep := b.run(t, "settings-keep", scenario{View: settingsView, UCI: readUCI(t, path),
+		Networks: []network{{"wan", "pppoe-wan"}, {"wwan", "wwan0"}, {"lan", "br-lan"}},
+		Steps:    []step{{JS: "saveApply"}}})
+	mustContain(t, "save", rep.Steps[0].Text, "saved")
+	if len(rep.UCIChanges) != 0 {
+		t.Errorf("saving an unchanged valid file changed it: %v", rep.UCIChanges)
+	}
+}
