@@ -453,10 +453,13 @@ func TestSettingsValidationMatchesDaemon(t *testing.T) {
 		validationCase{SID: d, Option: "device", Value: "abcdefghijklmnop"},
 		validationCase{SID: d, Option: "device", Value: "eth0:1"},
 		validationCase{SID: d, Option: "device", Value: "br lan"},
+		with(validationCase{SID: d, Option: "device", Value: "eth1"}, map[string]any{d + ".network": "lan"}),
+		with(validationCase{SID: d, Option: "device", Value: ""}, map[string]any{d + ".network": "lan"}),
+		validationCase{SID: d, Option: "device", Value: ""},
 	)
 
 	rep := b.run(t, "settings-validate", scenario{
-		View: settingsView, UCI: validationUCI(),
+		View: settingsView, UCI: validationUCI(), Networks: []network{{"lan", "br-lan"}},
 		Steps: []step{{JS: "validate", Args: cases}},
 	})
 	if len(rep.Steps) != 1 {

@@ -370,13 +370,17 @@ return view.extend({
 			return true;
 		};
 
+		/* Shown always rather than depending on an empty network: the
+		 * daemon refuses a section with both, and says so here. */
 		o = s.taboption('general', form.Value, 'device', _('Device'),
 			_('Only without a network: a Linux interface name such as eth0.7.'));
-		o.depends('network', '');
 		o.placeholder = 'eth0.7';
 		o.validate = function(sid, value) {
-			if (value === '' && current(m, sid, 'network', '') === '')
+			var net = current(m, sid, 'network', '');
+			if (value === '' && net === '')
 				return _('Name a device, or choose a network above');
+			if (value !== '' && net !== '')
+				return _('Leave the device empty when a network is chosen');
 			return checkDevice(value);
 		};
 
