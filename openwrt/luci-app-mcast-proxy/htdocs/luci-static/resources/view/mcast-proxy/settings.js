@@ -365,7 +365,8 @@ return view.extend({
 		o.nocreate = true;
 		o.optional = true;
 		o.validate = function(sid, value) {
-			if (value === '' && current(m, sid, 'device', '') === '')
+			/* An empty dropdown may report null rather than ''. */
+			if ((value == null || value === '') && current(m, sid, 'device', '') === '')
 				return _('Choose a network, or leave it unspecified and name a device');
 			return true;
 		};
@@ -377,6 +378,7 @@ return view.extend({
 		o.placeholder = 'eth0.7';
 		o.validate = function(sid, value) {
 			var net = current(m, sid, 'network', '');
+			value = (value == null) ? '' : String(value);
 			if (value === '' && net === '')
 				return _('Name a device, or choose a network above');
 			if (value !== '' && net !== '')
