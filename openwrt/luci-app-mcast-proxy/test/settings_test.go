@@ -248,6 +248,22 @@ func TestSettingsView(t *testing.T) {
 		b.screenshot(t, "settings-advanced", sc, rep, "luci-settings-advanced.png")
 	})
 
+	t.Run("no global section", func(t *testing.T) {
+		t.Parallel()
+		u := routerUCI()
+		delete(u, "main")
+		// IPv6 is off by default: keep lan's rules IPv4.
+		u["lan"].(map[string]any)["rule"] = []any{"deny group 239.255.255.250"}
+		rep := b.run(t, "settings-noglobal", scenario{View: settingsView, UCI: u, Networks: routerNetworks,
+			Steps: []step{{JS: "saveApply"}}})
+		mustContain(t, "fields", rep.HTML, `data-name="enabled"`, `data-name="table"`)
+		mustContain(t, "save", rep.Steps[0].Text, "saved")
+		if s, ok := rep.UCI["main"].(map[string]any); !ok || s[".type"] != "proxy" {
+			t.Errorf("no proxy section after save: %v", rep.UCI)
+		}
+		checkDaemonAccepts(t, rep.UCI)
+	})
+
 	t.Run("save and apply", func(t *testing.T) {
 		t.Parallel()
 		rep := b.run(t, "settings-save", scenario{View: settingsView, UCI: routerUCI(), Networks: routerNetworks,

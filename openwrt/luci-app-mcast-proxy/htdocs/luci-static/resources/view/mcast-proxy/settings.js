@@ -309,7 +309,11 @@ return view.extend({
 		m = new form.Map(CONFIG, _('Multicast Proxy'),
 			_('Forwards multicast (IPTV, streams) from an upstream network to the networks of the receivers, answering their IGMP and MLD joins (RFC 4605). Save & Apply reloads the running proxy without interrupting streams the change does not touch.'));
 
-		/* Global settings */
+		/* Global settings. A file without the proxy section is valid (every
+		 * global option at its default); give it one to hold the fields. */
+		if (!uci.sections(CONFIG, 'proxy').length)
+			uci.add(CONFIG, 'proxy', 'main');
+
 		s = m.section(form.TypedSection, 'proxy', _('Global settings'));
 		s.anonymous = true;
 		s.addremove = false;
