@@ -459,6 +459,9 @@ return view.extend({
 			var list = L.toArray(current(m, sid, 'rule', [])), at = list.indexOf(value);
 			if (at != list.lastIndexOf(value))
 				return _('never matches: the same rule comes first');
+			/* A rule still being typed goes to the end of the list. */
+			if (at < 0)
+				at = list.length;
 			for (var i = 0; i < at; i++) {
 				var earlier = parseRule(list[i], fam);
 				if (typeof earlier == 'string')
