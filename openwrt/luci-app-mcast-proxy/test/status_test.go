@@ -120,6 +120,7 @@ func TestStatusView(t *testing.T) {
 		rep := b.run(t, "status-e2e", sc)
 		mustContain(t, "captured status", rep.Text,
 			"up0", "br-lan (IPv4)", "down2 (IPv4)", "this router (IGMPv3)",
+			"wwan0", "wlan1 (IPv4)", "waiting", "IGMPv2", "Not in service",
 			"232.1.1.1", "10.0.0.3 (", "192.168.1.11 (", "192.168.1.12 (", "239.3.3.3",
 			"kbit/s", "pkt/s", "denied by an access list", "own packet, looped back")
 		b.screenshot(t, "status-e2e", sc, rep, "luci-status.png")
