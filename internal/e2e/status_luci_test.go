@@ -26,11 +26,17 @@ func TestStatusFilledForLuCI(t *testing.T) {
 	t.Parallel()
 	ssm := netip.MustParseAddrPort("232.1.1.1:5001")
 	ssdp := netip.MustParseAddrPort("239.255.255.250:1900")
+	// A backup upstream and a downstream that do not exist (yet) show
+	// as waiting.
 	cfg := "ipv4 yes\n" +
 		"interface up0 { upstream; source 10.0.0.0/24 }\n" +
+		"interface wwan0 { upstream; priority 10 }\n" +
 		"interface br-lan { downstream; deny group 239.255.255.250; " + downstreamTimers + " }\n" +
-		"interface down2 { downstream; " + downstreamTimers + " }\n"
+		"interface down2 { downstream; " + downstreamTimers + " }\n" +
+		"interface wlan1 { downstream; " + downstreamTimers + " }\n"
 	tp := newTopo(t, topoOptions{config: cfg})
+	// rcv3 speaks IGMPv2: its group on down2 runs in v2 compatibility.
+	tp.must(tp.lab.Sysctl("rcv3", "net/ipv4/conf/eth0/force_igmp_version", "2"))
 
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	r2 := tp.receiver("rcv2", g1, netlab.AnySource)
@@ -57,6 +63,13 @@ func TestStatusFilledForLuCI(t *testing.T) {
 
 	groups := map[string]map[string]control.Group{}
 	for _, ifc := range st.Interfaces {
+		switch ifc.Name {
+		case "wwan0", "wlan1":
+			if ifc.State != control.StateWaiting {
+				t.Errorf("%s: state %q, want %q (it does not exist)", ifc.Name, ifc.State, control.StateWaiting)
+			}
+			continue
+		}
 		if ifc.Role != control.RoleDownstream {
 			continue
 		}
@@ -70,16 +83,19 @@ func TestStatusFilledForLuCI(t *testing.T) {
 	}
 	for _, want := range []struct {
 		ifname, group string
-		hosts         int
+		hosts, compat int
 	}{
-		{"br-lan", g1.Addr().String(), 2},
-		{"br-lan", ssm.Addr().String(), 1},
-		{"down2", g3.Addr().String(), 1},
+		{"br-lan", g1.Addr().String(), 2, 3},
+		{"br-lan", ssm.Addr().String(), 1, 3},
+		{"down2", g3.Addr().String(), 1, 2},
 	} {
 		g, ok := groups[want.ifname][want.group]
 		if !ok {
 			t.Errorf("status: %s not listed on %s", want.group, want.ifname)
 			continue
+		}
+		if g.Compat != want.compat {
+			t.Errorf("status: %s on %s in IGMPv%d compatibility, want v%d", want.group, want.ifname, g.Compat, want.compat)
 		}
 		if len(g.Hosts) != want.hosts {
 			t.Errorf("status: %s on %s has hosts %+v, want %d", want.group, want.ifname, g.Hosts, want.hosts)

@@ -248,6 +248,22 @@ func TestSettingsView(t *testing.T) {
 		b.screenshot(t, "settings-advanced", sc, rep, "luci-settings-advanced.png")
 	})
 
+	t.Run("no global section", func(t *testing.T) {
+		t.Parallel()
+		u := routerUCI()
+		delete(u, "main")
+		// IPv6 is off by default: keep lan's rules IPv4.
+		u["lan"].(map[string]any)["rule"] = []any{"deny group 239.255.255.250"}
+		rep := b.run(t, "settings-noglobal", scenario{View: settingsView, UCI: u, Networks: routerNetworks,
+			Steps: []step{{JS: "saveApply"}}})
+		mustContain(t, "fields", rep.HTML, `data-name="enabled"`, `data-name="table"`)
+		mustContain(t, "save", rep.Steps[0].Text, "saved")
+		if s, ok := rep.UCI["main"].(map[string]any); !ok || s[".type"] != "proxy" {
+			t.Errorf("no proxy section after save: %v", rep.UCI)
+		}
+		checkDaemonAccepts(t, rep.UCI)
+	})
+
 	t.Run("save and apply", func(t *testing.T) {
 		t.Parallel()
 		rep := b.run(t, "settings-save", scenario{View: settingsView, UCI: routerUCI(), Networks: routerNetworks,
@@ -300,69 +316,43 @@ func sorted(s []string) []string {
 	return s
 }
 
-// uciToNative writes the UCI sections held by the uci stand-in as a native
-// configuration file: the same options, with "-" for "_" and yes/no for
-// booleans.
-func uciToNative(t *testing.T, u map[string]any) string {
+// uciText writes the sections held by the uci stand-in as
+// /etc/config/mcast-proxy, the way the uci tool writes a file.
+func uciText(t *testing.T, u map[string]any) string {
 	t.Helper()
 	var names []string
 	for name := range u {
 		names = append(names, name)
 	}
-	index := func(n string) float64 { v, _ := u[n].(map[string]any)[".index"].(float64); return v }
-	slices.SortFunc(names, func(a, b string) int { return int(index(a) - index(b)) })
-
-	boolWord := func(v string) string {
-		if v == "1" {
-			return "yes"
+	index := func(n string) float64 {
+		switch v := u[n].(map[string]any)[".index"].(type) {
+		case float64:
+			return v
+		case int:
+			return float64(v)
 		}
-		return "no"
+		return 0
+	}
+	slices.SortFunc(names, func(a, b string) int { return int(index(a) - index(b)) })
+	quote := func(v any) string {
+		return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
 	}
 	var sb strings.Builder
 	for _, name := range names {
 		s := u[name].(map[string]any)
-		keys := sortedKeys(s)
-		switch s[".type"] {
-		case "proxy":
-			for _, k := range keys {
-				v, _ := s[k].(string)
-				switch k {
-				case "ipv4", "ipv6":
-					fmt.Fprintf(&sb, "%s %s\n", k, boolWord(v))
-				case "table":
-					fmt.Fprintf(&sb, "table %s\n", v)
+		fmt.Fprintf(&sb, "config %s %s\n", s[".type"], quote(name))
+		for _, k := range sortedKeys(s) {
+			switch v := s[k].(type) {
+			case []any:
+				for _, e := range v {
+					fmt.Fprintf(&sb, "\tlist %s %s\n", k, quote(e))
 				}
+			case nil:
+			default:
+				fmt.Fprintf(&sb, "\toption %s %s\n", k, quote(v))
 			}
-		case "interface":
-			dev, _ := s["device"].(string)
-			if n, ok := s["network"].(string); ok {
-				dev = "net-" + n // a network resolves to a device at run time
-			}
-			fmt.Fprintf(&sb, "interface %q {\n", dev)
-			for _, k := range keys {
-				switch v := s[k].(type) {
-				case string:
-					switch k {
-					case "network", "device":
-					case "role":
-						fmt.Fprintf(&sb, "\t%s\n", v)
-					case "fast_leave", "ipv4", "ipv6":
-						fmt.Fprintf(&sb, "\t%s %s\n", strings.ReplaceAll(k, "_", "-"), boolWord(v))
-					default:
-						fmt.Fprintf(&sb, "\t%s %s\n", strings.ReplaceAll(k, "_", "-"), v)
-					}
-				case []any:
-					for _, e := range v {
-						if k == "rule" {
-							fmt.Fprintf(&sb, "\t%s\n", e)
-						} else {
-							fmt.Fprintf(&sb, "\t%s %s\n", strings.ReplaceAll(k, "_", "-"), e)
-						}
-					}
-				}
-			}
-			sb.WriteString("}\n")
 		}
+		sb.WriteString("\n")
 	}
 	return sb.String()
 }
@@ -378,11 +368,11 @@ func sortedKeys(m map[string]any) []string {
 	return out
 }
 
-// checkDaemonAccepts parses what the view saved with the daemon's parser.
+// checkDaemonAccepts parses what the view saved with the daemon's UCI reader.
 func checkDaemonAccepts(t *testing.T, u map[string]any) {
 	t.Helper()
-	text := uciToNative(t, u)
-	if _, err := config.Parse("saved", []byte(text)); err != nil {
+	text := uciText(t, u)
+	if _, err := config.ParseUCI("/etc/config/mcast-proxy", []byte(text)); err != nil {
 		t.Errorf("the daemon refuses what the view saved:\n%v\n%s", err, text)
 	}
 }
@@ -405,7 +395,7 @@ type validationCase struct {
 }
 
 // TestSettingsValidationMatchesDaemon gives the same values to the view's
-// checks and to the daemon's parser and expects the same verdict.
+// checks and to the daemon's UCI reader and expects the same verdict.
 func TestSettingsValidationMatchesDaemon(t *testing.T) {
 	b := newBrowser(t)
 	d, u := "down0", "up0"
@@ -479,10 +469,13 @@ func TestSettingsValidationMatchesDaemon(t *testing.T) {
 		validationCase{SID: d, Option: "device", Value: "abcdefghijklmnop"},
 		validationCase{SID: d, Option: "device", Value: "eth0:1"},
 		validationCase{SID: d, Option: "device", Value: "br lan"},
+		with(validationCase{SID: d, Option: "device", Value: "eth1"}, map[string]any{d + ".network": "lan"}),
+		with(validationCase{SID: d, Option: "device", Value: ""}, map[string]any{d + ".network": "lan"}),
+		validationCase{SID: d, Option: "device", Value: ""},
 	)
 
 	rep := b.run(t, "settings-validate", scenario{
-		View: settingsView, UCI: validationUCI(),
+		View: settingsView, UCI: validationUCI(), Networks: []network{{"lan", "br-lan"}},
 		Steps: []step{{JS: "validate", Args: cases}},
 	})
 	if len(rep.Steps) != 1 {
@@ -499,15 +492,11 @@ func TestSettingsValidationMatchesDaemon(t *testing.T) {
 			u[sid].(map[string]any)[opt] = v
 		}
 		u[c.SID].(map[string]any)[c.Option] = c.Value
-		if c.Option == "device" {
-			// The native file names the interface in the block header.
-			u[c.SID].(map[string]any)["device"] = c.Value
-		}
 		js, _ := json.Marshal(u)
 		var uu map[string]any
 		_ = json.Unmarshal(js, &uu)
-		text := uciToNative(t, dropEmpty(uu))
-		_, err := config.Parse("case", []byte(text))
+		text := uciText(t, dropEmpty(uu))
+		_, err := config.ParseUCI("/etc/config/mcast-proxy", []byte(text))
 		view := verdicts[i]
 		viewOK := view == true
 		if viewOK != (err == nil) {
@@ -526,4 +515,57 @@ func dropEmpty(u map[string]any) map[string]any {
 		}
 	}
 	return u
+}
+
+// readUCI reads a file in the simple form the uci tool writes (config,
+// option and list lines, values in single quotes) into the uci stand-in's
+// sections.
+func readUCI(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unquote := func(s string) string { return strings.ReplaceAll(strings.Trim(s, "'"), `'\''`, "'") }
+	out := map[string]any{}
+	var cur map[string]any
+	for n, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(strings.TrimSpace(line), " ", 3)
+		switch {
+		case len(f) == 3 && f[0] == "config":
+			cur = section(f[1], len(out), nil)
+			out[unquote(f[2])] = cur
+		case len(f) == 3 && f[0] == "option" && cur != nil:
+			cur[f[1]] = unquote(f[2])
+		case len(f) == 3 && f[0] == "list" && cur != nil:
+			l, _ := cur[f[1]].([]any)
+			cur[f[1]] = append(l, unquote(f[2]))
+		case len(f) == 1 && f[0] == "":
+		default:
+			t.Fatalf("%s:%d: cannot read %q", path, n+1, line)
+		}
+	}
+	return out
+}
+
+// TestSettingsKeepValidFiles: a file the daemon accepts (its UCI reader's
+// test file with every option set) loads without a complaint and saves
+// without a change.
+func TestSettingsKeepValidFiles(t *testing.T) {
+	path := filepath.Join(repoDir, "internal", "config", "testdata", "uci", "luci.uci")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.ParseUCI(path, data); err != nil {
+		t.Fatalf("the daemon refuses %s: %v", path, err)
+	}
+	b := newBrowser(t)
+	rep := b.run(t, "settings-keep", scenario{View: settingsView, UCI: readUCI(t, path),
+		Networks: []network{{"wan", "pppoe-wan"}, {"wwan", "wwan0"}, {"lan", "br-lan"}},
+		Steps:    []step{{JS: "saveApply"}}})
+	mustContain(t, "save", rep.Steps[0].Text, "saved")
+	if len(rep.UCIChanges) != 0 {
+		t.Errorf("saving an unchanged valid file changed it: %v", rep.UCIChanges)
+	}
 }

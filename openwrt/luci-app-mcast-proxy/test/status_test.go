@@ -44,10 +44,23 @@ var notRunning = map[string]any{"errors": []any{
 	"mcast-proxy: cannot reach the daemon on /var/run/mcast-proxy/mcast-proxy.sock; is mcast-proxy running? (control: dial unix /var/run/mcast-proxy/mcast-proxy.sock: connect: no such file or directory)",
 }}
 
+// statusNetworks are the router's netifd networks and their devices for the
+// hand-written status; e2eNetworks those of the e2e network, where the LTE
+// backup and the Wi-Fi are down (no device).
+var (
+	statusNetworks = []network{
+		{"lan", "br-lan"}, {"iptv", "eth0.7"}, {"tv", "br-tv"}, {"lte", "wwan0"}, {"wan6", ""},
+	}
+	e2eNetworks = []network{
+		{"wan", "up0"}, {"lan", "br-lan"}, {"guest", "down2"}, {"lte", ""}, {"wifi", ""},
+	}
+)
+
 func statusScenario(st any) scenario {
 	return scenario{
-		View: statusView,
-		Ubus: map[string]any{"mcast-proxy/status": st, "service/list": running},
+		View:     statusView,
+		Ubus:     map[string]any{"mcast-proxy/status": st, "service/list": running},
+		Networks: statusNetworks,
 	}
 }
 
@@ -62,8 +75,8 @@ func TestStatusView(t *testing.T) {
 		mustContain(t, "status page", rep.Text,
 			// daemon
 			"1.0.0", "2d 5h", "/etc/config/mcast-proxy",
-			// interfaces and their state
-			"eth0.7", "wwan0", "standby", "wlan1", "waiting", "active",
+			// interfaces and their state, with their logical networks
+			"eth0.7\tiptv", "wwan0\tlte", "br-tv\ttv", "standby", "wlan1", "waiting", "active",
 			"this router (IGMPv3)", "this router (MLDv2)", "192.168.20.2 (IGMPv2)",
 			"fe80::2a0:c9ff:fe14:909",
 			// groups per downstream, with hosts and expiry
@@ -109,9 +122,11 @@ func TestStatusView(t *testing.T) {
 	t.Run("captured from the daemon", func(t *testing.T) {
 		t.Parallel()
 		sc := statusScenario(captured)
+		sc.Networks = e2eNetworks
 		rep := b.run(t, "status-e2e", sc)
 		mustContain(t, "captured status", rep.Text,
-			"up0", "br-lan (IPv4)", "down2 (IPv4)", "this router (IGMPv3)",
+			"up0\twan", "br-lan\tlan", "down2\tguest", "wwan0\t-", "this router (IGMPv3)",
+			"wwan0", "wlan1 (IPv4)", "waiting", "IGMPv2", "Not in service",
 			"232.1.1.1", "10.0.0.3 (", "192.168.1.11 (", "192.168.1.12 (", "239.3.3.3",
 			"kbit/s", "pkt/s", "denied by an access list", "own packet, looped back")
 		b.screenshot(t, "status-e2e", sc, rep, "luci-status.png")
@@ -120,6 +135,7 @@ func TestStatusView(t *testing.T) {
 	t.Run("phone", func(t *testing.T) {
 		t.Parallel()
 		sc := statusScenario(captured)
+		sc.Networks = e2eNetworks
 		sc.Width = 390
 		rep := b.run(t, "status-phone", sc)
 		// On a phone each cell carries its column name.

@@ -128,7 +128,7 @@
 						this.write(sid, fval);
 				}
 			}
-			else if (!this.retain && !isEmpty(this.cfgvalue(sid))) {
+			else if (!this.retain && !isEmpty(uci.get(this.map.config, sid, this.option))) {
 				this.remove(sid);
 			}
 			return Promise.resolve();

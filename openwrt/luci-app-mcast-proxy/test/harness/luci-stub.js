@@ -350,7 +350,12 @@
 	var network = {
 		getNetworks: function() {
 			return Promise.resolve(harness.networks.map(function(n) {
-				return { getName: function() { return n.name; }, getL3Device: function() { return n.device; } };
+				return {
+					getName: function() { return n.name; },
+					getL3Device: function() {
+						return n.device ? { getName: function() { return n.device; } } : null;
+					}
+				};
 			}));
 		}
 	};

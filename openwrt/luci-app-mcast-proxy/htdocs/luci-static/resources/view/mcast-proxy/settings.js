@@ -309,7 +309,11 @@ return view.extend({
 		m = new form.Map(CONFIG, _('Multicast Proxy'),
 			_('Forwards multicast (IPTV, streams) from an upstream network to the networks of the receivers, answering their IGMP and MLD joins (RFC 4605). Save & Apply reloads the running proxy without interrupting streams the change does not touch.'));
 
-		/* Global settings */
+		/* Global settings. A file without the proxy section is valid (every
+		 * global option at its default); give it one to hold the fields. */
+		if (!uci.sections(CONFIG, 'proxy').length)
+			uci.add(CONFIG, 'proxy', 'main');
+
 		s = m.section(form.TypedSection, 'proxy', _('Global settings'));
 		s.anonymous = true;
 		s.addremove = false;
@@ -365,18 +369,24 @@ return view.extend({
 		o.nocreate = true;
 		o.optional = true;
 		o.validate = function(sid, value) {
-			if (value === '' && current(m, sid, 'device', '') === '')
+			/* An empty dropdown may report null rather than ''. */
+			if ((value == null || value === '') && current(m, sid, 'device', '') === '')
 				return _('Choose a network, or leave it unspecified and name a device');
 			return true;
 		};
 
+		/* Shown always rather than depending on an empty network: the
+		 * daemon refuses a section with both, and says so here. */
 		o = s.taboption('general', form.Value, 'device', _('Device'),
 			_('Only without a network: a Linux interface name such as eth0.7.'));
-		o.depends('network', '');
 		o.placeholder = 'eth0.7';
 		o.validate = function(sid, value) {
-			if (value === '' && current(m, sid, 'network', '') === '')
+			var net = current(m, sid, 'network', '');
+			value = (value == null) ? '' : String(value);
+			if (value === '' && net === '')
 				return _('Name a device, or choose a network above');
+			if (value !== '' && net !== '')
+				return _('Leave the device empty when a network is chosen');
 			return checkDevice(value);
 		};
 
@@ -449,6 +459,9 @@ return view.extend({
 			var list = L.toArray(current(m, sid, 'rule', [])), at = list.indexOf(value);
 			if (at != list.lastIndexOf(value))
 				return _('never matches: the same rule comes first');
+			/* A rule still being typed goes to the end of the list. */
+			if (at < 0)
+				at = list.length;
 			for (var i = 0; i < at; i++) {
 				var earlier = parseRule(list[i], fam);
 				if (typeof earlier == 'string')

@@ -1,6 +1,7 @@
 'use strict';
 'require view';
 'require dom';
+'require network';
 'require poll';
 'require rpc';
 
@@ -221,10 +222,11 @@ function querierText(ifc) {
 	return '%s (%s)'.format(who, protocolName(ifc.family, q.version));
 }
 
-function renderInterfaces(ifaces) {
+function renderInterfaces(ifaces, networks) {
 	var rows = ifaces.map(function(ifc) {
 		return [
 			E('strong', {}, [ ifc.name ]),
+			lines(networks[ifc.name] || []),
 			familyName(ifc.family),
 			roleName(ifc.role),
 			stateBadge(ifc.state),
@@ -233,7 +235,7 @@ function renderInterfaces(ifaces) {
 		];
 	});
 	return table('mcast-proxy-interfaces', [
-		_('Interface'), _('Family'), _('Role'), _('State'), _('Querier'), _('Addresses')
+		_('Interface'), _('Network'), _('Family'), _('Role'), _('State'), _('Querier'), _('Addresses')
 	], rows, _('No interfaces are configured.'));
 }
 
@@ -434,7 +436,7 @@ function renderUnavailable(state) {
 	]);
 }
 
-function renderState(state) {
+function renderState(state, networks) {
 	if (!state.status)
 		return [ renderUnavailable(state) ];
 
@@ -444,7 +446,7 @@ function renderState(state) {
 
 	return [
 		section(_('Daemon'), [ renderSummary(st) ]),
-		section(_('Interfaces'), [ renderInterfaces(ifaces) ],
+		section(_('Interfaces'), [ renderInterfaces(ifaces, networks) ],
 			_('Upstream interfaces face the multicast source (the provider), downstream interfaces the receivers. One entry per address family.')),
 		section(_('Groups joined by hosts'), downstreams.length
 			? downstreams.map(renderGroups)
@@ -465,6 +467,20 @@ function serviceRunning(services) {
 		if (inst.hasOwnProperty(name) && inst[name].running)
 			return true;
 	return false;
+}
+
+/* The logical networks (Network → Interfaces) by their layer-3 device, so
+ * that "br-lan" also reads "lan". Without them the column stays empty. */
+function fetchNetworks() {
+	return L.resolveDefault(network.getNetworks(), []).then(function(nets) {
+		var byDevice = {};
+		(nets || []).forEach(function(net) {
+			var dev = net.getL3Device(), name = dev ? dev.getName() : null;
+			if (name)
+				(byDevice[name] = byDevice[name] || []).push(net.getName());
+		});
+		return byDevice;
+	});
 }
 
 function fetchState() {
@@ -493,15 +509,16 @@ function fetchState() {
 
 return view.extend({
 	load: function() {
-		return fetchState();
+		return Promise.all([ fetchState(), fetchNetworks() ]);
 	},
 
-	render: function(state) {
-		var body = E('div', { 'class': 'mcast-proxy-status' }, renderState(state));
+	render: function(data) {
+		var networks = data[1];
+		var body = E('div', { 'class': 'mcast-proxy-status' }, renderState(data[0], networks));
 
 		poll.add(function() {
 			return fetchState().then(function(next) {
-				dom.content(body, renderState(next));
+				dom.content(body, renderState(next, networks));
 			});
 		}, POLL_INTERVAL);
 
