@@ -21,6 +21,11 @@ type Stats struct {
 	// HostLimit counts reports from a host not tracked because its group
 	// already tracked maxHosts hosts.
 	HostLimit uint64
+	// MemoryLimit counts groups, sources, hosts and host sources (and
+	// the proxy's flows from the link) refused because the link's byte
+	// budget (Config.MaxBytes) or the budget shared by all links was
+	// spent.
+	MemoryLimit uint64
 }
 
 // Stats returns the refusal counters.

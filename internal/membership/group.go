@@ -25,6 +25,7 @@ type group struct {
 	v1Host, v2Host time.Time
 
 	hosts     []host    // tracked reporters, sorted by address
+	hostAddrs int       // addresses the hosts' source lists have room for
 	untracked time.Time // an untracked member was heard until then; zero when none
 
 	grpRexmit  int       // Q(G) retransmissions left (§6.6.3.1)
@@ -35,6 +36,7 @@ type group struct {
 	changed  bool      // forwarding-relevant state changed during this call
 	deadline time.Time // earliest of all the times above and the source timers
 	index    int       // position in the deadline heap
+	charged  int64     // bytes charged for the group at its last update
 }
 
 func newGroup(addr netip.Addr) *group {

@@ -37,10 +37,18 @@ type Router struct {
 	heap   groupHeap
 	stats  Stats
 
+	// Bytes of state charged to this link (Config.MaxBytes), and the
+	// budget shared with the other links; nil when not shared.
+	used   int64
+	shared *Budget
+
 	// Per-call scratch, reused to keep the hot path free of allocations.
 	acts    []Action
 	changed []netip.Addr
 	scratch map[netip.Addr]struct{}
+	// Scratch for building host source lists; they grow to the longest
+	// record seen (at most what fits in one packet).
+	addrScratch, mergeScratch []netip.Addr
 }
 
 // NewRouter returns a router for a link on which we have address self; self
@@ -254,6 +262,9 @@ func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record
 			r.stats.GroupLimit++
 			return
 		}
+		if !r.fits(nil, GroupBytes) {
+			return
+		}
 		g = newGroup(rec.Group)
 	}
 	r.track(g, now, from, version, rec.Type, srcs)
@@ -351,9 +362,14 @@ func (r *Router) full(g *group) bool {
 // in record order until it is full. In EXCLUDE mode a refused requested
 // source is still forwarded as unlisted; in INCLUDE mode it is not.
 func (r *Router) setSource(g *group, a netip.Addr, t time.Time) {
-	if r.full(g) && g.sources[a] == nil {
-		r.stats.SourceLimit++
-		return
+	if g.sources[a] == nil {
+		if r.full(g) {
+			r.stats.SourceLimit++
+			return
+		}
+		if !r.fits(g, SourceBytes) {
+			return
+		}
 	}
 	g.set(a, t)
 }
@@ -367,6 +383,9 @@ func (r *Router) blockSource(g *group, a netip.Addr) bool {
 	}
 	if r.full(g) {
 		r.stats.SourceLimit++
+		return false
+	}
+	if !r.fits(g, SourceBytes) {
 		return false
 	}
 	g.block(a)
@@ -715,8 +734,10 @@ func (r *Router) specificQuery(g *group, at time.Time, srcs []netip.Addr, suppre
 	})
 }
 
-// update re-files g in the deadline heap and notes a forwarding change.
+// update re-files g in the deadline heap, charges its size and notes a
+// forwarding change.
 func (r *Router) update(g *group) {
+	r.settle(g)
 	r.noteChange(g)
 	g.computeDeadline()
 	if g.index < 0 {
@@ -727,6 +748,7 @@ func (r *Router) update(g *group) {
 }
 
 func (r *Router) remove(g *group) {
+	r.unsettle(g)
 	g.changed = true
 	r.noteChange(g)
 	if g.index >= 0 {
