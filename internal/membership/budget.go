@@ -1,5 +1,7 @@
 package membership
 
+import "time"
+
 // What one piece of membership state costs on the heap, in bytes, on a
 // 64-bit build (32-bit routers use less). The byte budgets charge these
 // figures; BenchmarkStateBytes measures the real heap per piece and
@@ -122,4 +124,35 @@ func (r *Router) unsettle(g *group) {
 	r.used -= g.charged
 	r.shared.charge(-g.charged)
 	g.charged = 0
+}
+
+// Group and group-and-source-specific queries are rate-limited per link:
+// one report can carry a thousand leave records, and each would start a
+// last-member procedure of LastMemberQueryCount queries. A token starts one
+// procedure; the link holds at most specificQueryBurst and earns one every
+// specificQueryEvery. Past that, a leave changes no timer and sends
+// nothing, so the group runs out its membership interval as if the leave
+// was lost (RFC 3376 §6.4.2 tolerates lost leaves), and no other member's
+// membership is cut without a query it could answer.
+const (
+	specificQueryBurst = 32
+	specificQueryEvery = 125 * time.Millisecond
+)
+
+// mayQuerySpecific takes a token for one last-member procedure and reports
+// whether there was one; a refusal is counted.
+func (r *Router) mayQuerySpecific(now time.Time) bool {
+	if r.queryTokensAt.IsZero() || now.Before(r.queryTokensAt) {
+		r.queryTokens, r.queryTokensAt = specificQueryBurst, now
+	}
+	if n := int(now.Sub(r.queryTokensAt) / specificQueryEvery); n > 0 {
+		r.queryTokens = min(specificQueryBurst, r.queryTokens+n)
+		r.queryTokensAt = r.queryTokensAt.Add(time.Duration(n) * specificQueryEvery)
+	}
+	if r.queryTokens == 0 {
+		r.stats.QueryLimit++
+		return false
+	}
+	r.queryTokens--
+	return true
 }

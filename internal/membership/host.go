@@ -379,7 +379,7 @@ func (r *Router) cutGroup(g *group, now time.Time) {
 // retransmissions and no timer lowering. Only a querier speaking version 2
 // or later sends it (§6.6.1); a version 2 query carries no sources.
 func (r *Router) oneQuery(g *group, now time.Time, srcs []netip.Addr) {
-	if !r.querier || r.cfg.Version < 2 {
+	if !r.querier || r.cfg.Version < 2 || !r.mayQuerySpecific(now) {
 		return
 	}
 	if r.cfg.Version < 3 {

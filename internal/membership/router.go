@@ -42,6 +42,15 @@ type Router struct {
 	used   int64
 	shared *Budget
 
+	// The last querier heard speaking an older version (§7.3.1).
+	olderQuerier netip.Addr
+	olderVersion int
+
+	// Tokens for starting last-member query procedures (see
+	// mayQuerySpecific) and when they were last counted.
+	queryTokens   int
+	queryTokensAt time.Time
+
 	// Per-call scratch, reused to keep the hot path free of allocations.
 	acts    []Action
 	changed []netip.Addr
@@ -164,6 +173,12 @@ func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 	if !from.IsValid() || from.IsUnspecified() || from == r.self {
 		return r.end()
 	}
+	if q.Version < r.cfg.Version {
+		// RFC 3376 §7.3.1, RFC 3810 §8.3.1: an older-version querier
+		// on the link is an administrator's problem to be told about.
+		r.stats.OlderQuerier++
+		r.olderQuerier, r.olderVersion = from, q.Version
+	}
 	// §6.6.2: the lowest address is querier. Without an address of our own
 	// any router beats us.
 	lower := !r.self.IsValid() || from.Less(r.self)
@@ -251,7 +266,7 @@ func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record
 	if !rec.Group.IsValid() || !rec.Group.IsMulticast() {
 		return
 	}
-	srcs := cleanSources(rec.Group, rec.Sources)
+	srcs := r.cleanSources(rec.Group, rec.Sources)
 	g := r.groups[rec.Group]
 	isNew := g == nil
 	if isNew {
@@ -320,18 +335,31 @@ func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record
 	r.update(g)
 }
 
-// cleanSources drops sources that are invalid or of the other family. It
-// copies only when something must go.
-func cleanSources(grp netip.Addr, srcs []netip.Addr) []netip.Addr {
-	ok := func(a netip.Addr) bool { return a.IsValid() && a.Is4() == grp.Is4() }
+// validSource reports whether a can be the source of traffic to grp that a
+// router forwards: a unicast address of grp's family that is neither
+// unspecified, loopback nor link-local (RFC 3927 §7, RFC 4291 §2.5.6:
+// link-local sources are never forwarded), and not a multicast or
+// broadcast address. Anything else in a record is a broken or hostile
+// host; kept, it would make the merged upstream filter invalid.
+func validSource(grp, a netip.Addr) bool {
+	return a.IsValid() && a.Is4() == grp.Is4() && a.IsGlobalUnicast()
+}
+
+// cleanSources drops the sources that are not valid (counted in
+// Stats.BadSources) and keeps the rest. It copies only when something must
+// go.
+func (r *Router) cleanSources(grp netip.Addr, srcs []netip.Addr) []netip.Addr {
 	for i, a := range srcs {
-		if ok(a) {
+		if validSource(grp, a) {
 			continue
 		}
+		r.stats.BadSources++
 		out := slices.Clone(srcs[:i])
 		for _, b := range srcs[i+1:] {
-			if ok(b) {
+			if validSource(grp, b) {
 				out = append(out, b)
+			} else {
+				r.stats.BadSources++
 			}
 		}
 		return out
@@ -600,7 +628,7 @@ func (r *Router) fire(g *group, t time.Time) {
 // that speaks version 2 or later sends group-specific queries; others leave
 // the timers to the querier's queries (§6.6.1).
 func (r *Router) queryGroup(g *group, now time.Time) {
-	if !r.querier || r.cfg.Version < 2 {
+	if !r.querier || r.cfg.Version < 2 || g.mode != Exclude || !r.mayQuerySpecific(now) {
 		return
 	}
 	if limit := now.Add(r.lmqt()); g.timer.After(limit) {
@@ -630,6 +658,9 @@ func (r *Router) querySources(g *group, now time.Time, list []netip.Addr) {
 	if !r.querier || r.cfg.Version < 2 {
 		return
 	}
+	if !slices.ContainsFunc(list, func(a netip.Addr) bool { return r.markable(g, now, a) }) || !r.mayQuerySpecific(now) {
+		return
+	}
 	marked := false
 	for _, a := range list {
 		marked = r.markSource(g, now, a) || marked
@@ -644,6 +675,16 @@ func (r *Router) querySourcesExcept(g *group, now time.Time, skip srcSet) {
 	if !r.querier || r.cfg.Version < 2 {
 		return
 	}
+	any := false
+	for a := range g.sources {
+		if !skip.has(a) && r.markable(g, now, a) {
+			any = true
+			break
+		}
+	}
+	if !any || !r.mayQuerySpecific(now) {
+		return
+	}
 	marked := false
 	for a := range g.sources {
 		if !skip.has(a) {
@@ -653,6 +694,12 @@ func (r *Router) querySourcesExcept(g *group, now time.Time, skip srcSet) {
 	if marked {
 		r.sendSourceQueries(g, now)
 	}
+}
+
+// markable reports whether markSource would mark a.
+func (r *Router) markable(g *group, now time.Time, a netip.Addr) bool {
+	s := g.sources[a]
+	return s != nil && s.timer.After(now.Add(r.lmqt()))
 }
 
 // markSource gives source a retransmission state and lowers its timer to
