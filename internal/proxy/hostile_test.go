@@ -140,3 +140,43 @@ func TestDownLinkLeavesTheUpstreamMerge(t *testing.T) {
 		t.Fatalf("link up again: %+v, want the group subscribed", subs)
 	}
 }
+
+// TestOffLinkQueriesAreIgnored: RFC 3376 §9.1: a query from an address not
+// on the link's subnets (IPv4) or not link-local (IPv6, RFC 3810 §5.1.14)
+// cannot take part in the querier election, so a rogue host cannot silence
+// our queries, stop our forwarding (RFC 4605 §4.2) or shrink our timers
+// with it. It is counted.
+func TestOffLinkQueriesAreIgnored(t *testing.T) {
+	p := testProxy()
+	p.SetAddress(t0, lanIf, netip.MustParseAddr("192.168.1.1"), []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")})
+	q := membership.Query{Version: 3, MaxResp: 2 * time.Second, QRV: 1, QQI: time.Second}
+	for _, from := range []string{"10.9.9.9", "192.168.2.0", "0.0.0.0"} {
+		p.Query(t0.Add(time.Second), lanIf, netip.MustParseAddr(from), q)
+	}
+	r, _ := p.Router(lanIf)
+	if _, self := r.Querier(); !self {
+		t.Fatal("an off-link query took the querier role")
+	}
+	if n := p.Stats().QueryOffLink; n != 2 {
+		t.Errorf("QueryOffLink = %d, want 2 (the unspecified source is the router's business)", n)
+	}
+	p.Query(t0.Add(2*time.Second), lanIf, netip.MustParseAddr("192.168.1.0"), q)
+	if _, self := r.Querier(); self {
+		t.Fatal("an on-link query from a lower address did not win the election")
+	}
+}
+
+func TestOffLinkQueriesAreIgnoredIPv6(t *testing.T) {
+	mc := membership.Config{Version: 3}
+	p := New(Config{
+		Upstream:    Link{Ifindex: upIf},
+		Downstreams: []Downstream{{Link: Link{Ifindex: lanIf, Addr: netip.MustParseAddr("fe80::5")}, Membership: mc}},
+	})
+	p.Start(t0)
+	q := membership.Query{Version: 3, MaxResp: 2 * time.Second}
+	p.Query(t0, lanIf, netip.MustParseAddr("2001:db8::1"), q)
+	r, _ := p.Router(lanIf)
+	if _, self := r.Querier(); !self || p.Stats().QueryOffLink != 1 {
+		t.Fatalf("global-address MLD query: querier self %v, QueryOffLink %d; want true, 1", self, p.Stats().QueryOffLink)
+	}
+}

@@ -128,6 +128,7 @@ type Stats struct {
 	FlowLimit          uint64 // flows refused because MaxFlows was reached
 	PolicyDenied       uint64 // records or sources refused by a downstream access list
 	SSMAnySource       uint64 // any-source joins of source-specific groups, ignored
+	QueryOffLink       uint64 // queries on a downstream from outside the link's subnets, ignored
 	RoutesAdded        uint64
 	RoutesChanged      uint64
 	RoutesDeleted      uint64
@@ -563,6 +564,10 @@ func (p *Proxy) Query(now time.Time, ifindex int, from netip.Addr, q membership.
 	if !ok {
 		return nil
 	}
+	if from.IsValid() && !from.IsUnspecified() && !onLink(from, d.cfg.Subnets) {
+		p.stats.QueryOffLink++
+		return nil
+	}
 	return p.apply(d, d.router.Query(now, from, q), nil)
 }
 
@@ -718,6 +723,23 @@ func SourceSpecific(g netip.Addr) bool {
 	}
 	b := g.As16()
 	return b[0] == 0xff && b[1]>>4 == 3 && b[2] == 0 && b[3] == 0
+}
+
+// onLink reports whether a query's source can be a router on the link: an
+// address in one of the link's IPv4 subnets (RFC 3376 §9.1: queries from
+// elsewhere are forged or misrouted, and believing them hands the querier
+// role, our timers and, through RFC 4605 §4.2, our forwarding to whoever
+// sent them), or an IPv6 link-local address (RFC 3810 §5.1.14).
+func onLink(from netip.Addr, subnets []netip.Prefix) bool {
+	if !from.Is4() {
+		return from.IsLinkLocalUnicast()
+	}
+	for _, pf := range subnets {
+		if pf.Contains(from) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proxy) acceptedUpstream(src netip.Addr) bool {
