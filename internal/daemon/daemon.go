@@ -303,6 +303,9 @@ func (d *Daemon) handle(ev event) {
 		return
 	}
 	p.received[msg.kind]++
+	for range msg.skipped {
+		p.drop(pkt.Ifindex, dropBadRecord)
+	}
 	if msg.query != nil {
 		p.link(name).queries++
 		d.execute(p, p.brain.Query(ev.at, pkt.Ifindex, pkt.Src, *msg.query))
