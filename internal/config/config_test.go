@@ -482,7 +482,7 @@ func TestParseInvalid(t *testing.T) {
 			name: "interface names",
 			in: ok + "interface \"\" { disabled }\ninterface abcdefghijklmnop { disabled }\ninterface . { disabled }\n" +
 				"interface .. { disabled }\ninterface a/b { disabled }\ninterface \"a b\" { disabled }\ninterface eth0:1 { disabled }\n" +
-				"interface abcdefghijklmno { disabled }\n",
+				"interface abcdefghijklmno { disabled }\ninterface \"a\x1bb\" { disabled }\n",
 			want: []string{
 				`t.conf:3:11: empty interface name`,
 				`t.conf:4:11: interface name "abcdefghijklmnop" is longer than 15 bytes`,
@@ -491,6 +491,7 @@ func TestParseInvalid(t *testing.T) {
 				`t.conf:7:11: interface name "a/b" contains "/", whitespace or NUL`,
 				`t.conf:8:11: interface name "a b" contains "/", whitespace or NUL`,
 				`t.conf:9:11: interface name "eth0:1" contains ":"; an alias label like eth0:1 is not an interface`,
+				`t.conf:11:11: interface name "a\x1bb" contains a control character or invalid UTF-8`,
 			},
 		},
 		{

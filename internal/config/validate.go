@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults.
@@ -186,6 +188,10 @@ func (v *validator) checkName(ri *rawInterface) {
 		v.errorf(ri.namePos, "interface name %q contains \":\"; an alias label like eth0:1 is not an interface", n)
 	case strings.ContainsAny(n, "/ \t\n\v\f\r\x00"):
 		v.errorf(ri.namePos, "interface name %q contains \"/\", whitespace or NUL", n)
+	case strings.ContainsFunc(n, unicode.IsControl) || !utf8.ValidString(n):
+		// The kernel takes them, but they are never a real name, and
+		// printed by status they would drive a terminal.
+		v.errorf(ri.namePos, "interface name %q contains a control character or invalid UTF-8", n)
 	}
 }
 
