@@ -135,42 +135,45 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		d.ctl, d.calls = ctl, make(chan control.Call)
 		go ctl.Serve(d.calls)
 	}
-	if err := d.openPlanes(); err != nil {
+	planes, err := d.openPlanes(cfg)
+	if err != nil {
 		if d.ctl != nil {
 			d.ctl.Close()
 		}
-		d.closePlanes()
 		w.Close()
 		return err
 	}
-	d.addRules()
+	d.planes = planes
+	d.syncRules()
 	now := time.Now()
 	d.reconcile(now)
 	d.ready(now)
 	return d.serve(ctx)
 }
 
-// openPlanes opens a routing socket for every family the configuration
-// enables.
-func (d *Daemon) openPlanes() error {
+// openPlanes opens a routing socket on cfg's table for every family cfg
+// puts in service. On error it closes what it opened and returns none.
+func (d *Daemon) openPlanes(cfg *config.Config) ([]*plane, error) {
+	var planes []*plane
 	for _, fam := range families {
-		if !fam.enabled(d.cfg) {
+		if !fam.enabled(cfg) {
 			continue
 		}
-		p, err := d.openPlane(fam)
+		p, err := d.openPlane(fam, cfg.Table)
 		if err != nil {
-			return err
+			closePlanes(planes)
+			return nil, err
 		}
-		d.planes = append(d.planes, p)
+		planes = append(planes, p)
 	}
-	if len(d.planes) == 0 {
-		return errors.New("no address family has both an upstream and a downstream interface")
+	if len(planes) == 0 {
+		return nil, errors.New("no address family has both an upstream and a downstream interface")
 	}
-	return nil
+	return planes, nil
 }
 
-func (d *Daemon) openPlane(fam *family) (*plane, error) {
-	mr, err := fam.open(d.cfg.Table)
+func (d *Daemon) openPlane(fam *family, table uint32) (*plane, error) {
+	mr, err := fam.open(table)
 	if err != nil {
 		if errors.Is(err, mroute.ErrInUse) {
 			return nil, fmt.Errorf("%s: %w (%v)", fam.name, ErrTableInUse, err)
@@ -183,17 +186,23 @@ func (d *Daemon) openPlane(fam *family) (*plane, error) {
 	return p, nil
 }
 
-// closePlanes closes every routing socket, which removes its forwarding
-// entries and VIFs, and waits for the readers to stop.
+// closePlanes closes the daemon's routing sockets, which removes their
+// forwarding entries and VIFs.
 func (d *Daemon) closePlanes() {
-	for _, p := range d.planes {
+	closePlanes(d.planes)
+	d.planes = nil
+}
+
+// closePlanes closes the routing sockets of planes and waits for their
+// readers to stop.
+func closePlanes(planes []*plane) {
+	for _, p := range planes {
 		if err := p.mr.Close(); err != nil {
 			p.log.Warn("closing multicast routing socket", "err", err)
 		}
 		<-p.readerDone
 		p.logStats()
 	}
-	d.planes = nil
 }
 
 func (d *Daemon) serve(ctx context.Context) error {
