@@ -362,6 +362,7 @@ func (v *validator) checkFamily(pos Pos, what string, p netip.Prefix, iface *Int
 // never decide anything and is reported, since it usually means the rules
 // are in the wrong order.
 func (v *validator) checkACL(ri *rawInterface, iface *Interface) {
+	shadows := newShadowIndex()
 	for _, rr := range ri.rules {
 		rule := Rule{Allow: rr.allow, Pos: rr.pos}
 		ok := true
@@ -396,13 +397,13 @@ func (v *validator) checkACL(ri *rawInterface, iface *Interface) {
 		shadowed := false
 		for _, g := range groups {
 			rule.Group = g
-			for _, earlier := range iface.ACL {
-				if !shadowed && earlier.Pos != rule.Pos && earlier.covers(rule) {
-					v.errorf(rr.pos, "%s never matches: %q at %s comes first and covers it",
-						ruleText(rr), earlier.String(), lineCol(earlier.Pos))
-					shadowed = true
-				}
+			if i := shadows.coverer(iface.ACL, rule); !shadowed && i >= 0 {
+				earlier := iface.ACL[i]
+				v.errorf(rr.pos, "%s never matches: %q at %s comes first and covers it",
+					ruleText(rr), earlier.String(), lineCol(earlier.Pos))
+				shadowed = true
 			}
+			shadows.add(rule, len(iface.ACL))
 			iface.ACL = append(iface.ACL, rule)
 		}
 	}
