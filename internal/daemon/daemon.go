@@ -103,7 +103,7 @@ type Daemon struct {
 	upSince time.Time // when it went into service
 	rules   []mroute.Rule
 
-	errLogged map[string]bool
+	errLog    errorLog
 	warned    map[string]bool
 	checkAt   time.Time // next operational check (upstream queries heard)
 
@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 	d := &Daemon{
 		log: log, opts: opts, cfg: cfg, started: time.Now(),
 		events:    make(chan event, eventQueue),
-		errLogged: map[string]bool{}, warned: map[string]bool{},
+		warned: map[string]bool{},
 	}
 	w, snap, err := linkwatch.Watch(linkSettle)
 	if err != nil {
@@ -416,19 +416,17 @@ func (d *Daemon) subscribe(a proxy.Subscribe) {
 }
 
 // check logs a failed kernel operation. The same failure is logged at
-// warning level once and at debug level after that, so a broken link cannot
-// flood the log.
+// warning level once an hour and at debug level in between, so a broken
+// link cannot flood the log (see errorLog).
 func (d *Daemon) check(err error, what string, args ...any) {
 	if err == nil {
 		return
 	}
 	args = append(args, "err", err)
-	key := what + err.Error()
-	if d.errLogged[key] {
+	if !d.errLog.warn(errorKey(what, err), time.Now()) {
 		d.log.Debug(what+" failed", args...)
 		return
 	}
-	d.errLogged[key] = true
 	d.log.Warn(what+" failed", args...)
 }
 
