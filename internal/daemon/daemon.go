@@ -103,9 +103,9 @@ type Daemon struct {
 	upSince time.Time // when it went into service
 	rules   []mroute.Rule
 
-	errLog    errorLog
-	warned    map[string]bool
-	checkAt   time.Time // next operational check (upstream queries heard)
+	errLog  errorLog
+	warned  map[string]bool
+	checkAt time.Time // next operational check (upstream queries heard)
 
 	superviseAt time.Time // next watchdog and status update; zero without a supervisor
 	lastStatus  string    // the status line last sent to the supervisor
@@ -118,7 +118,7 @@ type Daemon struct {
 func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
 	d := &Daemon{
 		log: log, opts: opts, cfg: cfg, started: time.Now(),
-		events:    make(chan event, eventQueue),
+		events: make(chan event, eventQueue),
 		warned: map[string]bool{},
 	}
 	w, snap, err := linkwatch.Watch(linkSettle)
