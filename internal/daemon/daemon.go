@@ -216,6 +216,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 			return nil
 		case ev := <-d.events:
 			d.handle(ev)
+			ev.plane.queued.give(len(ev.pkt.Payload))
 		case ch, ok := <-d.watcher.C():
 			if ok {
 				d.linksChanged(ch)
@@ -470,10 +471,15 @@ func (p *plane) read(events chan<- event) {
 			}
 			continue
 		}
+		if !p.queued.take(len(pkt.Payload)) {
+			p.readDrops[dropQueueFull].Add(1)
+			continue
+		}
 		pkt.Payload = slices.Clone(pkt.Payload)
 		select {
 		case events <- event{plane: p, pkt: pkt, at: time.Now()}:
 		default:
+			p.queued.give(len(pkt.Payload))
 			p.readDrops[dropQueueFull].Add(1)
 		}
 	}

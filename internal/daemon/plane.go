@@ -51,6 +51,7 @@ type plane struct {
 	own    map[netip.Addr]bool   // our addresses: our own packets loop back
 
 	readerDone chan struct{}
+	queued     *byteGate // packet bytes of this plane in the event queue
 
 	received    map[string]uint64 // by message kind
 	queriesSent uint64
@@ -92,6 +93,7 @@ func newPlane(fam *family, mr mrouter, log *slog.Logger) *plane {
 		links:      map[int]string{},
 		own:        map[netip.Addr]bool{},
 		readerDone: make(chan struct{}),
+		queued:     &byteGate{limit: queueBytes},
 		received:   map[string]uint64{},
 		perLink:    map[string]*linkCounters{},
 		samples:    map[proxy.Flow]sample{},
