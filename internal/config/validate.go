@@ -26,6 +26,13 @@ const (
 	defaultLastMemberQueryInterval = time.Second
 	defaultMaxGroups               = 1024
 	defaultMaxSources              = 128
+	// Byte budgets of the state hosts can create, in KiB: per downstream
+	// and for all downstreams together. A downstream with 1024 groups of
+	// one host each needs about 0.7 MiB; the total keeps the daemon, with
+	// the Go runtime's own, under 24 MiB however hostile the LAN is
+	// (docs/performance.md).
+	defaultMaxMemory      = 2048
+	defaultMaxMemoryTotal = 4096
 )
 
 // Limits of what the wire and the kernel can carry.
@@ -51,6 +58,10 @@ const (
 	// Limits on the state hosts can make a downstream hold.
 	maxMaxGroups  = 65536
 	maxMaxSources = 1024
+	// Budgets in KiB: below 64 KiB a link cannot hold a useful set of
+	// groups; 1 GiB is far beyond any router.
+	minMaxMemory = 64
+	maxMaxMemory = 1 << 20
 	// RT_TABLE_DEFAULT in linux/rtnetlink.h: the table ipmr and ip6mr
 	// create at boot and the default multicast rule points at.
 	kernelDefaultTable = 253
@@ -109,6 +120,7 @@ func (r *rawConfig) validate() (*Config, Errors) {
 			c.Table = uint32(t.Val)
 		}
 	}
+	c.MaxMemoryTotal = v.intIn(r.maxMemoryTotal, "max-memory-total", minMaxMemory, maxMaxMemory, defaultMaxMemoryTotal, "") << 10
 
 	first := map[string]*rawInterface{}
 	enabled, upstreams, downstreams := 0, 0, 0
@@ -226,6 +238,7 @@ func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 	v.checkQuerier(ri, &iface)
 	iface.MaxGroups = v.intIn(ri.maxGroups, "max-groups", 1, maxMaxGroups, defaultMaxGroups, "")
 	iface.MaxSources = v.intIn(ri.maxSources, "max-sources", 1, maxMaxSources, defaultMaxSources, "")
+	iface.MaxMemory = v.intIn(ri.maxMemory, "max-memory", minMaxMemory, maxMaxMemory, defaultMaxMemory, "") << 10
 	iface.FastLeave = valueOr(ri.fastLeave, false)
 	v.checkSources(ri, &iface)
 	v.checkACL(ri, &iface)
