@@ -103,7 +103,10 @@ type Daemon struct {
 	upSince time.Time // when it went into service
 	rules   []mroute.Rule
 
-	errLog  errorLog
+	errLog errorLog
+	// budget is the state budget all downstreams of both families share
+	// (max-memory-total).
+	budget  *membership.Budget
 	warned  map[string]bool
 	checkAt time.Time // next operational check (upstream queries heard)
 
@@ -120,6 +123,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		log: log, opts: opts, cfg: cfg, started: time.Now(),
 		events: make(chan event, eventQueue),
 		warned: map[string]bool{},
+		budget: membership.NewBudget(int64(cfg.MaxMemoryTotal)),
 	}
 	w, snap, err := linkwatch.Watch(linkSettle)
 	if err != nil {
@@ -181,6 +185,7 @@ func (d *Daemon) openPlane(fam *family, table uint32) (*plane, error) {
 		return nil, fmt.Errorf("%s multicast routing socket: %w", fam.name, err)
 	}
 	p := newPlane(fam, mr, d.log.With("family", fam.name))
+	p.brain.ShareBudget(d.budget)
 	p.brain.Start(time.Now())
 	go p.read(d.events)
 	return p, nil
@@ -202,6 +207,7 @@ func closePlanes(planes []*plane) {
 		}
 		<-p.readerDone
 		p.logStats()
+		p.brain.ShareBudget(nil) // give back what its links held
 	}
 }
 
@@ -294,7 +300,12 @@ func (d *Daemon) handle(ev event) {
 			return
 		}
 		p.upcalls++
+		refused := p.brain.Stats().SourceNotAccepted
 		d.execute(p, p.brain.SourceActive(ev.at, u.Ifindex, u.Source, u.Group))
+		if p.brain.Stats().SourceNotAccepted > refused {
+			d.sourceNotAccepted(p, u.Source, u.Group)
+		}
+		p.reportLimits(ev.at, u.Ifindex)
 		return
 	}
 	name, ok := p.links[pkt.Ifindex]
@@ -319,6 +330,7 @@ func (d *Daemon) handle(ev event) {
 	if msg.query != nil {
 		p.link(name).queries++
 		d.execute(p, p.brain.Query(ev.at, pkt.Ifindex, pkt.Src, *msg.query))
+		p.reportOlderQuerier(ev.at, pkt.Ifindex)
 		return
 	}
 	p.link(name).reports++
@@ -344,16 +356,55 @@ func (p *plane) reportLimits(now time.Time, ifindex int) {
 	st := r.Stats()
 	name := p.links[ifindex]
 	c := p.link(name)
-	total := st.GroupLimit + st.SourceLimit + st.HostLimit
+	total := st.GroupLimit + st.SourceLimit + st.HostLimit + st.MemoryLimit
 	if total < c.limitLogged {
 		c.limitLogged = 0 // the link came back with a new router
 	}
 	if total == c.limitLogged || now.Sub(c.limitLoggedAt) < limitLogInterval {
 		return
 	}
-	p.log.Warn("limit reached: new membership state refused (raise max-groups or max-sources if this is legitimate)",
-		"interface", name, "refused", total-c.limitLogged, "groups", st.GroupLimit, "sources", st.SourceLimit, "hosts", st.HostLimit)
+	p.log.Warn("limit reached: new membership state refused (raise max-groups, max-sources, max-memory or max-memory-total if this is legitimate)",
+		"interface", name, "refused", total-c.limitLogged, "groups", st.GroupLimit, "sources", st.SourceLimit, "hosts", st.HostLimit,
+		"memory", st.MemoryLimit, "state-bytes", r.StateBytes())
 	c.limitLogged, c.limitLoggedAt = total, now
+}
+
+// reportOlderQuerier logs, at most once a minute per link, that a querier
+// of an older version than ours was heard: RFC 3376 §7.3.1 and RFC 3810
+// §8.3.1 ask for the warning, since routers of mixed versions on one link
+// need the administrator to configure the older version on all of them.
+func (p *plane) reportOlderQuerier(now time.Time, ifindex int) {
+	r, ok := p.brain.Router(ifindex)
+	if !ok {
+		return
+	}
+	n := r.Stats().OlderQuerier
+	name := p.links[ifindex]
+	c := p.link(name)
+	if n < c.olderLogged {
+		c.olderLogged = 0 // the link came back with a new router
+	}
+	if n == c.olderLogged || now.Sub(c.olderLoggedAt) < limitLogInterval {
+		return
+	}
+	addr, version := r.LastOlderQuerier()
+	if p.fam == ipv6 {
+		version = membershipToMLD(version)
+	}
+	p.log.Warn("a querier of an older protocol version is on the link; configure that version on this interface (igmp-version or mld-version) or upgrade the other router",
+		"interface", name, "querier", addr, "version", version)
+	c.olderLogged, c.olderLoggedAt = n, now
+}
+
+// sourceNotAccepted explains, once per upstream, why upstream traffic is
+// not forwarded: its source is outside the upstream's subnets. A PPPoE
+// upstream's /32 address covers no provider source, so this is what a
+// missing 'source' line looks like.
+func (d *Daemon) sourceNotAccepted(p *plane, src, grp netip.Addr) {
+	up := p.brain.Upstream()
+	d.warnOnce("source not accepted "+p.fam.name+" "+up.Name,
+		"upstream traffic refused: its source is not in the upstream interface's subnets; if the provider sends from elsewhere (a PPPoE link has a /32 address), add 'source <prefix>' for it to the upstream",
+		"interface", up.Name, "source", src, "group", grp, "fix", "source "+netip.PrefixFrom(src, src.BitLen()).String())
 }
 
 // execute carries out a brain's actions. A failure is logged (once per

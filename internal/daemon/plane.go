@@ -69,6 +69,8 @@ type linkCounters struct {
 
 	limitLogged   uint64 // refusals counted when we last logged them
 	limitLoggedAt time.Time
+	olderLogged   uint64 // older-version queries counted when we last logged them
+	olderLoggedAt time.Time
 }
 
 type sample struct {
@@ -312,6 +314,7 @@ func (p *plane) membershipConfig(i *config.Interface) membership.Config {
 		Version:                 p.fam.version(i),
 		MaxGroups:               i.MaxGroups,
 		MaxSources:              i.MaxSources,
+		MaxBytes:                i.MaxMemory,
 		FastLeave:               i.FastLeave,
 	}
 }

@@ -69,6 +69,7 @@ func (d *Daemon) apply(cfg *config.Config) error {
 		d.log.Warn("the routing table changed: moving to new routing sockets (streams pause briefly)", "from", old.Table, "to", cfg.Table)
 		d.stopAll()
 		d.cfg, d.planes = cfg, planes
+		d.budget.SetLimit(int64(cfg.MaxMemoryTotal))
 		d.syncRules()
 		d.upName = ""
 		d.reconcile(now)
@@ -76,6 +77,7 @@ func (d *Daemon) apply(cfg *config.Config) error {
 		return nil
 	}
 	d.cfg = cfg
+	d.budget.SetLimit(int64(cfg.MaxMemoryTotal))
 	// Families switched off close their sockets and leave their upstream
 	// groups; families switched on open theirs. The others keep everything
 	// they have.

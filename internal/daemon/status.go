@@ -73,6 +73,11 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	if !ok {
 		return out
 	}
+	if out.Counters == nil {
+		out.Counters = map[string]uint64{}
+	}
+	// What the link's state is charged against max-memory.
+	out.Counters["state_bytes"] = uint64(r.StateBytes())
 	addr, self := r.Querier()
 	q := &control.Querier{Self: self, Version: p.fam.version(ifc)}
 	if p.fam == ipv6 {
@@ -161,14 +166,16 @@ func (p *plane) countersStatus() control.FamilyCounters {
 	addNonZero(fc.Dropped, "link_local_group", bs.LinkLocalGroups)
 	addNonZero(fc.Dropped, "flow_limit", bs.FlowLimit)
 	addNonZero(fc.Dropped, "ssm_any_source", bs.SSMAnySource)
-	var limit uint64
+	addNonZero(fc.Dropped, "query_off_link", bs.QueryOffLink)
 	for _, ifi := range p.brain.Downstreams() {
 		if r, ok := p.brain.Router(ifi); ok {
 			ms := r.Stats()
-			limit += ms.GroupLimit + ms.SourceLimit + ms.HostLimit
+			addNonZero(fc.Dropped, "limit", ms.GroupLimit+ms.SourceLimit+ms.HostLimit)
+			addNonZero(fc.Dropped, "memory", ms.MemoryLimit)
+			addNonZero(fc.Dropped, "invalid_source", ms.BadSources)
+			addNonZero(fc.Dropped, "query_rate", ms.QueryLimit)
 		}
 	}
-	addNonZero(fc.Dropped, "limit", limit)
 	fc.RoutesAdded, fc.RoutesChanged, fc.RoutesRemoved = bs.RoutesAdded, bs.RoutesChanged, bs.RoutesDeleted
 	return fc
 }

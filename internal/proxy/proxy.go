@@ -360,6 +360,16 @@ func (p *Proxy) knownGroups() []netip.Addr {
 // daemon warns when none arrive (field failure #1).
 func (p *Proxy) UpstreamQueryHeard() time.Time { return p.upQuery }
 
+// ShareBudget makes every downstream charge b instead of the proxy's own
+// budget (the daemon shares one between its IPv4 and IPv6 brains); nil
+// gives back everything charged. What is held moves onto b.
+func (p *Proxy) ShareBudget(b *membership.Budget) {
+	for _, d := range p.downs {
+		d.router.ShareBudget(b)
+	}
+	p.budget = b
+}
+
 // Budget is the byte budget shared by the downstreams (Config.MaxBytes).
 func (p *Proxy) Budget() *membership.Budget { return p.budget }
 
