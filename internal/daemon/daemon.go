@@ -437,12 +437,15 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			p.log.Debug("forwarding stopped", "source", a.Source, "group", a.Group)
 		case proxy.ReadCounters:
 			counts := make(map[proxy.Flow]uint64, len(a.Flows))
+			wrongIf := make(map[proxy.Flow]uint64, len(a.Flows))
 			for _, f := range a.Flows {
 				if c, err := p.mr.Counters(f.Source, f.Group); err == nil {
-					counts[f] = c.Packets
+					counts[f], wrongIf[f] = c.Packets, c.WrongIf
 				}
 			}
-			acts = append(acts, p.brain.Counters(time.Now(), counts)...)
+			now := time.Now()
+			acts = append(acts, p.brain.Duplicates(now, counts, wrongIf)...)
+			acts = append(acts, p.brain.Counters(now, counts)...)
 		}
 	}
 }

@@ -66,24 +66,45 @@ func TestUpstreamACLAppliesToLANSenders(t *testing.T) {
 	}
 }
 
-// TestForwardOnlyWhereQuerier is RFC 4605 §4.2: traffic goes onto a
-// downstream only while this router is the querier there, so two proxies on
-// one LAN do not both forward. When the other querier goes away, we forward
+// TestForwardOnlyWhereQuerier is RFC 4605 §4.2: two proxies on one LAN
+// must not both deliver. Where another router is the querier, we stop
+// forwarding a flow once the kernel sees it arrive from there too (as fast
+// as on its input); a querier that does not forward (a rogue host) cuts
+// nothing. When the copies stop, or the other querier goes away, we forward
 // again at once.
 func TestForwardOnlyWhereQuerier(t *testing.T) {
 	p := testProxy()
 	p.SetAddress(t0, lanIf, netip.MustParseAddr("192.168.1.1"), []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")})
 	p.Report(t0, lanIf, host1, 2, join(grp))
 	p.SourceActive(t0, upIf, s1, grp)
+	f := Flow{Source: s1, Group: grp}
 	other := netip.MustParseAddr("192.168.1.0")
 	q := membership.Query{Version: 3, MaxResp: 2 * time.Second, QRV: 2, QQI: 10 * time.Second}
-	routes := only[SetRoute](p.Query(t0.Add(time.Second), lanIf, other, q))
-	if len(routes) != 1 || len(routes[0].Outputs) != 0 {
-		t.Fatalf("another querier took over: %+v, want the flow with no outputs", routes)
+	if routes := only[SetRoute](p.Query(t0.Add(time.Second), lanIf, other, q)); len(routes) != 0 {
+		t.Fatalf("another querier alone changed forwarding: %+v", routes)
 	}
+	check := func(at time.Duration, packets, wrongIf uint64, want []SetRoute) {
+		t.Helper()
+		now := t0.Add(at)
+		routes := only[SetRoute](p.Duplicates(now, map[Flow]uint64{f: packets}, map[Flow]uint64{f: wrongIf}))
+		p.Counters(now, map[Flow]uint64{f: packets})
+		if !reflect.DeepEqual(routes, want) {
+			t.Fatalf("+%v: packets %d, wrong interface %d: routes %+v, want %+v", at, packets, wrongIf, routes, want)
+		}
+	}
+	check(2*time.Second, 100, 0, nil)
+	// A few spoofed copies are not another router's delivery.
+	check(3*time.Second, 200, 5, nil)
+	// As many copies as packets: the querier delivers it.
+	check(4*time.Second, 300, 105, []SetRoute{{Source: s1, Group: grp, Input: upIf}})
+	check(5*time.Second, 400, 205, nil)
+	// The copies stop: forward again.
+	check(6*time.Second, 500, 205, []SetRoute{{Source: s1, Group: grp, Input: upIf, Outputs: []int{lanIf}}})
+	check(7*time.Second, 600, 305, []SetRoute{{Source: s1, Group: grp, Input: upIf}})
 	p.Report(t0.Add(20*time.Second), lanIf, host1, 2, join(grp))
-	// Other Querier Present Interval: 2*10s + 1s.
-	routes = only[SetRoute](p.Advance(t0.Add(23 * time.Second)))
+	// The other querier goes quiet (Other Querier Present Interval: 2*10s
+	// + 1s after its query): we are the querier again and forward.
+	routes := only[SetRoute](p.Advance(t0.Add(23 * time.Second)))
 	if len(routes) != 1 || !reflect.DeepEqual(routes[0].Outputs, []int{lanIf}) {
 		t.Fatalf("other querier gone: %+v, want the flow forwarded again", routes)
 	}

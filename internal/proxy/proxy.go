@@ -140,6 +140,13 @@ type flow struct {
 	packets  uint64 // kernel counter at the last check
 	measured bool   // packets holds a real reading
 
+	// wrongIf is the kernel's count of the flow's packets that arrived on
+	// another interface than its input, at the last check; elsewhere is
+	// set while they keep coming as fast as the flow itself: another
+	// router delivers the flow onto a downstream (see outputs).
+	wrongIf   uint64
+	elsewhere bool
+
 	// What the flow is counted against: one of MaxFlows (upstream), or
 	// FlowBytes of the budget of the downstream it came from.
 	upstream bool
@@ -659,6 +666,44 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 	return out
 }
 
+// Duplicates takes the kernel's packet and wrong-interface counters of the
+// flows named in the last ReadCounters action, before Counters. A flow
+// whose packets also arrive on another interface, as fast as on its input,
+// is being delivered there by another router: on downstreams where that
+// router is the querier we stop forwarding it (RFC 4605 §4.2); when the
+// copies stop, we forward it again.
+func (p *Proxy) Duplicates(now time.Time, packets, wrongIf map[Flow]uint64) []Action {
+	var out []Action
+	for _, grp := range p.groupsWithFlows() {
+		srcs := p.flows[grp]
+		for _, src := range sortedKeys(srcs) {
+			f := srcs[src]
+			fl := Flow{Source: src, Group: grp}
+			w, okw := wrongIf[fl]
+			n, okn := packets[fl]
+			if !okw || !okn {
+				continue
+			}
+			dup := false
+			if f.measured && w > f.wrongIf {
+				// At least half as many copies as packets on the input:
+				// a host that spoofs a few packets cannot stop a stream.
+				dup = 2*(w-f.wrongIf) >= n-f.packets
+			}
+			f.wrongIf = w
+			if dup == f.elsewhere {
+				continue
+			}
+			f.elsewhere = dup
+			if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
+				f.outputs = o
+				out = append(out, p.setRoute(src, grp, f))
+			}
+		}
+	}
+	return out
+}
+
 // Advance fires every deadline that is due.
 func (p *Proxy) Advance(now time.Time) []Action {
 	var out []Action
@@ -894,11 +939,17 @@ func (p *Proxy) restrict(grp netip.Addr, sub Subscription) Subscription {
 }
 
 // outputs lists the links traffic from src to grp arriving on input goes out
-// on (RFC 4605 §4.2): every downstream where this router is the querier and
-// whose membership wants it, and the upstream when the traffic came from a
-// downstream and the upstream access list permits it (what may be requested
-// upstream may also be sent there; nothing else leaves on the WAN). Never
-// the input itself.
+// on: every downstream whose membership wants it, and the upstream when the
+// traffic came from a downstream and the upstream access list permits it
+// (what may be requested upstream may also be sent there; nothing else
+// leaves on the WAN). Never the input itself.
+//
+// RFC 4605 §4.2 forwards onto a downstream only where this router is the
+// querier, so that two proxies on one LAN do not both deliver. Any host can
+// claim the querier role, though, and one that does not forward would cut
+// every stream. So a downstream where another router is the querier loses
+// a flow only while the kernel sees that flow arrive from elsewhere as well
+// (Duplicates): the other router really delivers it.
 func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 	if input == p.up.Ifindex && !p.acceptedUpstream(src) {
 		return nil // RFC 4605 §4.2: only sources the upstream vouches for
@@ -907,9 +958,11 @@ func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 	if input != p.up.Ifindex && p.up.Ifindex != 0 && permits(p.upACL, grp, src) {
 		o = append(o, p.up.Ifindex)
 	}
+	f := p.flows[grp][src]
+	elsewhere := f != nil && f.elsewhere
 	for _, ifi := range p.order {
 		d := p.downs[ifi]
-		if ifi == input || !d.up || !d.querier {
+		if ifi == input || !d.up || (!d.querier && elsewhere) {
 			continue
 		}
 		if d.router.Wants(grp, src) && permits(d.cfg.ACL, grp, src) {
