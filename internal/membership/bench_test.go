@@ -150,3 +150,23 @@ func BenchmarkStateBytes(b *testing.B) {
 		runtime.KeepAlive(rh)
 	}
 }
+
+// BenchmarkHostileReport is one report of the flood the byte budget is for:
+// a spoofed host sends IS_IN with the 365 sources that fit in a frame, for
+// one of 2048 groups, to a link at its default limits (1024 groups, 128
+// sources, 2 MiB). Past the first few hundred reports the budget is spent
+// and every report is refused; the metric is the state the link holds.
+func BenchmarkHostileReport(b *testing.B) {
+	r := NewRouter(Config{MaxGroups: 1024, MaxSources: 128, MaxBytes: 2 << 20}, netip.MustParseAddr("10.0.0.5"))
+	srcs := floodSources(365)
+	recs := make([][]Record, 2048)
+	for i := range recs {
+		recs[i] = []Record{{Type: IsInclude, Group: groupAddr(i), Sources: srcs}}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r.Report(t0, hostAddr(1+i%64), 3, recs[(i/64)%len(recs)])
+	}
+	b.ReportMetric(float64(r.StateBytes()), "state-bytes")
+}
