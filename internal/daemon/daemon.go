@@ -104,6 +104,7 @@ type Daemon struct {
 	rules   []mroute.Rule
 
 	errLog errorLog
+	clock  brainClock // the time the brains see
 	// budget is the state budget all downstreams of both families share
 	// (max-memory-total).
 	budget  *membership.Budget
@@ -231,7 +232,8 @@ func (d *Daemon) serve(ctx context.Context) error {
 			d.reloading(d.reloadAndLog)
 		case call := <-d.calls:
 			call.Reply <- d.answer(call.Req)
-		case now := <-timer.C:
+		case fired := <-timer.C:
+			now := d.clock.at(fired)
 			for _, p := range d.planes {
 				d.execute(p, p.brain.Advance(now))
 			}
@@ -292,6 +294,7 @@ func (d *Daemon) resetTimer(t *time.Timer) {
 
 func (d *Daemon) handle(ev event) {
 	p, pkt := ev.plane, ev.pkt
+	ev.at = d.clock.at(ev.at)
 	if !slices.Contains(d.planes, p) {
 		return // a plane closed by a reload
 	}
