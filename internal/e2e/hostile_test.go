@@ -21,13 +21,16 @@ import (
 )
 
 // Figures of the flood: 64 spoofed hosts, each reporting every group with
-// the largest source list that fits in one 1500-byte frame (24 bytes of IP
-// header with Router Alert, 8 of report header, 8 of record header: 365
-// sources), for floodHostileGroups groups. That is the attack of the issue
-// this test stands for (131,072 reports took the daemon to 104 MB).
+// the largest source list that fits in one 1500-byte frame, for
+// floodHostileGroups groups of each family. IGMPv3: 24 bytes of IP header
+// with Router Alert, 8 of report header, 8 of record header: 365 sources.
+// MLDv2: 40 bytes of IPv6 header, 8 of hop-by-hop options, 8 of report
+// header, 20 of record header: 89 sources. That is the attack this test
+// stands for (131,072 IGMPv3 reports once took the daemon to 104 MB).
 const (
 	floodHosts         = 64
 	floodSources       = (1500 - 24 - 8 - 8) / 4
+	floodSources6      = (1500 - 40 - 8 - 8 - 20) / 16
 	floodHostileGroups = 2048
 	floodMaxDuration   = 30 * time.Second
 	// floodRSSLimit is the peak resident memory the daemon may reach with
@@ -35,14 +38,17 @@ const (
 	floodRSSLimit = 24 << 10
 )
 
-// TestHostileFlood: one LAN namespace floods IGMPv3 reports from 64 spoofed
-// addresses, each with the largest source list that fits, for thousands of
-// groups, as fast as it can. With the default limits the daemon's peak RSS
-// stays under floodRSSLimit, a stream joined before the flood by a real
-// host keeps flowing without a gap, and status answers throughout.
+// TestHostileFlood: one LAN namespace floods IGMPv3 and MLDv2 reports from
+// 64 spoofed addresses each, with the largest source lists that fit, for
+// thousands of groups, as fast as it can. With the default limits the
+// daemon's peak RSS stays under floodRSSLimit, a stream joined before the
+// flood by a real host keeps flowing without a gap, and status answers
+// throughout.
 func TestHostileFlood(t *testing.T) {
 	t.Parallel()
-	tp := newTopo(t, topoOptions{})
+	tp := newTopo6(t, topo6Options{config: dualConfig})
+	// The spoofed link-local sources of the MLD flood are not rcv2's own.
+	tp.must(tp.lab.Sysctl("rcv2", "net/ipv6/ip_nonlocal_bind", "1"))
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	start := time.Now()
 	tp.sender(s1, g1)
@@ -81,34 +87,63 @@ func TestHostileFlood(t *testing.T) {
 	for i := range sources {
 		sources[i] = netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)})
 	}
+	sources6 := make([]netip.Addr, floodSources6)
+	for i := range sources6 {
+		sources6[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xf1, 0x00, 14: byte(i >> 8), 15: byte(i)})
+	}
 	rs := newRawSender(t, tp.lab, "rcv2", "eth0")
+	ms := newMLDSender(t, tp.lab, "rcv2", "eth0")
 	floodAt := time.Now()
-	sent := 0
-groups:
-	for _, grp := range floodGroups(floodHostileGroups) {
-		report := igmpV3Report(v3Record{Type: modeIsInclude, Group: grp, Sources: sources})
-		for h := range floodHosts {
-			if time.Since(floodAt) > floodMaxDuration {
-				break groups
-			}
-			host := netip.AddrFrom4([4]byte{192, 168, 1, byte(100 + h)})
-			pkt := ipv4Packet(host, allV3Rtrs, 1, true, report)
-			// The socket buffer fills faster than the wire drains:
-			// ENOBUFS is the flood's own back-pressure, not a failure.
-			if err := unix.Sendto(rs.fd, pkt, 0, &unix.SockaddrInet4{Addr: allV3Rtrs.As4()}); err == nil {
-				sent++
+	var sent4, sent6 int
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for _, grp := range floodGroups(floodHostileGroups) {
+			report := igmpV3Report(v3Record{Type: modeIsInclude, Group: grp, Sources: sources})
+			for h := range floodHosts {
+				if time.Since(floodAt) > floodMaxDuration {
+					return
+				}
+				host := netip.AddrFrom4([4]byte{192, 168, 1, byte(100 + h)})
+				pkt := ipv4Packet(host, allV3Rtrs, 1, true, report)
+				// The socket buffer fills faster than the wire drains:
+				// ENOBUFS is the flood's own back-pressure, not a failure.
+				if err := unix.Sendto(rs.fd, pkt, 0, &unix.SockaddrInet4{Addr: allV3Rtrs.As4()}); err == nil {
+					sent4++
+				}
 			}
 		}
-	}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range floodHostileGroups {
+			grp := netip.AddrFrom16([16]byte{0xff, 0x0e, 12: 0xf1, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+			report := mldV2Report(mldV2Record{Type: mldIsInclude, Group: grp, Sources: sources6})
+			for h := range floodHosts {
+				if time.Since(floodAt) > floodMaxDuration {
+					return
+				}
+				host := netip.AddrFrom16([16]byte{0xfe, 0x80, 14: 0xf1, 15: byte(h)})
+				if ms.trySend(mldPacket{src: host, dst: allMLDv2Rtrs, hopLimit: 1, routerAlert: true, msg: report}) == nil {
+					sent6++
+				}
+			}
+		}
+	}()
+	wg.Wait()
 	floodTime := time.Since(floodAt)
-	t.Logf("sent %d IGMPv3 reports of %d bytes (%d sources) from %d addresses in %v (%.0f/s)",
-		sent, 24+8+8+4*floodSources, floodSources, floodHosts, floodTime.Round(time.Millisecond), float64(sent)/floodTime.Seconds())
+	t.Logf("in %v sent %d IGMPv3 reports of %d sources and %d MLDv2 reports of %d sources, from %d addresses each (%.0f reports/s)",
+		floodTime.Round(time.Millisecond), sent4, floodSources, sent6, floodSources6, floodHosts, float64(sent4+sent6)/floodTime.Seconds())
+	if sent6 == 0 {
+		t.Errorf("no MLDv2 report could be sent")
+	}
 
 	// Let the daemon drain its queue: the refusal counters stop moving.
 	var prev string
-	st := tp.waitStatus(20*time.Second, "the refusal counters to settle", func(st control.Status) bool {
-		c := counters4(st).Dropped
-		now := fmt.Sprint(c["limit"], c["memory"], c["queue_full"])
+	st := tp.waitStatus(60*time.Second, "the refusal counters to settle", func(st control.Status) bool {
+		c, c6 := counters4(st).Dropped, familyCounters6(st, control.FamilyIPv6).Dropped
+		now := fmt.Sprint(c["limit"], c["memory"], c["queue_full"], c6["limit"], c6["memory"], c6["queue_full"])
 		settled := now == prev
 		prev = now
 		return settled
@@ -123,8 +158,9 @@ groups:
 
 	lan, _ := iface(st, "br-lan", control.FamilyIPv4)
 	c := counters4(st)
-	t.Logf("RSS %d KiB before, %d KiB after, peak %d KiB; %d groups on br-lan, state %d bytes; dropped %v",
-		rss0, rss1, peak, len(lan.Groups), lan.Counters["state_bytes"], c.Dropped)
+	lan6, _ := iface(st, "br-lan", control.FamilyIPv6)
+	t.Logf("RSS %d KiB before, %d KiB after, peak %d KiB; br-lan IPv4: %d groups, state %d bytes; IPv6: %d groups, state %d bytes; dropped %v, IPv6 %v",
+		rss0, rss1, peak, len(lan.Groups), lan.Counters["state_bytes"], len(lan6.Groups), lan6.Counters["state_bytes"], c.Dropped, familyCounters6(st, control.FamilyIPv6).Dropped)
 	mu.Lock()
 	t.Logf("status polled %d times during the flood, %d failed", polls, fails)
 	if fails > 0 {
@@ -135,7 +171,10 @@ groups:
 		t.Errorf("daemon peak RSS %d KiB, want under %d KiB", peak, floodRSSLimit)
 	}
 	if c.Dropped["memory"]+c.Dropped["limit"] == 0 {
-		t.Errorf("no refusal counted after the flood: dropped %v", c.Dropped)
+		t.Errorf("no IPv4 refusal counted after the flood: dropped %v", c.Dropped)
+	}
+	if c6 := familyCounters6(st, control.FamilyIPv6).Dropped; c6["memory"]+c6["limit"] == 0 {
+		t.Errorf("no IPv6 refusal counted after the flood: dropped %v", c6)
 	}
 	if _, ok := groupOn(st, "br-lan", g1.Addr()); !ok {
 		t.Errorf("the group %s joined before the flood is gone from br-lan", g1.Addr())
