@@ -235,6 +235,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 		case fired := <-timer.C:
 			now := d.clock.at(fired)
 			for _, p := range d.planes {
+				p.noteLoss(now)
 				d.execute(p, p.brain.Advance(now))
 			}
 			if !d.checkAt.IsZero() && !now.Before(d.checkAt) {
@@ -295,6 +296,7 @@ func (d *Daemon) resetTimer(t *time.Timer) {
 func (d *Daemon) handle(ev event) {
 	p, pkt := ev.plane, ev.pkt
 	ev.at = d.clock.at(ev.at)
+	p.noteLoss(ev.at)
 	if !slices.Contains(d.planes, p) {
 		return // a plane closed by a reload
 	}

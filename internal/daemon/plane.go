@@ -52,6 +52,7 @@ type plane struct {
 
 	readerDone chan struct{}
 	queued     *byteGate // packet bytes of this plane in the event queue
+	lostSeen   uint64    // packets the reader dropped, as last told to the brain
 
 	received    map[string]uint64 // by message kind
 	queriesSent uint64
@@ -85,6 +86,18 @@ func (p *plane) link(name string) *linkCounters {
 		p.perLink[name] = c
 	}
 	return c
+}
+
+// noteLoss tells the brain when the reader dropped packets since the last
+// look: reports among them were lost, so memberships must not expire on
+// their account (proxy.Proxy.ReportsLost).
+func (p *plane) noteLoss(now time.Time) {
+	n := p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load()
+	if n == p.lostSeen {
+		return
+	}
+	p.lostSeen = n
+	p.brain.ReportsLost(now)
 }
 
 func newPlane(fam *family, mr mrouter, log *slog.Logger) *plane {

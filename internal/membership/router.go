@@ -42,6 +42,10 @@ type Router struct {
 	used   int64
 	shared *Budget
 
+	// Membership expiry is held until then: reports were lost (see
+	// ReportsLost).
+	holdUntil time.Time
+
 	// The last querier heard speaking an older version (§7.3.1).
 	olderQuerier netip.Addr
 	olderVersion int
@@ -580,6 +584,7 @@ func due(deadline, t time.Time) bool {
 
 // fire handles everything due at time t for group g.
 func (r *Router) fire(g *group, t time.Time) {
+	r.hold(g, t)
 	// §7.3.2: compatibility returns upward as older host timers expire.
 	if due(g.v1Host, t) {
 		g.v1Host = time.Time{}

@@ -704,6 +704,16 @@ func (p *Proxy) Duplicates(now time.Time, packets, wrongIf map[Flow]uint64) []Ac
 	return out
 }
 
+// ReportsLost tells every downstream that received packets were dropped
+// at now before they could be read (the daemon's queue was full): no
+// membership expires until their hosts have had another query to answer
+// (membership.Router.ReportsLost).
+func (p *Proxy) ReportsLost(now time.Time) {
+	for _, d := range p.downs {
+		d.router.ReportsLost(now)
+	}
+}
+
 // Advance fires every deadline that is due.
 func (p *Proxy) Advance(now time.Time) []Action {
 	var out []Action
