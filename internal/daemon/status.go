@@ -97,6 +97,13 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	return out
 }
 
+// statusHostSources is how many sources of one host's list status shows.
+// Status is built inside the event loop: 64 hosts with 128 sources each in
+// every group would make it megabytes and seconds long under a flood, and
+// a host's full list is rarely what an operator needs (the group's list,
+// shown whole, is what is forwarded).
+const statusHostSources = 16
+
 func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now time.Time) control.Group {
 	cg := control.Group{
 		Group: g.Group.String(), Mode: modeName(g.Mode), Compat: g.Compat,
@@ -109,7 +116,13 @@ func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now t
 		cg.Sources = append(cg.Sources, control.Source{Address: s.String(), ExpiresIn: seconds(timers[s], now)})
 	}
 	for _, h := range g.Hosts {
-		cg.Hosts = append(cg.Hosts, control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), Sources: addrStrings(h.Sources), ExpiresIn: seconds(h.Expires, now)})
+		ch := control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), ExpiresIn: seconds(h.Expires, now)}
+		srcs := h.Sources
+		if len(srcs) > statusHostSources {
+			srcs, ch.SourcesOmitted = srcs[:statusHostSources], len(srcs)-statusHostSources
+		}
+		ch.Sources = addrStrings(srcs)
+		cg.Hosts = append(cg.Hosts, ch)
 	}
 	return cg
 }
