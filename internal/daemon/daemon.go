@@ -217,6 +217,14 @@ func (d *Daemon) serve(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		d.resetTimer(timer)
+		// A control request goes before queued packets: under a flood the
+		// event queue is never empty, and status must still answer.
+		select {
+		case call := <-d.calls:
+			call.Reply <- d.answer(call.Req)
+			continue
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			d.shutdown()
@@ -532,6 +540,10 @@ func (p *plane) read(events chan<- event) {
 		}
 		if !p.queued.take(len(pkt.Payload)) {
 			p.readDrops[dropQueueFull].Add(1)
+			// The loop is behind: let the kernel drop the next packets
+			// in the socket buffer for a moment rather than spend the
+			// CPU the loop needs on reading and dropping them here.
+			time.Sleep(queueFullPause)
 			continue
 		}
 		pkt.Payload = slices.Clone(pkt.Payload)
