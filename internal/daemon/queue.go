@@ -9,7 +9,7 @@ import (
 // also has a length (eventQueue), but a length alone lets 1024 clones of
 // 64 KiB packets hold 64 MiB; this holds the queue to a size a router can
 // spare whatever the packets are.
-const queueBytes = 1 << 20
+const queueBytes = 512 << 10
 
 // queueFullPause is how long a reader stops reading after the queue
 // refused a packet.

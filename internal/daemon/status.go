@@ -87,7 +87,7 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 		q.Address = addr.String()
 	}
 	out.Querier = q
-	for _, g := range r.Groups() {
+	for _, g := range r.GroupsWithHostSources(statusHostSources) {
 		cg := groupStatus(g, r.SourceTimers(g.Group), now)
 		if p.fam == ipv6 {
 			cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
@@ -119,9 +119,10 @@ func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now t
 		ch := control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), ExpiresIn: seconds(h.Expires, now)}
 		srcs := h.Sources
 		if len(srcs) > statusHostSources {
-			srcs, ch.SourcesOmitted = srcs[:statusHostSources], len(srcs)-statusHostSources
+			srcs = srcs[:statusHostSources]
 		}
 		ch.Sources = addrStrings(srcs)
+		ch.SourcesOmitted = max(h.SourceCount, len(h.Sources)) - len(srcs)
 		cg.Hosts = append(cg.Hosts, ch)
 	}
 	return cg

@@ -150,9 +150,13 @@ func (g *group) computeDeadline() {
 	g.deadline = d
 }
 
-func (g *group) state(version int) GroupState {
-	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version),
-		Hosts: g.hostStates(), Untracked: !g.untracked.IsZero()}
+// state is the view of g. hostSources bounds the sources copied per tracked
+// host (negative: all); with hostNone the hosts are left out.
+func (g *group) state(version, hostSources int) GroupState {
+	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version), Untracked: !g.untracked.IsZero()}
+	if hostSources != hostNone {
+		st.Hosts = g.hostStates(hostSources)
+	}
 	if g.mode == Exclude {
 		st.Expires = g.timer
 	}

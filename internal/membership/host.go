@@ -279,15 +279,19 @@ func (g *group) excludeHost() bool {
 }
 
 // hostStates returns the tracked hosts, sorted by address.
-func (g *group) hostStates() []Host {
+func (g *group) hostStates(maxSources int) []Host {
 	if len(g.hosts) == 0 {
 		return nil
 	}
 	out := make([]Host, len(g.hosts))
 	for i, h := range g.hosts {
-		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: h.expires}
-		if len(h.srcs) > 0 {
-			out[i].Sources = slices.Clone(h.srcs)
+		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: h.expires, SourceCount: len(h.srcs)}
+		srcs := h.srcs
+		if maxSources >= 0 && len(srcs) > maxSources {
+			srcs = srcs[:maxSources]
+		}
+		if len(srcs) > 0 {
+			out[i].Sources = slices.Clone(srcs)
 		}
 	}
 	return out

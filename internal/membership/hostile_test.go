@@ -96,3 +96,22 @@ func TestOlderVersionQuerierIsNoted(t *testing.T) {
 		t.Errorf("LastOlderQuerier = %v v%d, want 10.0.0.9 v2", a, v)
 	}
 }
+
+// TestGroupViewsBoundHostSources: status asks for a few sources per host
+// (a flood's hosts hold hundreds of thousands), and the proxy's merge needs
+// no hosts at all.
+func TestGroupViewsBoundHostSources(t *testing.T) {
+	r := NewRouter(Config{}, addr("10.0.0.5"))
+	r.Report(t0, addr(h1), 3, []Record{{Type: IsInclude, Group: addr(G), Sources: floodSources(100)}})
+	st := r.GroupsWithHostSources(16)
+	if len(st) != 1 || len(st[0].Hosts) != 1 || len(st[0].Hosts[0].Sources) != 16 || st[0].Hosts[0].SourceCount != 100 || len(st[0].Include) != 100 {
+		t.Fatalf("GroupsWithHostSources(16) = %+v", st)
+	}
+	f, ok := r.Filter(addr(G))
+	if !ok || f.Hosts != nil || len(f.Include) != 100 {
+		t.Fatalf("Filter = %+v, %v; want the 100 sources and no hosts", f, ok)
+	}
+	if full, _ := r.Group(addr(G)); len(full.Hosts[0].Sources) != 100 {
+		t.Fatalf("Group lists %d host sources, want all 100", len(full.Hosts[0].Sources))
+	}
+}

@@ -183,7 +183,9 @@ type GroupState struct {
 type Host struct {
 	Addr    netip.Addr
 	Mode    FilterMode
-	Sources []netip.Addr // sorted
+	Sources []netip.Addr // sorted; the first of them only, when asked for fewer
+	// SourceCount is the length of the host's whole source list.
+	SourceCount int
 	// Expires is a Group Membership Interval after the host's last report
 	// for the group (§8.4).
 	Expires time.Time

@@ -514,13 +514,33 @@ func (r *Router) Wants(group, source netip.Addr) bool {
 }
 
 // Groups returns every group record, sorted by group.
-func (r *Router) Groups() []GroupState {
+func (r *Router) Groups() []GroupState { return r.GroupsWithHostSources(-1) }
+
+// hostNone asks a group view without its hosts.
+const hostNone = -2
+
+// GroupsWithHostSources returns every group record, sorted by group, with
+// at most n sources of each tracked host's list (negative: all of them):
+// under a flood a link's hosts can hold hundreds of thousands of sources,
+// and copying them for a status answer would cost more than the answer is
+// worth.
+func (r *Router) GroupsWithHostSources(n int) []GroupState {
 	out := make([]GroupState, 0, len(r.groups))
 	for _, g := range r.groups {
-		out = append(out, g.state(r.cfg.Version))
+		out = append(out, g.state(r.cfg.Version, max(n, -1)))
 	}
 	slices.SortFunc(out, func(a, b GroupState) int { return a.Group.Compare(b.Group) })
 	return out
+}
+
+// Filter returns the forwarding state of group grp, without its hosts:
+// what the proxy merges upstream.
+func (r *Router) Filter(grp netip.Addr) (GroupState, bool) {
+	g := r.groups[grp]
+	if g == nil {
+		return GroupState{}, false
+	}
+	return g.state(r.cfg.Version, hostNone), true
 }
 
 // Group returns the record of group g.
@@ -529,7 +549,7 @@ func (r *Router) Group(g netip.Addr) (GroupState, bool) {
 	if grp == nil {
 		return GroupState{}, false
 	}
-	return grp.state(r.cfg.Version), true
+	return grp.state(r.cfg.Version, -1), true
 }
 
 // NextDeadline returns the earliest time Advance has work to do, or the zero

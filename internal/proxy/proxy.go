@@ -870,7 +870,7 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 		if !d.up {
 			continue
 		}
-		if st, ok := d.router.Group(grp); ok {
+		if st, ok := d.router.Filter(grp); ok {
 			states = append(states, restrictState(d.cfg.ACL, st))
 		}
 	}
@@ -930,7 +930,7 @@ func (p *Proxy) restrict(grp netip.Addr, sub Subscription) Subscription {
 			if d := p.downs[ifi]; !d.up {
 				continue
 			}
-			if st, ok := p.downs[ifi].router.Group(grp); ok {
+			if st, ok := p.downs[ifi].router.Filter(grp); ok {
 				wanted = append(wanted, st.Include...)
 			}
 		}
