@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -36,6 +37,10 @@ type verbosity int
 func (v *verbosity) String() string   { return fmt.Sprint(int(*v)) }
 func (v *verbosity) IsBoolFlag() bool { return true }
 func (v *verbosity) Set(string) error { *v++; return nil }
+
+// defaultMemoryLimit is the runtime's soft memory limit unless GOMEMLIMIT
+// is set (see docs/mcast-proxy.8.md).
+const defaultMemoryLimit = 16 << 20
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
@@ -115,6 +120,13 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The Go runtime's soft memory limit, suited to a router with
+		// 64-128 MB: the daemon's state is bounded by its byte budgets,
+		// and this keeps garbage from piling up to twice the live heap
+		// under a flood. GOMEMLIMIT in the environment overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	log.Info("starting", "version", version, "config", *file)
 	opts := daemon.Options{Version: version, Reload: reload, ControlSocket: *socket, Load: load}
 	// Under systemd (Type=notify) the daemon reports readiness, reloads,

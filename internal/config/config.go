@@ -103,6 +103,10 @@ type Interface struct {
 	// MaxSources how many sources per group; records beyond are ignored.
 	// On an upstream they hold the defaults and mean nothing.
 	MaxGroups, MaxSources int
+	// MaxMemory is the byte budget of the state hosts on a downstream can
+	// create: groups, sources, tracked hosts and their source lists, and
+	// forwarding entries for traffic they send. In bytes.
+	MaxMemory int
 	// FastLeave stops forwarding a group (or source) on a downstream as soon
 	// as the last host that reported it leaves, without last-member queries.
 	FastLeave bool
@@ -146,6 +150,9 @@ type Config struct {
 	// Table is the kernel multicast routing table (MRT_TABLE, MRT6_TABLE)
 	// to use; 0 means the kernel's default table.
 	Table uint32
+	// MaxMemoryTotal is the byte budget shared by all downstreams, besides
+	// each one's MaxMemory. In bytes.
+	MaxMemoryTotal int
 	// Interfaces are in file order, disabled ones included.
 	Interfaces []Interface
 }

@@ -77,6 +77,7 @@ func iface(name string, role Role, line int) Interface {
 		IPv4:                    true,
 		MaxGroups:               1024,
 		MaxSources:              128,
+		MaxMemory:               2 << 20,
 		Pos:                     Pos{File: testFile, Line: line, Col: 1},
 	}
 }
@@ -361,6 +362,9 @@ interface lan { downstream; ipv4 no; ipv6 yes; allow group any; max-groups 1; ma
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
+			if tt.want.MaxMemoryTotal == 0 {
+				tt.want.MaxMemoryTotal = defaultMaxMemoryTotal << 10
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", got, tt.want)
 			}
@@ -372,7 +376,7 @@ func TestParseQuoted(t *testing.T) {
 	in := "# a comment with \"quotes\" { }\r\n\r\ninterface \"pppoe-wan\"\r\n{\r\n\tupstream\r\n}\r\n" +
 		"interface \"br-lan\" { \"downstream\" }\n" +
 		`interface "a\"b\\c#{}" { downstream }` + "\n"
-	want := &Config{File: testFile, IPv4: true, Interfaces: []Interface{
+	want := &Config{File: testFile, IPv4: true, MaxMemoryTotal: 4 << 20, Interfaces: []Interface{
 		iface("pppoe-wan", RoleUpstream, 3),
 		iface("br-lan", RoleDownstream, 7),
 		iface(`a"b\c#{}`, RoleDownstream, 8),
@@ -482,7 +486,7 @@ func TestParseInvalid(t *testing.T) {
 			name: "interface names",
 			in: ok + "interface \"\" { disabled }\ninterface abcdefghijklmnop { disabled }\ninterface . { disabled }\n" +
 				"interface .. { disabled }\ninterface a/b { disabled }\ninterface \"a b\" { disabled }\ninterface eth0:1 { disabled }\n" +
-				"interface abcdefghijklmno { disabled }\n",
+				"interface abcdefghijklmno { disabled }\ninterface \"a\x1bb\" { disabled }\n",
 			want: []string{
 				`t.conf:3:11: empty interface name`,
 				`t.conf:4:11: interface name "abcdefghijklmnop" is longer than 15 bytes`,
@@ -491,6 +495,7 @@ func TestParseInvalid(t *testing.T) {
 				`t.conf:7:11: interface name "a/b" contains "/", whitespace or NUL`,
 				`t.conf:8:11: interface name "a b" contains "/", whitespace or NUL`,
 				`t.conf:9:11: interface name "eth0:1" contains ":"; an alias label like eth0:1 is not an interface`,
+				`t.conf:11:11: interface name "a\x1bb" contains a control character or invalid UTF-8`,
 			},
 		},
 		{
@@ -936,7 +941,7 @@ func TestFormat(t *testing.T) {
 			"\tdeny group 239.255.255.250/32\n\tdeny group ff05::fb/128\n\tipv4 yes\n\tipv6 yes\n}\n",
 		"\tallow group ff00::/8 source 2001:db8::/32\n", // the source's family only
 		"\tdeny group 224.0.0.0/4\n\tdeny group ff00::/8\n",
-		"\tmax-groups 256\n\tmax-sources 16\n\tfast-leave yes\n\tallow group 232.0.0.0/8 source 192.0.2.0/24\n",
+		"\tmax-groups 256\n\tmax-sources 16\n\tmax-memory 2048\n\tfast-leave yes\n\tallow group 232.0.0.0/8 source 192.0.2.0/24\n",
 		"\tallow group ff3e::/16\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -997,4 +1002,38 @@ func TestDocExamples(t *testing.T) {
 	if n < 3 {
 		t.Errorf("found %d examples, want at least 3", n)
 	}
+}
+
+// TestMemoryBudgets: max-memory (per downstream) and max-memory-total (all
+// downstreams) are KiB, with defaults, ranges, and max-memory refused on an
+// upstream.
+func TestMemoryBudgets(t *testing.T) {
+	c, err := Parse(testFile, []byte("max-memory-total 8192\ninterface wan { upstream }\ninterface lan { downstream; max-memory 512 }\ninterface guest { downstream }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxMemoryTotal != 8<<20 || c.Interfaces[1].MaxMemory != 512<<10 || c.Interfaces[2].MaxMemory != 2<<20 {
+		t.Errorf("total %d, lan %d, guest %d; want 8 MiB, 512 KiB, 2 MiB", c.MaxMemoryTotal, c.Interfaces[1].MaxMemory, c.Interfaces[2].MaxMemory)
+	}
+	_, err = Parse(testFile, []byte("max-memory-total 10\ninterface wan { upstream; max-memory 100 }\ninterface lan { downstream; max-memory 2000000 }\n"))
+	want := []string{
+		"t.conf:1:18: max-memory-total 10 is out of range 64..1048576",
+		"t.conf:2:27: max-memory is only meaningful on a downstream interface",
+		"t.conf:3:40: max-memory 2000000 is out of range 64..1048576",
+	}
+	if got := errorLines(err); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func errorLines(err error) []string {
+	var errs Errors
+	if !errors.As(err, &errs) {
+		return nil
+	}
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
 }

@@ -23,7 +23,7 @@ type Delta struct {
 // configurations (as Parse returns them).
 func Compare(old, new *Config) Delta {
 	var d Delta
-	d.Global = old.IPv4 != new.IPv4 || old.IPv6 != new.IPv6 || old.Table != new.Table
+	d.Global = old.IPv4 != new.IPv4 || old.IPv6 != new.IPv6 || old.Table != new.Table || old.MaxMemoryTotal != new.MaxMemoryTotal
 	before := make(map[string]*Interface, len(old.Interfaces))
 	for i := range old.Interfaces {
 		before[old.Interfaces[i].Name] = &old.Interfaces[i]

@@ -152,6 +152,7 @@ func TestInterfaceEqual(t *testing.T) {
 		"ACL":                     ACL{rule(true, "239.0.0.0/8", "", 4)},
 		"MaxGroups":               1,
 		"MaxSources":              1,
+		"MaxMemory":               64 << 10,
 		"FastLeave":               true,
 		"Pos":                     nil, // ignored
 	}

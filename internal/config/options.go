@@ -92,6 +92,9 @@ var globalOptions = []*option{
 	{name: "table", kind: kindUint, field: "Table", sample: "100",
 		global: func(r *rawConfig) any { return &r.table },
 		value:  func(c *Config, _ *Interface) (any, bool) { return c.Table, c.Table != 0 }},
+	{name: "max-memory-total", kind: kindInt, field: "MaxMemoryTotal", sample: "8192",
+		global: func(r *rawConfig) any { return &r.maxMemoryTotal },
+		value:  always(func(c *Config, _ *Interface) int { return c.MaxMemoryTotal >> 10 })},
 }
 
 var interfaceOptions = []*option{
@@ -140,6 +143,9 @@ var interfaceOptions = []*option{
 	{name: "max-sources", kind: kindInt, only: RoleDownstream, field: "MaxSources", sample: "10",
 		iface: func(r *rawInterface) any { return &r.maxSources },
 		value: always(func(_ *Config, i *Interface) int { return i.MaxSources })},
+	{name: "max-memory", kind: kindInt, only: RoleDownstream, field: "MaxMemory", sample: "512",
+		iface: func(r *rawInterface) any { return &r.maxMemory },
+		value: always(func(_ *Config, i *Interface) int { return i.MaxMemory >> 10 })},
 	{name: "fast-leave", kind: kindBool, only: RoleDownstream, field: "FastLeave", sample: "yes",
 		iface: func(r *rawInterface) any { return &r.fastLeave },
 		value: always(func(_ *Config, i *Interface) bool { return i.FastLeave })},

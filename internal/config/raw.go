@@ -23,7 +23,9 @@ type rawConfig struct {
 	end        Pos // where "missing something" errors about the whole file point
 	ipv4, ipv6 setting[bool]
 	table      setting[uint64]
-	ifaces     []*rawInterface
+	// maxMemoryTotal is in KiB.
+	maxMemoryTotal setting[int]
+	ifaces         []*rawInterface
 }
 
 type rawInterface struct {
@@ -54,6 +56,7 @@ type rawInterface struct {
 	priority   setting[int]
 	maxGroups  setting[int]
 	maxSources setting[int]
+	maxMemory  setting[int] // KiB
 	fastLeave  setting[bool]
 	rules      []rawRule
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults.
@@ -24,6 +26,13 @@ const (
 	defaultLastMemberQueryInterval = time.Second
 	defaultMaxGroups               = 1024
 	defaultMaxSources              = 128
+	// Byte budgets of the state hosts can create, in KiB: per downstream
+	// and for all downstreams together. A downstream with 1024 groups of
+	// one host each needs about 0.7 MiB; the total keeps the daemon, with
+	// the Go runtime's own, under 24 MiB however hostile the LAN is
+	// (docs/performance.md).
+	defaultMaxMemory      = 2048
+	defaultMaxMemoryTotal = 4096
 )
 
 // Limits of what the wire and the kernel can carry.
@@ -49,6 +58,10 @@ const (
 	// Limits on the state hosts can make a downstream hold.
 	maxMaxGroups  = 65536
 	maxMaxSources = 1024
+	// Budgets in KiB: below 64 KiB a link cannot hold a useful set of
+	// groups; 1 GiB is far beyond any router.
+	minMaxMemory = 64
+	maxMaxMemory = 1 << 20
 	// RT_TABLE_DEFAULT in linux/rtnetlink.h: the table ipmr and ip6mr
 	// create at boot and the default multicast rule points at.
 	kernelDefaultTable = 253
@@ -107,6 +120,7 @@ func (r *rawConfig) validate() (*Config, Errors) {
 			c.Table = uint32(t.Val)
 		}
 	}
+	c.MaxMemoryTotal = v.intIn(r.maxMemoryTotal, "max-memory-total", minMaxMemory, maxMaxMemory, defaultMaxMemoryTotal, "") << 10
 
 	first := map[string]*rawInterface{}
 	enabled, upstreams, downstreams := 0, 0, 0
@@ -186,6 +200,10 @@ func (v *validator) checkName(ri *rawInterface) {
 		v.errorf(ri.namePos, "interface name %q contains \":\"; an alias label like eth0:1 is not an interface", n)
 	case strings.ContainsAny(n, "/ \t\n\v\f\r\x00"):
 		v.errorf(ri.namePos, "interface name %q contains \"/\", whitespace or NUL", n)
+	case strings.ContainsFunc(n, unicode.IsControl) || !utf8.ValidString(n):
+		// The kernel takes them, but they are never a real name, and
+		// printed by status they would drive a terminal.
+		v.errorf(ri.namePos, "interface name %q contains a control character or invalid UTF-8", n)
 	}
 }
 
@@ -220,6 +238,7 @@ func (v *validator) checkInterface(ri *rawInterface, c *Config) Interface {
 	v.checkQuerier(ri, &iface)
 	iface.MaxGroups = v.intIn(ri.maxGroups, "max-groups", 1, maxMaxGroups, defaultMaxGroups, "")
 	iface.MaxSources = v.intIn(ri.maxSources, "max-sources", 1, maxMaxSources, defaultMaxSources, "")
+	iface.MaxMemory = v.intIn(ri.maxMemory, "max-memory", minMaxMemory, maxMaxMemory, defaultMaxMemory, "") << 10
 	iface.FastLeave = valueOr(ri.fastLeave, false)
 	v.checkSources(ri, &iface)
 	v.checkACL(ri, &iface)
@@ -356,6 +375,7 @@ func (v *validator) checkFamily(pos Pos, what string, p netip.Prefix, iface *Int
 // never decide anything and is reported, since it usually means the rules
 // are in the wrong order.
 func (v *validator) checkACL(ri *rawInterface, iface *Interface) {
+	shadows := newShadowIndex()
 	for _, rr := range ri.rules {
 		rule := Rule{Allow: rr.allow, Pos: rr.pos}
 		ok := true
@@ -390,13 +410,13 @@ func (v *validator) checkACL(ri *rawInterface, iface *Interface) {
 		shadowed := false
 		for _, g := range groups {
 			rule.Group = g
-			for _, earlier := range iface.ACL {
-				if !shadowed && earlier.Pos != rule.Pos && earlier.covers(rule) {
-					v.errorf(rr.pos, "%s never matches: %q at %s comes first and covers it",
-						ruleText(rr), earlier.String(), lineCol(earlier.Pos))
-					shadowed = true
-				}
+			if i := shadows.coverer(iface.ACL, rule); !shadowed && i >= 0 {
+				earlier := iface.ACL[i]
+				v.errorf(rr.pos, "%s never matches: %q at %s comes first and covers it",
+					ruleText(rr), earlier.String(), lineCol(earlier.Pos))
+				shadowed = true
 			}
+			shadows.add(rule, len(iface.ACL))
 			iface.ACL = append(iface.ACL, rule)
 		}
 	}

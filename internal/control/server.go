@@ -25,8 +25,12 @@ const (
 	// loopTimeout bounds both handing a call to the daemon loop and waiting
 	// for its reply.
 	loopTimeout = 2 * time.Second
-	// maxHandlers bounds concurrent connections; more wait in the kernel's
-	// backlog until a handler finishes (at most ioTimeout+2*loopTimeout).
+	// maxHandlers bounds concurrent connections. When all are busy, a new
+	// connection evicts the one that has waited longest for its request:
+	// a client that connects and sends nothing cannot hold every handler
+	// (a real client sends its request at once). When every handler
+	// already has its request, new connections wait in the kernel's
+	// backlog until one finishes (at most ioTimeout+2*loopTimeout).
 	maxHandlers = 8
 	// maxDrain and drainTimeout bound reading past the request.
 	maxDrain     = 64 << 10
@@ -45,8 +49,15 @@ type Server struct {
 	ioTimeout   time.Duration
 	loopTimeout time.Duration
 
-	ctx      context.Context // cancelled by Close
-	cancel   context.CancelFunc
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+
+	// readingMu guards reading: the connections whose handler is still
+	// reading the request, with when they were accepted. The accept loop
+	// evicts from it, the handlers remove themselves.
+	readingMu sync.Mutex
+	reading   map[*net.UnixConn]time.Time
+
 	handlers sync.WaitGroup // accept loop and connection handlers
 	close    sync.Once
 	closeErr error
@@ -84,6 +95,7 @@ func Listen(path string) (*Server, error) {
 		loopTimeout: loopTimeout,
 		ctx:         ctx,
 		cancel:      cancel,
+		reading:     map[*net.UnixConn]time.Time{},
 	}, nil
 }
 
@@ -143,11 +155,6 @@ func (s *Server) accept(calls chan<- Call) {
 	defer s.handlers.Done()
 	slots := make(chan struct{}, maxHandlers)
 	for {
-		select {
-		case slots <- struct{}{}:
-		case <-s.ctx.Done():
-			return
-		}
 		conn, err := s.ln.AcceptUnix()
 		if err != nil {
 			if s.ctx.Err() != nil {
@@ -155,7 +162,6 @@ func (s *Server) accept(calls chan<- Call) {
 			}
 			// Only resource exhaustion (EMFILE) gets here; back off
 			// instead of spinning.
-			<-slots
 			select {
 			case <-time.After(100 * time.Millisecond):
 			case <-s.ctx.Done():
@@ -163,6 +169,20 @@ func (s *Server) accept(calls chan<- Call) {
 			}
 			continue
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.evictOldestReader()
+			select {
+			case slots <- struct{}{}:
+			case <-s.ctx.Done():
+				conn.Close()
+				return
+			}
+		}
+		s.readingMu.Lock()
+		s.reading[conn] = time.Now()
+		s.readingMu.Unlock()
 		s.handlers.Add(1)
 		go func() {
 			defer s.handlers.Done()
@@ -199,8 +219,29 @@ func (s *Server) handle(conn *net.UnixConn, calls chan<- Call) {
 	io.Copy(io.Discard, io.LimitReader(conn, maxDrain))
 }
 
-func (s *Server) answer(conn io.Reader, calls chan<- Call) Response {
+// evictOldestReader closes the connection that has waited longest for its
+// request, if any, which frees its handler at once.
+func (s *Server) evictOldestReader() {
+	s.readingMu.Lock()
+	defer s.readingMu.Unlock()
+	var oldest *net.UnixConn
+	var since time.Time
+	for c, t := range s.reading {
+		if oldest == nil || t.Before(since) {
+			oldest, since = c, t
+		}
+	}
+	if oldest != nil {
+		delete(s.reading, oldest)
+		oldest.Close()
+	}
+}
+
+func (s *Server) answer(conn *net.UnixConn, calls chan<- Call) Response {
 	raw, err := readRequest(conn)
+	s.readingMu.Lock()
+	delete(s.reading, conn)
+	s.readingMu.Unlock()
 	if err != nil {
 		return failure(err.Error())
 	}

@@ -249,6 +249,24 @@ func TestSilentClientBlocksNobody(t *testing.T) {
 	}
 }
 
+// TestSilentClientsCannotHoldEverySlot: clients that connect and send
+// nothing, more of them than there are handlers, must not keep a real
+// client from its answer.
+func TestSilentClientsCannotHoldEverySlot(t *testing.T) {
+	path, _ := serve(t, func(s *Server) { s.ioTimeout = time.Minute }, fakeLoop)
+	for range 2 * maxHandlers {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	resp, err := Do(path, Request{Version: 1, Command: CommandStatus})
+	if err != nil || !resp.OK {
+		t.Fatalf("Do = %+v, %v", resp, err)
+	}
+}
+
 func TestSilentClientTimesOut(t *testing.T) {
 	path, _ := serve(t, func(s *Server) { s.ioTimeout = 100 * time.Millisecond }, fakeLoop)
 	c, err := net.Dial("unix", path)

@@ -97,10 +97,13 @@ type Source struct {
 
 // Host is one reporting host of a group.
 type Host struct {
-	Address   string   `json:"address"`
-	Mode      string   `json:"mode"`
-	Sources   []string `json:"sources,omitempty"`
-	ExpiresIn float64  `json:"expires_in"`
+	Address string   `json:"address"`
+	Mode    string   `json:"mode"`
+	Sources []string `json:"sources,omitempty"`
+	// SourcesOmitted counts the sources of a long list left out of
+	// Sources, which holds the first of them in address order.
+	SourcesOmitted int     `json:"sources_omitted,omitempty"`
+	ExpiresIn      float64 `json:"expires_in"`
 }
 
 // Subscription is one group the proxy is a member of on its upstream

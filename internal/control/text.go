@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // WriteText renders st for a terminal: a header, the interfaces, the groups
@@ -42,10 +44,42 @@ func WriteText(w io.Writer, st *Status) error {
 	writeRoutes(&b, st.Routes)
 	writeCounters(&b, st.Counters, ifaces)
 
-	if _, err := w.Write(b.Bytes()); err != nil {
+	if _, err := w.Write(escapeControls(b.Bytes())); err != nil {
 		return fmt.Errorf("control: write status: %w", err)
 	}
 	return nil
+}
+
+// escapeControls writes control characters (but newlines) and invalid
+// UTF-8 as \xNN. Interface names come from the kernel as well as from the
+// configuration, and the kernel lets a name hold an escape sequence; printed
+// raw, it would drive the operator's terminal.
+func escapeControls(b []byte) []byte {
+	clean := true
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if (r == utf8.RuneError && n == 1) || (unicode.IsControl(r) && r != '\n') {
+			clean = false
+			break
+		}
+		i += n
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if (r == utf8.RuneError && n == 1) || (unicode.IsControl(r) && r != '\n') {
+			for _, c := range b[i : i+n] {
+				out = fmt.Appendf(out, "\\x%02x", c)
+			}
+		} else {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	return out
 }
 
 func writeInterfaces(b *bytes.Buffer, ifaces []Interface) {

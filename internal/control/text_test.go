@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -256,3 +257,17 @@ const sampleJSON = `{
     }
   ]
 }`
+
+// TestWriteTextEscapesControlCharacters: the kernel accepts interface names
+// with escape sequences; status must not send them to the terminal.
+func TestWriteTextEscapesControlCharacters(t *testing.T) {
+	st := &Status{Interfaces: []Interface{{Name: "ev\x1b[2Jil\x7f", Family: "ipv4", Role: "downstream", State: "waiting", VIF: -1}}}
+	var b bytes.Buffer
+	if err := WriteText(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\x7f") || !strings.Contains(out, `ev\x1b[2Jil\x7f`) {
+		t.Errorf("control characters not escaped:\n%q", out)
+	}
+}

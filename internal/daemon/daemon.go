@@ -103,9 +103,13 @@ type Daemon struct {
 	upSince time.Time // when it went into service
 	rules   []mroute.Rule
 
-	errLogged map[string]bool
-	warned    map[string]bool
-	checkAt   time.Time // next operational check (upstream queries heard)
+	errLog errorLog
+	clock  brainClock // the time the brains see
+	// budget is the state budget all downstreams of both families share
+	// (max-memory-total).
+	budget  *membership.Budget
+	warned  map[string]bool
+	checkAt time.Time // next operational check (upstream queries heard)
 
 	superviseAt time.Time // next watchdog and status update; zero without a supervisor
 	lastStatus  string    // the status line last sent to the supervisor
@@ -118,8 +122,9 @@ type Daemon struct {
 func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
 	d := &Daemon{
 		log: log, opts: opts, cfg: cfg, started: time.Now(),
-		events:    make(chan event, eventQueue),
-		errLogged: map[string]bool{}, warned: map[string]bool{},
+		events: make(chan event, eventQueue),
+		warned: map[string]bool{},
+		budget: membership.NewBudget(int64(cfg.MaxMemoryTotal)),
 	}
 	w, snap, err := linkwatch.Watch(linkSettle)
 	if err != nil {
@@ -135,42 +140,45 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		d.ctl, d.calls = ctl, make(chan control.Call)
 		go ctl.Serve(d.calls)
 	}
-	if err := d.openPlanes(); err != nil {
+	planes, err := d.openPlanes(cfg)
+	if err != nil {
 		if d.ctl != nil {
 			d.ctl.Close()
 		}
-		d.closePlanes()
 		w.Close()
 		return err
 	}
-	d.addRules()
+	d.planes = planes
+	d.syncRules()
 	now := time.Now()
 	d.reconcile(now)
 	d.ready(now)
 	return d.serve(ctx)
 }
 
-// openPlanes opens a routing socket for every family the configuration
-// enables.
-func (d *Daemon) openPlanes() error {
+// openPlanes opens a routing socket on cfg's table for every family cfg
+// puts in service. On error it closes what it opened and returns none.
+func (d *Daemon) openPlanes(cfg *config.Config) ([]*plane, error) {
+	var planes []*plane
 	for _, fam := range families {
-		if !fam.enabled(d.cfg) {
+		if !fam.enabled(cfg) {
 			continue
 		}
-		p, err := d.openPlane(fam)
+		p, err := d.openPlane(fam, cfg.Table)
 		if err != nil {
-			return err
+			closePlanes(planes)
+			return nil, err
 		}
-		d.planes = append(d.planes, p)
+		planes = append(planes, p)
 	}
-	if len(d.planes) == 0 {
-		return errors.New("no address family has both an upstream and a downstream interface")
+	if len(planes) == 0 {
+		return nil, errors.New("no address family has both an upstream and a downstream interface")
 	}
-	return nil
+	return planes, nil
 }
 
-func (d *Daemon) openPlane(fam *family) (*plane, error) {
-	mr, err := fam.open(d.cfg.Table)
+func (d *Daemon) openPlane(fam *family, table uint32) (*plane, error) {
+	mr, err := fam.open(table)
 	if err != nil {
 		if errors.Is(err, mroute.ErrInUse) {
 			return nil, fmt.Errorf("%s: %w (%v)", fam.name, ErrTableInUse, err)
@@ -178,22 +186,30 @@ func (d *Daemon) openPlane(fam *family) (*plane, error) {
 		return nil, fmt.Errorf("%s multicast routing socket: %w", fam.name, err)
 	}
 	p := newPlane(fam, mr, d.log.With("family", fam.name))
+	p.brain.ShareBudget(d.budget)
 	p.brain.Start(time.Now())
 	go p.read(d.events)
 	return p, nil
 }
 
-// closePlanes closes every routing socket, which removes its forwarding
-// entries and VIFs, and waits for the readers to stop.
+// closePlanes closes the daemon's routing sockets, which removes their
+// forwarding entries and VIFs.
 func (d *Daemon) closePlanes() {
-	for _, p := range d.planes {
+	closePlanes(d.planes)
+	d.planes = nil
+}
+
+// closePlanes closes the routing sockets of planes and waits for their
+// readers to stop.
+func closePlanes(planes []*plane) {
+	for _, p := range planes {
 		if err := p.mr.Close(); err != nil {
 			p.log.Warn("closing multicast routing socket", "err", err)
 		}
 		<-p.readerDone
 		p.logStats()
+		p.brain.ShareBudget(nil) // give back what its links held
 	}
-	d.planes = nil
 }
 
 func (d *Daemon) serve(ctx context.Context) error {
@@ -201,12 +217,21 @@ func (d *Daemon) serve(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		d.resetTimer(timer)
+		// A control request goes before queued packets: under a flood the
+		// event queue is never empty, and status must still answer.
+		select {
+		case call := <-d.calls:
+			call.Reply <- d.answer(call.Req)
+			continue
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			d.shutdown()
 			return nil
 		case ev := <-d.events:
 			d.handle(ev)
+			ev.plane.queued.give(len(ev.pkt.Payload))
 		case ch, ok := <-d.watcher.C():
 			if ok {
 				d.linksChanged(ch)
@@ -215,8 +240,10 @@ func (d *Daemon) serve(ctx context.Context) error {
 			d.reloading(d.reloadAndLog)
 		case call := <-d.calls:
 			call.Reply <- d.answer(call.Req)
-		case now := <-timer.C:
+		case fired := <-timer.C:
+			now := d.clock.at(fired)
 			for _, p := range d.planes {
+				p.noteLoss(now)
 				d.execute(p, p.brain.Advance(now))
 			}
 			if !d.checkAt.IsZero() && !now.Before(d.checkAt) {
@@ -276,6 +303,8 @@ func (d *Daemon) resetTimer(t *time.Timer) {
 
 func (d *Daemon) handle(ev event) {
 	p, pkt := ev.plane, ev.pkt
+	ev.at = d.clock.at(ev.at)
+	p.noteLoss(ev.at)
 	if !slices.Contains(d.planes, p) {
 		return // a plane closed by a reload
 	}
@@ -284,7 +313,12 @@ func (d *Daemon) handle(ev event) {
 			return
 		}
 		p.upcalls++
+		refused := p.brain.Stats().SourceNotAccepted
 		d.execute(p, p.brain.SourceActive(ev.at, u.Ifindex, u.Source, u.Group))
+		if p.brain.Stats().SourceNotAccepted > refused {
+			d.sourceNotAccepted(p, u.Source, u.Group)
+		}
+		p.reportLimits(ev.at, u.Ifindex)
 		return
 	}
 	name, ok := p.links[pkt.Ifindex]
@@ -303,9 +337,13 @@ func (d *Daemon) handle(ev event) {
 		return
 	}
 	p.received[msg.kind]++
+	for range msg.skipped {
+		p.drop(pkt.Ifindex, dropBadRecord)
+	}
 	if msg.query != nil {
 		p.link(name).queries++
 		d.execute(p, p.brain.Query(ev.at, pkt.Ifindex, pkt.Src, *msg.query))
+		p.reportOlderQuerier(ev.at, pkt.Ifindex)
 		return
 	}
 	p.link(name).reports++
@@ -331,16 +369,55 @@ func (p *plane) reportLimits(now time.Time, ifindex int) {
 	st := r.Stats()
 	name := p.links[ifindex]
 	c := p.link(name)
-	total := st.GroupLimit + st.SourceLimit + st.HostLimit
+	total := st.GroupLimit + st.SourceLimit + st.HostLimit + st.MemoryLimit
 	if total < c.limitLogged {
 		c.limitLogged = 0 // the link came back with a new router
 	}
 	if total == c.limitLogged || now.Sub(c.limitLoggedAt) < limitLogInterval {
 		return
 	}
-	p.log.Warn("limit reached: new membership state refused (raise max-groups or max-sources if this is legitimate)",
-		"interface", name, "refused", total-c.limitLogged, "groups", st.GroupLimit, "sources", st.SourceLimit, "hosts", st.HostLimit)
+	p.log.Warn("limit reached: new membership state refused (raise max-groups, max-sources, max-memory or max-memory-total if this is legitimate)",
+		"interface", name, "refused", total-c.limitLogged, "groups", st.GroupLimit, "sources", st.SourceLimit, "hosts", st.HostLimit,
+		"memory", st.MemoryLimit, "state-bytes", r.StateBytes())
 	c.limitLogged, c.limitLoggedAt = total, now
+}
+
+// reportOlderQuerier logs, at most once a minute per link, that a querier
+// of an older version than ours was heard: RFC 3376 §7.3.1 and RFC 3810
+// §8.3.1 ask for the warning, since routers of mixed versions on one link
+// need the administrator to configure the older version on all of them.
+func (p *plane) reportOlderQuerier(now time.Time, ifindex int) {
+	r, ok := p.brain.Router(ifindex)
+	if !ok {
+		return
+	}
+	n := r.Stats().OlderQuerier
+	name := p.links[ifindex]
+	c := p.link(name)
+	if n < c.olderLogged {
+		c.olderLogged = 0 // the link came back with a new router
+	}
+	if n == c.olderLogged || now.Sub(c.olderLoggedAt) < limitLogInterval {
+		return
+	}
+	addr, version := r.LastOlderQuerier()
+	if p.fam == ipv6 {
+		version = membershipToMLD(version)
+	}
+	p.log.Warn("a querier of an older protocol version is on the link; configure that version on this interface (igmp-version or mld-version) or upgrade the other router",
+		"interface", name, "querier", addr, "version", version)
+	c.olderLogged, c.olderLoggedAt = n, now
+}
+
+// sourceNotAccepted explains, once per upstream, why upstream traffic is
+// not forwarded: its source is outside the upstream's subnets. A PPPoE
+// upstream's /32 address covers no provider source, so this is what a
+// missing 'source' line looks like.
+func (d *Daemon) sourceNotAccepted(p *plane, src, grp netip.Addr) {
+	up := p.brain.Upstream()
+	d.warnOnce("source not accepted "+p.fam.name+" "+up.Name,
+		"upstream traffic refused: its source is not in the upstream interface's subnets; if the provider sends from elsewhere (a PPPoE link has a /32 address), add 'source <prefix>' for it to the upstream",
+		"interface", up.Name, "source", src, "group", grp, "fix", "source "+netip.PrefixFrom(src, src.BitLen()).String())
 }
 
 // execute carries out a brain's actions. A failure is logged (once per
@@ -373,12 +450,15 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			p.log.Debug("forwarding stopped", "source", a.Source, "group", a.Group)
 		case proxy.ReadCounters:
 			counts := make(map[proxy.Flow]uint64, len(a.Flows))
+			wrongIf := make(map[proxy.Flow]uint64, len(a.Flows))
 			for _, f := range a.Flows {
 				if c, err := p.mr.Counters(f.Source, f.Group); err == nil {
-					counts[f] = c.Packets
+					counts[f], wrongIf[f] = c.Packets, c.WrongIf
 				}
 			}
-			acts = append(acts, p.brain.Counters(time.Now(), counts)...)
+			now := time.Now()
+			acts = append(acts, p.brain.Duplicates(now, counts, wrongIf)...)
+			acts = append(acts, p.brain.Counters(now, counts)...)
 		}
 	}
 }
@@ -404,19 +484,17 @@ func (d *Daemon) subscribe(a proxy.Subscribe) {
 }
 
 // check logs a failed kernel operation. The same failure is logged at
-// warning level once and at debug level after that, so a broken link cannot
-// flood the log.
+// warning level once an hour and at debug level in between, so a broken
+// link cannot flood the log (see errorLog).
 func (d *Daemon) check(err error, what string, args ...any) {
 	if err == nil {
 		return
 	}
 	args = append(args, "err", err)
-	key := what + err.Error()
-	if d.errLogged[key] {
+	if !d.errLog.warn(errorKey(what, err), time.Now()) {
 		d.log.Debug(what+" failed", args...)
 		return
 	}
-	d.errLogged[key] = true
 	d.log.Warn(what+" failed", args...)
 }
 
@@ -460,10 +538,19 @@ func (p *plane) read(events chan<- event) {
 			}
 			continue
 		}
+		if !p.queued.take(len(pkt.Payload)) {
+			p.readDrops[dropQueueFull].Add(1)
+			// The loop is behind: let the kernel drop the next packets
+			// in the socket buffer for a moment rather than spend the
+			// CPU the loop needs on reading and dropping them here.
+			time.Sleep(queueFullPause)
+			continue
+		}
 		pkt.Payload = slices.Clone(pkt.Payload)
 		select {
 		case events <- event{plane: p, pkt: pkt, at: time.Now()}:
 		default:
+			p.queued.give(len(pkt.Payload))
 			p.readDrops[dropQueueFull].Add(1)
 		}
 	}

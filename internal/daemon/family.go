@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
@@ -81,10 +82,12 @@ func (s mldSocket) Send(ifindex int, src, dst netip.Addr, payload []byte) error 
 }
 
 // familyInService reports whether a family has an upstream and at least one
-// downstream to proxy between.
+// downstream to proxy between. Any upstream counts, not only the preferred
+// one: a family only a backup upstream carries is proxied while that backup
+// is the active upstream (and its plane waits without an upstream while
+// another one is).
 func familyInService(c *config.Config, on func(*config.Interface) bool) bool {
-	up := c.Upstream()
-	if up == nil || !on(up) {
+	if !slices.ContainsFunc(c.Upstreams(), on) {
 		return false
 	}
 	for _, d := range c.Downstreams() {

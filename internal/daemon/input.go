@@ -23,6 +23,7 @@ const (
 	dropOwn
 	dropQueueFull
 	dropReadError
+	dropBadRecord
 	numDrops
 )
 
@@ -39,6 +40,7 @@ var dropNames = [numDrops]string{
 	dropOwn:         "own_packet",
 	dropQueueFull:   "queue_full",
 	dropReadError:   "read_error",
+	dropBadRecord:   "bad_record",
 }
 
 // message is one IGMP message that passed the input checks, in the
@@ -48,6 +50,7 @@ type message struct {
 	query   *membership.Query // non-nil for a query
 	version int               // for reports: 1, 2 or 3
 	records []membership.Record
+	skipped int // records of the report dropped as malformed
 }
 
 // packetInfo is what the IP layer told us about a received message.
@@ -103,7 +106,7 @@ func decodeIGMP(info packetInfo, payload []byte) (message, int, bool) {
 		for _, r := range m.Records {
 			recs = append(recs, membership.Record{Type: membership.RecordType(r.Type), Group: r.Group, Sources: r.Sources})
 		}
-		return message{kind: "igmpv3_report", version: 3, records: recs}, 0, true
+		return message{kind: "igmpv3_report", version: 3, records: recs, skipped: m.Skipped}, 0, true
 	}
 	return message{}, dropUnknownType, false
 }

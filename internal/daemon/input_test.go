@@ -19,6 +19,18 @@ func mustMarshal(t *testing.T, m igmp.Message) []byte {
 	return b
 }
 
+// v3WithBadRecord is an IGMPv3 report with an IS_IN(s) record for g and an
+// IS_EX record for the unicast address 10.1.1.1.
+func v3WithBadRecord(g, s netip.Addr) []byte {
+	b := []byte{0x22, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 1}
+	b = append(b, g.AsSlice()...)
+	b = append(b, s.AsSlice()...)
+	b = append(b, 2, 0, 0, 0, 10, 1, 1, 1)
+	c := igmp.Checksum(b)
+	b[2], b[3] = byte(c>>8), byte(c)
+	return b
+}
+
 func TestDecode(t *testing.T) {
 	g := netip.MustParseAddr("239.1.1.1")
 	s := netip.MustParseAddr("10.0.0.2")
@@ -43,6 +55,8 @@ func TestDecode(t *testing.T) {
 			message{kind: "igmpv2_leave", version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: g}}}, -1},
 		{"v3 report", ok, mustMarshal(t, &igmp.V3Report{Records: []igmp.GroupRecord{{Type: igmp.ModeIsInclude, Group: g, Sources: []netip.Addr{s}}}}),
 			message{kind: "igmpv3_report", version: 3, records: []membership.Record{{Type: membership.IsInclude, Group: g, Sources: []netip.Addr{s}}}}, -1},
+		{"v3 report with a record for a unicast group keeps the others", ok, v3WithBadRecord(g, s),
+			message{kind: "igmpv3_report", version: 3, skipped: 1, records: []membership.Record{{Type: membership.IsInclude, Group: g, Sources: []netip.Addr{s}}}}, -1},
 		{"v2 report without router alert", packetInfo{ttl: 1}, v2report, message{}, dropRouterAlert},
 		{"ttl 2", packetInfo{ttl: 2, routerAlert: true}, v2report, message{}, dropTTL},
 		{"bad checksum", ok, badSum, message{}, dropChecksum},

@@ -57,7 +57,7 @@ func decodeMLD(info packetInfo, payload []byte) (message, int, bool) {
 		for _, r := range m.Records {
 			recs = append(recs, membership.Record{Type: membership.RecordType(r.Type), Group: r.Group, Sources: r.Sources})
 		}
-		return message{kind: "mldv2_report", version: mldToMembership(2), records: recs}, 0, true
+		return message{kind: "mldv2_report", version: mldToMembership(2), records: recs, skipped: m.Skipped}, 0, true
 	}
 	return message{}, dropUnknownType, false
 }

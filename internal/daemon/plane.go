@@ -51,6 +51,8 @@ type plane struct {
 	own    map[netip.Addr]bool   // our addresses: our own packets loop back
 
 	readerDone chan struct{}
+	queued     *byteGate // packet bytes of this plane in the event queue
+	lostSeen   uint64    // packets the reader dropped, as last told to the brain
 
 	received    map[string]uint64 // by message kind
 	queriesSent uint64
@@ -68,6 +70,8 @@ type linkCounters struct {
 
 	limitLogged   uint64 // refusals counted when we last logged them
 	limitLoggedAt time.Time
+	olderLogged   uint64 // older-version queries counted when we last logged them
+	olderLoggedAt time.Time
 }
 
 type sample struct {
@@ -84,6 +88,18 @@ func (p *plane) link(name string) *linkCounters {
 	return c
 }
 
+// noteLoss tells the brain when the reader dropped packets since the last
+// look: reports among them were lost, so memberships must not expire on
+// their account (proxy.Proxy.ReportsLost).
+func (p *plane) noteLoss(now time.Time) {
+	n := p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load()
+	if n == p.lostSeen {
+		return
+	}
+	p.lostSeen = n
+	p.brain.ReportsLost(now)
+}
+
 func newPlane(fam *family, mr mrouter, log *slog.Logger) *plane {
 	return &plane{
 		fam: fam, log: log, mr: mr,
@@ -92,6 +108,7 @@ func newPlane(fam *family, mr mrouter, log *slog.Logger) *plane {
 		links:      map[int]string{},
 		own:        map[netip.Addr]bool{},
 		readerDone: make(chan struct{}),
+		queued:     &byteGate{limit: queueBytes},
 		received:   map[string]uint64{},
 		perLink:    map[string]*linkCounters{},
 		samples:    map[proxy.Flow]sample{},
@@ -310,6 +327,7 @@ func (p *plane) membershipConfig(i *config.Interface) membership.Config {
 		Version:                 p.fam.version(i),
 		MaxGroups:               i.MaxGroups,
 		MaxSources:              i.MaxSources,
+		MaxBytes:                i.MaxMemory,
 		FastLeave:               i.FastLeave,
 	}
 }

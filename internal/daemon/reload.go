@@ -3,9 +3,11 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/upstream"
 )
 
 // reload re-reads the configuration file. An invalid file changes nothing:
@@ -57,22 +59,28 @@ func (d *Daemon) apply(cfg *config.Config) error {
 	now := time.Now()
 	if cfg.Table != old.Table {
 		// A routing table belongs to the socket that initialised it: moving
-		// to another one means closing ours, which flushes its entries.
-		d.log.Warn("the routing table changed: reopening the routing sockets (streams pause briefly)", "from", old.Table, "to", cfg.Table)
-		d.stopAll()
-		d.cfg = cfg
-		if err := d.openPlanes(); err != nil {
-			return fmt.Errorf("reopening with table %d: %w", cfg.Table, err)
+		// to another one means new sockets. They are opened before the old
+		// ones close, so a table that cannot be had leaves everything as
+		// it was and the answer "not reloaded" is true.
+		planes, err := d.openPlanes(cfg)
+		if err != nil {
+			return fmt.Errorf("opening table %d: %w", cfg.Table, err)
 		}
-		d.addRules()
+		d.log.Warn("the routing table changed: moving to new routing sockets (streams pause briefly)", "from", old.Table, "to", cfg.Table)
+		d.stopAll()
+		d.cfg, d.planes = cfg, planes
+		d.budget.SetLimit(int64(cfg.MaxMemoryTotal))
+		d.syncRules()
 		d.upName = ""
 		d.reconcile(now)
 		d.log.Info("configuration reloaded", "file", cfg.File)
 		return nil
 	}
 	d.cfg = cfg
-	// Families switched off close their sockets; families switched on open
-	// theirs. The others keep everything they have.
+	d.budget.SetLimit(int64(cfg.MaxMemoryTotal))
+	// Families switched off close their sockets and leave their upstream
+	// groups; families switched on open theirs. The others keep everything
+	// they have.
 	keep := d.planes[:0]
 	for _, p := range d.planes {
 		if p.fam.enabled(cfg) {
@@ -80,25 +88,24 @@ func (d *Daemon) apply(cfg *config.Config) error {
 			continue
 		}
 		p.log.Info("address family disabled")
-		p.mr.Close()
-		<-p.readerDone
+		if d.sub != nil {
+			d.check(leaveFamily(d.sub, p.fam.is), "leave upstream groups", "family", p.fam.name)
+		}
+		closePlanes([]*plane{p})
 	}
 	d.planes = keep
 	for _, fam := range families {
 		if !fam.enabled(cfg) || d.plane(fam) != nil {
 			continue
 		}
-		p, err := d.openPlane(fam)
+		p, err := d.openPlane(fam, cfg.Table)
 		if err != nil {
 			d.check(err, "enable address family", "family", fam.name)
 			continue
 		}
 		d.planes = append(d.planes, p)
 	}
-	if d.cfg.Table != 0 {
-		d.delRules()
-		d.addRules()
-	}
+	d.syncRules()
 	d.reconcile(now)
 	d.log.Info("configuration reloaded", "file", cfg.File)
 	return nil
@@ -122,4 +129,24 @@ func (d *Daemon) stopAll() {
 	}
 	d.closePlanes()
 	d.delRules()
+}
+
+// groupSubscriber is the part of the upstream subscription leaveFamily
+// needs.
+type groupSubscriber interface {
+	Groups() []netip.Addr
+	Set(group netip.Addr, f upstream.Filter) error
+}
+
+// leaveFamily leaves every upstream group of one family: with the family
+// disabled nobody will ask for them again, and the upstream would keep
+// sending until restart.
+func leaveFamily(s groupSubscriber, is func(netip.Addr) bool) error {
+	var errs []error
+	for _, g := range s.Groups() {
+		if is(g) {
+			errs = append(errs, s.Set(g, upstream.Filter{Mode: upstream.Include}))
+		}
+	}
+	return errors.Join(errs...)
 }

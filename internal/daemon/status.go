@@ -73,6 +73,11 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	if !ok {
 		return out
 	}
+	if out.Counters == nil {
+		out.Counters = map[string]uint64{}
+	}
+	// What the link's state is charged against max-memory.
+	out.Counters["state_bytes"] = uint64(r.StateBytes())
 	addr, self := r.Querier()
 	q := &control.Querier{Self: self, Version: p.fam.version(ifc)}
 	if p.fam == ipv6 {
@@ -82,7 +87,7 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 		q.Address = addr.String()
 	}
 	out.Querier = q
-	for _, g := range r.Groups() {
+	for _, g := range r.GroupsWithHostSources(statusHostSources) {
 		cg := groupStatus(g, r.SourceTimers(g.Group), now)
 		if p.fam == ipv6 {
 			cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
@@ -91,6 +96,13 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	}
 	return out
 }
+
+// statusHostSources is how many sources of one host's list status shows.
+// Status is built inside the event loop: 64 hosts with 128 sources each in
+// every group would make it megabytes and seconds long under a flood, and
+// a host's full list is rarely what an operator needs (the group's list,
+// shown whole, is what is forwarded).
+const statusHostSources = 16
 
 func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now time.Time) control.Group {
 	cg := control.Group{
@@ -104,7 +116,14 @@ func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now t
 		cg.Sources = append(cg.Sources, control.Source{Address: s.String(), ExpiresIn: seconds(timers[s], now)})
 	}
 	for _, h := range g.Hosts {
-		cg.Hosts = append(cg.Hosts, control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), Sources: addrStrings(h.Sources), ExpiresIn: seconds(h.Expires, now)})
+		ch := control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), ExpiresIn: seconds(h.Expires, now)}
+		srcs := h.Sources
+		if len(srcs) > statusHostSources {
+			srcs = srcs[:statusHostSources]
+		}
+		ch.Sources = addrStrings(srcs)
+		ch.SourcesOmitted = max(h.SourceCount, len(h.Sources)) - len(srcs)
+		cg.Hosts = append(cg.Hosts, ch)
 	}
 	return cg
 }
@@ -161,14 +180,16 @@ func (p *plane) countersStatus() control.FamilyCounters {
 	addNonZero(fc.Dropped, "link_local_group", bs.LinkLocalGroups)
 	addNonZero(fc.Dropped, "flow_limit", bs.FlowLimit)
 	addNonZero(fc.Dropped, "ssm_any_source", bs.SSMAnySource)
-	var limit uint64
+	addNonZero(fc.Dropped, "query_off_link", bs.QueryOffLink)
 	for _, ifi := range p.brain.Downstreams() {
 		if r, ok := p.brain.Router(ifi); ok {
 			ms := r.Stats()
-			limit += ms.GroupLimit + ms.SourceLimit + ms.HostLimit
+			addNonZero(fc.Dropped, "limit", ms.GroupLimit+ms.SourceLimit+ms.HostLimit)
+			addNonZero(fc.Dropped, "memory", ms.MemoryLimit)
+			addNonZero(fc.Dropped, "invalid_source", ms.BadSources)
+			addNonZero(fc.Dropped, "query_rate", ms.QueryLimit)
 		}
 	}
-	addNonZero(fc.Dropped, "limit", limit)
 	fc.RoutesAdded, fc.RoutesChanged, fc.RoutesRemoved = bs.RoutesAdded, bs.RoutesChanged, bs.RoutesDeleted
 	return fc
 }

@@ -51,6 +51,12 @@ func checkRoundTrip(t *testing.T, b []byte) {
 	if err != nil {
 		t.Fatalf("Parse(Marshal(%#v)) = %x: %v", m, out, err)
 	}
+	// Skipped records are not marshalled: compare what was kept.
+	if r, ok := m.(*V3Report); ok {
+		cp := *r
+		cp.Skipped = 0
+		m = &cp
+	}
 	if !reflect.DeepEqual(m, again) {
 		t.Fatalf("round trip changed the message:\n in  %x -> %#v\n out %x -> %#v", b, m, out, again)
 	}

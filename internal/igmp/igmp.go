@@ -98,6 +98,10 @@ type Leave struct {
 
 // V3Report is an IGMPv3 membership report (RFC 3376 §4.2).
 type V3Report struct {
+	// Skipped counts records dropped because their group is not a
+	// multicast address: one broken record costs only itself, the
+	// others still count.
+	Skipped int
 	Records []GroupRecord
 }
 
@@ -208,7 +212,7 @@ func parseV3Report(b []byte) (*V3Report, error) {
 	// First pass: check that every record fits and count what to allocate,
 	// so no allocation is sized by a count before its bytes are known to be
 	// there.
-	off, known, nsrc := headerLen, 0, 0
+	off, known, nsrc, skipped := headerLen, 0, 0, 0
 	for i := range nrec {
 		if len(b)-off < recordHeaderLen {
 			return nil, fmt.Errorf("%w: v3 report record %d of %d at offset %d", ErrTruncated, i+1, nrec, off)
@@ -222,15 +226,16 @@ func parseV3Report(b []byte) (*V3Report, error) {
 		// the report still counts.
 		if rt.known() {
 			if _, err := multicastGroup(b[off+4 : off+8]); err != nil {
-				return nil, fmt.Errorf("%w: v3 report record %d: %w", ErrMalformed, i+1, err)
+				skipped++
+			} else {
+				known++
+				nsrc += int(binary.BigEndian.Uint16(b[off+2 : off+4]))
 			}
-			known++
-			nsrc += int(binary.BigEndian.Uint16(b[off+2 : off+4]))
 		}
 		off += size
 	}
 	// RFC 3376 §4.2: bytes after the last record are not part of the report.
-	r := &V3Report{}
+	r := &V3Report{Skipped: skipped}
 	if known == 0 {
 		return r, nil
 	}
@@ -242,7 +247,7 @@ func parseV3Report(b []byte) (*V3Report, error) {
 		aux := 4 * int(b[off+1])
 		n := int(binary.BigEndian.Uint16(b[off+2 : off+4]))
 		next := off + recordHeaderLen + 4*n + aux
-		if !rt.known() {
+		if !rt.known() || !netip.AddrFrom4([4]byte(b[off+4:off+8])).IsMulticast() {
 			off = next
 			continue
 		}

@@ -409,8 +409,6 @@ func TestParseErrors(t *testing.T) {
 			msg([]byte{0x22, 0}, zero2, []byte{0, 0, 0, 1}, []byte{1, 2, 0, 0}, []byte{232, 1, 1, 1}, []byte{1, 2, 3, 4}), ErrTruncated},
 		{"v3 report unknown record cut",
 			msg([]byte{0x22, 0}, zero2, []byte{0, 0, 0, 1}, []byte{9, 0, 0, 1}, []byte{232, 1, 1, 1}), ErrTruncated},
-		{"v3 report record for unicast group",
-			msg([]byte{0x22, 0}, zero2, []byte{0, 0, 0, 1}, []byte{2, 0, 0, 0}, []byte{10, 1, 1, 1}), ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -601,4 +599,24 @@ func TestChecksum(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBadRecordIsSkipped: a record for a group that is not multicast costs
+// only itself; the report's other records still count.
+func TestBadRecordIsSkipped(t *testing.T) {
+	b := msg([]byte{0x22, 0}, zero2, []byte{0, 0, 0, 3},
+		[]byte{1, 0, 0, 1}, []byte{232, 1, 1, 1}, []byte{10, 0, 0, 9},
+		[]byte{2, 0, 0, 0}, []byte{10, 1, 1, 1},
+		[]byte{2, 0, 0, 0}, []byte{239, 1, 1, 1})
+	m, err := Parse(b)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := &V3Report{Skipped: 1, Records: []GroupRecord{
+		{Type: ModeIsInclude, Group: netip.MustParseAddr("232.1.1.1"), Sources: []netip.Addr{netip.MustParseAddr("10.0.0.9")}},
+		{Type: ModeIsExclude, Group: netip.MustParseAddr("239.1.1.1")},
+	}}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("Parse = %#v, want %#v", m, want)
+	}
 }

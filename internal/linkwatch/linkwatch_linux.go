@@ -248,7 +248,7 @@ func (w *Watcher) read() {
 			return err
 		}
 		return rerr
-	}, w.hint, w.done)
+	}, w.hint, w.done, sleepUnless(w.done))
 }
 
 func (w *Watcher) hint() {

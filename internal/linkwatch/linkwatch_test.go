@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -120,8 +121,37 @@ func TestReadLoop(t *testing.T) {
 			close(done)
 		}
 		return err
-	}, func() { hints++ }, done)
+	}, func() { hints++ }, done, func(d time.Duration) bool {
+		t.Errorf("waited %v after a single error", d)
+		return true
+	})
 	if hints != 4 {
 		t.Errorf("%d hints, want 4 (three notifications and the lost one)", hints)
+	}
+}
+
+// TestReadLoopBacksOff: a read error that persists must not spin: from the
+// second error of a run on, the loop waits, longer each time up to a
+// second; a good read starts over.
+func TestReadLoopBacksOff(t *testing.T) {
+	done := make(chan struct{})
+	bad := errors.New("persistent")
+	script := []error{bad, bad, bad, bad, bad, bad, bad, bad, bad, nil, bad, bad, bad}
+	var waits []time.Duration
+	readLoop(func() error {
+		err := script[0]
+		script = script[1:]
+		if len(script) == 0 {
+			close(done)
+		}
+		return err
+	}, func() {}, done, func(d time.Duration) bool {
+		waits = append(waits, d)
+		return true
+	})
+	ms := time.Millisecond
+	want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, time.Second, 10 * ms}
+	if !slices.Equal(waits, want) {
+		t.Errorf("waits %v, want %v", waits, want)
 	}
 }

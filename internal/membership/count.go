@@ -21,6 +21,26 @@ type Stats struct {
 	// HostLimit counts reports from a host not tracked because its group
 	// already tracked maxHosts hosts.
 	HostLimit uint64
+	// MemoryLimit counts groups, sources, hosts and host sources (and
+	// the proxy's flows from the link) refused because the link's byte
+	// budget (Config.MaxBytes) or the budget shared by all links was
+	// spent.
+	MemoryLimit uint64
+	// BadSources counts sources dropped from records because they
+	// cannot be the source of forwarded traffic (see validSource).
+	BadSources uint64
+	// QueryLimit counts leaves whose group or group-and-source-specific
+	// queries were not sent because the link's rate of them was spent.
+	QueryLimit uint64
+	// OlderQuerier counts queries heard of a version older than the one
+	// the router runs (RFC 3376 §7.3.1, RFC 3810 §8.3.1).
+	OlderQuerier uint64
+}
+
+// LastOlderQuerier returns the last querier heard speaking an older
+// version than the router, and that version; invalid if none.
+func (r *Router) LastOlderQuerier() (netip.Addr, int) {
+	return r.olderQuerier, r.olderVersion
 }
 
 // Stats returns the refusal counters.

@@ -25,6 +25,7 @@ type group struct {
 	v1Host, v2Host time.Time
 
 	hosts     []host    // tracked reporters, sorted by address
+	hostAddrs int       // addresses the hosts' source lists have room for
 	untracked time.Time // an untracked member was heard until then; zero when none
 
 	grpRexmit  int       // Q(G) retransmissions left (§6.6.3.1)
@@ -35,6 +36,7 @@ type group struct {
 	changed  bool      // forwarding-relevant state changed during this call
 	deadline time.Time // earliest of all the times above and the source timers
 	index    int       // position in the deadline heap
+	charged  int64     // bytes charged for the group at its last update
 }
 
 func newGroup(addr netip.Addr) *group {
@@ -148,9 +150,13 @@ func (g *group) computeDeadline() {
 	g.deadline = d
 }
 
-func (g *group) state(version int) GroupState {
-	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version),
-		Hosts: g.hostStates(), Untracked: !g.untracked.IsZero()}
+// state is the view of g. hostSources bounds the sources copied per tracked
+// host (negative: all); with hostNone the hosts are left out.
+func (g *group) state(version, hostSources int) GroupState {
+	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version), Untracked: !g.untracked.IsZero()}
+	if hostSources != hostNone {
+		st.Hosts = g.hostStates(hostSources)
+	}
 	if g.mode == Exclude {
 		st.Expires = g.timer
 	}

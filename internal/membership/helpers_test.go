@@ -124,7 +124,7 @@ var noHosts = []Host{}
 
 // hst is an expected tracked host.
 func hst(a string, mode FilterMode, expires time.Duration, srcs ...string) Host {
-	return Host{Addr: addr(a), Mode: mode, Sources: addrs(srcs...), Expires: at(expires)}
+	return Host{Addr: addr(a), Mode: mode, Sources: addrs(srcs...), SourceCount: len(srcs), Expires: at(expires)}
 }
 
 type routerCase struct {

@@ -27,26 +27,6 @@ func (h *host) wants(src netip.Addr) bool {
 	return listed == (h.mode == Include)
 }
 
-// add merges b into the list.
-func (h *host) add(b []netip.Addr) {
-	h.srcs = append(h.srcs, b...)
-	slices.SortFunc(h.srcs, netip.Addr.Compare)
-	h.srcs = slices.Compact(h.srcs)
-}
-
-// remove drops the sources of set from the list, in place.
-func (h *host) remove(set srcSet) {
-	n := 0
-	for _, a := range h.srcs {
-		if !set.has(a) {
-			h.srcs[n] = a
-			n++
-		}
-	}
-	clear(h.srcs[n:])
-	h.srcs = h.srcs[:n]
-}
-
 // trackable reports whether reports from a can be told apart from other
 // hosts' reports; the unspecified address is shared (RFC 3376 §4.2.13).
 func trackable(from netip.Addr) bool {
@@ -91,46 +71,158 @@ func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, ty
 			g.untracked = expires
 			return
 		}
+		if !r.growHosts(g) {
+			g.untracked = expires
+			return
+		}
 		g.hosts = slices.Insert(g.hosts, i, host{addr: from, mode: Include})
 	}
 	h := &g.hosts[i]
+	refused := 0
 	switch typ {
 	case IsInclude, ToInclude:
 		h.mode = Include
-		h.srcs = h.srcs[:0]
-		h.add(b)
+		refused = r.hostSources(g, h, nil, b)
 	case IsExclude, ToExclude:
 		h.mode = Exclude
-		h.srcs = h.srcs[:0]
-		h.add(b)
+		refused = r.hostSources(g, h, nil, b)
 	case Allow:
 		if h.mode == Include {
-			h.add(b)
+			refused = r.hostSources(g, h, h.srcs, b)
 		} else {
-			h.remove(r.set(b))
+			g.hostRemove(h, r.set(b))
 		}
 	case Block:
 		if h.mode == Include {
-			h.remove(r.set(b))
+			g.hostRemove(h, r.set(b))
 		} else {
-			h.add(b)
+			refused = r.hostSources(g, h, h.srcs, b)
 		}
 	}
 	if h.mode == Include && len(h.srcs) == 0 {
-		g.hosts = slices.Delete(g.hosts, i, i+1)
+		g.dropHost(i)
 		return
 	}
 	h.expires = expires
-	if limit := r.cfg.MaxSources; limit > 0 && len(h.srcs) > limit {
-		r.stats.SourceLimit += uint64(len(h.srcs) - limit)
-		clear(h.srcs[limit:])
-		h.srcs = h.srcs[:limit]
-		// A trimmed EXCLUDE list only overstates the host's interest,
-		// which is safe. A trimmed INCLUDE list understates it: fast
-		// leave could cut a source the host still wants.
-		if h.mode == Include {
-			g.untracked = expires
+	// A trimmed EXCLUDE list only overstates the host's interest, which
+	// is safe. A trimmed INCLUDE list understates it: fast leave could cut
+	// a source the host still wants.
+	if refused > 0 && h.mode == Include {
+		g.untracked = expires
+	}
+}
+
+// growHosts makes room in g.hosts for one more host, within the budget.
+// The list grows by doubling up to maxHosts and is charged by capacity.
+func (r *Router) growHosts(g *group) bool {
+	if len(g.hosts) < cap(g.hosts) {
+		return true
+	}
+	n := min(max(2*cap(g.hosts), 2), maxHosts)
+	if !r.fits(g, int64(n-cap(g.hosts))*HostBytes) {
+		return false
+	}
+	grown := make([]host, len(g.hosts), n)
+	copy(grown, g.hosts)
+	g.hosts = grown
+	return true
+}
+
+// dropHost deletes host i of g and gives back the storage of a list that
+// became mostly empty.
+func (g *group) dropHost(i int) {
+	g.hostAddrs -= cap(g.hosts[i].srcs)
+	g.hosts = slices.Delete(g.hosts, i, i+1)
+	g.shrinkHosts()
+}
+
+func (g *group) shrinkHosts() {
+	switch n := len(g.hosts); {
+	case n == 0:
+		g.hosts = nil
+	case cap(g.hosts) >= 4*n:
+		g.hosts = slices.Clip(slices.Clone(g.hosts))
+	}
+}
+
+// hostSources sets h's source list to base (h.srcs or nil) plus the
+// distinct sources of b, within MaxSources and the byte budget, and
+// reports how many of b's new sources were refused. The list never keeps
+// storage for more than it holds (beyond a small slack on shrinking), so a
+// huge record cannot pin memory after it is cut.
+func (r *Router) hostSources(g *group, h *host, base, b []netip.Addr) int {
+	extra := r.addrScratch[:0]
+	for _, a := range b {
+		if _, found := slices.BinarySearchFunc(base, a, netip.Addr.Compare); !found {
+			extra = append(extra, a)
 		}
+	}
+	slices.SortFunc(extra, netip.Addr.Compare)
+	extra = slices.Compact(extra)
+	r.addrScratch = extra[:0]
+	n := len(base) + len(extra)
+	refused := 0
+	if limit := r.cfg.MaxSources; limit > 0 && n > limit {
+		r.stats.SourceLimit += uint64(n - limit)
+		refused += n - limit
+		n = limit
+	}
+	if grow := n - cap(h.srcs); grow > 0 {
+		if room := r.room(g) / HostSourceBytes; int64(grow) > room {
+			cut := grow - int(max(room, 0))
+			r.stats.MemoryLimit += uint64(cut)
+			refused += cut
+			n -= cut
+		}
+	}
+	extra = extra[:max(n-len(base), 0)]
+	if base == nil && slices.Equal(extra, h.srcs) {
+		return refused // a refresh: nothing to store
+	}
+	if len(extra) == 0 && base != nil {
+		return refused
+	}
+	merged := r.mergeScratch[:0]
+	i, j := 0, 0
+	for i < len(base) || j < len(extra) {
+		if j == len(extra) || (i < len(base) && base[i].Less(extra[j])) {
+			merged = append(merged, base[i])
+			i++
+		} else {
+			merged = append(merged, extra[j])
+			j++
+		}
+	}
+	r.mergeScratch = merged[:0]
+	g.setHostList(h, merged)
+	return refused
+}
+
+// setHostList stores list as h's sources, reusing h's storage when it is
+// large enough and not more than twice too large.
+func (g *group) setHostList(h *host, list []netip.Addr) {
+	if cap(h.srcs) < len(list) || cap(h.srcs) > 2*len(list)+4 {
+		g.hostAddrs -= cap(h.srcs)
+		h.srcs = make([]netip.Addr, len(list))
+		g.hostAddrs += len(list)
+	}
+	h.srcs = h.srcs[:len(list)]
+	copy(h.srcs, list)
+}
+
+// hostRemove drops the sources of set from h's list.
+func (g *group) hostRemove(h *host, set srcSet) {
+	n := 0
+	for _, a := range h.srcs {
+		if !set.has(a) {
+			h.srcs[n] = a
+			n++
+		}
+	}
+	clear(h.srcs[n:])
+	h.srcs = h.srcs[:n]
+	if cap(h.srcs) > 2*n+4 {
+		g.setHostList(h, slices.Clone(h.srcs))
 	}
 }
 
@@ -156,10 +248,13 @@ func (g *group) expireHosts(t time.Time) {
 		if !due(g.hosts[i].expires, t) {
 			g.hosts[n] = g.hosts[i]
 			n++
+		} else {
+			g.hostAddrs -= cap(g.hosts[i].srcs)
 		}
 	}
 	clear(g.hosts[n:])
 	g.hosts = g.hosts[:n]
+	g.shrinkHosts()
 }
 
 // hostWants reports whether some tracked host of g wants traffic from src.
@@ -184,15 +279,19 @@ func (g *group) excludeHost() bool {
 }
 
 // hostStates returns the tracked hosts, sorted by address.
-func (g *group) hostStates() []Host {
+func (g *group) hostStates(maxSources int) []Host {
 	if len(g.hosts) == 0 {
 		return nil
 	}
 	out := make([]Host, len(g.hosts))
 	for i, h := range g.hosts {
-		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: h.expires}
-		if len(h.srcs) > 0 {
-			out[i].Sources = slices.Clone(h.srcs)
+		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: h.expires, SourceCount: len(h.srcs)}
+		srcs := h.srcs
+		if maxSources >= 0 && len(srcs) > maxSources {
+			srcs = srcs[:maxSources]
+		}
+		if len(srcs) > 0 {
+			out[i].Sources = slices.Clone(srcs)
 		}
 	}
 	return out
@@ -284,7 +383,7 @@ func (r *Router) cutGroup(g *group, now time.Time) {
 // retransmissions and no timer lowering. Only a querier speaking version 2
 // or later sends it (§6.6.1); a version 2 query carries no sources.
 func (r *Router) oneQuery(g *group, now time.Time, srcs []netip.Addr) {
-	if !r.querier || r.cfg.Version < 2 {
+	if !r.querier || r.cfg.Version < 2 || !r.mayQuerySpecific(now) {
 		return
 	}
 	if r.cfg.Version < 3 {

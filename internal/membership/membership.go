@@ -34,6 +34,11 @@ type Config struct {
 	// They bound memory against floods from the link (see Stats).
 	MaxGroups  int // groups on the link
 	MaxSources int // sources in one group's list, and in one host's list
+	// MaxBytes bounds the heap the link's state may hold, in bytes as
+	// charged by GroupBytes, SourceBytes, HostBytes and HostSourceBytes.
+	// The count limits alone multiply out to hundreds of MiB (1024
+	// groups x 64 hosts x 128 sources); this is the real bound.
+	MaxBytes int
 
 	// FastLeave cuts a group or source at once when the last tracked host
 	// interested in it leaves, instead of running the last-member query
@@ -73,6 +78,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.MaxGroups = max(c.MaxGroups, 0)
 	c.MaxSources = max(c.MaxSources, 0)
+	c.MaxBytes = max(c.MaxBytes, 0)
 	return c
 }
 
@@ -177,7 +183,9 @@ type GroupState struct {
 type Host struct {
 	Addr    netip.Addr
 	Mode    FilterMode
-	Sources []netip.Addr // sorted
+	Sources []netip.Addr // sorted; the first of them only, when asked for fewer
+	// SourceCount is the length of the host's whole source list.
+	SourceCount int
 	// Expires is a Group Membership Interval after the host's last report
 	// for the group (§8.4).
 	Expires time.Time

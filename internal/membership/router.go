@@ -37,10 +37,31 @@ type Router struct {
 	heap   groupHeap
 	stats  Stats
 
+	// Bytes of state charged to this link (Config.MaxBytes), and the
+	// budget shared with the other links; nil when not shared.
+	used   int64
+	shared *Budget
+
+	// Membership expiry is held until then: reports were lost (see
+	// ReportsLost).
+	holdUntil time.Time
+
+	// The last querier heard speaking an older version (§7.3.1).
+	olderQuerier netip.Addr
+	olderVersion int
+
+	// Tokens for starting last-member query procedures (see
+	// mayQuerySpecific) and when they were last counted.
+	queryTokens   int
+	queryTokensAt time.Time
+
 	// Per-call scratch, reused to keep the hot path free of allocations.
 	acts    []Action
 	changed []netip.Addr
 	scratch map[netip.Addr]struct{}
+	// Scratch for building host source lists; they grow to the longest
+	// record seen (at most what fits in one packet).
+	addrScratch, mergeScratch []netip.Addr
 }
 
 // NewRouter returns a router for a link on which we have address self; self
@@ -156,6 +177,12 @@ func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 	if !from.IsValid() || from.IsUnspecified() || from == r.self {
 		return r.end()
 	}
+	if q.Version < r.cfg.Version {
+		// RFC 3376 §7.3.1, RFC 3810 §8.3.1: an older-version querier
+		// on the link is an administrator's problem to be told about.
+		r.stats.OlderQuerier++
+		r.olderQuerier, r.olderVersion = from, q.Version
+	}
 	// §6.6.2: the lowest address is querier. Without an address of our own
 	// any router beats us.
 	lower := !r.self.IsValid() || from.Less(r.self)
@@ -243,7 +270,7 @@ func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record
 	if !rec.Group.IsValid() || !rec.Group.IsMulticast() {
 		return
 	}
-	srcs := cleanSources(rec.Group, rec.Sources)
+	srcs := r.cleanSources(rec.Group, rec.Sources)
 	g := r.groups[rec.Group]
 	isNew := g == nil
 	if isNew {
@@ -252,6 +279,9 @@ func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record
 		}
 		if r.cfg.MaxGroups > 0 && len(r.groups) >= r.cfg.MaxGroups {
 			r.stats.GroupLimit++
+			return
+		}
+		if !r.fits(nil, GroupBytes) {
 			return
 		}
 		g = newGroup(rec.Group)
@@ -309,18 +339,31 @@ func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record
 	r.update(g)
 }
 
-// cleanSources drops sources that are invalid or of the other family. It
-// copies only when something must go.
-func cleanSources(grp netip.Addr, srcs []netip.Addr) []netip.Addr {
-	ok := func(a netip.Addr) bool { return a.IsValid() && a.Is4() == grp.Is4() }
+// validSource reports whether a can be the source of traffic to grp that a
+// router forwards: a unicast address of grp's family that is neither
+// unspecified, loopback nor link-local (RFC 3927 §7, RFC 4291 §2.5.6:
+// link-local sources are never forwarded), and not a multicast or
+// broadcast address. Anything else in a record is a broken or hostile
+// host; kept, it would make the merged upstream filter invalid.
+func validSource(grp, a netip.Addr) bool {
+	return a.IsValid() && a.Is4() == grp.Is4() && a.IsGlobalUnicast()
+}
+
+// cleanSources drops the sources that are not valid (counted in
+// Stats.BadSources) and keeps the rest. It copies only when something must
+// go.
+func (r *Router) cleanSources(grp netip.Addr, srcs []netip.Addr) []netip.Addr {
 	for i, a := range srcs {
-		if ok(a) {
+		if validSource(grp, a) {
 			continue
 		}
+		r.stats.BadSources++
 		out := slices.Clone(srcs[:i])
 		for _, b := range srcs[i+1:] {
-			if ok(b) {
+			if validSource(grp, b) {
 				out = append(out, b)
+			} else {
+				r.stats.BadSources++
 			}
 		}
 		return out
@@ -351,9 +394,14 @@ func (r *Router) full(g *group) bool {
 // in record order until it is full. In EXCLUDE mode a refused requested
 // source is still forwarded as unlisted; in INCLUDE mode it is not.
 func (r *Router) setSource(g *group, a netip.Addr, t time.Time) {
-	if r.full(g) && g.sources[a] == nil {
-		r.stats.SourceLimit++
-		return
+	if g.sources[a] == nil {
+		if r.full(g) {
+			r.stats.SourceLimit++
+			return
+		}
+		if !r.fits(g, SourceBytes) {
+			return
+		}
 	}
 	g.set(a, t)
 }
@@ -367,6 +415,9 @@ func (r *Router) blockSource(g *group, a netip.Addr) bool {
 	}
 	if r.full(g) {
 		r.stats.SourceLimit++
+		return false
+	}
+	if !r.fits(g, SourceBytes) {
 		return false
 	}
 	g.block(a)
@@ -463,13 +514,33 @@ func (r *Router) Wants(group, source netip.Addr) bool {
 }
 
 // Groups returns every group record, sorted by group.
-func (r *Router) Groups() []GroupState {
+func (r *Router) Groups() []GroupState { return r.GroupsWithHostSources(-1) }
+
+// hostNone asks a group view without its hosts.
+const hostNone = -2
+
+// GroupsWithHostSources returns every group record, sorted by group, with
+// at most n sources of each tracked host's list (negative: all of them):
+// under a flood a link's hosts can hold hundreds of thousands of sources,
+// and copying them for a status answer would cost more than the answer is
+// worth.
+func (r *Router) GroupsWithHostSources(n int) []GroupState {
 	out := make([]GroupState, 0, len(r.groups))
 	for _, g := range r.groups {
-		out = append(out, g.state(r.cfg.Version))
+		out = append(out, g.state(r.cfg.Version, max(n, -1)))
 	}
 	slices.SortFunc(out, func(a, b GroupState) int { return a.Group.Compare(b.Group) })
 	return out
+}
+
+// Filter returns the forwarding state of group grp, without its hosts:
+// what the proxy merges upstream.
+func (r *Router) Filter(grp netip.Addr) (GroupState, bool) {
+	g := r.groups[grp]
+	if g == nil {
+		return GroupState{}, false
+	}
+	return g.state(r.cfg.Version, hostNone), true
 }
 
 // Group returns the record of group g.
@@ -478,7 +549,7 @@ func (r *Router) Group(g netip.Addr) (GroupState, bool) {
 	if grp == nil {
 		return GroupState{}, false
 	}
-	return grp.state(r.cfg.Version), true
+	return grp.state(r.cfg.Version, -1), true
 }
 
 // NextDeadline returns the earliest time Advance has work to do, or the zero
@@ -533,6 +604,7 @@ func due(deadline, t time.Time) bool {
 
 // fire handles everything due at time t for group g.
 func (r *Router) fire(g *group, t time.Time) {
+	r.hold(g, t)
 	// §7.3.2: compatibility returns upward as older host timers expire.
 	if due(g.v1Host, t) {
 		g.v1Host = time.Time{}
@@ -581,7 +653,7 @@ func (r *Router) fire(g *group, t time.Time) {
 // that speaks version 2 or later sends group-specific queries; others leave
 // the timers to the querier's queries (§6.6.1).
 func (r *Router) queryGroup(g *group, now time.Time) {
-	if !r.querier || r.cfg.Version < 2 {
+	if !r.querier || r.cfg.Version < 2 || g.mode != Exclude || !r.mayQuerySpecific(now) {
 		return
 	}
 	if limit := now.Add(r.lmqt()); g.timer.After(limit) {
@@ -611,6 +683,9 @@ func (r *Router) querySources(g *group, now time.Time, list []netip.Addr) {
 	if !r.querier || r.cfg.Version < 2 {
 		return
 	}
+	if !slices.ContainsFunc(list, func(a netip.Addr) bool { return r.markable(g, now, a) }) || !r.mayQuerySpecific(now) {
+		return
+	}
 	marked := false
 	for _, a := range list {
 		marked = r.markSource(g, now, a) || marked
@@ -625,6 +700,16 @@ func (r *Router) querySourcesExcept(g *group, now time.Time, skip srcSet) {
 	if !r.querier || r.cfg.Version < 2 {
 		return
 	}
+	any := false
+	for a := range g.sources {
+		if !skip.has(a) && r.markable(g, now, a) {
+			any = true
+			break
+		}
+	}
+	if !any || !r.mayQuerySpecific(now) {
+		return
+	}
 	marked := false
 	for a := range g.sources {
 		if !skip.has(a) {
@@ -634,6 +719,12 @@ func (r *Router) querySourcesExcept(g *group, now time.Time, skip srcSet) {
 	if marked {
 		r.sendSourceQueries(g, now)
 	}
+}
+
+// markable reports whether markSource would mark a.
+func (r *Router) markable(g *group, now time.Time, a netip.Addr) bool {
+	s := g.sources[a]
+	return s != nil && s.timer.After(now.Add(r.lmqt()))
 }
 
 // markSource gives source a retransmission state and lowers its timer to
@@ -715,8 +806,10 @@ func (r *Router) specificQuery(g *group, at time.Time, srcs []netip.Addr, suppre
 	})
 }
 
-// update re-files g in the deadline heap and notes a forwarding change.
+// update re-files g in the deadline heap, charges its size and notes a
+// forwarding change.
 func (r *Router) update(g *group) {
+	r.settle(g)
 	r.noteChange(g)
 	g.computeDeadline()
 	if g.index < 0 {
@@ -727,6 +820,7 @@ func (r *Router) update(g *group) {
 }
 
 func (r *Router) remove(g *group) {
+	r.unsettle(g)
 	g.changed = true
 	r.noteChange(g)
 	if g.index >= 0 {

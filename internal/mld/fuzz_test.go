@@ -38,6 +38,12 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse(Marshal(%#v)) = %x: %v", m, out, err)
 		}
+		// Skipped records are not marshalled: compare what was kept.
+		if r, ok := m.(*V2Report); ok {
+			cp := *r
+			cp.Skipped = 0
+			m = &cp
+		}
 		if !reflect.DeepEqual(m, again) {
 			t.Fatalf("round trip changed the message:\n in  %x -> %#v\n out %x -> %#v", b, m, out, again)
 		}

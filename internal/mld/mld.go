@@ -110,6 +110,10 @@ type Done struct {
 
 // V2Report is an MLDv2 multicast listener report (RFC 3810 §5.2).
 type V2Report struct {
+	// Skipped counts records dropped because their group is not a
+	// multicast address: one broken record costs only itself, the
+	// others still count.
+	Skipped int
 	Records []AddressRecord
 }
 
@@ -215,7 +219,7 @@ func parseV2Report(b []byte) (*V2Report, error) {
 	// First pass: check that every record fits and count what to allocate,
 	// so no allocation is sized by a count before its bytes are known to be
 	// there.
-	off, known, nsrc := v2ReportHeaderLen, 0, 0
+	off, known, nsrc, skipped := v2ReportHeaderLen, 0, 0, 0
 	for i := range nrec {
 		if len(b)-off < recordHeaderLen {
 			return nil, fmt.Errorf("%w: v2 report record %d of %d at offset %d", ErrTruncated, i+1, nrec, off)
@@ -230,15 +234,16 @@ func parseV2Report(b []byte) (*V2Report, error) {
 		// of the report still counts.
 		if knownRecord(RecordType(b[off])) {
 			if _, err := multicastGroup(b[off+4 : off+20]); err != nil {
-				return nil, fmt.Errorf("%w: v2 report record %d: %w", ErrMalformed, i+1, err)
+				skipped++
+			} else {
+				known++
+				nsrc += n
 			}
-			known++
-			nsrc += n
 		}
 		off += size
 	}
 	// RFC 3810 §5.2.11: octets after the last record are ignored.
-	r := &V2Report{}
+	r := &V2Report{Skipped: skipped}
 	if known == 0 {
 		return r, nil
 	}
@@ -250,7 +255,7 @@ func parseV2Report(b []byte) (*V2Report, error) {
 		aux := 4 * int(b[off+1])
 		n := int(binary.BigEndian.Uint16(b[off+2 : off+4]))
 		next := off + recordHeaderLen + addrLen*n + aux
-		if !knownRecord(rt) {
+		if !knownRecord(rt) || !isGroup(netip.AddrFrom16([16]byte(b[off+4:off+20]))) {
 			off = next
 			continue
 		}

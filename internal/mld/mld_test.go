@@ -335,9 +335,6 @@ func TestParseErrors(t *testing.T) {
 		{"v2 report aux data beyond the bytes",
 			msg(hdr(143), []byte{0, 0, 0, 1}, []byte{1, 2, 0, 0}, a16("ff3e::1"), []byte{1, 2, 3, 4}), ErrTruncated},
 		{"v2 report unknown record cut", msg(hdr(143), []byte{0, 0, 0, 1}, []byte{9, 0, 0, 1}, a16("ff3e::1")), ErrTruncated},
-		{"v2 report record for unicast address",
-			msg(hdr(143), []byte{0, 0, 0, 1}, []byte{2, 0, 0, 0}, a16("2001:db8::1")), ErrMalformed},
-		{"v2 report record for ::", msg(hdr(143), []byte{0, 0, 0, 1}, []byte{4, 0, 0, 0}, a16("::")), ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -505,5 +502,22 @@ func TestSourcesAppend(t *testing.T) {
 	r.Records[0].Sources = append(r.Records[0].Sources, ip("2001:db8::ffff"))
 	if got := r.Records[1].Sources[0]; got != ip("2001:db8::2") {
 		t.Errorf("second record's source became %s", got)
+	}
+}
+
+// TestBadRecordIsSkipped: a record for an address that is not multicast
+// costs only itself; the report's other records still count.
+func TestBadRecordIsSkipped(t *testing.T) {
+	b := msg([]byte{143, 0, 0, 0}, []byte{0, 0, 0, 3},
+		[]byte{2, 0, 0, 0}, a16("2001:db8::1"),
+		[]byte{4, 0, 0, 0}, a16("::"),
+		[]byte{2, 0, 0, 0}, a16("ff3e::1"))
+	m, err := Parse(b)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := &V2Report{Skipped: 2, Records: []AddressRecord{{Type: ModeIsExclude, Group: netip.MustParseAddr("ff3e::1")}}}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("Parse = %#v, want %#v", m, want)
 	}
 }

@@ -119,9 +119,13 @@ func (rec *record) delVIF(ifindex int) error {
 		}
 	}
 	err := rec.kernel.delVIF(slot, ifindex)
-	// EADDRNOTAVAIL: the kernel already dropped the slot when its interface went away.
+	// EADDRNOTAVAIL: the kernel already dropped the slot when its interface
+	// went away. Any other failure may leave the kernel holding the slot:
+	// it stays recorded, so no other interface is given it and a later
+	// DelVIF tries again.
 	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 		errs = append(errs, fmt.Errorf("mroute: delete %s %d for ifindex %d: %w", rec.slot, slot, ifindex, err))
+		return errors.Join(errs...)
 	}
 	rec.slots[slot] = vifEntry{}
 	return errors.Join(errs...)

@@ -85,8 +85,13 @@ func decodeSGReq(order binary.ByteOrder, wordSize int, b []byte) (Counters, erro
 
 // decodeUpcall reads struct igmpmsg, which the kernel writes over a copy of
 // the packet's IP header: msgtype in the TTL byte @8, mbz in the protocol byte
-// @9, vif @10 and vif_hi @11 in the checksum, src @12, dst @16. Every field is
-// a byte or an address, so no host byte order is involved.
+// @9, vif @10 in the checksum, src @12, dst @16. Every field is a byte or an
+// address, so no host byte order is involved.
+//
+// Byte 11 is vif_hi only since Linux 5.10; before (OpenWrt 21.02 runs 5.4)
+// it is unused3 and keeps the low byte of the original checksum. VIF
+// numbers are below MAXVIFS (32) on every kernel, so vif_hi is zero where
+// it exists and byte 11 is never read.
 func decodeUpcall(b []byte) (Upcall, error) {
 	if len(b) < sizeofIGMPMsg {
 		return Upcall{}, fmt.Errorf("%w: upcall of %d bytes, want at least %d", ErrMalformed, len(b), sizeofIGMPMsg)
@@ -98,9 +103,12 @@ func decodeUpcall(b []byte) (Upcall, error) {
 	if t < UpcallNoCache || t > UpcallWrVIFWhole {
 		return Upcall{}, fmt.Errorf("%w: unknown upcall type %d", ErrMalformed, t)
 	}
+	if b[10] >= MaxVIFs {
+		return Upcall{}, fmt.Errorf("%w: upcall for vif %d, beyond MAXVIFS %d", ErrMalformed, b[10], MaxVIFs)
+	}
 	return Upcall{
 		Type:   t,
-		VIF:    int(b[10]) | int(b[11])<<8,
+		VIF:    int(b[10]),
 		Source: netip.AddrFrom4([4]byte(b[12:16])),
 		Group:  netip.AddrFrom4([4]byte(b[16:20])),
 	}, nil

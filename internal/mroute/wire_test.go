@@ -163,7 +163,11 @@ func TestDecodeUpcall(t *testing.T) {
 	}
 	wrongvif := bytes.Clone(nocache[:20])
 	wrongvif[8] = UpcallWrongVIF
-	wrongvif[10], wrongvif[11] = 0x02, 0x01 // vif 258: vif_hi carries the high byte
+	wrongvif[10] = 31 // the highest slot (MAXVIFS 32)
+	// Before Linux 5.10 byte 11 is unused3: it keeps the low byte of the
+	// original header's checksum, which is almost never zero.
+	pre510 := bytes.Clone(nocache)
+	pre510[10], pre510[11] = 0x03, 0xa7
 
 	tests := []struct {
 		name string
@@ -171,7 +175,8 @@ func TestDecodeUpcall(t *testing.T) {
 		want Upcall
 	}{
 		{"nocache", nocache, Upcall{Type: UpcallNoCache, VIF: 5, Source: netip.MustParseAddr("192.0.2.2"), Group: netip.MustParseAddr("239.1.2.3")}},
-		{"wrongvif high vif", wrongvif, Upcall{Type: UpcallWrongVIF, VIF: 258, Source: netip.MustParseAddr("192.0.2.2"), Group: netip.MustParseAddr("239.1.2.3")}},
+		{"wrongvif highest vif", wrongvif, Upcall{Type: UpcallWrongVIF, VIF: 31, Source: netip.MustParseAddr("192.0.2.2"), Group: netip.MustParseAddr("239.1.2.3")}},
+		{"kernel before 5.10: checksum byte in unused3", pre510, Upcall{Type: UpcallNoCache, VIF: 3, Source: netip.MustParseAddr("192.0.2.2"), Group: netip.MustParseAddr("239.1.2.3")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +195,7 @@ func TestDecodeUpcall(t *testing.T) {
 		"mbz set":  func() []byte { b := bytes.Clone(nocache); b[9] = 2; return b }(),
 		"type 0":   func() []byte { b := bytes.Clone(nocache); b[8] = 0; return b }(),
 		"type 5":   func() []byte { b := bytes.Clone(nocache); b[8] = 5; return b }(),
+		"vif 32":   func() []byte { b := bytes.Clone(nocache); b[10] = MaxVIFs; return b }(),
 		"no bytes": nil,
 	}
 	for name, in := range bad {

@@ -22,10 +22,17 @@ import (
 // previous check (field failure #18: never delete blindly on a timer).
 const (
 	FlowCheckInterval = 30 * time.Second
-	// MaxFlows bounds the forwarding state that traffic can create. The
-	// membership state reports can create is bounded per link by
-	// membership.Config.MaxGroups and MaxSources.
+	// MaxFlows bounds the forwarding entries for traffic arriving on the
+	// upstream. Traffic sent from a downstream is state that link creates:
+	// it is charged to the link's byte budget instead (FlowBytes each), so
+	// a LAN host sending to thousands of groups can never use up the
+	// entries upstream streams need.
 	MaxFlows = 8192
+	// FlowBytes is what one forwarding entry costs on the heap, charged to
+	// the budgets of the downstream the traffic came from: the entry, its
+	// outputs, and in the worst case (one source per group) a group map of
+	// its own.
+	FlowBytes = 400
 )
 
 // Policy is an access list: whether group may be joined, or requested
@@ -54,6 +61,10 @@ type Config struct {
 	UpstreamACL     Policy         // what may be requested upstream
 	Downstreams     []Downstream
 	FlowCheck       time.Duration // zero means FlowCheckInterval
+	// MaxBytes is the byte budget shared by all downstreams: their
+	// membership state and the flows sent from them together stay within
+	// it, besides each link's own Membership.MaxBytes. Zero: unlimited.
+	MaxBytes int64
 }
 
 // Downstream is one downstream link and its querier settings.
@@ -117,6 +128,7 @@ type Stats struct {
 	FlowLimit          uint64 // flows refused because MaxFlows was reached
 	PolicyDenied       uint64 // records or sources refused by a downstream access list
 	SSMAnySource       uint64 // any-source joins of source-specific groups, ignored
+	QueryOffLink       uint64 // queries on a downstream from outside the link's subnets, ignored
 	RoutesAdded        uint64
 	RoutesChanged      uint64
 	RoutesDeleted      uint64
@@ -127,12 +139,25 @@ type flow struct {
 	outputs  []int
 	packets  uint64 // kernel counter at the last check
 	measured bool   // packets holds a real reading
+
+	// wrongIf is the kernel's count of the flow's packets that arrived on
+	// another interface than its input, at the last check; elsewhere is
+	// set while they keep coming as fast as the flow itself: another
+	// router delivers the flow onto a downstream (see outputs).
+	wrongIf   uint64
+	elsewhere bool
+
+	// What the flow is counted against: one of MaxFlows (upstream), or
+	// FlowBytes of the budget of the downstream it came from.
+	upstream bool
+	charged  *membership.Router
 }
 
 type downstream struct {
-	cfg    Downstream
-	up     bool // link is up: queried and forwarded to
-	router *membership.Router
+	cfg     Downstream
+	up      bool // link is up: queried and forwarded to
+	querier bool // we were the querier at the last look (RFC 4605 §4.2)
+	router  *membership.Router
 }
 
 // Proxy is the brain. It is not safe for concurrent use: one goroutine owns it.
@@ -146,6 +171,9 @@ type Proxy struct {
 	subs  map[netip.Addr]Subscription         // applied upstream subscriptions
 	flows map[netip.Addr]map[netip.Addr]*flow // group -> source -> flow
 	nflow int
+	nup   int // flows counted against MaxFlows
+	// budget is shared by every downstream's router (Config.MaxBytes).
+	budget *membership.Budget
 
 	flowCheck time.Duration
 	nextCheck time.Time
@@ -164,6 +192,7 @@ func New(cfg Config) *Proxy {
 		subs:      map[netip.Addr]Subscription{},
 		flows:     map[netip.Addr]map[netip.Addr]*flow{},
 		flowCheck: cfg.FlowCheck,
+		budget:    membership.NewBudget(cfg.MaxBytes),
 	}
 	if p.flowCheck <= 0 {
 		p.flowCheck = FlowCheckInterval
@@ -175,7 +204,8 @@ func New(cfg Config) *Proxy {
 }
 
 func (p *Proxy) addDownstream(d Downstream) *downstream {
-	ds := &downstream{cfg: d, up: true, router: membership.NewRouter(d.Membership.WithDefaults(), d.Addr)}
+	ds := &downstream{cfg: d, up: true, querier: true, router: membership.NewRouter(d.Membership.WithDefaults(), d.Addr)}
+	ds.router.ShareBudget(p.budget)
 	p.downs[d.Ifindex] = ds
 	p.order = append(p.order, d.Ifindex)
 	return ds
@@ -337,8 +367,60 @@ func (p *Proxy) knownGroups() []netip.Addr {
 // daemon warns when none arrive (field failure #1).
 func (p *Proxy) UpstreamQueryHeard() time.Time { return p.upQuery }
 
+// ShareBudget makes every downstream charge b instead of the proxy's own
+// budget (the daemon shares one between its IPv4 and IPv6 brains); nil
+// gives back everything charged. What is held moves onto b.
+func (p *Proxy) ShareBudget(b *membership.Budget) {
+	for _, d := range p.downs {
+		d.router.ShareBudget(b)
+	}
+	p.budget = b
+}
+
+// Budget is the byte budget shared by the downstreams (Config.MaxBytes).
+func (p *Proxy) Budget() *membership.Budget { return p.budget }
+
+// SetMaxBytes changes the shared budget (reload). Lowering it evicts
+// nothing; new state is refused until enough has expired.
+func (p *Proxy) SetMaxBytes(n int64) { p.budget.SetLimit(n) }
+
+// chargeFlow counts a flow arriving on input against what bounds it and
+// reports whether it fits: MaxFlows for the upstream, the byte budget of
+// the downstream otherwise (a refusal there counts in that link's
+// membership Stats.MemoryLimit).
+func (p *Proxy) chargeFlow(f *flow, input int) bool {
+	if input == p.up.Ifindex {
+		if p.nup >= MaxFlows {
+			p.stats.FlowLimit++
+			return false
+		}
+		p.nup++
+		f.upstream = true
+		return true
+	}
+	r := p.downs[input].router
+	if !r.Charge(FlowBytes) {
+		return false
+	}
+	f.charged = r
+	return true
+}
+
+// releaseFlow gives back what chargeFlow took.
+func (p *Proxy) releaseFlow(f *flow) {
+	if f.upstream {
+		p.nup--
+		f.upstream = false
+	}
+	if f.charged != nil {
+		f.charged.Release(FlowBytes)
+		f.charged = nil
+	}
+}
+
 func (p *Proxy) forget(src, grp netip.Addr) DelRoute {
 	srcs := p.flows[grp]
+	p.releaseFlow(srcs[src])
 	delete(srcs, src)
 	if len(srcs) == 0 {
 		delete(p.flows, grp)
@@ -499,6 +581,10 @@ func (p *Proxy) Query(now time.Time, ifindex int, from netip.Addr, q membership.
 	if !ok {
 		return nil
 	}
+	if from.IsValid() && !from.IsUnspecified() && !onLink(from, d.cfg.Subnets) {
+		p.stats.QueryOffLink++
+		return nil
+	}
 	return p.apply(d, d.router.Query(now, from, q), nil)
 }
 
@@ -523,21 +609,30 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	}
 	srcs := p.flows[grp]
 	if f, ok := srcs[src]; ok {
-		// The kernel lost the entry (or the source moved): install it again.
+		// The kernel lost the entry, or the source moved to another
+		// input: install it again, with the outputs of the input it has
+		// now and counted against what bounds that input.
+		if f.input != ifindex {
+			p.releaseFlow(f)
+			if !p.chargeFlow(f, ifindex) {
+				return []Action{p.forget(src, grp)}
+			}
+		}
 		f.input = ifindex
+		f.outputs = p.outputs(src, grp, ifindex)
 		f.measured = false
 		p.stats.RoutesAdded++
 		return []Action{routeOf(src, grp, f)}
 	}
-	if p.nflow >= MaxFlows {
-		p.stats.FlowLimit++
+	f := &flow{input: ifindex}
+	if !p.chargeFlow(f, ifindex) {
 		return nil
 	}
+	f.outputs = p.outputs(src, grp, ifindex)
 	if srcs == nil {
 		srcs = map[netip.Addr]*flow{}
 		p.flows[grp] = srcs
 	}
-	f := &flow{input: ifindex, outputs: p.outputs(src, grp, ifindex)}
 	srcs[src] = f
 	p.nflow++
 	p.stats.RoutesAdded++
@@ -569,6 +664,54 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 		return x.Source.Compare(y.Source)
 	})
 	return out
+}
+
+// Duplicates takes the kernel's packet and wrong-interface counters of the
+// flows named in the last ReadCounters action, before Counters. A flow
+// whose packets also arrive on another interface, as fast as on its input,
+// is being delivered there by another router: on downstreams where that
+// router is the querier we stop forwarding it (RFC 4605 §4.2); when the
+// copies stop, we forward it again.
+func (p *Proxy) Duplicates(now time.Time, packets, wrongIf map[Flow]uint64) []Action {
+	var out []Action
+	for _, grp := range p.groupsWithFlows() {
+		srcs := p.flows[grp]
+		for _, src := range sortedKeys(srcs) {
+			f := srcs[src]
+			fl := Flow{Source: src, Group: grp}
+			w, okw := wrongIf[fl]
+			n, okn := packets[fl]
+			if !okw || !okn {
+				continue
+			}
+			dup := false
+			if f.measured && w > f.wrongIf {
+				// At least half as many copies as packets on the input:
+				// a host that spoofs a few packets cannot stop a stream.
+				dup = 2*(w-f.wrongIf) >= n-f.packets
+			}
+			f.wrongIf = w
+			if dup == f.elsewhere {
+				continue
+			}
+			f.elsewhere = dup
+			if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
+				f.outputs = o
+				out = append(out, p.setRoute(src, grp, f))
+			}
+		}
+	}
+	return out
+}
+
+// ReportsLost tells every downstream that received packets were dropped
+// at now before they could be read (the daemon's queue was full): no
+// membership expires until their hosts have had another query to answer
+// (membership.Router.ReportsLost).
+func (p *Proxy) ReportsLost(now time.Time) {
+	for _, d := range p.downs {
+		d.router.ReportsLost(now)
+	}
 }
 
 // Advance fires every deadline that is due.
@@ -635,14 +778,33 @@ func Proxied(g netip.Addr) bool {
 }
 
 // SourceSpecific reports whether g is in a source-specific multicast range:
-// 232.0.0.0/8 (RFC 4607 §1) or ff3x::/32 (RFC 4607 §1, RFC 3306 with P=1,
-// T=1).
+// 232.0.0.0/8 (RFC 4607 §1) or ff3x::/32 (RFC 4607 §1). The /32 matters:
+// ff3x::/12 also holds the RFC 3306 unicast-prefix-based groups, whose
+// prefix length byte (the fourth) is not zero, and those take any-source
+// joins.
 func SourceSpecific(g netip.Addr) bool {
 	if g.Is4() {
 		return g.As4()[0] == 232
 	}
 	b := g.As16()
-	return b[0] == 0xff && b[1]>>4 == 3
+	return b[0] == 0xff && b[1]>>4 == 3 && b[2] == 0 && b[3] == 0
+}
+
+// onLink reports whether a query's source can be a router on the link: an
+// address in one of the link's IPv4 subnets (RFC 3376 §9.1: queries from
+// elsewhere are forged or misrouted, and believing them hands the querier
+// role, our timers and, through RFC 4605 §4.2, our forwarding to whoever
+// sent them), or an IPv6 link-local address (RFC 3810 §5.1.14).
+func onLink(from netip.Addr, subnets []netip.Prefix) bool {
+	if !from.Is4() {
+		return from.IsLinkLocalUnicast()
+	}
+	for _, pf := range subnets {
+		if pf.Contains(from) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proxy) acceptedUpstream(src netip.Addr) bool {
@@ -675,6 +837,27 @@ func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []A
 			out = p.regroup(a.Group, out)
 		}
 	}
+	if _, self := d.router.Querier(); self != d.querier {
+		// RFC 4605 §4.2: forwarding onto the link follows the querier
+		// role; every flow's outputs change with it.
+		d.querier = self
+		out = p.reflow(out)
+	}
+	return out
+}
+
+// reflow recomputes the outputs of every flow.
+func (p *Proxy) reflow(out []Action) []Action {
+	for _, grp := range p.groupsWithFlows() {
+		srcs := p.flows[grp]
+		for _, src := range sortedKeys(srcs) {
+			f := srcs[src]
+			if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
+				f.outputs = o
+				out = append(out, p.setRoute(src, grp, f))
+			}
+		}
+	}
 	return out
 }
 
@@ -682,7 +865,12 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 	var states []membership.GroupState
 	for _, ifi := range p.order {
 		d := p.downs[ifi]
-		if st, ok := d.router.Group(grp); ok {
+		// A link that is down wants nothing from the upstream, though its
+		// records live on in case it comes back.
+		if !d.up {
+			continue
+		}
+		if st, ok := d.router.Filter(grp); ok {
 			states = append(states, restrictState(d.cfg.ACL, st))
 		}
 	}
@@ -739,7 +927,10 @@ func (p *Proxy) restrict(grp netip.Addr, sub Subscription) Subscription {
 	if sub.Mode == membership.Exclude && !p.upACL.Permits(grp, netip.Addr{}) {
 		var wanted []netip.Addr
 		for _, ifi := range p.order {
-			if st, ok := p.downs[ifi].router.Group(grp); ok {
+			if d := p.downs[ifi]; !d.up {
+				continue
+			}
+			if st, ok := p.downs[ifi].router.Filter(grp); ok {
 				wanted = append(wanted, st.Include...)
 			}
 		}
@@ -759,17 +950,32 @@ func (p *Proxy) restrict(grp netip.Addr, sub Subscription) Subscription {
 
 // outputs lists the links traffic from src to grp arriving on input goes out
 // on: every downstream whose membership wants it, and the upstream when the
-// traffic came from a downstream (RFC 4605 §4.2). Never the input itself.
+// traffic came from a downstream and the upstream access list permits it
+// (what may be requested upstream may also be sent there; nothing else
+// leaves on the WAN). Never the input itself.
+//
+// RFC 4605 §4.2 forwards onto a downstream only where this router is the
+// querier, so that two proxies on one LAN do not both deliver. Any host can
+// claim the querier role, though, and one that does not forward would cut
+// every stream. So a downstream where another router is the querier loses
+// a flow only while the kernel sees that flow arrive from elsewhere as well
+// (Duplicates): the other router really delivers it.
 func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 	if input == p.up.Ifindex && !p.acceptedUpstream(src) {
 		return nil // RFC 4605 §4.2: only sources the upstream vouches for
 	}
 	var o []int
-	if input != p.up.Ifindex && p.up.Ifindex != 0 {
+	if input != p.up.Ifindex && p.up.Ifindex != 0 && permits(p.upACL, grp, src) {
 		o = append(o, p.up.Ifindex)
 	}
+	f := p.flows[grp][src]
+	elsewhere := f != nil && f.elsewhere
 	for _, ifi := range p.order {
-		if d := p.downs[ifi]; ifi != input && d.up && d.router.Wants(grp, src) && permits(d.cfg.ACL, grp, src) {
+		d := p.downs[ifi]
+		if ifi == input || !d.up || (!d.querier && elsewhere) {
+			continue
+		}
+		if d.router.Wants(grp, src) && permits(d.cfg.ACL, grp, src) {
 			o = append(o, ifi)
 		}
 	}

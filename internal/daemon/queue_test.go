@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
+)
+
+// TestQueueIsBoundedInBytes: the packets a reader may queue are bounded by
+// their bytes, not only by their number (1024 clones of 64 KiB packets
+// were 64 MiB).
+func TestQueueIsBoundedInBytes(t *testing.T) {
+	g := &byteGate{limit: queueBytes}
+	queued := 0
+	for range eventQueue {
+		if g.take(65535) {
+			queued++
+		}
+	}
+	if queued*65535 > queueBytes || queued == 0 {
+		t.Fatalf("%d packets of 64 KiB queued, limit %d bytes", queued, queueBytes)
+	}
+	g.give(65535)
+	if !g.take(65535) {
+		t.Fatal("room given back was not reusable")
+	}
+	if !g.take(0) {
+		t.Fatal("an empty packet was refused")
+	}
+}
+
+// TestQueueDropsHoldExpiry: when the reader drops packets (queue full), the
+// brain is told, and a member whose reports were pushed out is not cut at
+// the end of its membership interval.
+func TestQueueDropsHoldExpiry(t *testing.T) {
+	p := newPlane(ipv4, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t0 := time.Unix(1000, 0)
+	lan := netip.MustParseAddr("192.168.1.1")
+	p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Addr: lan}})
+	g := netip.MustParseAddr("239.1.1.1")
+	p.brain.Report(t0, 3, netip.MustParseAddr("192.168.1.11"), 2, []membership.Record{{Type: membership.IsExclude, Group: g}})
+	gmi := 260 * time.Second
+	p.noteLoss(t0.Add(gmi - time.Second)) // nothing dropped yet
+	p.readDrops[dropQueueFull].Add(5)
+	p.noteLoss(t0.Add(gmi - time.Second))
+	p.brain.Advance(t0.Add(gmi + time.Second))
+	r, _ := p.brain.Router(3)
+	if _, ok := r.Group(g); !ok {
+		t.Fatal("the group expired although its reports may have been dropped")
+	}
+}

@@ -1,0 +1,44 @@
+package membership
+
+import "time"
+
+// ReportsLost tells the router that reports from the link were lost at now:
+// the daemon had to drop received packets (its queue was full under a
+// flood). A lost report is not a member gone, so until every host has had
+// one more query to answer (a Query Interval and a Query Response Interval
+// from now), no membership expires: a timer that runs out meanwhile is
+// extended to the end of the hold. Forwarding a little longer than needed
+// is the safe side; cutting a receiver whose reports the flood pushed out
+// is not.
+func (r *Router) ReportsLost(now time.Time) {
+	if until := now.Add(r.qi + r.cfg.QueryResponseInterval); until.After(r.holdUntil) {
+		r.holdUntil = until
+	}
+}
+
+// hold extends, while expiry is held at time t, every membership timer of g
+// that is due: the group timer, running source timers, tracked hosts and
+// the untracked mark. Query retransmissions and compatibility timers run
+// as usual.
+func (r *Router) hold(g *group, t time.Time) {
+	if !t.Before(r.holdUntil) {
+		return
+	}
+	until := r.holdUntil
+	if g.mode == Exclude && due(g.timer, t) {
+		g.timer = until
+	}
+	for _, s := range g.sources {
+		if due(s.timer, t) {
+			s.timer = until
+		}
+	}
+	for i := range g.hosts {
+		if due(g.hosts[i].expires, t) {
+			g.hosts[i].expires = until
+		}
+	}
+	if due(g.untracked, t) {
+		g.untracked = until
+	}
+}

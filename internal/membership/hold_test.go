@@ -1,0 +1,34 @@
+package membership
+
+import (
+	"testing"
+	"time"
+)
+
+// TestReportsLostHoldsExpiry: while the daemon drops reports under a flood,
+// a member whose reports were pushed out must not be cut: nothing expires
+// until a query interval and a response interval after the last loss; then
+// expiry resumes.
+func TestReportsLostHoldsExpiry(t *testing.T) {
+	runCases(t, []routerCase{{
+		name: "a group whose timer runs out during the hold is kept until it ends",
+		steps: []step{
+			{0, report(3, rec(IsExclude, G), rec(IsInclude, "239.1.1.2", s1)), acts(changed(G), changed("239.1.1.2"))},
+			{gmi - time.Second, func(r *Router, now time.Time) []Action { r.ReportsLost(now); return nil }, nil},
+			// Hold until gmi - 1s + 125s + 10s.
+			{gmi, advance(), nil},
+			{gmi + 133*time.Second, advance(), nil},
+			{gmi + 134*time.Second, advance(), acts(changed(G), changed("239.1.1.2"))},
+		},
+		groups: []groupCheck{{group: G, absent: true}, {group: "239.1.1.2", absent: true}},
+	}, {
+		name: "a report during the hold refreshes as usual",
+		steps: []step{
+			{0, report(3, rec(IsExclude, G)), acts(changed(G))},
+			{10 * time.Second, func(r *Router, now time.Time) []Action { r.ReportsLost(now); return nil }, nil},
+			{100 * time.Second, report(3, rec(IsExclude, G)), nil},
+			{100*time.Second + gmi, advance(), acts(changed(G))},
+		},
+		groups: []groupCheck{{group: G, absent: true}},
+	}})
+}
