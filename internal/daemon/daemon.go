@@ -25,7 +25,8 @@ import (
 )
 
 // ErrTableInUse is returned by Run when another multicast routing daemon
-// owns the kernel's multicast routing table (field failure #7).
+// owns the kernel's multicast routing table, said in words a user can act on
+// rather than the kernel's bare "address in use".
 var ErrTableInUse = errors.New("another multicast routing daemon (igmpproxy, smcroute, pimd, mcproxy, ...) already owns the kernel's multicast routing table; stop it, or give mcast-proxy its own table with the 'table' option")
 
 // mrouter is the kernel's multicast routing socket of one family, which also

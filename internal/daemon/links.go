@@ -15,7 +15,7 @@ import (
 // before we warn: the Other Querier Present Interval with the RFC 3376 §8
 // defaults (2 × 125 s + 10 s / 2). After that the upstream querier has
 // probably stopped hearing from us, or its queries are dropped on the way
-// in, and the upstream memberships expire (field failure #1).
+// in, and the upstream memberships expire: the stream dies every few minutes.
 const upstreamQuerySilence = 255 * time.Second
 
 // linksChanged folds a change into our copy of the kernel's links and

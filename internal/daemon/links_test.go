@@ -12,7 +12,8 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
 
-// The upstream-silence warning (field failure #1) is logged once when no
+// The upstream-silence warning (streams that die every membership interval
+// because the upstream's queries never arrive) is logged once when no
 // query was heard for the other-querier-present interval, counted from the
 // later of the last query and the upstream's entry into service, and armed
 // again once queries come back.

@@ -16,8 +16,9 @@ import (
 )
 
 // Links that are missing at start, go down, vanish and come back, upstream
-// failover and reloads: the daemon follows all of it without a restart
-// (field failures 3, 4, 5, 16 and 19).
+// failover and reloads: the daemon follows all of it without a restart, a
+// PPPoE upstream without an address at boot, a vanished interface and a
+// reload included, and untouched streams keep flowing.
 
 // recoveryLimit bounds how long a stream may take to flow again after a
 // link became usable. The daemon coalesces link notifications for 50 ms

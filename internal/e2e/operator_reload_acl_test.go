@@ -14,7 +14,8 @@ import (
 // its only downstream, the proxy stops asking for it upstream and forgets the
 // membership at once, rather than when the membership ages out (260 s with
 // the default timers used here): a denied group must not stay joined at the
-// provider (field failure #2), and status must not list it as joined.
+// provider (providers cut customers who pull in groups they should not),
+// and status must not list it as joined.
 func TestReloadDenyLeavesUpstream(t *testing.T) {
 	t.Parallel()
 	// Default querier timers: membership interval 2 × 125 s + 10 s.

@@ -2,9 +2,9 @@
 
 package e2e
 
-// The operator's view and controls: mcast-proxy status (field failure #20),
-// access lists (#2), limits, fast leave (#8), leave and quick re-join (#9)
-// and reload through the client.
+// The operator's view and controls: mcast-proxy status, access lists,
+// limits, fast leave that never cuts another viewer, leave and quick
+// re-join, and reload through the client.
 
 import (
 	"encoding/binary"
@@ -442,7 +442,7 @@ type leaveResult struct {
 }
 
 // TestFastLeave: with fast-leave, one of two members leaving does not cut
-// the other (field failure #8), and the last one leaving stops the stream at
+// the other (another TV on the LAN keeps watching), and the last one leaving stops the stream at
 // once instead of after the last member query time (4 s here), which the
 // case without fast-leave shows.
 func TestFastLeave(t *testing.T) {
@@ -552,7 +552,7 @@ func TestFastLeave(t *testing.T) {
 }
 
 // TestLeaveRejoin: a host that leaves and joins again within 100 ms keeps
-// its stream (field failure #9): a join always wins over the aging of the
+// its stream (a channel change back and forth): a join always wins over the aging of the
 // leave, with and without fast leave.
 func TestLeaveRejoin(t *testing.T) {
 	t.Parallel()
@@ -608,7 +608,7 @@ func TestLeaveRejoin(t *testing.T) {
 // TestReloadDeniesFlowingGroup: "mcast-proxy reload" of a broken file exits
 // 1 and changes nothing; with a new access list that denies a flowing group
 // it stops the group on br-lan, while another group keeps flowing without a
-// gap (field failure #19).
+// gap: a reload applies the difference only.
 func TestReloadDeniesFlowingGroup(t *testing.T) {
 	t.Parallel()
 	tp := newTopo(t, topoOptions{config: opConfig(nil, nil)})

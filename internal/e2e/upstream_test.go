@@ -128,8 +128,7 @@ func fmtRecords(rs []v3Record) string {
 
 // TestUpstreamQuerierRefresh: behind a snooping switch that is also the
 // upstream querier, the router must answer every query, or the switch
-// forgets its port (field failure 1: streams dying every membership
-// interval). The switch queries every second and forgets a port after 2.5 s
+// forgets its port (streams would die every membership interval). The switch queries every second and forgets a port after 2.5 s
 // without a report; across five query intervals its table must always list
 // the router's port and the stream must flow without a gap.
 //

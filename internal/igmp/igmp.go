@@ -319,7 +319,8 @@ func (q *Query) Marshal() ([]byte, error) {
 		}
 		b[8] |= q.QRV
 		b[9] = EncodeQQI(q.QQI)
-		// Field failure #13: the count must match the sources sent.
+		// The count must match the sources sent: a group-and-source query
+		// with a count of zero is a general group query to every host.
 		binary.BigEndian.PutUint16(b[10:12], uint16(len(q.Sources)))
 		for i, s := range q.Sources {
 			if !s.Is4() {

@@ -123,7 +123,7 @@ var vectors = []struct {
 			[]byte{232, 1, 1, 1},    // group
 			[]byte{0x02},            // resv 0, S 0, QRV 2
 			[]byte{125},             // QQIC
-			[]byte{0, 2},            // number of sources: 2, never 0 here (field failure #13)
+			[]byte{0, 2},            // number of sources: 2, never 0 here (0 would ask for the whole group)
 			[]byte{192, 0, 2, 10},   // source 1
 			[]byte{198, 51, 100, 7}, // source 2
 		),

@@ -310,7 +310,7 @@ func (r *Router) fastLeaveApplies(g *group, isNew bool, from netip.Addr, version
 // Instead of lowering timers and querying (§6.4.2, §6.6.3) it asks the
 // tracked hosts: what no host wants any more stops at once; what some host
 // still wants is left alone, with no query at all, so another receiver on
-// the link sees no gap (field failure #8). It reports whether g was
+// the link sees no gap. It reports whether g was
 // removed.
 func (r *Router) fastLeave(g *group, now time.Time, typ RecordType, b []netip.Addr) bool {
 	if len(g.hosts) == 0 {

@@ -141,8 +141,8 @@ func TestHostLimit(t *testing.T) {
 	}
 }
 
-// TestFastLeave is field failures #8 and #9: cut only after the last
-// tracked host leaves, and a join always wins.
+// TestFastLeave: cut only after the last tracked host leaves (another TV on
+// the LAN keeps its stream), and a join always wins.
 func TestFastLeave(t *testing.T) {
 	fast := Config{FastLeave: true}
 	runCases(t, []routerCase{{

@@ -82,8 +82,8 @@ func TestRetransmissions(t *testing.T) {
 	}})
 }
 
-// TestJoinWinsOverLeave is field failure #9: a leave followed by a quick
-// re-join must never lose the group.
+// TestJoinWinsOverLeave: a leave followed by a quick re-join (a channel
+// changed back) must never lose the group to the aging of the leave.
 func TestJoinWinsOverLeave(t *testing.T) {
 	runCases(t, []routerCase{{
 		name: "IGMPv2 leave then report before the retransmission: S flag set, group kept",

@@ -9,8 +9,8 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 )
 
-// Benchmarks of the brain at scale (field failure #15: joins that take
-// seconds to be routed once many groups are present). The proxy is built
+// Benchmarks of the brain at scale: a join must not take seconds to be
+// routed once many groups are present. The proxy is built
 // as a router would run it: one upstream, four downstreams, groups spread
 // over them and a forwarding entry for each group.
 

@@ -19,7 +19,8 @@ import (
 // Defaults for flow ageing. Forwarding entries never expire in the kernel, so
 // the proxy asks for the kernel's per-entry packet counters every
 // FlowCheckInterval and removes an entry whose counter did not move since the
-// previous check (field failure #18: never delete blindly on a timer).
+// previous check. Deleting entries blindly on a timer would stall flowing
+// streams until the next upcall.
 const (
 	FlowCheckInterval = 30 * time.Second
 	// MaxFlows bounds the forwarding entries for traffic arriving on the
@@ -364,7 +365,7 @@ func (p *Proxy) knownGroups() []netip.Addr {
 
 // UpstreamQueryHeard is when a query was last heard on the upstream link;
 // zero if never. The kernel's host stack answers upstream queries; the
-// daemon warns when none arrive (field failure #1).
+// daemon warns when none arrive, since the upstream memberships then expire.
 func (p *Proxy) UpstreamQueryHeard() time.Time { return p.upQuery }
 
 // ShareBudget makes every downstream charge b instead of the proxy's own
@@ -530,8 +531,8 @@ func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int,
 	return p.apply(d, d.router.Report(now, from, version, kept), nil)
 }
 
-// admit applies a downstream's access list to one record (field failure
-// #2: what hosts may pull in is the operator's choice). A join of the whole
+// admit applies a downstream's access list to one record: what hosts may
+// pull in is the operator's choice. A join of the whole
 // group (EXCLUDE mode, IGMPv1/v2, MLDv1) needs the any-source join to be
 // permitted; sources a host asks for one by one are kept only where
 // permitted. Leaves and blocks only ever reduce traffic and always pass.
@@ -763,7 +764,7 @@ func (p *Proxy) Flows() []Flow {
 
 // Proxied reports whether a group may be proxied at all. Link-local groups
 // (224.0.0.0/24, RFC 5771; ff01::/16 and ff02::/16 scopes, RFC 4291 §2.7)
-// never leave their link (field failure #2).
+// never leave their link: providers cut customers whose SSDP or mDNS reach them.
 func Proxied(g netip.Addr) bool {
 	if !g.IsMulticast() {
 		return false
@@ -823,8 +824,8 @@ func (p *Proxy) acceptedUpstream(src netip.Addr) bool {
 
 // apply translates a downstream router's actions into proxy actions and, for
 // every group whose forwarding state changed, recomputes the upstream
-// subscription and the outputs of that group's flows at once (field failure
-// #12: a second LAN joining a flowing stream gets it immediately).
+// subscription and the outputs of that group's flows at once: a second LAN
+// joining a flowing stream gets it immediately.
 func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []Action {
 	for _, a := range acts {
 		switch a := a.(type) {
