@@ -34,6 +34,17 @@
         default table itself and is refused.
       '';
     };
+    max-memory-total = {
+      type = "int";
+      min = 64;
+      max = 1048576;
+      default = 4096;
+      description = ''
+        Memory in KiB that the state hosts create may take on all downstream
+        interfaces together, IPv4 and IPv6 alike, besides each one's own
+        `max-memory`; whatever would pass it is refused and counted.
+      '';
+    };
   };
 
   interface = {
@@ -166,6 +177,18 @@
       roles = [ "downstream" "disabled" ];
       default = 1024;
       description = "How many groups hosts on this interface may have joined at once, per family; reports beyond are ignored and counted.";
+    };
+    max-memory = {
+      type = "int";
+      min = 64;
+      max = 1048576;
+      roles = [ "downstream" "disabled" ];
+      default = 2048;
+      description = ''
+        Memory in KiB that the state hosts on this interface create may take
+        (groups, sources, hosts, their source lists, forwarding entries for
+        what they send); whatever would pass it is refused and counted.
+      '';
     };
     max-sources = {
       type = "int";

@@ -5,6 +5,7 @@
   ipv4 = true;
   ipv6 = true;
   table = 100;
+  max-memory-total = 8192;
   interfaces = {
     dsl = {
       role = "upstream";
@@ -35,6 +36,7 @@
       startup-query-interval = "1.5m";
       startup-query-count = 4;
       max-groups = 64;
+      max-memory = 512;
       max-sources = 16;
       fast-leave = true;
       rules = [

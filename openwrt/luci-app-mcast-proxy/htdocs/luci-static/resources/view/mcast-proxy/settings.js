@@ -350,6 +350,11 @@ return view.extend({
 			return r;
 		};
 
+		o = s.option(form.Value, 'max_memory_total', _('Memory for all networks (KiB)'),
+			_('Memory the hosts of all networks together may fill with their joins, besides each network\'s own limit. 64 to 1048576, default 4096 (4 MiB).'));
+		o.placeholder = '4096';
+		o.validate = function(sid, value) { return checkInt(value, 64, 1048576); };
+
 		/* Interfaces */
 		s = m.section(form.TypedSection, 'interface', _('Interfaces'),
 			_('One section per network that takes part: exactly one role each, at least one upstream and one downstream.'));
@@ -487,6 +492,13 @@ return view.extend({
 		o.depends('role', 'disabled');
 		o.placeholder = '128';
 		o.validate = function(sid, value) { return checkInt(value, 1, 1024); };
+
+		o = s.taboption('limits', form.Value, 'max_memory', _('Memory (KiB)'),
+			_('Memory the hosts of this network may fill with groups, sources and their own streams; what would pass it is refused. 64 to 1048576, default 2048 (2 MiB).'));
+		o.depends('role', 'downstream');
+		o.depends('role', 'disabled');
+		o.placeholder = '2048';
+		o.validate = function(sid, value) { return checkInt(value, 64, 1048576); };
 
 		o = s.taboption('limits', form.Flag, 'fast_leave', _('Fast leave'),
 			_('Stop a stream as soon as the last host that asked for it leaves, instead of asking the network first. Best with one receiver per port, e.g. a TV box on its own VLAN.'));
