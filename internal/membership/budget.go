@@ -28,9 +28,6 @@ func NewBudget(limit int64) *Budget { return &Budget{limit: max(limit, 0)} }
 // Used returns the bytes charged to the budget.
 func (b *Budget) Used() int64 { return b.used }
 
-// Limit returns the budget's size; 0 means unlimited.
-func (b *Budget) Limit() int64 { return b.limit }
-
 // SetLimit changes the budget's size (a reload). Lowering it evicts
 // nothing: new state is refused until enough expires.
 func (b *Budget) SetLimit(limit int64) { b.limit = max(limit, 0) }

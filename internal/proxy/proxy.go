@@ -381,10 +381,6 @@ func (p *Proxy) ShareBudget(b *membership.Budget) {
 // Budget is the byte budget shared by the downstreams (Config.MaxBytes).
 func (p *Proxy) Budget() *membership.Budget { return p.budget }
 
-// SetMaxBytes changes the shared budget (reload). Lowering it evicts
-// nothing; new state is refused until enough has expired.
-func (p *Proxy) SetMaxBytes(n int64) { p.budget.SetLimit(n) }
-
 // chargeFlow counts a flow arriving on input against what bounds it and
 // reports whether it fits: MaxFlows for the upstream, the byte budget of
 // the downstream otherwise (a refusal there counts in that link's
