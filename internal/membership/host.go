@@ -159,7 +159,7 @@ func (r *Router) hostSources(g *group, h *host, base, b []netip.Addr) int {
 	}
 	slices.SortFunc(extra, netip.Addr.Compare)
 	extra = slices.Compact(extra)
-	r.addrScratch = extra[:0]
+	r.addrScratch = keepScratch(extra)
 	n := len(base) + len(extra)
 	refused := 0
 	if limit := r.cfg.MaxSources; limit > 0 && n > limit {
@@ -193,9 +193,21 @@ func (r *Router) hostSources(g *group, h *host, base, b []netip.Addr) int {
 			j++
 		}
 	}
-	r.mergeScratch = merged[:0]
+	r.mergeScratch = keepScratch(merged)
 	g.setHostList(h, merged)
 	return refused
+}
+
+// scratchKeep is the longest scratch list kept between reports: one
+// frame's worth of sources. A reassembled 64 KiB report can carry 16,000;
+// the storage for those is let go rather than kept outside the budget.
+const scratchKeep = 512
+
+func keepScratch(s []netip.Addr) []netip.Addr {
+	if cap(s) > scratchKeep {
+		return nil
+	}
+	return s[:0]
 }
 
 // setHostList stores list as h's sources, reusing h's storage when it is
