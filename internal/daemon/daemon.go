@@ -46,6 +46,18 @@ type mrouter interface {
 	Close() error
 }
 
+// joiner is the host stack's subscription to the upstream groups of both
+// families (upstream.Joiner): the daemon creates it on the active upstream,
+// moves it on failover and replays the brains' wishes into it.
+type joiner interface {
+	Ifindex() int
+	SetInterface(ifindex int) error
+	Set(group netip.Addr, f upstream.Filter) error
+	Truncated(group netip.Addr) int
+	Groups() []netip.Addr
+	Close() error
+}
+
 // linkSettle is how long link notifications are coalesced before a fresh
 // snapshot is taken: short enough that a recreated PPPoE link is back in
 // service well within a second.
@@ -97,9 +109,15 @@ type Daemon struct {
 	ctl    *control.Server
 	calls  chan control.Call
 
+	// The kernel edge: how routing sockets and the upstream subscription
+	// are opened. Run wires in the real ones; the tests pass recording
+	// fakes, so reconciliation is tested without root.
+	openRouter func(fam *family, table uint32) (mrouter, error)
+	newJoiner  func(ifindex int) (joiner, error)
+
 	// The upstream subscription of both families; nil while no upstream
 	// interface is in service.
-	sub     *upstream.Joiner
+	sub     joiner
 	upName  string    // the active upstream interface, "" if none
 	upSince time.Time // when it went into service
 	rules   []mroute.Rule
@@ -126,6 +144,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		events: make(chan event, eventQueue),
 		warned: map[string]bool{},
 		budget: membership.NewBudget(int64(cfg.MaxMemoryTotal)),
+		openRouter: func(fam *family, table uint32) (mrouter, error) {
+			return fam.open(table)
+		},
+		newJoiner: func(ifindex int) (joiner, error) {
+			return upstream.New(ifindex)
+		},
 	}
 	w, snap, err := linkwatch.Watch(linkSettle)
 	if err != nil {
@@ -141,20 +165,29 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		d.ctl, d.calls = ctl, make(chan control.Call)
 		go ctl.Serve(d.calls)
 	}
-	planes, err := d.openPlanes(cfg)
-	if err != nil {
+	now := time.Now()
+	if err := d.start(now); err != nil {
 		if d.ctl != nil {
 			d.ctl.Close()
 		}
 		w.Close()
 		return err
 	}
-	d.planes = planes
-	d.syncRules()
-	now := time.Now()
-	d.reconcile(now)
 	d.ready(now)
 	return d.serve(ctx)
+}
+
+// start opens the routing sockets and brings the kernel in line with the
+// configuration and the links as last seen.
+func (d *Daemon) start(now time.Time) error {
+	planes, err := d.openPlanes(d.cfg)
+	if err != nil {
+		return err
+	}
+	d.planes = planes
+	d.syncRules()
+	d.reconcile(now)
+	return nil
 }
 
 // openPlanes opens a routing socket on cfg's table for every family cfg
@@ -179,7 +212,7 @@ func (d *Daemon) openPlanes(cfg *config.Config) ([]*plane, error) {
 }
 
 func (d *Daemon) openPlane(fam *family, table uint32) (*plane, error) {
-	mr, err := fam.open(table)
+	mr, err := d.openRouter(fam, table)
 	if err != nil {
 		if errors.Is(err, mroute.ErrInUse) {
 			return nil, fmt.Errorf("%s: %w (%v)", fam.name, ErrTableInUse, err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
-	"github.com/mcast-proxy/mcast-proxy/internal/upstream"
 )
 
 // upstreamQuerySilence is how long the upstream may go without a query
@@ -132,7 +131,7 @@ func (d *Daemon) reconcileJoiner() {
 		}
 		return
 	}
-	j, err := upstream.New(l.Index)
+	j, err := d.newJoiner(l.Index)
 	if err != nil {
 		d.check(err, "upstream subscription", "interface", d.upName)
 		return

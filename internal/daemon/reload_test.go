@@ -100,7 +100,8 @@ func TestFailedTableChangeChangesNothing(t *testing.T) {
 	}
 	mr := &closeRecorder{}
 	p := newPlane(&refusing, mr, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: old, planes: []*plane{p}}
+	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: old, planes: []*plane{p},
+		openRouter: func(f *family, table uint32) (mrouter, error) { return f.open(table) }}
 	if err := d.apply(next); err == nil {
 		t.Fatal("apply succeeded with a table that cannot be opened")
 	}
