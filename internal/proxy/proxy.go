@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/scope"
 )
 
 // Defaults for flow ageing. Forwarding entries never expire in the kernel, so
@@ -758,20 +759,10 @@ func (p *Proxy) Flows() []Flow {
 	return fl
 }
 
-// Proxied reports whether a group may be proxied at all. Link-local groups
-// (224.0.0.0/24, RFC 5771; ff01::/16 and ff02::/16 scopes, RFC 4291 §2.7)
-// never leave their link: providers cut customers whose SSDP or mDNS reach them.
+// Proxied reports whether a group may be proxied at all: a multicast group
+// that leaves its link (scope.LinkLocal).
 func Proxied(g netip.Addr) bool {
-	if !g.IsMulticast() {
-		return false
-	}
-	if g.Is4() {
-		b := g.As4()
-		return !(b[0] == 224 && b[1] == 0 && b[2] == 0)
-	}
-	b := g.As16()
-	scope := b[1] & 0x0f
-	return scope > 2
+	return g.IsMulticast() && !scope.LinkLocal(g)
 }
 
 // SourceSpecific reports whether g is in a source-specific multicast range:

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/scope"
 )
 
 // Mode is a filter mode (RFC 3376 section 3.1).
@@ -59,25 +61,19 @@ func (f Filter) empty() bool { return f.Mode == Include && len(f.Sources) == 0 }
 
 var errInvalid = errors.New("invalid address")
 
-// checkGroup rejects groups that must never be subscribed upstream: link-local
-// IPv4 groups are never reported (RFC 4605 section 2.1 defers to RFC 3376
-// section 5: 224.0.0.0/24 is link-local), and IPv6 groups of the reserved,
-// interface-local or link-local scope (RFC 4291 section 2.7, RFC 7346 section
-// 2), whatever their flags, must not leave the link either.
+// checkGroup rejects groups that must never be subscribed upstream: those
+// that stay on their link (scope.LinkLocal; RFC 4605 section 2.1 defers to
+// RFC 3376 section 5 for which groups are never reported).
 func checkGroup(g netip.Addr) error {
 	switch {
 	case g.Zone() != "":
 		return fmt.Errorf("upstream: group %s has a zone: %w", g, errInvalid)
 	case !g.IsMulticast():
 		return fmt.Errorf("upstream: group %s is not multicast: %w", g, errInvalid)
-	case g.Is4():
-		if b := g.As4(); b[0] == 224 && b[1] == 0 && b[2] == 0 {
-			return fmt.Errorf("upstream: group %s is link-local: %w", g, errInvalid)
-		}
-	case g.Is6():
-		if scope := g.As16()[1] & 0x0f; scope <= 2 {
-			return fmt.Errorf("upstream: group %s has scope %d, below site scope: %w", g, scope, errInvalid)
-		}
+	case g.Is4() && scope.LinkLocal(g):
+		return fmt.Errorf("upstream: group %s is link-local: %w", g, errInvalid)
+	case g.Is6() && scope.LinkLocal(g):
+		return fmt.Errorf("upstream: group %s has scope %d, below site scope: %w", g, scope.Of(g), errInvalid)
 	}
 	return nil
 }
