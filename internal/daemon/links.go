@@ -1,13 +1,11 @@
 package daemon
 
 import (
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
+	"github.com/mcast-proxy/mcast-proxy/internal/sysctl"
 )
 
 // upstreamQuerySilence is how long the upstream may go without a query
@@ -181,8 +179,8 @@ func (d *Daemon) checkReversePath() {
 	if up == nil || !ok || len(up.Sources) == 0 {
 		return
 	}
-	all := readSysctl("/proc/sys/net/ipv4/conf/all/rp_filter")
-	own := readSysctl("/proc/sys/net/ipv4/conf/" + up.Name + "/rp_filter")
+	all := sysctl.Int("net/ipv4/conf/all/rp_filter", 0)
+	own := sysctl.Int("net/ipv4/conf/"+up.Name+"/rp_filter", 0)
 	if max(all, own) != 1 {
 		return
 	}
@@ -197,13 +195,4 @@ func (d *Daemon) checkReversePath() {
 		d.warnOnce("rp_filter "+up.Name+pf.String(), "strict reverse-path filtering (rp_filter 1) on the upstream drops multicast from this source prefix, which is not routed back through the upstream; set net.ipv4.conf."+up.Name+".rp_filter=2 (loose) or route the prefix via the upstream",
 			"interface", up.Name, "source", pf)
 	}
-}
-
-func readSysctl(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
 }

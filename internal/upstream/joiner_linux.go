@@ -2,11 +2,10 @@ package upstream
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/sysctl"
 )
 
 // New returns a Joiner for the interface with index ifindex. It reads the
@@ -14,25 +13,13 @@ import (
 // namespace, falling back to the kernel defaults, and opens no socket until
 // a group is set.
 func New(ifindex int) (*Joiner, error) {
-	optmem := sysctl("net/core/optmem_max", 10240) // 32-bit default before Linux 6.9
+	optmem := sysctl.Int("net/core/optmem_max", 10240) // 32-bit default before Linux 6.9
 	lim := [nfam]limits{
-		fam4: newLimits(sysctl("net/ipv4/igmp_max_memberships", 20), sysctl("net/ipv4/igmp_max_msf", 10), optmem, 4),
+		fam4: newLimits(sysctl.Int("net/ipv4/igmp_max_memberships", 20), sysctl.Int("net/ipv4/igmp_max_msf", 10), optmem, 4),
 		// IPv6 has no membership count limit, only option memory.
-		fam6: newLimits(0, sysctl("net/ipv6/mld_max_msf", 64), optmem, 16),
+		fam6: newLimits(0, sysctl.Int("net/ipv6/mld_max_msf", 64), optmem, 16),
 	}
 	return newJoiner(sysKernel{}, nativeABI, ifindex, lim)
-}
-
-func sysctl(name string, def int) int {
-	b, err := os.ReadFile("/proc/sys/" + name)
-	if err != nil {
-		return def
-	}
-	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return def
-	}
-	return v
 }
 
 // sysKernel carries memberships on unbound UDP sockets: an unbound UDP
