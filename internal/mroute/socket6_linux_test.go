@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/netns"
 	"golang.org/x/sys/unix"
 )
@@ -483,7 +484,7 @@ func icmp6Checksum(src, dst netip.Addr, msg []byte) uint16 {
 	b := append(append([]byte{}, s[:]...), d[:]...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(msg)))
 	b = append(b, 0, 0, 0, 58)
-	return checksum(append(b, msg...))
+	return igmp.Checksum(append(b, msg...))
 }
 
 func TestSendMLD(t *testing.T) {

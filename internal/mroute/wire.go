@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 )
 
 const (
@@ -151,7 +153,7 @@ func parseIPv4Header(b []byte, verifyChecksum bool) (ipHeader, error) {
 	if total < hl || total > len(b) {
 		return ipHeader{}, fmt.Errorf("%w: ip total length %d, header %d, %d bytes read", ErrMalformed, total, hl, len(b))
 	}
-	if verifyChecksum && checksum(b[:hl]) != 0 {
+	if verifyChecksum && igmp.Checksum(b[:hl]) != 0 {
 		return ipHeader{}, fmt.Errorf("%w: bad ip header checksum", ErrMalformed)
 	}
 	ra, err := scanOptions(b[ipHeaderLen:hl])
@@ -229,23 +231,7 @@ func buildIGMPPacket(src, dst netip.Addr, payload []byte) ([]byte, error) {
 	d := dst.As4()
 	copy(b[16:20], d[:])
 	copy(b[20:24], []byte{ipOptRouterAlt, 4, 0, 0})
-	binary.BigEndian.PutUint16(b[10:], checksum(b[:igmpHeaderLen]))
+	binary.BigEndian.PutUint16(b[10:], igmp.Checksum(b[:igmpHeaderLen]))
 	copy(b[igmpHeaderLen:], payload)
 	return b, nil
-}
-
-// checksum is the Internet checksum (RFC 1071). Over a header that carries a
-// correct checksum it yields 0.
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 )
 
 var byteOrders = []struct {
@@ -290,7 +292,7 @@ func TestEncodeIGMPPacket(t *testing.T) {
 func withChecksum(hdr, payload []byte) []byte {
 	b := append(bytes.Clone(hdr), payload...)
 	b[10], b[11] = 0, 0
-	binary.BigEndian.PutUint16(b[10:], checksum(b[:int(b[0]&0xf)*4]))
+	binary.BigEndian.PutUint16(b[10:], igmp.Checksum(b[:int(b[0]&0xf)*4]))
 	return b
 }
 
