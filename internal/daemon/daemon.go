@@ -24,10 +24,10 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/upstream"
 )
 
-// ErrTableInUse is returned by Run when another multicast routing daemon
-// owns the kernel's multicast routing table, said in words a user can act on
-// rather than the kernel's bare "address in use".
-var ErrTableInUse = errors.New("another multicast routing daemon (igmpproxy, smcroute, pimd, mcproxy, ...) already owns the kernel's multicast routing table; stop it, or give mcast-proxy its own table with the 'table' option")
+// tableInUse says, in words a user can act on rather than the kernel's bare
+// "address in use", that another multicast routing daemon owns the kernel's
+// multicast routing table.
+const tableInUse = "another multicast routing daemon (igmpproxy, smcroute, pimd, mcproxy, ...) already owns the kernel's multicast routing table; stop it, or give mcast-proxy its own table with the 'table' option"
 
 // mrouter is the kernel's multicast routing socket of one family, which also
 // carries the family's IGMP or MLD messages.
@@ -215,7 +215,7 @@ func (d *Daemon) openPlane(fam *family, table uint32) (*plane, error) {
 	mr, err := d.openRouter(fam, table)
 	if err != nil {
 		if errors.Is(err, mroute.ErrInUse) {
-			return nil, fmt.Errorf("%s: %w (%v)", fam.name, ErrTableInUse, err)
+			return nil, fmt.Errorf("%s: %s: %w", fam.name, tableInUse, err)
 		}
 		return nil, fmt.Errorf("%s multicast routing socket: %w", fam.name, err)
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -198,7 +199,7 @@ func (d *Daemon) wanted(p *plane) (map[string]want, []string) {
 // differently enough to need a new VIF: gone, recreated under a new index,
 // another role or another TTL threshold.
 func (d *Daemon) retire(p *plane, wants map[string]want, now time.Time) {
-	for _, name := range sortedNames(p.active) {
+	for _, name := range slices.Sorted(maps.Keys(p.active)) {
 		st := p.active[name]
 		w, ok := wants[name]
 		if ok && w.link.Index == st.ifindex && w.cfg.Role == st.cfg.Role && w.cfg.Threshold == st.cfg.Threshold {
@@ -347,15 +348,6 @@ func hasFamily(ps []netip.Prefix, is func(netip.Addr) bool) bool {
 		}
 	}
 	return false
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 func (p *plane) names(ifindexes []int) []string {
