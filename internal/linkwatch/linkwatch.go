@@ -6,9 +6,9 @@
 package linkwatch
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
-	"sort"
 )
 
 // Link is one network interface as a snapshot saw it.
@@ -57,7 +57,7 @@ func (c Change) Empty() bool {
 // Diff returns what changed from old to new.
 func Diff(old, new Snapshot) Change {
 	var c Change
-	for _, name := range sortedNames(new) {
+	for _, name := range slices.Sorted(maps.Keys(new)) {
 		n := new[name]
 		o, ok := old[name]
 		switch {
@@ -67,21 +67,12 @@ func Diff(old, new Snapshot) Change {
 			c.Changed = append(c.Changed, LinkChange{Old: o, New: n})
 		}
 	}
-	for _, name := range sortedNames(old) {
+	for _, name := range slices.Sorted(maps.Keys(old)) {
 		if _, ok := new[name]; !ok {
 			c.Removed = append(c.Removed, old[name])
 		}
 	}
 	return c
-}
-
-func sortedNames(s Snapshot) []string {
-	names := make([]string, 0, len(s))
-	for name := range s {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // comparePrefix orders by address, then prefix length.

@@ -9,6 +9,7 @@
 package proxy
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -296,7 +297,7 @@ func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix, acl P
 	var out []Action
 	for _, grp := range p.groupsWithFlows() {
 		srcs := p.flows[grp]
-		for _, src := range sortedKeys(srcs) {
+		for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
 			f := srcs[src]
 			switch {
 			case f.input == old && old != l.Ifindex && l.Ifindex == 0:
@@ -356,12 +357,7 @@ func (p *Proxy) knownGroups() []netip.Addr {
 			seen[st.Group] = true
 		}
 	}
-	gs := make([]netip.Addr, 0, len(seen))
-	for g := range seen {
-		gs = append(gs, g)
-	}
-	slices.SortFunc(gs, netip.Addr.Compare)
-	return gs
+	return slices.SortedFunc(maps.Keys(seen), netip.Addr.Compare)
 }
 
 // UpstreamQueryHeard is when a query was last heard on the upstream link;
@@ -429,21 +425,7 @@ func (p *Proxy) forget(src, grp netip.Addr) DelRoute {
 }
 
 func (p *Proxy) groupsWithFlows() []netip.Addr {
-	gs := make([]netip.Addr, 0, len(p.flows))
-	for g := range p.flows {
-		gs = append(gs, g)
-	}
-	slices.SortFunc(gs, netip.Addr.Compare)
-	return gs
-}
-
-func sortedKeys(m map[netip.Addr]*flow) []netip.Addr {
-	ks := make([]netip.Addr, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.SortFunc(ks, netip.Addr.Compare)
-	return ks
+	return slices.SortedFunc(maps.Keys(p.flows), netip.Addr.Compare)
 }
 
 // Stats returns the proxy's counters.
@@ -674,7 +656,7 @@ func (p *Proxy) Duplicates(now time.Time, packets, wrongIf map[Flow]uint64) []Ac
 	var out []Action
 	for _, grp := range p.groupsWithFlows() {
 		srcs := p.flows[grp]
-		for _, src := range sortedKeys(srcs) {
+		for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
 			f := srcs[src]
 			fl := Flow{Source: src, Group: grp}
 			w, okw := wrongIf[fl]
@@ -838,7 +820,7 @@ func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []A
 func (p *Proxy) reflow(out []Action) []Action {
 	for _, grp := range p.groupsWithFlows() {
 		srcs := p.flows[grp]
-		for _, src := range sortedKeys(srcs) {
+		for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
 			f := srcs[src]
 			if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
 				f.outputs = o
@@ -875,12 +857,7 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 		}
 	}
 	srcs := p.flows[grp]
-	keys := make([]netip.Addr, 0, len(srcs))
-	for src := range srcs {
-		keys = append(keys, src)
-	}
-	slices.SortFunc(keys, netip.Addr.Compare)
-	for _, src := range keys {
+	for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
 		f := srcs[src]
 		if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
 			f.outputs = o
