@@ -20,7 +20,8 @@ import (
 func TestUpstreamSilenceWarning(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	var logs bytes.Buffer
-	brain := proxy.New(proxy.Config{Upstream: proxy.Link{Ifindex: 2, Name: "up0"}})
+	brain := proxy.New(proxy.Config{})
+	brain.SetUpstream(t0, proxy.Link{Ifindex: 2, Name: "up0"}, nil, nil)
 	d := &Daemon{
 		log: slog.New(slog.NewTextHandler(&logs, nil)), warned: map[string]bool{},
 		upName: "up0", upSince: t0,

@@ -24,7 +24,7 @@ func (d denyList) Permits(group, source netip.Addr) bool {
 
 func aclProxy(down, up Policy) *Proxy {
 	mc := membership.Config{QueryInterval: 10 * time.Second, QueryResponseInterval: 2 * time.Second, Version: 3}
-	p := New(Config{
+	p := newTestProxy(testSetup{
 		Upstream:    Link{Ifindex: upIf, Name: "up0", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}},
 		UpstreamACL: up,
 		Downstreams: []Downstream{

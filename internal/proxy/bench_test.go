@@ -34,7 +34,7 @@ func benchHost(d int) netip.Addr {
 func benchProxy(b *testing.B, n int) *Proxy {
 	b.Helper()
 	mc := membership.Config{Version: 3, FastLeave: true}
-	cfg := Config{
+	cfg := testSetup{
 		Upstream: Link{Ifindex: upIf, Name: "wan", Addr: netip.MustParseAddr("10.0.0.1"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 	}
 	for d := range benchDowns {
@@ -43,7 +43,7 @@ func benchProxy(b *testing.B, n int) *Proxy {
 			Membership: mc,
 		})
 	}
-	p := New(cfg)
+	p := newTestProxy(cfg)
 	p.Start(t0)
 	for i := range n {
 		d := i % benchDowns

@@ -31,7 +31,7 @@ func TestLANFlowsCannotStarveUpstreamFlows(t *testing.T) {
 // and their charge is given back when they go.
 func TestLANFlowsChargeTheLinkBudget(t *testing.T) {
 	mc := membership.Config{MaxBytes: 100 * FlowBytes}
-	p := New(Config{
+	p := newTestProxy(testSetup{
 		Upstream:    Link{Ifindex: upIf, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}},
 		Downstreams: []Downstream{{Link: Link{Ifindex: lanIf}, Membership: mc}},
 	})
@@ -189,7 +189,7 @@ func TestOffLinkQueriesAreIgnored(t *testing.T) {
 
 func TestOffLinkQueriesAreIgnoredIPv6(t *testing.T) {
 	mc := membership.Config{Version: 3}
-	p := New(Config{
+	p := newTestProxy(testSetup{
 		Upstream:    Link{Ifindex: upIf},
 		Downstreams: []Downstream{{Link: Link{Ifindex: lanIf, Addr: netip.MustParseAddr("fe80::5")}, Membership: mc}},
 	})

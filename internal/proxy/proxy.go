@@ -57,13 +57,10 @@ type Link struct {
 	Subnets []netip.Prefix // the link's own prefixes
 }
 
-// Config is the proxy's static view of its links.
+// Config is what the proxy is given once: links come and go through
+// SetUpstream, AddDownstream and RemoveDownstream, the one way in.
 type Config struct {
-	Upstream        Link
-	UpstreamSources []netip.Prefix // extra accepted source prefixes on the upstream
-	UpstreamACL     Policy         // what may be requested upstream
-	Downstreams     []Downstream
-	FlowCheck       time.Duration // zero means FlowCheckInterval
+	FlowCheck time.Duration // zero means FlowCheckInterval
 	// MaxBytes is the byte budget shared by all downstreams: their
 	// membership state and the flows sent from them together stay within
 	// it, besides each link's own Membership.MaxBytes. Zero: unlimited.
@@ -188,9 +185,6 @@ type Proxy struct {
 // New returns a proxy for cfg. Call Start to begin querying.
 func New(cfg Config) *Proxy {
 	p := &Proxy{
-		up:        cfg.Upstream,
-		upSources: cfg.UpstreamSources,
-		upACL:     cfg.UpstreamACL,
 		downs:     map[int]*downstream{},
 		subs:      map[netip.Addr]Subscription{},
 		flows:     map[netip.Addr]map[netip.Addr]*flow{},
@@ -199,9 +193,6 @@ func New(cfg Config) *Proxy {
 	}
 	if p.flowCheck <= 0 {
 		p.flowCheck = FlowCheckInterval
-	}
-	for _, d := range cfg.Downstreams {
-		p.addDownstream(d)
 	}
 	return p
 }

@@ -27,13 +27,13 @@ const (
 
 func testProxy() *Proxy {
 	mc := membership.Config{QueryInterval: 10 * time.Second, QueryResponseInterval: 2 * time.Second, LastMemberQueryInterval: time.Second, Version: 3}
-	p := New(Config{
+	p := newTestProxy(testSetup{
 		Upstream: Link{Ifindex: upIf, Name: "up0", Addr: netip.MustParseAddr("10.0.0.1"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}},
 		Downstreams: []Downstream{
 			{Link: Link{Ifindex: lanIf, Name: "br-lan", Addr: netip.MustParseAddr("192.168.1.1")}, Membership: mc},
 			{Link: Link{Ifindex: lan2If, Name: "lan2", Addr: netip.MustParseAddr("192.168.2.1")}, Membership: mc},
 		},
-		FlowCheck: 30 * time.Second,
+		Config: Config{FlowCheck: 30 * time.Second},
 	})
 	p.Start(t0)
 	return p
