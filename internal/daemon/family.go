@@ -16,9 +16,9 @@ var ipv4 = &family{
 	open: func(table uint32) (mrouter, error) {
 		s, err := mroute.Open(table)
 		if err != nil {
-			return nil, err
+			return nil, err // not a typed nil in the interface
 		}
-		return igmpSocket{s}, nil
+		return s, nil
 	},
 	enabled: func(c *config.Config) bool {
 		return familyInService(c, func(i *config.Interface) bool { return i.IPv4 })
@@ -38,21 +38,14 @@ var ipv4 = &family{
 	},
 }
 
-// igmpSocket names the IPv4 routing socket's send call for the daemon.
-type igmpSocket struct{ *mroute.Socket }
-
-func (s igmpSocket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
-	return s.SendIGMP(ifindex, src, dst, payload)
-}
-
 var ipv6 = &family{
 	name: "ipv6",
 	open: func(table uint32) (mrouter, error) {
 		s, err := mroute.Open6(table)
 		if err != nil {
-			return nil, err
+			return nil, err // not a typed nil in the interface
 		}
-		return mldSocket{s}, nil
+		return s, nil
 	},
 	enabled: func(c *config.Config) bool {
 		return familyInService(c, func(i *config.Interface) bool { return i.IPv6 })
@@ -72,13 +65,6 @@ var ipv6 = &family{
 		}
 		return netip.Addr{}
 	},
-}
-
-// mldSocket names the IPv6 routing socket's send call for the daemon.
-type mldSocket struct{ *mroute.Socket6 }
-
-func (s mldSocket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
-	return s.SendMLD(ifindex, src, dst, payload)
 }
 
 // familyInService reports whether a family has an upstream and at least one

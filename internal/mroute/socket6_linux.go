@@ -33,8 +33,8 @@ const (
 )
 
 // Socket6 is the raw ICMPv6 socket that owns one kernel IPv6 multicast
-// routing table (MRT6_INIT) and carries MLD. It has the method set of Socket,
-// with SendMLD in place of SendIGMP, and the same concurrency rules.
+// routing table (MRT6_INIT) and carries MLD. It has the method set of Socket
+// and the same concurrency rules.
 //
 // How MLD reaches it (net/ipv6/ip6_input.c, ip6_mc_input; checked by
 // TestMLDReports6): once MRT6_INIT has set mc_forwarding, a packet to a
@@ -421,7 +421,7 @@ func parseControl6(oob []byte, p *Packet) error {
 	return nil
 }
 
-// SendMLD sends one MLD message out of ifindex with hop limit 1 and the
+// Send sends one MLD message out of ifindex with hop limit 1 and the
 // Router Alert hop-by-hop option (both set on the socket in Open6). The
 // egress interface and source travel with the packet as an IPV6_PKTINFO
 // control message, so concurrent sends cannot pick each other's interface.
@@ -430,7 +430,7 @@ func parseControl6(oob []byte, p *Packet) error {
 // kernel computes the ICMPv6 checksum: it always does on raw ICMPv6 sockets
 // (RFC 3542 §3.1; Linux even refuses IPV6_CHECKSUM on them), whatever the
 // checksum field of payload holds.
-func (s *Socket6) SendMLD(ifindex int, src, dst netip.Addr, payload []byte) error {
+func (s *Socket6) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	if ifindex <= 0 {
 		return fmt.Errorf("mroute: send mld: invalid ifindex %d", ifindex)
 	}

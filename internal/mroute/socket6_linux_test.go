@@ -509,7 +509,7 @@ func TestSendMLD(t *testing.T) {
 		{"kernel chooses the source", netip.Addr{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := s.SendMLD(l.rc, tc.src, allNodes, query); err != nil {
+			if err := s.Send(l.rc, tc.src, allNodes, query); err != nil {
 				t.Fatal(err)
 			}
 			p := peer.read(t)
@@ -534,11 +534,11 @@ func TestSendMLD(t *testing.T) {
 		}
 	case <-time.After(200 * time.Millisecond):
 	}
-	if err := s.SendMLD(9999, netip.Addr{}, allNodes, query); err == nil {
-		t.Error("SendMLD on a missing interface succeeded")
+	if err := s.Send(9999, netip.Addr{}, allNodes, query); err == nil {
+		t.Error("Send on a missing interface succeeded")
 	}
-	if err := s.SendMLD(l.rc, netip.Addr{}, netip.MustParseAddr("224.0.0.1"), query); err == nil {
-		t.Error("SendMLD to an ipv4 destination succeeded")
+	if err := s.Send(l.rc, netip.Addr{}, netip.MustParseAddr("224.0.0.1"), query); err == nil {
+		t.Error("Send to an ipv4 destination succeeded")
 	}
 }
 

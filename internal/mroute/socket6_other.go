@@ -20,7 +20,7 @@ func (s *Socket6) DelRoute(src, grp netip.Addr) error             { return errUn
 func (s *Socket6) Routes() []Route                                { return nil }
 func (s *Socket6) Counters(src, grp netip.Addr) (Counters, error) { return Counters{}, errUnsupported }
 func (s *Socket6) Read(buf []byte) (Packet, error)                { return Packet{}, errUnsupported }
-func (s *Socket6) SendMLD(ifindex int, src, dst netip.Addr, payload []byte) error {
+func (s *Socket6) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	return errUnsupported
 }
 func (s *Socket6) JoinRouterGroups(ifindex int) error  { return errUnsupported }

@@ -385,12 +385,12 @@ func pktinfoIfindex(oob []byte) (int, error) {
 	return 0, fmt.Errorf("%w: no ip_pktinfo control message", ErrMalformed)
 }
 
-// SendIGMP sends one IGMP message out of ifindex with our own IP header (TTL
+// Send sends one IGMP message out of ifindex with our own IP header (TTL
 // 1, TOS 0xc0, Router Alert). The egress interface travels with the packet as
 // an IP_PKTINFO control message, so no socket-wide state is changed and
 // concurrent sends cannot pick each other's interface. An invalid or
 // unspecified src lets the kernel use the interface's address.
-func (s *Socket) SendIGMP(ifindex int, src, dst netip.Addr, payload []byte) error {
+func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	if ifindex <= 0 {
 		return fmt.Errorf("mroute: send igmp: invalid ifindex %d", ifindex)
 	}

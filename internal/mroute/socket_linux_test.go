@@ -277,7 +277,7 @@ func TestSendIGMP(t *testing.T) {
 		{"explicit source", netip.MustParseAddr("198.51.100.77"), netip.MustParseAddr("198.51.100.77")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := s.SendIGMP(l.rc, tc.src, allHosts, v2Query); err != nil {
+			if err := s.Send(l.rc, tc.src, allHosts, v2Query); err != nil {
 				t.Fatal(err)
 			}
 			peer.SetReadDeadline(time.Now().Add(3 * time.Second))
@@ -321,8 +321,8 @@ func TestSendIGMP(t *testing.T) {
 		}
 	case <-time.After(200 * time.Millisecond):
 	}
-	if err := s.SendIGMP(9999, netip.Addr{}, allHosts, v2Query); err == nil {
-		t.Error("SendIGMP on a missing interface succeeded")
+	if err := s.Send(9999, netip.Addr{}, allHosts, v2Query); err == nil {
+		t.Error("Send on a missing interface succeeded")
 	}
 }
 

@@ -27,7 +27,7 @@ func (s *Socket) DelRoute(src, grp netip.Addr) error             { return errUns
 func (s *Socket) Routes() []Route                                { return nil }
 func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) { return Counters{}, errUnsupported }
 func (s *Socket) Read(buf []byte) (Packet, error)                { return Packet{}, errUnsupported }
-func (s *Socket) SendIGMP(ifindex int, src, dst netip.Addr, payload []byte) error {
+func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	return errUnsupported
 }
 func (s *Socket) JoinRouterGroups(ifindex int) error  { return errUnsupported }
