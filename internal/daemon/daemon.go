@@ -503,11 +503,7 @@ func (d *Daemon) subscribe(a proxy.Subscribe) {
 	if d.sub == nil {
 		return
 	}
-	f := upstream.Filter{Mode: upstream.Include, Sources: a.Sub.Sources}
-	if a.Sub.Mode == membership.Exclude {
-		f.Mode = upstream.Exclude
-	}
-	err := d.sub.Set(a.Group, f)
+	err := d.sub.Set(a.Group, upstream.Filter{Mode: a.Sub.Mode, Sources: a.Sub.Sources})
 	d.check(err, "upstream subscription", "group", a.Group)
 	if n := d.sub.Truncated(a.Group); n > 0 {
 		// The kernel's per-socket source filter limit (igmp_max_msf,

@@ -18,27 +18,19 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/scope"
 )
 
-// Mode is a filter mode (RFC 3376 section 3.1).
-type Mode uint8
+// Mode is a filter mode (RFC 3376 section 3.1): the membership package's,
+// so the brain's wishes pass to the kernel without a translation.
+type Mode = membership.FilterMode
 
 // Filter modes.
 const (
-	Include Mode = iota
-	Exclude
+	Include = membership.Include
+	Exclude = membership.Exclude
 )
-
-func (m Mode) String() string {
-	switch m {
-	case Include:
-		return "include"
-	case Exclude:
-		return "exclude"
-	}
-	return fmt.Sprintf("mode(%d)", uint8(m))
-}
 
 // Filter is the full membership state of one group. Include with no sources
 // means not subscribed; Exclude with no sources means any source.
