@@ -254,6 +254,46 @@ func TestReconcile(t *testing.T) {
 					"ipv4 set-route 198.51.100.10,239.1.1.1 in 2 out []",
 				}},
 			}},
+		{name: "the only upstream goes down and up", conf: wanConf, links: []linkwatch.Link{wanUp, lanUp},
+			start: []string{
+				"ipv4 open table 0",
+				"upstream join on 2",
+				"ipv4 add-vif 2 threshold 1",
+				"ipv4 add-vif 3 threshold 1",
+				"ipv4 join-router-groups 3",
+				"ipv4 send 3 to 224.0.0.1",
+			},
+			steps: []step{
+				{name: "report", do: report(lanIfindex, lanHost, g1), want: []string{
+					"upstream set 239.1.1.1 exclude []",
+				}},
+				{name: "stream starts", do: upcall(2, provider, g1), want: []string{
+					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]",
+				}},
+				// With nothing to fail over to, the upstream stays in
+				// service: it may come back, and then nothing was lost.
+				{name: "wan down", do: links(link("wan", 2, false, wanPrefix), lanUp), want: nil},
+				{name: "wan up", do: links(wanUp, lanUp), want: nil},
+			}},
+		{name: "reload reorders the upstreams", conf: twoUpConf, links: []linkwatch.Link{wanUp, lteUp, lanUp},
+			start: []string{
+				"ipv4 open table 0",
+				"upstream join on 2",
+				"ipv4 add-vif 2 threshold 1",
+				"ipv4 add-vif 3 threshold 1",
+				"ipv4 join-router-groups 3",
+				"ipv4 send 3 to 224.0.0.1",
+			},
+			steps: []step{
+				{name: "report", do: report(lanIfindex, lanHost, g1), want: []string{
+					"upstream set 239.1.1.1 exclude []",
+				}},
+				{name: "lte preferred", do: reload("interface wan { upstream; priority 30 }\ninterface lte { upstream; priority 20 }\ninterface lan { downstream }\n"), want: []string{
+					"upstream move 2 -> 4",
+					"ipv4 del-vif 2",
+					"ipv4 add-vif 4 threshold 1",
+				}},
+			}},
 		{name: "reload diffs", conf: wanConf, links: []linkwatch.Link{wanUp, lanUp, link("guest", 5, true, "10.5.0.1/24")},
 			start: []string{
 				"ipv4 open table 0",
