@@ -1,4 +1,4 @@
-# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd demo cross ipk lint bench fuzz clean.
+# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd test-mips demo cross ipk lint bench fuzz clean.
 # The kernel tests and the demo need root and a kernel that routes multicast. Where the
 # running kernel cannot (built without CONFIG_IP_MROUTE, or not root), they run in a QEMU
 # test VM booting Debian's stock kernel instead (cmd/mcast-testvm, docs/testvm.md).
@@ -31,7 +31,7 @@ VM_TIMEOUT ?= 80m
 # Whether to use the VM: "yes" or "no", decided once per make run.
 use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
 
-.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd demo cross ipk lint bench fuzz clean testvm
+.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd test-mips demo cross ipk lint bench fuzz clean testvm
 
 all: build
 
@@ -74,6 +74,21 @@ test-systemd: build testvm
 
 testvm:
 	$(GO) build -o $(TESTVM) ./cmd/mcast-testvm
+
+# The kernel tests on 32-bit little-endian MIPS: Debian's Malta kernel under qemu-system-mipsel,
+# the tests and the daemon cross-built (docs/testvm.md). Not part of `make test` (time); run it
+# before a release and after changes to the kernel edge. MIPS_RUN picks the end-to-end tests;
+# MIPS_PKGS the packages run whole.
+MIPS_PKGS ?= ./internal/mroute ./internal/upstream ./internal/linkwatch
+MIPS_RUN  ?= ^Test(JoinForwards|LastMemberLeaves|ForcedVersions|SourceFilters|MLDJoinForwards|MLDLastListenerLeaves|MLDSourceFilters|Status|ReloadKeepsStreams|UpstreamRecreated|SIGTERMCleansUp|MLDSIGTERMCleansUp)$$
+MIPS_ENV  := CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat
+test-mips: testvm
+	$(MIPS_ENV) $(GO) build -trimpath -o $(BIN)/mipsle/mcast-proxy ./cmd/mcast-proxy
+	@k=$$($(TESTVM) -arch mipsle kernel) && echo "test VM kernel: $$k"
+	$(if $(MIPS_PKGS),MCAST_PROXY_BIN=$(abspath $(BIN)/mipsle/mcast-proxy) $(MIPS_ENV) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
+		-exec '$(abspath $(TESTVM)) -arch mipsle exec' $(MIPS_PKGS))
+	$(if $(MIPS_RUN),MCAST_PROXY_BIN=$(abspath $(BIN)/mipsle/mcast-proxy) $(MIPS_ENV) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
+		-exec '$(abspath $(TESTVM)) -arch mipsle exec' -run '$(MIPS_RUN)' ./internal/e2e)
 
 # Cross-build test binaries for big-endian MIPS and run them under qemu-user.
 test-cross:

@@ -70,6 +70,13 @@ type initParams struct {
 	Modules []string // paths inside the initramfs, in load order
 	Out     string   // the host directory shared writable for the run
 	Systemd bool     // boot systemd and run the program as its service
+	// Userland lays the 9p share "userland" (a foreign architecture's own
+	// /usr, with busybox as /bin/sh) over the host's root.
+	Userland bool
+	Halt     string // stops the VM; "poweroff -f" when empty
+	// CopyUp are the files (paths in the VM's root) copied into memory
+	// before the program runs, see initScript.
+	CopyUp []string
 }
 
 // initScript is PID 1 in the VM. It mounts the host's root read-only over
@@ -87,11 +94,14 @@ mount -t devtmpfs devtmpfs /dev
 {{end}}
 ip link set lo up
 mkdir -p /lower /rw /newroot /out
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /lower || exec poweroff -f
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /lower || exec {{.Halt}}
 mount -t tmpfs -o mode=0755 tmpfs /rw
 mkdir -p /rw/upper /rw/work
-mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || exec poweroff -f
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || exec poweroff -f
+{{if .Userland}}mkdir -p /userland
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 userland /userland || exec {{.Halt}}
+mount -t overlay overlay -o userxattr,lowerdir=/userland:/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || exec {{.Halt}}
+{{else}}mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || exec {{.Halt}}
+{{end}}mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || exec {{.Halt}}
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
@@ -101,7 +111,8 @@ mount -t tmpfs tmpfs /newroot/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
 mount -o bind /out /newroot{{q .Out}}
 echo "mcast-testvm: running on Linux $(uname -r) in the VM" >/out/output
-{{if .Systemd}}# The program runs as a service of the host's systemd, which powers the VM
+{{range .CopyUp}}[ -f /newroot{{q .}} ] && { touch -c /newroot{{q .}} || echo "mcast-testvm: cannot copy {{.}} into memory" >>/out/output; }
+{{end}}{{if .Systemd}}# The program runs as a service of the host's systemd, which powers the VM
 # off when it ends; the run directory stays where the host has it.
 mkdir -p /newroot/etc/systemd/system
 cat >/newroot/etc/systemd/system/mcast-testvm.service <<'UNIT'
@@ -133,12 +144,22 @@ mv /out/rc.tmp /out/rc
 umount /newroot{{q .Out}}
 umount /out
 sync
-poweroff -f
+{{.Halt}}
 `))
 
 // buildInitramfs writes the initial RAM file system of one run: busybox,
 // the modules and the init script.
 func buildInitramfs(path string, busybox string, modules []string, out string, systemd bool) error {
+	return buildInitramfsWith(path, busybox, modules, initParams{Out: out, Systemd: systemd})
+}
+
+// buildInitramfsWith is buildInitramfs with all of the init script's
+// parameters but the modules given.
+func buildInitramfsWith(path string, busybox string, modules []string, params initParams) error {
+	out, systemd := params.Out, params.Systemd
+	if params.Halt == "" {
+		params.Halt = "poweroff -f"
+	}
 	bb, err := os.ReadFile(busybox)
 	if err != nil {
 		return fmt.Errorf("busybox: %w (install busybox-static)", err)
@@ -154,7 +175,6 @@ func buildInitramfs(path string, busybox string, modules []string, out string, s
 	if systemd && strings.ContainsAny(out, " '\"\\$%") {
 		return fmt.Errorf("the run directory %q cannot go into a systemd unit unquoted; choose another -dir", out)
 	}
-	params := initParams{Out: out, Systemd: systemd}
 	for i, m := range modules {
 		data, err := os.ReadFile(m)
 		if err != nil {

@@ -16,11 +16,6 @@ import (
 	"time"
 )
 
-// debianKernelPackage is the metapackage whose dependency is the kernel the
-// VM boots: Debian's stock amd64 kernel, which has CONFIG_IP_MROUTE,
-// CONFIG_IPV6_MROUTE and multiple tables for both built in.
-const debianKernelPackage = "linux-image-amd64"
-
 // vmModules are the modules the tests and the VM itself need, by name; their
 // dependencies are added from the modules' own .modinfo. A kernel that has
 // one of them built in needs nothing for it.
@@ -50,6 +45,17 @@ type vmOptions struct {
 	// systemd boots the host's systemd as init and runs the program as a
 	// service of it, for the tests of the systemd unit.
 	systemd bool
+	arch    vmArch
+}
+
+// archDir is where the kernel and userland of o's architecture are kept:
+// the cache directory itself for amd64 (as before there were others), a
+// directory of its own for the others.
+func (o vmOptions) archDir() string {
+	if o.arch.name == "" || o.arch.name == "amd64" {
+		return o.dir
+	}
+	return filepath.Join(o.dir, o.arch.name)
 }
 
 // findKernel returns the kernel given by the user or else Debian's, fetched
@@ -64,20 +70,27 @@ func findKernel(o vmOptions) (kernel, error) {
 	if runtime.GOARCH != "amd64" {
 		return kernel{}, fmt.Errorf("no default kernel for %s hosts: give one with KERNEL=path/to/vmlinuz KERNEL_MODULES=path/to/lib/modules/VERSION", runtime.GOARCH)
 	}
-	return debianKernel(o.dir)
+	meta := o.arch.kernelPackage
+	if meta == "" {
+		meta = arches["amd64"].kernelPackage
+	}
+	return debianKernel(o.archDir(), meta)
 }
 
-// debianKernel fetches the package that linux-image-amd64 depends on with
-// apt-get download (no root needed, nothing installed) and unpacks it into
-// dir. Without apt's package lists it falls back to a kernel fetched before.
-func debianKernel(dir string) (kernel, error) {
-	pkg, err := aptDependency(debianKernelPackage)
+// debianKernel fetches the package that the metapackage meta (Debian's
+// stock kernel, which has CONFIG_IP_MROUTE, CONFIG_IPV6_MROUTE and multiple
+// tables for both built in) depends on with apt-get download (no root
+// needed, nothing installed) and unpacks it into dir. Without apt's package
+// lists it falls back to a kernel fetched before.
+func debianKernel(dir, meta string) (kernel, error) {
+	spec, err := aptDependency(meta)
 	if err != nil {
 		if k, ok := cachedKernel(dir); ok {
 			return k, nil
 		}
 		return kernel{}, err
 	}
+	pkg, _, _ := strings.Cut(spec, ":") // without :arch, as in the .deb's name
 	dest := filepath.Join(dir, pkg)
 	if k, err := unpackedKernel(dest); err == nil {
 		return k, nil
@@ -92,10 +105,10 @@ func debianKernel(dir string) (kernel, error) {
 	defer os.RemoveAll(tmp)
 	// apt-get download as root warns that _apt cannot write the directory;
 	// the download works all the same.
-	cmd := exec.Command("apt-get", "download", "-q", pkg)
+	cmd := exec.Command("apt-get", "download", "-q", spec)
 	cmd.Dir = tmp
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return kernel{}, fmt.Errorf("apt-get download %s: %w\n%s", pkg, err, out)
+		return kernel{}, fmt.Errorf("apt-get download %s: %w\n%s", spec, err, out)
 	}
 	debs, _ := filepath.Glob(filepath.Join(tmp, pkg+"_*.deb"))
 	if len(debs) != 1 {
@@ -124,7 +137,11 @@ func isNotEmpty(err error) bool {
 func aptDependency(meta string) (string, error) {
 	out, err := exec.Command("apt-cache", "depends", meta).Output()
 	if err != nil {
-		return "", fmt.Errorf("apt-cache depends %s: %w (on Debian, run 'apt-get update' first; elsewhere give KERNEL=path/to/vmlinuz)", meta, err)
+		hint := "on Debian, run 'apt-get update' first"
+		if _, arch, ok := strings.Cut(meta, ":"); ok {
+			hint = fmt.Sprintf("on Debian, run 'dpkg --add-architecture %s && apt-get update' first", arch)
+		}
+		return "", fmt.Errorf("apt-cache depends %s: %w (%s; elsewhere give KERNEL=path/to/vmlinuz)", meta, err, hint)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {

@@ -31,8 +31,9 @@ func main() {
 	flags.StringVar(&opts.dir, "dir", defaultDir(), "`directory` for the downloaded kernel and per-run files")
 	flags.StringVar(&opts.kernel, "kernel", os.Getenv("KERNEL"), "boot this `vmlinuz` instead of Debian's (also $KERNEL)")
 	flags.StringVar(&opts.modules, "modules", os.Getenv("KERNEL_MODULES"), "the kernel's modules `directory` (lib/modules/VERSION; also $KERNEL_MODULES)")
-	flags.IntVar(&opts.cpus, "cpus", 2, "virtual CPUs")
-	flags.IntVar(&opts.memMiB, "mem", 3072, "memory in `MiB`")
+	archName := flags.String("arch", envOr("TESTVM_ARCH", "amd64"), "the VM's `architecture`: amd64 (the host's root as it is) or mipsle (32-bit MIPS Malta, with its own userland; also $TESTVM_ARCH)")
+	flags.IntVar(&opts.cpus, "cpus", 0, "virtual CPUs (0: the architecture's default, 2 for amd64, 1 for mipsle)")
+	flags.IntVar(&opts.memMiB, "mem", 0, "memory in `MiB` (0: the architecture's default, 3072 for amd64, 256 for mipsle)")
 	flags.DurationVar(&opts.timeout, "timeout", 90*time.Minute, "stop the VM after this long")
 	flags.BoolVar(&opts.systemd, "systemd", false, "boot the host's systemd as init and run the program as a service of it")
 	flags.Usage = func() {
@@ -41,6 +42,17 @@ func main() {
 	}
 	flags.Parse(os.Args[1:])
 	args := flags.Args()
+	a, err := lookupArch(*archName)
+	if err != nil {
+		fail(err)
+	}
+	opts.arch = a
+	if opts.cpus == 0 {
+		opts.cpus = a.cpus
+	}
+	if opts.memMiB == 0 {
+		opts.memMiB = a.memMiB
+	}
 	if len(args) == 0 {
 		flags.Usage()
 		os.Exit(2)
@@ -101,6 +113,13 @@ func defaultDir() string {
 		return filepath.Join(d, "mcast-proxy", "testvm")
 	}
 	return filepath.Join(os.TempDir(), "mcast-proxy-testvm")
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // shellQuote quotes s for a POSIX shell.

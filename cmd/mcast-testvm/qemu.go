@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -28,12 +29,23 @@ func execInVM(o vmOptions, prog string, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
+	a := o.arch
+	qemu, err := exec.LookPath(a.qemu)
 	if err != nil {
-		return 0, fmt.Errorf("qemu-system-x86_64 not found: install qemu-system-x86 (apt-get install qemu-system-x86)")
+		return 0, fmt.Errorf("%s not found: install %s (apt-get install %s)", a.qemu, a.qemuPackage, a.qemuPackage)
 	}
-	if runtime.GOARCH != "amd64" {
-		return 0, fmt.Errorf("the VM runs x86-64 programs; this host is %s", runtime.GOARCH)
+	if !a.foreign() && runtime.GOARCH != a.goarch {
+		return 0, fmt.Errorf("the VM runs %s programs on the host's root; this host is %s", a.goarch, runtime.GOARCH)
+	}
+	busybox, userlandDir := busyboxPath, ""
+	if a.foreign() {
+		if o.systemd {
+			return 0, fmt.Errorf("-systemd boots the host's systemd: only with -arch %s", runtime.GOARCH)
+		}
+		if userlandDir, err = userland(o); err != nil {
+			return 0, err
+		}
+		busybox = filepath.Join(userlandDir, "usr", "bin", "busybox")
 	}
 	var modules, missing []string
 	if k.modules != "" {
@@ -46,6 +58,9 @@ func execInVM(o vmOptions, prog string, args []string) (int, error) {
 	}
 	prog, err = programPath(prog)
 	if err != nil {
+		return 0, err
+	}
+	if err := checkProgramArch(prog, a); err != nil {
 		return 0, err
 	}
 	cwd, err := os.Getwd()
@@ -67,11 +82,15 @@ func execInVM(o vmOptions, prog string, args []string) (int, error) {
 		return 0, err
 	}
 	initrd := filepath.Join(run, "initramfs.cpio")
-	if err := buildInitramfs(initrd, busyboxPath, modules, run, o.systemd); err != nil {
+	params := initParams{Out: run, Systemd: o.systemd, Userland: userlandDir != "", Halt: a.halt}
+	if userlandDir != "" {
+		params.CopyUp = copyUpList(userlandDir, prog, os.Environ())
+	}
+	if err := buildInitramfsWith(initrd, busybox, modules, params); err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(os.Stderr, "mcast-testvm: booting %s under QEMU (TCG, %d vCPUs, %d MiB): %s\n",
-		k.name, o.cpus, o.memMiB, filepath.Base(prog))
+	fmt.Fprintf(os.Stderr, "mcast-testvm: booting %s under %s (TCG, %d vCPUs, %d MiB): %s\n",
+		k.name, filepath.Base(qemu), o.cpus, o.memMiB, filepath.Base(prog))
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
@@ -87,7 +106,7 @@ func execInVM(o vmOptions, prog string, args []string) (int, error) {
 	}()
 
 	console := filepath.Join(run, "console.log")
-	cmd := exec.CommandContext(ctx, qemu, qemuArgs(o, k, initrd, run, console)...)
+	cmd := exec.CommandContext(ctx, qemu, a.qemuArgs(o, k, initrd, run, console, userlandDir)...)
 	cmd.Stdin = nil
 	var qemuOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &qemuOut, &qemuOut
@@ -142,24 +161,77 @@ func programPath(prog string) (string, error) {
 	return filepath.Abs(prog)
 }
 
-// qemuArgs is the VM: no network card (the tests build their own networks
-// in namespaces), the host's root and the run directory over virtio-9p, a
-// random number generator so that nothing waits for entropy at boot, and the
-// serial console into a file read only when something goes wrong.
-func qemuArgs(o vmOptions, k kernel, initrd, run, console string) []string {
-	return []string{
-		"-nodefaults", "-no-reboot", "-display", "none",
-		"-machine", "pc", "-accel", "tcg,thread=multi", "-cpu", "max",
-		"-smp", strconv.Itoa(o.cpus), "-m", strconv.Itoa(o.memMiB),
-		"-kernel", k.vmlinuz, "-initrd", initrd,
-		"-append", "console=ttyS0 quiet loglevel=4 panic=-1 random.trust_cpu=on",
-		"-serial", "file:" + console,
-		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
-		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-		"-fsdev", "local,id=out,path=" + run + ",security_model=none",
-		"-device", "virtio-9p-pci,fsdev=out,mount_tag=out",
-		"-device", "virtio-rng-pci",
+// copyUpList names the executables that a foreign VM copies from 9p into
+// memory (an overlayfs copy-up) before running the program: the userland's,
+// the program and those that the environment names by absolute path (such
+// as the daemon under test, $MCAST_PROXY_BIN).
+//
+// Why: execve reads the file's security.capability attribute. QEMU's 9p
+// server answers that it does not support the security.* and trusted.*
+// attributes with the host's EOPNOTSUPP, 95 on x86-64, and the 9p protocol
+// carries errno numbers as they are; on MIPS 95 is ENOTSOCK, which the
+// kernel takes for a real error, so every execve of a file on 9p fails with
+// "Socket operation on non-socket". A file copied up to the tmpfs layer has
+// no such problem. (overlayfs's own attributes are kept in user.overlay.*,
+// mount option userxattr, which QEMU passes through, for the same reason.)
+func copyUpList(userland, prog string, env []string) []string {
+	seen := map[string]bool{}
+	var list []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			list = append(list, p)
+		}
 	}
+	for _, d := range []string{"usr/bin", "usr/sbin"} {
+		entries, _ := os.ReadDir(filepath.Join(userland, d))
+		for _, e := range entries {
+			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				add("/" + d + "/" + e.Name())
+			}
+		}
+	}
+	add(prog)
+	sort.Strings(env)
+	for _, kv := range env {
+		_, v, _ := strings.Cut(kv, "=")
+		if !filepath.IsAbs(v) || strings.ContainsAny(v, ":\n") {
+			continue
+		}
+		if fi, err := os.Stat(v); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			add(filepath.Clean(v))
+		}
+	}
+	return list
+}
+
+// checkProgramArch refuses a program built for another machine than the
+// VM's, which would otherwise fail inside it with "exec format error". A
+// program that is not ELF (a script) is let through.
+func checkProgramArch(prog string, a vmArch) error {
+	f, err := elf.Open(prog)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	want, ok := elfMachines[a.goarch]
+	if !ok {
+		return nil
+	}
+	if f.Machine != want.machine || f.Class != want.class || f.Data != want.data {
+		return fmt.Errorf("%s is built for %s %s %s, the VM (-arch %s) runs %s %s %s: build it with GOARCH=%s",
+			prog, f.Machine, f.Class, f.Data, a.name, want.machine, want.class, want.data, a.goarch)
+	}
+	return nil
+}
+
+var elfMachines = map[string]struct {
+	machine elf.Machine
+	class   elf.Class
+	data    elf.Data
+}{
+	"amd64":  {elf.EM_X86_64, elf.ELFCLASS64, elf.ELFDATA2LSB},
+	"mipsle": {elf.EM_MIPS, elf.ELFCLASS32, elf.ELFDATA2LSB},
 }
 
 // runScript is what the VM runs: the host's working directory, environment
