@@ -1,4 +1,4 @@
-# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd test-mips demo cross ipk lint bench fuzz clean.
+# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross ipk lint bench fuzz clean.
 # The kernel tests and the demo need root and a kernel that routes multicast. Where the
 # running kernel cannot (built without CONFIG_IP_MROUTE, or not root), they run in a QEMU
 # test VM booting Debian's stock kernel instead (cmd/mcast-testvm, docs/testvm.md).
@@ -31,7 +31,7 @@ VM_TIMEOUT ?= 80m
 # Whether to use the VM: "yes" or "no", decided once per make run.
 use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
 
-.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd test-mips demo cross ipk lint bench fuzz clean testvm
+.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross ipk lint bench fuzz clean testvm
 
 all: build
 
@@ -82,8 +82,15 @@ testvm:
 MIPS_PKGS ?= ./internal/mroute ./internal/upstream ./internal/linkwatch
 MIPS_RUN  ?= ^Test(JoinForwards|LastMemberLeaves|ForcedVersions|SourceFilters|MLDJoinForwards|MLDLastListenerLeaves|MLDSourceFilters|Status|ReloadKeepsStreams|UpstreamRecreated|SIGTERMCleansUp|MLDSIGTERMCleansUp)$$
 MIPS_ENV  := CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat
-test-mips: testvm
-	$(MIPS_ENV) $(GO) build -trimpath -o $(BIN)/mipsle/mcast-proxy ./cmd/mcast-proxy
+# What the MIPS VM needs from Debian: the mipsel package lists (for the kernel and the userland,
+# fetched with apt-get download, nothing installed) and qemu-system-mips. Added when missing.
+test-mips-deps:
+	@if ! dpkg --print-foreign-architectures | grep -qx mipsel || ! command -v qemu-system-mipsel >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then echo "test-mips: run as root once, or: dpkg --add-architecture mipsel && apt-get update && apt-get install qemu-system-mips" >&2; exit 1; fi; \
+		dpkg --add-architecture mipsel && apt-get update -q && apt-get install -y -q qemu-system-mips; \
+	fi
+test-mips: testvm test-mips-deps
+	$(MIPS_ENV) $(GOBUILD) -o $(BIN)/mipsle/mcast-proxy ./cmd/mcast-proxy
 	@k=$$($(TESTVM) -arch mipsle kernel) && echo "test VM kernel: $$k"
 	$(if $(MIPS_PKGS),MCAST_PROXY_BIN=$(abspath $(BIN)/mipsle/mcast-proxy) $(MIPS_ENV) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
 		-exec '$(abspath $(TESTVM)) -arch mipsle exec' $(MIPS_PKGS))

@@ -13,6 +13,12 @@
 // host's file system (read-only over 9p, with a writable layer in memory).
 // Its output is streamed back as it is written. With -systemd, the VM boots
 // the host's systemd as init and runs the program as a service of it.
+//
+// With -arch mipsle the VM is 32-bit little-endian MIPS instead: Debian's
+// Malta kernel under qemu-system-mipsel, for programs cross-built with
+// GOARCH=mipsle, with a small mipsel userland (busybox, iproute2) built from
+// Debian's packages and laid over the host's root, so that paths are still
+// the host's.
 package main
 
 import (
