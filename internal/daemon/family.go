@@ -13,13 +13,7 @@ var families = []*family{ipv4, ipv6}
 
 var ipv4 = &family{
 	name: "ipv4",
-	open: func(table uint32) (mrouter, error) {
-		s, err := mroute.Open(table)
-		if err != nil {
-			return nil, err // not a typed nil in the interface
-		}
-		return s, nil
-	},
+	open: openRouter(mroute.IPv4),
 	enabled: func(c *config.Config) bool {
 		return familyInService(c, func(i *config.Interface) bool { return i.IPv4 })
 	},
@@ -40,13 +34,7 @@ var ipv4 = &family{
 
 var ipv6 = &family{
 	name: "ipv6",
-	open: func(table uint32) (mrouter, error) {
-		s, err := mroute.Open6(table)
-		if err != nil {
-			return nil, err // not a typed nil in the interface
-		}
-		return s, nil
-	},
+	open: openRouter(mroute.IPv6),
 	enabled: func(c *config.Config) bool {
 		return familyInService(c, func(i *config.Interface) bool { return i.IPv6 })
 	},
@@ -65,6 +53,17 @@ var ipv6 = &family{
 		}
 		return netip.Addr{}
 	},
+}
+
+// openRouter opens the kernel's multicast routing socket of fam.
+func openRouter(fam mroute.Family) func(table uint32) (mrouter, error) {
+	return func(table uint32) (mrouter, error) {
+		s, err := mroute.Open(fam, table)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return s, nil
+	}
 }
 
 // familyInService reports whether a family has an upstream and at least one

@@ -1,7 +1,11 @@
-// Package mroute is the daemon's IPv4 kernel edge: one raw IPPROTO_IGMP socket
-// that owns a Linux multicast routing table (MRT_INIT), holds the virtual
-// interfaces (VIFs) and forwarding entries (MFC) the daemon wants, receives
-// IGMP messages and kernel upcalls, and sends our own IGMP queries.
+// Package mroute is the daemon's kernel edge for multicast routing, one
+// Socket per address family: a raw socket (IPPROTO_IGMP for IPv4,
+// IPPROTO_ICMPV6 for IPv6) that owns a Linux multicast routing table
+// (MRT_INIT, MRT6_INIT), holds the interface slots (VIFs, MIFs for IPv6) and
+// forwarding entries (MFC) the daemon wants, receives IGMP or MLD messages and
+// kernel upcalls, and sends our own queries. The two families share every
+// method; what differs (socket option level, struct layouts, how a packet is
+// read and built) is a small per-family description.
 //
 // The socket remembers what it installed, so callers can state what they want
 // (SetRoute) and only the difference reaches the kernel; ENOENT on delete is
@@ -25,8 +29,21 @@ package mroute
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 )
+
+// Family selects what a Socket routes: IPv4 (IGMP, VIFs, MRT_*) or IPv6
+// (MLD, MIFs, MRT6_*).
+type Family int
+
+// The address families, numbered as a Rule numbers them.
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+func (f Family) String() string { return fmt.Sprintf("ipv%d", int(f)) }
 
 // ErrInUse reports that another multicast routing daemon (igmpproxy, smcroute,
 // pimd, a second mcast-proxy) already owns the requested table: MRT_INIT
@@ -37,11 +54,12 @@ var ErrInUse = errors.New("mroute: the kernel's multicast routing table is alrea
 // not parse. The daemon counts these and keeps reading.
 var ErrMalformed = errors.New("mroute: malformed packet")
 
-// MaxVIFs is the number of VIF slots in one kernel table (MAXVIFS in
-// linux/mroute.h).
+// MaxVIFs is the number of interface slots in one kernel table, the same for
+// both families (MAXVIFS in linux/mroute.h, MAXMIFS in linux/mroute6.h).
 const MaxVIFs = 32
 
-// Upcall types, from IGMPMSG_* in linux/mroute.h.
+// Upcall types, from IGMPMSG_* in linux/mroute.h; MRT6MSG_* in
+// linux/mroute6.h has the same numbers.
 const (
 	UpcallNoCache    = 1 // first packet of an (S,G) without a forwarding entry
 	UpcallWrongVIF   = 2 // packet arrived on a VIF other than the entry's input (only with MRT_ASSERT)
@@ -63,26 +81,27 @@ type Counters struct {
 }
 
 // Packet is one message read from the socket: either a kernel upcall or an
-// IGMP message with the IP header facts the router side needs. IGMP that the
-// router's own kernel sends (reports for the router groups and for upstream
-// joins) is looped back and read too; only our queries are not, since
-// IP_MULTICAST_LOOP is off. Callers tell the kernel's reports apart by source
-// address.
+// IGMP or MLD message with the IP header facts the router side needs. What
+// the router's own kernel sends (reports for the router groups and for
+// upstream joins) is looped back and read too; only our queries are not,
+// since multicast loop is off. Callers tell the kernel's reports apart by
+// source address.
 type Packet struct {
 	// Upcall is set for a kernel upcall; the other fields are then zero.
 	Upcall *Upcall
 
 	Ifindex     int // arrival interface from IP_PKTINFO, never guessed from the source subnet
 	Src, Dst    netip.Addr
-	TTL         int
-	RouterAlert bool   // IP Router Alert option (RFC 2113) present
-	Payload     []byte // the IGMP message after the IP header and options; aliases the read buffer
+	TTL         int    // the IPv4 TTL or the IPv6 hop limit
+	RouterAlert bool   // Router Alert option (RFC 2113, RFC 2711) present
+	Payload     []byte // the IGMP or MLD message, without IP header and options; aliases the read buffer
 }
 
-// Upcall is a kernel report about a multicast packet (struct igmpmsg).
+// Upcall is a kernel report about a multicast packet (struct igmpmsg, struct
+// mrt6msg).
 type Upcall struct {
 	Type          int // UpcallNoCache, UpcallWrongVIF, ...
-	VIF           int
+	VIF           int // the VIF or MIF the packet arrived on
 	Ifindex       int // mapped from VIF through our table; 0 if the VIF is not ours
 	Source, Group netip.Addr
 }

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// record is what a Socket or Socket6 remembers of its kernel multicast routing
+// record is what a Socket remembers of its kernel multicast routing
 // table: the interface slots (VIFs, MIFs for IPv6) and the routes it
 // installed. The bookkeeping is the same for both families; only the socket
 // options differ, and those sit behind kernel. A record has no lock of its own:

@@ -83,7 +83,7 @@ func TestRules(t *testing.T) {
 // default table: with rules for the router's two interfaces, a route set in
 // table 10 forwards A's traffic to C.
 func TestRuleTableForwarding(t *testing.T) {
-	l := newLab(t)
+	l := newLab(t, testIPv4)
 	other := l.open(t, 0) // smcroute or pimd, owning the default table
 	s := l.open(t, 10)
 	// The default table's owner has the same interfaces but no route: without
@@ -96,13 +96,13 @@ func TestRuleTableForwarding(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetRoute(Route{Source: l.aAddr, Group: l.testGroup, Input: l.ra, Outputs: []int{l.rc}}); err != nil {
+	if err := s.SetRoute(Route{Source: l.aSrc, Group: l.group, Input: l.ra, Outputs: []int{l.rc}}); err != nil {
 		t.Fatal(err)
 	}
-	recv := joinGroup(t, l.c, l.cr, l.testGroup)
-	send := newUDPSender(t, l.a, l.ar, 8)
+	recv := joinGroup(t, l.c, l.cr, l.group)
+	send := newUDPSender(t, l.a, IPv4, l.ar, 8)
 	buf := make([]byte, 1500)
-	send.send(t, l.testGroup, "without rules")
+	send.send(t, l.group, "without rules")
 	recv.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if k, _, err := recv.ReadFromUDP(buf); err == nil {
 		t.Fatalf("C received %q with no rules pointing at table 10", buf[:k])
@@ -132,7 +132,7 @@ func TestRuleTableForwarding(t *testing.T) {
 	})
 	const n = 5
 	for i := range n {
-		send.send(t, l.testGroup, fmt.Sprintf("data %d", i))
+		send.send(t, l.group, fmt.Sprintf("data %d", i))
 	}
 	recv.SetReadDeadline(time.Now().Add(3 * time.Second))
 	for i := range n {
@@ -140,14 +140,14 @@ func TestRuleTableForwarding(t *testing.T) {
 			t.Fatalf("C received %d of %d datagrams, then: %v", i, n, err)
 		}
 	}
-	c, err := s.Counters(l.aAddr, l.testGroup)
+	c, err := s.Counters(l.aSrc, l.group)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Packets < n {
 		t.Errorf("table 10 counters %+v after %d packets", c, n)
 	}
-	if _, err := other.Counters(l.aAddr, l.testGroup); err == nil {
+	if _, err := other.Counters(l.aSrc, l.group); err == nil {
 		t.Error("the default table learned the route")
 	}
 }

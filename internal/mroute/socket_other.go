@@ -11,12 +11,12 @@ import (
 // errUnsupported is returned everywhere: multicast routing here is Linux's.
 var errUnsupported = fmt.Errorf("mroute: linux multicast routing: %w", errors.ErrUnsupported)
 
-// Socket is the raw IGMP socket that owns one kernel multicast routing table;
-// it exists only on Linux.
+// Socket is the raw socket that owns one kernel multicast routing table of
+// one family; it exists only on Linux.
 type Socket struct{}
 
 // Open fails: only Linux is supported.
-func Open(table uint32) (*Socket, error) { return nil, errUnsupported }
+func Open(fam Family, table uint32) (*Socket, error) { return nil, errUnsupported }
 
 func (s *Socket) Close() error                                   { return nil }
 func (s *Socket) AddVIF(ifindex, threshold int) (int, error)     { return 0, errUnsupported }
