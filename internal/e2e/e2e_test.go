@@ -10,8 +10,9 @@
 //	                                                 │                    └ rcv2 192.168.1.12
 //	                                                 └ down2 192.168.2.1 ── rcv3 192.168.2.13
 //
-// Variants put a snooping switch between src and up0, or give the router
-// 192.168.2.10 on down2 so that a rival querier can win the election.
+// Variants put a snooping switch between src and up0, give the router
+// 192.168.2.10 on down2 so that a rival querier can win the election, or add
+// IPv6 (ipv6_helpers_test.go).
 package e2e
 
 import (
@@ -26,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/netlab"
 )
 
@@ -136,6 +138,12 @@ type topoOptions struct {
 	down2Querier bool
 	// noDaemon builds the network only.
 	noDaemon bool
+	// ipv6 builds the dual-stack variant (see ipv6_helpers_test.go) and
+	// makes ipv6Config the default configuration.
+	ipv6 bool
+	// down2LinkLocal replaces the router's generated link-local address on
+	// down2 (with ipv6), for the MLD querier election.
+	down2LinkLocal string
 }
 
 // topo is one test's network and daemon.
@@ -148,7 +156,8 @@ type topo struct {
 }
 
 // newTopo builds the network, starts the daemon and waits until it has set up
-// its VIFs. Everything is removed when the test ends.
+// its VIFs, or with ipv6 its MIFs (and VIFs when the configuration proxies
+// IPv4 too). Everything is removed when the test ends.
 func newTopo(t *testing.T, o topoOptions) *topo {
 	t.Helper()
 	needRoot(t)
@@ -167,11 +176,21 @@ func newTopo(t *testing.T, o topoOptions) *topo {
 		return tp
 	}
 	cfg := o.config
-	if cfg == "" {
+	switch {
+	case cfg != "":
+	case o.ipv6:
+		cfg = ipv6Config
+	default:
 		cfg = testConfig
 	}
 	tp.startDaemon(cfg)
-	tp.waitVIFs("up0", "br-lan", "down2")
+	if o.ipv6 {
+		tp.waitVIFs(fam6, "up0", "br-lan", "down2")
+		if !strings.Contains(cfg, "ipv4 yes") {
+			return tp
+		}
+	}
+	tp.waitVIFs(fam4, "up0", "br-lan", "down2")
 	return tp
 }
 
@@ -184,7 +203,12 @@ func (tp *topo) must(err error) {
 
 func (tp *topo) build(o topoOptions) {
 	l := tp.lab
-	tp.must(l.AddNS("src", "router", "rcv1", "rcv2", "rcv3"))
+	hosts := []string{"src", "router", "rcv1", "rcv2", "rcv3"}
+	tp.must(l.AddNS(hosts...))
+	if o.ipv6 {
+		// Before any link exists, so that every interface inherits it.
+		tp.must(l.DisableDAD(hosts...))
+	}
 
 	// Upstream: sources directly on up0's link, or behind a querying switch.
 	if o.upstreamQuerier {
@@ -200,37 +224,58 @@ func (tp *topo) build(o topoOptions) {
 	} else {
 		tp.must(l.Link("src", "eth0", "router", "up0"))
 	}
-	tp.must(l.Addr("src", "eth0", "10.0.0.2/24"))
-	tp.must(l.Addr("src", "eth0", "10.0.0.3/24"))
-	tp.must(l.Addr("router", "up0", "10.0.0.1/24"))
-
 	// br-lan with rcv1 and rcv2; snooping off as in OpenWrt's default.
 	tp.must(l.Link("router", "lan1", "rcv1", "eth0"))
 	tp.must(l.Link("router", "lan2", "rcv2", "eth0"))
 	tp.must(l.Bridge("router", "br-lan", []string{"lan1", "lan2"}, "mcast_snooping", "0"))
-	tp.must(l.Addr("router", "br-lan", "192.168.1.1/24"))
-	tp.must(l.Addr("rcv1", "eth0", "192.168.1.11/24"))
-	tp.must(l.Addr("rcv2", "eth0", "192.168.1.12/24"))
-
 	// down2 with rcv3.
 	tp.must(l.Link("router", "down2", "rcv3", "eth0"))
+	if o.down2LinkLocal != "" {
+		tp.must(l.SetLinkLocal("router", "down2", o.down2LinkLocal))
+	}
+
 	routerDown2 := "192.168.2.1/24"
 	if o.down2Querier {
 		routerDown2 = "192.168.2.10/24"
 	}
-	tp.must(l.Addr("router", "down2", routerDown2))
-	tp.must(l.Addr("rcv3", "eth0", "192.168.2.13/24"))
+	for _, a := range []struct{ ns, ifname, v4, v6 string }{
+		{"src", "eth0", "10.0.0.2/24", "2001:db8:1::2/64"},
+		{"src", "eth0", "10.0.0.3/24", "2001:db8:1::3/64"},
+		{"router", "up0", "10.0.0.1/24", "2001:db8:1::1/64"},
+		{"router", "br-lan", "192.168.1.1/24", "2001:db8:2::1/64"},
+		{"rcv1", "eth0", "192.168.1.11/24", "2001:db8:2::11/64"},
+		{"rcv2", "eth0", "192.168.1.12/24", "2001:db8:2::12/64"},
+		{"router", "down2", routerDown2, "2001:db8:3::1/64"},
+		{"rcv3", "eth0", "192.168.2.13/24", "2001:db8:3::13/64"},
+	} {
+		tp.must(l.Addr(a.ns, a.ifname, a.v4))
+		if o.ipv6 {
+			tp.must(l.AddrNoDAD(a.ns, a.ifname, a.v6))
+		}
+	}
 
 	// Strict reverse-path filtering would drop forwarded multicast in
 	// some setups; the effective value is the maximum of "all" and the
 	// interface's own.
-	for _, ns := range []string{"src", "router", "rcv1", "rcv2", "rcv3"} {
+	for _, ns := range hosts {
 		for _, key := range []string{"all", "default"} {
 			tp.must(l.Sysctl(ns, "net/ipv4/conf/"+key+"/rp_filter", "0"))
 		}
 	}
 	for _, ifname := range []string{"up0", "br-lan", "down2"} {
 		tp.must(l.Sysctl("router", "net/ipv4/conf/"+ifname+"/rp_filter", "0"))
+	}
+	if !o.ipv6 {
+		return
+	}
+	// MLD is sent from link-local addresses (RFC 3810 §5.1.14, §5.2.13):
+	// wait until every stack that speaks it has one.
+	for _, w := range []struct{ ns, ifname string }{
+		{"router", "up0"}, {"router", "br-lan"}, {"router", "down2"},
+		{"src", "eth0"}, {"rcv1", "eth0"}, {"rcv2", "eth0"}, {"rcv3", "eth0"},
+	} {
+		_, err := l.WaitLinkLocal(w.ns, w.ifname, 10*time.Second)
+		tp.must(err)
 	}
 }
 
@@ -273,18 +318,51 @@ func (tp *topo) waitFor(timeout time.Duration, what string, cond func() bool) {
 	}
 }
 
-// waitVIFs waits until the router's /proc/net/ip_mr_vif lists the interfaces.
-func (tp *topo) waitVIFs(names ...string) {
-	tp.t.Helper()
-	tp.waitSlots("net/ip_mr_vif", "VIFs", names)
+// family is what the helpers need to know of one address family: where the
+// kernel shows its multicast routing and memberships, and how it prints
+// addresses there.
+type family struct {
+	name        string // control.FamilyIPv4 or control.FamilyIPv6
+	slot        string // "VIF" or "MIF"
+	vifProc     string // the router's interface slots
+	mfcProc     string // its forwarding entries
+	mfcAddr     func(string) (netip.Addr, bool)
+	groupsProc  string // the host stack's memberships
+	parseGroups func(string) map[string]map[netip.Addr]bool
+	filterProc  string // the host stack's source filters
+	filterAddr  func(string) (netip.Addr, bool)
+	newSniffer  func(l *netlab.Lab, ns, ifname string) (*netlab.Sniffer, error)
 }
 
-// waitSlots waits until a /proc table of multicast interfaces (ip_mr_vif
-// or ip6_mr_vif) in the router lists the interfaces.
-func (tp *topo) waitSlots(proc, what string, names []string) {
+var (
+	fam4 = &family{
+		name: control.FamilyIPv4, slot: "VIF",
+		vifProc: "net/ip_mr_vif", mfcProc: "net/ip_mr_cache", mfcAddr: procAddr,
+		groupsProc: "net/igmp", parseGroups: parseIGMPGroups,
+		filterProc: "net/mcfilter", filterAddr: hostOrderAddr,
+		newSniffer: (*netlab.Lab).NewSniffer,
+	}
+	fam6 = &family{
+		name: control.FamilyIPv6, slot: "MIF",
+		vifProc: "net/ip6_mr_vif", mfcProc: "net/ip6_mr_cache", mfcAddr: parseAddr,
+		groupsProc: "net/igmp6", parseGroups: parseIGMP6,
+		filterProc: "net/mcfilter6", filterAddr: parseProc6Addr,
+		newSniffer: (*netlab.Lab).NewSniffer6,
+	}
+)
+
+// parseAddr is netip.ParseAddr with the result shape of the /proc decoders.
+func parseAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	return a, err == nil
+}
+
+// waitVIFs waits until the router's table of f's multicast interfaces
+// (/proc/net/ip_mr_vif, ip6_mr_vif) lists the interfaces.
+func (tp *topo) waitVIFs(f *family, names ...string) {
 	tp.t.Helper()
-	tp.waitFor(10*time.Second, fmt.Sprintf("%s for %v in the router's /proc/%s", what, names, proc), func() bool {
-		slots := tp.slots(proc)
+	tp.waitFor(10*time.Second, fmt.Sprintf("%ss for %v in the router's /proc/%s", f.slot, names, f.vifProc), func() bool {
+		slots := tp.vifs(f)
 		for _, n := range names {
 			if _, ok := slots[n]; !ok {
 				return false
@@ -294,28 +372,23 @@ func (tp *topo) waitSlots(proc, what string, names []string) {
 	})
 }
 
-// vifs maps interface names in the router's /proc/net/ip_mr_vif to VIF numbers.
-func (tp *topo) vifs() map[string]int {
-	tp.t.Helper()
-	return tp.slots("net/ip_mr_vif")
-}
-
-// slots maps interface names in a router /proc table of multicast
+// vifs maps interface names in the router's table of f's multicast
 // interfaces to their slot numbers; ip6_mr_vif's first two columns are laid
 // out as ip_mr_vif's.
-func (tp *topo) slots(proc string) map[string]int {
+func (tp *topo) vifs(f *family) map[string]int {
 	tp.t.Helper()
-	s, err := tp.lab.ReadProc("router", proc)
+	s, err := tp.lab.ReadProc("router", f.vifProc)
 	tp.must(err)
 	return parseVIFs(s)
 }
 
-// mfc returns the router's /proc/net/ip_mr_cache entries.
-func (tp *topo) mfc() []mfcEntry {
+// mfc returns the router's forwarding entries of f (/proc/net/ip_mr_cache,
+// ip6_mr_cache).
+func (tp *topo) mfc(f *family) []mfcEntry {
 	tp.t.Helper()
-	s, err := tp.lab.ReadProc("router", "net/ip_mr_cache")
+	s, err := tp.lab.ReadProc("router", f.mfcProc)
 	tp.must(err)
-	return parseMFC(s)
+	return parseMFC(s, f.mfcAddr)
 }
 
 // receiver joins group on the host's LAN interface.
@@ -334,10 +407,11 @@ func (tp *topo) sender(src netip.Addr, group netip.AddrPort) *netlab.Sender {
 	return s
 }
 
-// sniffer records what arrives on a receiver host's LAN interface.
-func (tp *topo) sniffer(ns string) *netlab.Sniffer {
+// sniffer records the packets of f arriving on a receiver host's LAN
+// interface.
+func (tp *topo) sniffer(f *family, ns string) *netlab.Sniffer {
 	tp.t.Helper()
-	s, err := tp.lab.NewSniffer(ns, "eth0")
+	s, err := f.newSniffer(tp.lab, ns, "eth0")
 	tp.must(err)
 	return s
 }
@@ -388,21 +462,22 @@ func (tp *topo) waitStopped(sn *netlab.Sniffer, m func(netlab.Packet) bool, quie
 	return last
 }
 
-// upstreamGroups returns the groups the router's host stack has joined on up0
-// according to /proc/net/igmp, and the source filters from /proc/net/mcfilter.
-func (tp *topo) upstreamGroups() (map[netip.Addr]bool, []mcfilterEntry) {
+// upstreamGroups returns the groups of f the router's host stack has joined
+// on up0 (/proc/net/igmp, igmp6) and the source filters there
+// (/proc/net/mcfilter, mcfilter6).
+func (tp *topo) upstreamGroups(f *family) (map[netip.Addr]bool, []mcfilterEntry) {
 	tp.t.Helper()
-	igmp, err := tp.lab.ReadProc("router", "net/igmp")
+	groups, err := tp.lab.ReadProc("router", f.groupsProc)
 	tp.must(err)
-	mcf, err := tp.lab.ReadProc("router", "net/mcfilter")
+	mcf, err := tp.lab.ReadProc("router", f.filterProc)
 	tp.must(err)
 	var filters []mcfilterEntry
-	for _, e := range parseMcfilter(mcf) {
+	for _, e := range parseMcfilter(mcf, f.filterAddr) {
 		if e.Dev == "up0" {
 			filters = append(filters, e)
 		}
 	}
-	return parseIGMPGroups(igmp)["up0"], filters
+	return f.parseGroups(groups)["up0"], filters
 }
 
 // logProc logs a proc file of the router namespace, for the test's record.

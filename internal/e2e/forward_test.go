@@ -18,7 +18,7 @@ func TestJoinForwards(t *testing.T) {
 	tp := newTopo(t, topoOptions{})
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	r3 := tp.receiver("rcv3", g3, netlab.AnySource) // another group, on down2
-	sn1, sn3 := tp.sniffer("rcv1"), tp.sniffer("rcv3")
+	sn1, sn3 := tp.sniffer(fam4, "rcv1"), tp.sniffer(fam4, "rcv3")
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.sender(s1, g2) // nobody joins g2
@@ -44,8 +44,8 @@ func TestJoinForwards(t *testing.T) {
 		t.Errorf("rcv3 received %d datagrams on %s, which has no sender", n, g3)
 	}
 
-	vifs := tp.vifs()
-	for _, e := range tp.mfc() {
+	vifs := tp.vifs(fam4)
+	for _, e := range tp.mfc(fam4) {
 		switch e.Group {
 		case g2.Addr():
 			if len(e.Oifs) != 0 {
@@ -115,7 +115,7 @@ func TestLastMemberLeaves(t *testing.T) {
 	t.Parallel()
 	tp := newTopo(t, topoOptions{})
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
-	sn := tp.sniffer("rcv1")
+	sn := tp.sniffer(fam4, "rcv1")
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
@@ -151,7 +151,7 @@ func TestForcedVersions(t *testing.T) {
 			tp := newTopo(t, topoOptions{})
 			tp.must(tp.lab.Sysctl("rcv1", "net/ipv4/conf/eth0/force_igmp_version", fmt.Sprint(v)))
 			r1 := tp.receiver("rcv1", g1, netlab.AnySource)
-			sn := tp.sniffer("rcv1")
+			sn := tp.sniffer(fam4, "rcv1")
 			start := time.Now()
 			tp.sender(s1, g1)
 			tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
@@ -199,7 +199,7 @@ func TestSourceFilters(t *testing.T) {
 			t.Parallel()
 			tp := newTopo(t, topoOptions{})
 			r1 := tp.receiver("rcv1", g1, c.mode, c.sources...)
-			sn := tp.sniffer("rcv1")
+			sn := tp.sniffer(fam4, "rcv1")
 			start := time.Now()
 			tp.sender(s1, g1)
 			tp.sender(s2, g1)

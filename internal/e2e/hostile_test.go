@@ -46,7 +46,7 @@ const (
 // throughout.
 func TestHostileFlood(t *testing.T) {
 	t.Parallel()
-	tp := newTopo6(t, topo6Options{config: dualConfig})
+	tp := newTopo(t, topoOptions{ipv6: true, config: dualConfig})
 	// The spoofed link-local sources of the MLD flood are not rcv2's own.
 	tp.must(tp.lab.Sysctl("rcv2", "net/ipv6/ip_nonlocal_bind", "1"))
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
@@ -119,7 +119,7 @@ func TestHostileFlood(t *testing.T) {
 		defer wg.Done()
 		for i := range floodHostileGroups {
 			grp := netip.AddrFrom16([16]byte{0xff, 0x0e, 12: 0xf1, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
-			report := mldV2Report(mldV2Record{Type: mldIsInclude, Group: grp, Sources: sources6})
+			report := mldV2Report(v3Record{Type: mldIsInclude, Group: grp, Sources: sources6})
 			for h := range floodHosts {
 				if time.Since(floodAt) > floodMaxDuration {
 					return
@@ -142,7 +142,7 @@ func TestHostileFlood(t *testing.T) {
 	// Let the daemon drain its queue: the refusal counters stop moving.
 	var prev string
 	st := tp.waitStatus(60*time.Second, "the refusal counters to settle", func(st control.Status) bool {
-		c, c6 := counters4(st).Dropped, familyCounters6(st, control.FamilyIPv6).Dropped
+		c, c6 := counters(st, control.FamilyIPv4).Dropped, counters(st, control.FamilyIPv6).Dropped
 		now := fmt.Sprint(c["limit"], c["memory"], c["queue_full"], c6["limit"], c6["memory"], c6["queue_full"])
 		settled := now == prev
 		prev = now
@@ -157,10 +157,10 @@ func TestHostileFlood(t *testing.T) {
 	tp.must(err)
 
 	lan, _ := iface(st, "br-lan", control.FamilyIPv4)
-	c := counters4(st)
+	c := counters(st, control.FamilyIPv4)
 	lan6, _ := iface(st, "br-lan", control.FamilyIPv6)
 	t.Logf("RSS %d KiB before, %d KiB after, peak %d KiB; br-lan IPv4: %d groups, state %d bytes; IPv6: %d groups, state %d bytes; dropped %v, IPv6 %v",
-		rss0, rss1, peak, len(lan.Groups), lan.Counters["state_bytes"], len(lan6.Groups), lan6.Counters["state_bytes"], c.Dropped, familyCounters6(st, control.FamilyIPv6).Dropped)
+		rss0, rss1, peak, len(lan.Groups), lan.Counters["state_bytes"], len(lan6.Groups), lan6.Counters["state_bytes"], c.Dropped, counters(st, control.FamilyIPv6).Dropped)
 	mu.Lock()
 	t.Logf("status polled %d times during the flood, %d failed", polls, fails)
 	if fails > 0 {
@@ -175,7 +175,7 @@ func TestHostileFlood(t *testing.T) {
 	}
 	// The MLDv2 reports carry fewer sources than max-sources, so they
 	// need not hit a limit; they must have reached the daemon.
-	if c6 := familyCounters6(st, control.FamilyIPv6); c6.Received["mldv2_report"] == 0 {
+	if c6 := counters(st, control.FamilyIPv6); c6.Received["mldv2_report"] == 0 {
 		t.Errorf("no MLDv2 report received: %+v", c6)
 	}
 	if _, ok := groupOn(st, "br-lan", g1.Addr()); !ok {
@@ -219,7 +219,7 @@ func TestLANSenderRespectsUpstreamACL(t *testing.T) {
 	tp := newTopo(t, topoOptions{config: opConfig([]string{"deny group 239.255.255.250"}, nil)})
 	ssdp := netip.MustParseAddrPort("239.255.255.250:1900")
 	other := netip.MustParseAddrPort("239.4.4.4:5001")
-	up := tp.sniffer("src")
+	up := tp.sniffer(fam4, "src")
 	lanHost := netip.MustParseAddr("192.168.1.11")
 	start := time.Now()
 	for _, g := range []netip.AddrPort{ssdp, other} {
@@ -247,7 +247,7 @@ func TestNonQuerierYieldsToDeliveringQuerier(t *testing.T) {
 	tp := newTopo(t, topoOptions{down2Querier: true})
 	rival := netip.MustParseAddr("192.168.2.2")
 	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
-	sn := tp.sniffer("rcv3")
+	sn := tp.sniffer(fam4, "rcv3")
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.waitFlowing(r3, s1, start, 20, 5*time.Second)
@@ -256,22 +256,9 @@ func TestNonQuerierYieldsToDeliveringQuerier(t *testing.T) {
 	// The rival's copies of (s1, g1), sent as fast as the stream.
 	rs := newRawSender(t, tp.lab, "rcv3", "eth0")
 	copyPkt := udpPacket(s1, g1, 200, []byte("copy from the querier"))
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(streamInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				_ = unix.Sendto(rs.fd, copyPkt, 0, &unix.SockaddrInet4{Addr: g1.Addr().As4()})
-			}
-		}
-	}()
-	stopCopies := sync.OnceFunc(func() { close(stop); <-done })
-	t.Cleanup(stopCopies)
+	stopCopies := repeat(t, streamInterval, func() {
+		_ = unix.Sendto(rs.fd, copyPkt, 0, &unix.SockaddrInet4{Addr: g1.Addr().As4()})
+	})
 
 	// Ours arrive with the sender's TTL less one.
 	ours := func(p netlab.Packet) bool {

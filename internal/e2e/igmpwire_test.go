@@ -75,29 +75,38 @@ func igmpV2(typ, maxResp uint8, group netip.Addr) []byte {
 	return withChecksum(m)
 }
 
-// v3Record is an IGMPv3 group record.
+// v3Record is a group record of an IGMPv3 report or a multicast address
+// record of an MLDv2 report: the two lay them out alike, with addresses of
+// their family.
 type v3Record struct {
 	Type    uint8
 	Group   netip.Addr
 	Sources []netip.Addr
 }
 
-// igmpV3Report builds an IGMPv3 membership report (RFC 3376 §4.2).
-func igmpV3Report(recs ...v3Record) []byte {
+// v3Report builds the body common to an IGMPv3 membership report (RFC 3376
+// §4.2) and an MLDv2 report (RFC 3810 §5.2): type, reserved, checksum 0,
+// reserved, the number of records, then the records.
+func v3Report(typ uint8, recs []v3Record) []byte {
 	m := make([]byte, 8)
-	m[0] = igmpV3ReportType
+	m[0] = typ
 	binary.BigEndian.PutUint16(m[6:], uint16(len(recs)))
 	for _, r := range recs {
-		rec := make([]byte, 8)
+		rec := make([]byte, 4)
 		rec[0] = r.Type
 		binary.BigEndian.PutUint16(rec[2:], uint16(len(r.Sources)))
-		copy(rec[4:], r.Group.AsSlice())
+		rec = append(rec, r.Group.AsSlice()...)
 		for _, s := range r.Sources {
 			rec = append(rec, s.AsSlice()...)
 		}
 		m = append(m, rec...)
 	}
-	return withChecksum(m)
+	return m
+}
+
+// igmpV3Report builds an IGMPv3 membership report (RFC 3376 §4.2).
+func igmpV3Report(recs ...v3Record) []byte {
+	return withChecksum(v3Report(igmpV3ReportType, recs))
 }
 
 // igmpV3GeneralQuery builds an IGMPv3 general query (RFC 3376 §4.1) with the
@@ -168,29 +177,65 @@ type rawSender struct {
 
 func newRawSender(t *testing.T, lab *netlab.Lab, ns, ifname string) *rawSender {
 	t.Helper()
-	rs := &rawSender{fd: -1}
+	// IPPROTO_RAW implies IP_HDRINCL.
+	fd, _ := rawSocket(t, lab, ns, ifname, unix.AF_INET, unix.IPPROTO_RAW, func(fd, ifindex int) error {
+		return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifindex)})
+	})
+	return &rawSender{fd: fd}
+}
+
+// rawSocket opens a raw socket of domain and protocol in ns, sets it up for
+// sending out of ifname with setup (if not nil), and closes it when the test
+// ends. It returns the socket and ifname's index.
+func rawSocket(t *testing.T, lab *netlab.Lab, ns, ifname string, domain, proto int, setup func(fd, ifindex int) error) (fd, ifindex int) {
+	t.Helper()
+	fd = -1
 	err := lab.Do(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
 		}
-		// IPPROTO_RAW implies IP_HDRINCL.
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+		s, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 		if err != nil {
 			return err
 		}
-		if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)}); err != nil {
-			unix.Close(fd)
-			return err
+		if setup != nil {
+			if err := setup(s, ifi.Index); err != nil {
+				unix.Close(s)
+				return err
+			}
 		}
-		rs.fd = fd
+		fd, ifindex = s, ifi.Index
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("raw socket in %s: %v", ns, err)
+		t.Fatalf("raw socket (protocol %d) in %s: %v", proto, ns, err)
 	}
-	t.Cleanup(func() { unix.Close(rs.fd) })
-	return rs
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd, ifindex
+}
+
+// repeat calls fn every interval from a goroutine until the test ends or
+// the returned stop is called; stop returns once fn no longer runs. fn may
+// not call t.Fatal (it runs off the test goroutine).
+func repeat(t *testing.T, interval time.Duration, fn func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				fn()
+			}
+		}
+	}()
+	stop = sync.OnceFunc(func() { close(quit); <-done })
+	t.Cleanup(stop)
+	return stop
 }
 
 func (rs *rawSender) send(t *testing.T, pkt []byte) {
@@ -210,24 +255,8 @@ func startQuerier(t *testing.T, lab *netlab.Lab, ns, ifname string, src netip.Ad
 	// Max Resp Code 5: hosts answer within 0.5 s.
 	pkt := ipv4Packet(src, allHosts, 1, true, igmpV3GeneralQuery(5))
 	rs.send(t, pkt)
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				dst := &unix.SockaddrInet4{Addr: allHosts.As4()}
-				_ = unix.Sendto(rs.fd, pkt, 0, dst)
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		<-done
+	repeat(t, interval, func() {
+		_ = unix.Sendto(rs.fd, pkt, 0, &unix.SockaddrInet4{Addr: allHosts.As4()})
 	})
 }
 

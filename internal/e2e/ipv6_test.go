@@ -27,10 +27,10 @@ func TestMLDJoinForwards(t *testing.T) {
 	for _, v := range mldVersions {
 		t.Run(fmt.Sprintf("MLDv%d", v), func(t *testing.T) {
 			t.Parallel()
-			tp := newTopo6(t, topo6Options{})
+			tp := newTopo(t, topoOptions{ipv6: true})
 			tp.forceMLD("rcv1", v)
 			r1 := tp.receiver("rcv1", g1v6, netlab.AnySource)
-			sn1, sn3 := tp.sniffer6("rcv1"), tp.sniffer6("rcv3")
+			sn1, sn3 := tp.sniffer(fam6, "rcv1"), tp.sniffer(fam6, "rcv3")
 			start := time.Now()
 			tp.sender(s1v6, g1v6)
 			tp.sender(s1v6, g3v6) // nobody joins g3v6
@@ -56,8 +56,8 @@ func TestMLDJoinForwards(t *testing.T) {
 				t.Errorf("rcv1 lost datagrams while joined: %v", gaps)
 			}
 
-			mifs := tp.mifs()
-			for _, e := range tp.mfc6() {
+			mifs := tp.vifs(fam6)
+			for _, e := range tp.mfc(fam6) {
 				switch e.Group {
 				case g3v6.Addr():
 					if len(e.Oifs) != 0 {
@@ -69,8 +69,8 @@ func TestMLDJoinForwards(t *testing.T) {
 					}
 				}
 			}
-			st := tp.statusJSON6()
-			if g, ok := statusGroup6(st, "br-lan", g1v6.Addr()); !ok {
+			st := tp.status()
+			if g, ok := groupOn(st, "br-lan", g1v6.Addr()); !ok {
 				t.Errorf("status: %s not listed on br-lan (ipv6)", g1v6.Addr())
 			} else if g.Compat != v {
 				t.Errorf("status: %s on br-lan has compat %d, want MLDv%d (the host's version)", g1v6.Addr(), g.Compat, v)
@@ -90,7 +90,7 @@ func TestMLDSecondDownstreamJoin(t *testing.T) {
 	for _, v := range mldVersions {
 		t.Run(fmt.Sprintf("MLDv%d", v), func(t *testing.T) {
 			t.Parallel()
-			tp := newTopo6(t, topo6Options{})
+			tp := newTopo(t, topoOptions{ipv6: true})
 			tp.forceMLD("rcv1", v)
 			tp.forceMLD("rcv3", v)
 			r1 := tp.receiver("rcv1", g1v6, netlab.AnySource)
@@ -122,10 +122,10 @@ func TestMLDOneOfTwoLeaves(t *testing.T) {
 	for _, v := range mldVersions {
 		t.Run(fmt.Sprintf("MLDv%d", v), func(t *testing.T) {
 			t.Parallel()
-			tp := newTopo6(t, topo6Options{})
+			tp := newTopo(t, topoOptions{ipv6: true})
 			tp.forceMLD("rcv1", v)
 			tp.forceMLD("rcv2", v)
-			sn2 := tp.sniffer6("rcv2")
+			sn2 := tp.sniffer(fam6, "rcv2")
 			// rcv1 joins last, so that as an MLDv1 host it is the last
 			// reporter and sends a Done (RFC 2710 §4).
 			r2 := tp.receiver("rcv2", g1v6, netlab.AnySource)
@@ -167,10 +167,10 @@ func TestMLDLastListenerLeaves(t *testing.T) {
 	for _, v := range mldVersions {
 		t.Run(fmt.Sprintf("MLDv%d", v), func(t *testing.T) {
 			t.Parallel()
-			tp := newTopo6(t, topo6Options{})
+			tp := newTopo(t, topoOptions{ipv6: true})
 			tp.forceMLD("rcv1", v)
 			r1 := tp.receiver("rcv1", g1v6, netlab.AnySource)
-			sn := tp.sniffer6("rcv1")
+			sn := tp.sniffer(fam6, "rcv1")
 			start := time.Now()
 			tp.sender(s1v6, g1v6)
 			tp.waitFlowing(r1, s1v6, start, 20, 5*time.Second)
@@ -214,9 +214,9 @@ func TestMLDSourceFilters(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			tp := newTopo6(t, topo6Options{})
+			tp := newTopo(t, topoOptions{ipv6: true})
 			r1 := tp.receiver("rcv1", c.group, c.mode, c.sources...)
-			sn := tp.sniffer6("rcv1")
+			sn := tp.sniffer(fam6, "rcv1")
 			start := time.Now()
 			tp.sender(s1v6, c.group)
 			tp.sender(s2v6, c.group)
@@ -242,14 +242,14 @@ func TestMLDSourceFilters(t *testing.T) {
 // own stack had before any host joined anything.
 func TestMLDUpstreamMergedMembership(t *testing.T) {
 	t.Parallel()
-	tp := newTopo6(t, topo6Options{})
-	baseline, _ := tp.upstreamGroups6()
+	tp := newTopo(t, topoOptions{ipv6: true})
+	baseline, _ := tp.upstreamGroups(fam6)
 
 	mdns := netip.MustParseAddrPort("[ff02::fb]:5064")
 	tp.receiver("rcv2", mdns, netlab.AnySource)
 	r1 := tp.receiver("rcv1", g2v6, netlab.Include, s1v6)
 	r3 := tp.receiver("rcv3", g2v6, netlab.Include, s2v6)
-	sn1, sn3 := tp.sniffer6("rcv1"), tp.sniffer6("rcv3")
+	sn1, sn3 := tp.sniffer(fam6, "rcv1"), tp.sniffer(fam6, "rcv3")
 	start := time.Now()
 	tp.sender(s1v6, g2v6)
 	tp.sender(s2v6, g2v6)
@@ -257,7 +257,7 @@ func TestMLDUpstreamMergedMembership(t *testing.T) {
 	tp.waitFlowing(r3, s2v6, start, 20, 5*time.Second)
 
 	merged := func() bool {
-		groups, filters := tp.upstreamGroups6()
+		groups, filters := tp.upstreamGroups(fam6)
 		if !groups[g2v6.Addr()] {
 			return false
 		}
@@ -274,8 +274,8 @@ func TestMLDUpstreamMergedMembership(t *testing.T) {
 	// Hosts report every group they are in when queried, solicited-node
 	// ones included: give them a query interval and response time.
 	time.Sleep(queryInterval + queryResponse + 500*time.Millisecond)
-	st := tp.statusJSON6()
-	dropped := familyCounters6(st, control.FamilyIPv6).Dropped
+	st := tp.status()
+	dropped := counters(st, control.FamilyIPv6).Dropped
 	t.Logf("ipv6 dropped counters: %v", dropped)
 	// Proof that the hosts' link-local reports reached the daemon, or the
 	// checks below would show nothing.
@@ -283,7 +283,7 @@ func TestMLDUpstreamMergedMembership(t *testing.T) {
 		t.Errorf("status: ipv6 dropped link_local_group = 0; the daemon never saw the hosts' link-local groups")
 	}
 
-	groups, filters := tp.upstreamGroups6()
+	groups, filters := tp.upstreamGroups(fam6)
 	if !merged() {
 		t.Errorf("up0 lost the merged subscription: groups %v, filters %+v", slices.Collect(maps.Keys(groups)), filters)
 	}
@@ -323,9 +323,9 @@ func TestMLDQuerierElection(t *testing.T) {
 	t.Parallel()
 	router := netip.MustParseAddr("fe80::100")
 	rival := netip.MustParseAddr("fe80::2")
-	tp := newTopo6(t, topo6Options{down2LinkLocal: "fe80::100/64"})
+	tp := newTopo(t, topoOptions{ipv6: true, down2LinkLocal: "fe80::100/64"})
 	tp.must(tp.lab.AddrNoDAD("rcv3", "eth0", rival.String()+"/64"))
-	sn3 := tp.sniffer6("rcv3")
+	sn3 := tp.sniffer(fam6, "rcv3")
 	r3 := tp.receiver("rcv3", g1v6, netlab.AnySource)
 	start := time.Now()
 	tp.sender(s1v6, g1v6)
@@ -334,7 +334,7 @@ func TestMLDQuerierElection(t *testing.T) {
 	tp.waitFor(queryInterval+time.Second, "a general query from the router's fe80::100 on down2", func() bool {
 		return sn3.Count(mldQueryFrom(router, start)) > 0
 	})
-	if q := statusQuerier6(tp.statusJSON6(), "down2"); q == nil || !q.Self || q.Address != router.String() {
+	if q := querierOn(tp.status(), "down2", control.FamilyIPv6); q == nil || !q.Self || q.Address != router.String() {
 		t.Errorf("before the rival: down2 querier %+v, want this router at %s", q, router)
 	}
 
@@ -351,8 +351,8 @@ func TestMLDQuerierElection(t *testing.T) {
 	}
 	before := sn3.Count(mldQueryFrom(router, start)) - sn3.Count(mldQueryFrom(router, rivalStart))
 	t.Logf("router general queries on down2: %d before the rival, %d in the %v after it settled", before, sn3.Count(mldQueryFrom(router, settle)), watch)
-	st := tp.statusJSON6()
-	if q := statusQuerier6(st, "down2"); q == nil || q.Self || q.Address != rival.String() {
+	st := tp.status()
+	if q := querierOn(st, "down2", control.FamilyIPv6); q == nil || q.Self || q.Address != rival.String() {
 		t.Errorf("with the rival: down2 querier %+v, want %s, not self", q, rival)
 	}
 	tp.stillFlowing(r3, s1v6, "rcv3 after the election")
@@ -369,27 +369,27 @@ func TestMLDQuerierElection(t *testing.T) {
 // runs on and counts the drops.
 func TestMLDMalformedPackets(t *testing.T) {
 	t.Parallel()
-	tp := newTopo6(t, topo6Options{})
+	tp := newTopo(t, topoOptions{ipv6: true})
 	bad := netip.MustParseAddrPort("[ff0e::5:5]:5065")
 	host, _, err := tp.lab.LinkLocal("rcv1", "eth0")
 	tp.must(err)
 	lower := netip.MustParseAddr("fe80::1") // below any generated link-local address
 	tp.must(tp.lab.AddrNoDAD("rcv1", "eth0", lower.String()+"/64"))
 	r2 := tp.receiver("rcv2", g1v6, netlab.AnySource)
-	sn2 := tp.sniffer6("rcv2")
+	sn2 := tp.sniffer(fam6, "rcv2")
 	start := time.Now()
 	tp.sender(s1v6, g1v6)
 	tp.sender(s1v6, bad)
 	tp.waitFlowing(r2, s1v6, start, 20, 5*time.Second)
 	routerLL, err := tp.lab.WaitLinkLocal("router", "br-lan", time.Second)
 	tp.must(err)
-	before := familyCounters6(tp.statusJSON6(), control.FamilyIPv6).Dropped
+	before := counters(tp.status(), control.FamilyIPv6).Dropped
 
-	join := mldV2Report(mldV2Record{Type: mldToExclude, Group: bad.Addr()})
-	trunc := mldV2Report(mldV2Record{Type: mldIsInclude, Group: bad.Addr(), Sources: []netip.Addr{s1v6}})
+	join := mldV2Report(v3Record{Type: mldToExclude, Group: bad.Addr()})
+	trunc := mldV2Report(v3Record{Type: mldIsInclude, Group: bad.Addr(), Sources: []netip.Addr{s1v6}})
 	trunc[11] = 5 // claims five sources, carries one
 	cut := join[:len(join)-3]
-	unknownRec := mldV2Report(mldV2Record{Type: 9, Group: bad.Addr()}) // ignored record (RFC 3810 §5.2.12)
+	unknownRec := mldV2Report(v3Record{Type: 9, Group: bad.Addr()}) // ignored record (RFC 3810 §5.2.12)
 	done := mldV1(mldV1DoneType, g1v6.Addr())
 	ok := func(src, dst netip.Addr, msg []byte) mldPacket {
 		return mldPacket{src: src, dst: dst, hopLimit: 1, routerAlert: true, msg: msg}
@@ -419,26 +419,10 @@ func TestMLDMalformedPackets(t *testing.T) {
 		{"v2 query from a global address", ok(rcv1v6, allNodes6, mldV2GeneralQuery(time.Second, 2, 2*time.Second)), "bad_source"},
 	}
 	ms := newMLDSender(t, tp.lab, "rcv1", "eth0")
-	const rounds = 3
-	sent := time.Now()
-	for round := range rounds {
-		for _, c := range cases {
-			ms.send(t, c.pkt)
-			if round == 0 {
-				t.Logf("sent: %s", c.name)
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// Watch past a last-listener query time and a query interval.
-	time.Sleep(queryInterval + 500*time.Millisecond)
-
-	if tp.daemon.Exited() {
-		t.Fatalf("daemon exited (code %d) after the malformed packets", tp.daemon.ExitCode())
-	}
-	if gaps := r2.GapsBetween(s1v6, sent.Add(-100*time.Millisecond), time.Time{}); len(gaps) != 0 {
-		t.Errorf("flowing stream interrupted: %v", gaps)
-	}
+	sent := tp.sendMalformed(len(cases), func(i int) string {
+		ms.send(t, cases[i].pkt)
+		return cases[i].name
+	}, r2, s1v6)
 	// A Done the router believed would make it query the group (RFC 3810
 	// §7.4.2); rcv2 answers, so the stream alone would not show it.
 	if n := sn2.Count(addressQueryFrom(routerLL, g1v6.Addr(), sent)); n != 0 {
@@ -447,33 +431,33 @@ func TestMLDMalformedPackets(t *testing.T) {
 	if n := sn2.Count(netlab.UDPTo(bad.Addr(), netip.Addr{}, start)); n != 0 {
 		t.Errorf("%d datagrams of %s forwarded to br-lan; only malformed packets named it", n, bad.Addr())
 	}
-	for _, e := range tp.mfc6() {
+	for _, e := range tp.mfc(fam6) {
 		if e.Group == bad.Addr() && len(e.Oifs) != 0 {
 			t.Errorf("ip6_mr_cache: (%s, %s) has output interfaces %v, want none", e.Origin, e.Group, e.Oifs)
 		}
 	}
-	groups, _ := tp.upstreamGroups6()
+	groups, _ := tp.upstreamGroups(fam6)
 	if groups[bad.Addr()] {
 		t.Errorf("router joined %s upstream because of malformed packets", bad.Addr())
 	}
 	if !groups[g1v6.Addr()] {
 		t.Errorf("router no longer listens to %s upstream", g1v6.Addr())
 	}
-	st := tp.statusJSON6()
-	if q := statusQuerier6(st, "br-lan"); q == nil || !q.Self {
+	st := tp.status()
+	if q := querierOn(st, "br-lan", control.FamilyIPv6); q == nil || !q.Self {
 		t.Errorf("br-lan querier %+v after invalid queries from %s, want this router", q, lower)
 	}
-	after := familyCounters6(st, control.FamilyIPv6).Dropped
+	after := counters(st, control.FamilyIPv6).Dropped
 	t.Logf("ipv6 dropped counters before %v, after %v", before, after)
 	want := map[string]uint64{}
 	for _, c := range cases {
 		if c.drop != "" {
-			want[c.drop] += rounds
+			want[c.drop] += malformedRounds
 		}
 	}
 	for reason, n := range want {
 		if got := after[reason] - before[reason]; got < n {
-			t.Errorf("status: ipv6 dropped %q rose by %d, want at least %d (%d rounds of the packets above)", reason, got, n, rounds)
+			t.Errorf("status: ipv6 dropped %q rose by %d, want at least %d (%d malformedRounds of the packets above)", reason, got, n, malformedRounds)
 		}
 	}
 }
@@ -482,10 +466,10 @@ func TestMLDMalformedPackets(t *testing.T) {
 // host at once; leaving either leaves the other untouched.
 func TestDualStack(t *testing.T) {
 	t.Parallel()
-	tp := newTopo6(t, topo6Options{config: dualConfig})
+	tp := newTopo(t, topoOptions{ipv6: true, config: dualConfig})
 	r4 := tp.receiver("rcv1", g1, netlab.AnySource)
 	r6 := tp.receiver("rcv1", g1v6, netlab.AnySource)
-	sn4, sn6 := tp.sniffer("rcv1"), tp.sniffer6("rcv1")
+	sn4, sn6 := tp.sniffer(fam4, "rcv1"), tp.sniffer(fam6, "rcv1")
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.sender(s1v6, g1v6)
@@ -525,15 +509,15 @@ func TestDualStack(t *testing.T) {
 // upstream IPv6 membership.
 func TestMLDSIGTERMCleansUp(t *testing.T) {
 	t.Parallel()
-	tp := newTopo6(t, topo6Options{})
+	tp := newTopo(t, topoOptions{ipv6: true})
 	r1 := tp.receiver("rcv1", g1v6, netlab.AnySource)
 	start := time.Now()
 	tp.sender(s1v6, g1v6)
 	tp.waitFlowing(r1, s1v6, start, 20, 5*time.Second)
-	if groups, _ := tp.upstreamGroups6(); !groups[g1v6.Addr()] {
+	if groups, _ := tp.upstreamGroups(fam6); !groups[g1v6.Addr()] {
 		t.Fatalf("before SIGTERM: %s not joined on up0", g1v6.Addr())
 	}
-	if len(tp.mfc6()) == 0 {
+	if len(tp.mfc(fam6)) == 0 {
 		t.Fatalf("before SIGTERM: no entries in ip6_mr_cache")
 	}
 
@@ -547,41 +531,16 @@ func TestMLDSIGTERMCleansUp(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
-	if mifs := tp.mifs(); len(mifs) != 0 {
+	if mifs := tp.vifs(fam6); len(mifs) != 0 {
 		t.Errorf("MIFs left in /proc/net/ip6_mr_vif: %v", mifs)
 	}
-	if mfc := tp.mfc6(); len(mfc) != 0 {
+	if mfc := tp.mfc(fam6); len(mfc) != 0 {
 		t.Errorf("forwarding entries left in /proc/net/ip6_mr_cache: %+v", mfc)
 	}
-	if groups, _ := tp.upstreamGroups6(); groups[g1v6.Addr()] {
+	if groups, _ := tp.upstreamGroups(fam6); groups[g1v6.Addr()] {
 		t.Errorf("%s still joined on up0 after exit", g1v6.Addr())
 	}
 	if t.Failed() {
 		tp.logProc("net/igmp6")
 	}
-}
-
-// statusGroup6 finds an IPv6 group on a downstream in a status.
-func statusGroup6(st control.Status, ifname string, group netip.Addr) (control.Group, bool) {
-	for _, i := range st.Interfaces {
-		if i.Name != ifname || i.Family != control.FamilyIPv6 {
-			continue
-		}
-		for _, g := range i.Groups {
-			if a, err := netip.ParseAddr(g.Group); err == nil && a == group {
-				return g, true
-			}
-		}
-	}
-	return control.Group{}, false
-}
-
-// statusQuerier6 is the IPv6 querier of a downstream in a status.
-func statusQuerier6(st control.Status, ifname string) *control.Querier {
-	for _, i := range st.Interfaces {
-		if i.Name == ifname && i.Family == control.FamilyIPv6 {
-			return i.Querier
-		}
-	}
-	return nil
 }

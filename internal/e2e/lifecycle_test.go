@@ -24,7 +24,7 @@ func TestSIGTERMCleansUp(t *testing.T) {
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
-	if groups, _ := tp.upstreamGroups(); !groups[g1.Addr()] {
+	if groups, _ := tp.upstreamGroups(fam4); !groups[g1.Addr()] {
 		t.Fatalf("before SIGTERM: %s not joined on up0", g1.Addr())
 	}
 
@@ -38,13 +38,13 @@ func TestSIGTERMCleansUp(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
-	if vifs := tp.vifs(); len(vifs) != 0 {
+	if vifs := tp.vifs(fam4); len(vifs) != 0 {
 		t.Errorf("VIFs left in /proc/net/ip_mr_vif: %v", vifs)
 	}
-	if mfc := tp.mfc(); len(mfc) != 0 {
+	if mfc := tp.mfc(fam4); len(mfc) != 0 {
 		t.Errorf("forwarding entries left in /proc/net/ip_mr_cache: %+v", mfc)
 	}
-	groups, _ := tp.upstreamGroups()
+	groups, _ := tp.upstreamGroups(fam4)
 	for g := range groups {
 		if g != allHosts {
 			t.Errorf("group %s still joined on up0 after exit", g)

@@ -23,7 +23,7 @@ func TestUpstreamAddressAfterTraffic(t *testing.T) {
 	tp.startDaemon("ipv4 yes\n" +
 		"interface up0 { upstream }\n" +
 		"interface br-lan { downstream; " + downstreamTimers + " }\n")
-	tp.waitVIFs("up0", "br-lan")
+	tp.waitVIFs(fam4, "up0", "br-lan")
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	start := time.Now()
 	old := tp.sender(s1, g1)
@@ -38,7 +38,7 @@ func TestUpstreamAddressAfterTraffic(t *testing.T) {
 	newSrc := netip.MustParseAddr("10.9.0.2")
 	tp.must(tp.lab.Link("src", "eth0", "router", "up0"))
 	tp.must(tp.lab.Addr("src", "eth0", "10.9.0.2/24"))
-	tp.waitVIFs("up0", "br-lan")
+	tp.waitVIFs(fam4, "up0", "br-lan")
 	tp.sender(newSrc, g1)
 	tp.waitLog(regexp.MustCompile(`upstream has no address`), 1, 5*time.Second)
 	time.Sleep(300 * time.Millisecond) // the stream reaches the router while it has no address

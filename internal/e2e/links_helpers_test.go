@@ -172,7 +172,7 @@ func (tp *topo) joinedOn(ifname string) map[netip.Addr]bool {
 func (tp *topo) mfcFor(src, group netip.Addr) []mfcEntry {
 	tp.t.Helper()
 	var out []mfcEntry
-	for _, e := range tp.mfc() {
+	for _, e := range tp.mfc(fam4) {
 		if e.Origin == src && e.Group == group {
 			out = append(out, e)
 		}

@@ -35,7 +35,7 @@ func TestUpstreamAppearsLater(t *testing.T) {
 	tp := newTopo(t, topoOptions{noDaemon: true})
 	tp.must(tp.lab.IP("router", "link", "del", "up0")) // takes src's eth0 with it
 	tp.startDaemon(testConfig)
-	tp.waitVIFs("br-lan", "down2")
+	tp.waitVIFs(fam4, "br-lan", "down2")
 	st := tp.waitAnswering()
 	if up, ok := ifState(st, "up0", "ipv4"); !ok || up.State != control.StateWaiting || up.VIF != -1 {
 		t.Errorf("status of the missing upstream: %+v (found %v), want state %q and VIF -1", up, ok, control.StateWaiting)
@@ -87,7 +87,7 @@ func TestDownstreamAppearsLater(t *testing.T) {
 	tp := newTopo(t, topoOptions{noDaemon: true})
 	tp.must(tp.lab.IP("router", "link", "del", "down2"))
 	tp.startDaemon(testConfig)
-	tp.waitVIFs("up0", "br-lan")
+	tp.waitVIFs(fam4, "up0", "br-lan")
 	tp.waitAnswering()
 	tp.sender(s1, g1)
 
@@ -106,7 +106,7 @@ func TestDownstreamAppearsLater(t *testing.T) {
 	q := l.messages(created, generalQueryFrom(routerAddr))[0]
 	t.Logf("down2 created -> first general query heard by rcv3: %v (addressed and up after %v)",
 		q.At.Sub(created).Round(time.Millisecond), usable.Sub(created).Round(time.Millisecond))
-	tp.waitVIFs("up0", "br-lan", "down2")
+	tp.waitVIFs(fam4, "up0", "br-lan", "down2")
 
 	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
 	joined := time.Now()
@@ -123,11 +123,11 @@ func TestDownstreamDownUp(t *testing.T) {
 	tp := newTopo(t, topoOptions{})
 	l := newIGMPListener(t, tp.lab, "rcv3", "eth0")
 	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
-	sn3 := tp.sniffer("rcv3")
+	sn3 := tp.sniffer(fam4, "rcv3")
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.waitFlowing(r3, s1, start, 20, 5*time.Second)
-	down2 := tp.vifs()["down2"]
+	down2 := tp.vifs(fam4)["down2"]
 
 	tp.must(tp.lab.IP("router", "link", "set", "down2", "down"))
 	wentDown := time.Now()
@@ -225,8 +225,8 @@ func TestUpstreamRecreated(t *testing.T) {
 			if up, _ := ifState(st, "up0", "ipv4"); up.Ifindex != newIndex || up.State != control.StateActive {
 				t.Errorf("status of up0: ifindex %d state %q, want %d active", up.Ifindex, up.State, newIndex)
 			}
-			upVIF := tp.vifs()["up0"]
-			for _, e := range tp.mfc() {
+			upVIF := tp.vifs(fam4)["up0"]
+			for _, e := range tp.mfc(fam4) {
 				if e.Iif != upVIF {
 					t.Errorf("forwarding entry (%s, %s) comes in on VIF %d, want up0's VIF %d", e.Origin, e.Group, e.Iif, upVIF)
 				}
@@ -273,13 +273,13 @@ func TestReloadKeepsStreams(t *testing.T) {
 	t.Parallel()
 	tp := newTopo(t, topoOptions{noDaemon: true})
 	tp.startDaemon(configBrLanOnly)
-	tp.waitVIFs("up0", "br-lan")
+	tp.waitVIFs(fam4, "up0", "br-lan")
 	tp.waitAnswering()
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	start := time.Now()
 	tp.sender(s1, g1) // 100 datagrams per second
 	tp.waitFlowing(r1, s1, start, 50, 5*time.Second)
-	if _, ok := tp.vifs()["down2"]; ok {
+	if _, ok := tp.vifs(fam4)["down2"]; ok {
 		t.Fatalf("down2 has a VIF before it is configured")
 	}
 
@@ -289,7 +289,7 @@ func TestReloadKeepsStreams(t *testing.T) {
 	tp.writeConfig(configWithDown2)
 	tp.must(tp.daemon.Signal(syscall.SIGHUP))
 	tp.waitLog(reloaded, 1, 5*time.Second)
-	tp.waitVIFs("up0", "br-lan", "down2")
+	tp.waitVIFs(fam4, "up0", "br-lan", "down2")
 	if n := tp.logMatches(regexp.MustCompile(`downstream reconfigured.*interface=br-lan`)); n != 1 {
 		t.Errorf("%d 'downstream reconfigured' log lines for br-lan, want 1", n)
 	}
@@ -353,7 +353,7 @@ func TestReloadInvalidConfig(t *testing.T) {
 		t.Errorf("rcv1 received only %d datagrams in the %v around the rejected reloads", n, time.Since(from).Round(time.Millisecond))
 	}
 	// Still the old configuration: down2 keeps its VIF and serves rcv3.
-	tp.waitVIFs("up0", "br-lan", "down2")
+	tp.waitVIFs(fam4, "up0", "br-lan", "down2")
 	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
 	tp.waitFlowing(r3, s1, time.Now(), 20, 5*time.Second)
 }
@@ -374,10 +374,10 @@ func TestUpstreamFailover(t *testing.T) {
 		"interface up0 { upstream; priority 10 }\n" +
 		"interface up1 { upstream; priority 20 }\n" +
 		"interface br-lan { downstream; " + downstreamTimers + " }\n")
-	tp.waitVIFs("up0", "br-lan")
+	tp.waitVIFs(fam4, "up0", "br-lan")
 
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
-	sn1 := tp.sniffer("rcv1")
+	sn1 := tp.sniffer(fam4, "rcv1")
 	start := time.Now()
 	tp.sender(s1, g1)
 	_, err := tp.lab.NewSender("src", "eth1", viaUp1, g1, streamInterval) // the lab stops it
@@ -486,7 +486,7 @@ func TestStatusWaitingActive(t *testing.T) {
 	tp := newTopo(t, topoOptions{noDaemon: true})
 	tp.must(tp.lab.IP("router", "link", "del", "down2"))
 	tp.startDaemon(testConfig)
-	tp.waitVIFs("up0", "br-lan")
+	tp.waitVIFs(fam4, "up0", "br-lan")
 	st := tp.waitAnswering()
 	d, ok := ifState(st, "down2", "ipv4")
 	if !ok || d.State != control.StateWaiting || d.Ifindex != 0 || d.VIF != -1 || d.Role != "downstream" {

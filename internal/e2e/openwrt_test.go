@@ -71,7 +71,7 @@ func TestOpenWrtService(t *testing.T) {
 		}
 	})
 	tp.waitFor(30*time.Second, "the VIFs of up0 and br-lan, the networks' devices", func() bool {
-		v := tp.vifs()
+		v := tp.vifs(fam4)
 		_, up := v["up0"]
 		_, down := v["br-lan"]
 		return up && down

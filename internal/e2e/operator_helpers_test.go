@@ -79,15 +79,26 @@ func iface(st control.Status, name, family string) (control.Interface, bool) {
 	return control.Interface{}, false
 }
 
-// groupOn returns the state of group on the IPv4 downstream ifname.
+// groupOn returns the state of group on the downstream ifname, in the
+// family of group.
 func groupOn(st control.Status, ifname string, group netip.Addr) (control.Group, bool) {
-	i, _ := iface(st, ifname, control.FamilyIPv4)
+	family := control.FamilyIPv6
+	if group.Is4() {
+		family = control.FamilyIPv4
+	}
+	i, _ := iface(st, ifname, family)
 	for _, g := range i.Groups {
-		if g.Group == group.String() {
+		if a, err := netip.ParseAddr(g.Group); err == nil && a == group {
 			return g, true
 		}
 	}
 	return control.Group{}, false
+}
+
+// querierOn is the querier of the downstream ifname in a family.
+func querierOn(st control.Status, ifname, family string) *control.Querier {
+	i, _ := iface(st, ifname, family)
+	return i.Querier
 }
 
 // subscription returns the upstream subscription of group, if any.
@@ -110,10 +121,10 @@ func route(st control.Status, src, group netip.Addr) (control.Route, bool) {
 	return control.Route{}, false
 }
 
-// counters4 returns the IPv4 daemon-wide counters.
-func counters4(st control.Status) control.FamilyCounters {
+// counters returns the daemon-wide counters of a family.
+func counters(st control.Status, family string) control.FamilyCounters {
 	for _, c := range st.Counters {
-		if c.Family == control.FamilyIPv4 {
+		if c.Family == family {
 			return c
 		}
 	}
@@ -199,7 +210,7 @@ func (tp *topo) joinFlood(ns, ifname string, src netip.Addr, groups []netip.Addr
 // up0 besides all-hosts.
 func (tp *topo) groupsOnUp0() (map[netip.Addr]bool, int) {
 	tp.t.Helper()
-	groups, _ := tp.upstreamGroups()
+	groups, _ := tp.upstreamGroups(fam4)
 	n := 0
 	for g := range groups {
 		if g != allHosts {

@@ -25,7 +25,7 @@ func TestReloadDenyLeavesUpstream(t *testing.T) {
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
-	if groups, _ := tp.upstreamGroups(); !groups[g1.Addr()] {
+	if groups, _ := tp.upstreamGroups(fam4); !groups[g1.Addr()] {
 		t.Fatalf("%s not joined on up0 before the reload", g1.Addr())
 	}
 
@@ -42,7 +42,7 @@ func TestReloadDenyLeavesUpstream(t *testing.T) {
 	}()
 	deadline := reloaded.Add(3 * time.Second)
 	for {
-		groups, _ := tp.upstreamGroups()
+		groups, _ := tp.upstreamGroups(fam4)
 		st := tp.status()
 		_, sub := subscription(st, g1.Addr())
 		_, joined := groupOn(st, "br-lan", g1.Addr())

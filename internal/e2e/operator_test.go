@@ -115,7 +115,7 @@ func TestStatus(t *testing.T) {
 
 	st := tp.waitStatus(5*time.Second, "a forwarding entry with packets and a query sent", func(st control.Status) bool {
 		r, ok := route(st, s1, g1.Addr())
-		return ok && r.Packets > 0 && counters4(st).QueriesSent > 0
+		return ok && r.Packets > 0 && counters(st, control.FamilyIPv4).QueriesSent > 0
 	})
 	defer func() {
 		if t.Failed() {
@@ -123,7 +123,7 @@ func TestStatus(t *testing.T) {
 		}
 	}()
 
-	vifs := tp.vifs()
+	vifs := tp.vifs(fam4)
 	for _, c := range []struct {
 		name, role string
 		addr       netip.Addr
@@ -172,7 +172,7 @@ func TestStatus(t *testing.T) {
 	if r.Input != "up0" || !slices.Equal(r.Outputs, []string{"br-lan"}) || r.Packets == 0 || r.Bytes == 0 {
 		t.Errorf("route (%s, %s) = %+v, want up0 -> [br-lan] with packets", s1, g1.Addr(), r)
 	}
-	c := counters4(st)
+	c := counters(st, control.FamilyIPv4)
 	if c.Received["igmpv3_report"] == 0 || c.QueriesSent == 0 || c.Upcalls == 0 || c.RoutesAdded == 0 {
 		t.Errorf("ipv4 counters %+v, want igmpv3_report, queries_sent, upcalls and routes_added > 0", c)
 	}
@@ -231,7 +231,7 @@ func TestAccessLists(t *testing.T) {
 	tp := newTopo(t, topoOptions{config: opConfig(
 		[]string{"deny group 239.8.0.0/16"},
 		[]string{"deny group 239.255.255.250", "deny group 239.9.0.0/16"})})
-	sn := tp.sniffer("rcv1")
+	sn := tp.sniffer(fam4, "rcv1")
 	denied := []netip.AddrPort{ssdp, g9}
 	var rs []*netlab.Receiver
 	for _, g := range denied {
@@ -248,7 +248,7 @@ func TestAccessLists(t *testing.T) {
 	st := tp.waitStatus(5*time.Second, "dropped policy > 0 and the allowed groups on br-lan", func(st control.Status) bool {
 		_, ok1 := groupOn(st, "br-lan", g1.Addr())
 		_, ok8 := groupOn(st, "br-lan", g8.Addr())
-		return counters4(st).Dropped["policy"] > 0 && ok1 && ok8
+		return counters(st, control.FamilyIPv4).Dropped["policy"] > 0 && ok1 && ok8
 	})
 	// Let the denied streams run for 100 more datagrams each.
 	tp.waitSent(senders[0], 100, "100 more datagrams of the denied streams")
@@ -260,9 +260,9 @@ func TestAccessLists(t *testing.T) {
 		}
 	}()
 
-	vifs := tp.vifs()
-	mfc := tp.mfc()
-	upGroups, _ := tp.upstreamGroups()
+	vifs := tp.vifs(fam4)
+	mfc := tp.mfc(fam4)
+	upGroups, _ := tp.upstreamGroups(fam4)
 	for i, g := range denied {
 		if n := rs[i].Total(); n != 0 {
 			t.Errorf("rcv1 received %d datagrams of %s, denied on br-lan", n, g)
@@ -298,7 +298,7 @@ func TestAccessLists(t *testing.T) {
 		t.Errorf("allowed group %s lost datagrams: %v", g1.Addr(), gaps)
 	}
 	t.Logf("dropped policy %d; rcv1 got %d datagrams of %s; %s (allowed on br-lan, denied on up0, sender on up0's link) reached rcv1 %d times",
-		counters4(st).Dropped["policy"], r1.Total(), g1.Addr(), g8.Addr(), r8.Total())
+		counters(st, control.FamilyIPv4).Dropped["policy"], r1.Total(), g1.Addr(), g8.Addr(), r8.Total())
 }
 
 // TestSourceAccessList: "deny group G source S" on br-lan keeps S's datagrams
@@ -309,7 +309,7 @@ func TestSourceAccessList(t *testing.T) {
 	tp := newTopo(t, topoOptions{config: opConfig(nil, []string{"deny group 239.1.1.1 source 10.0.0.3"})})
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
-	sn := tp.sniffer("rcv1")
+	sn := tp.sniffer(fam4, "rcv1")
 	start := time.Now()
 	tp.sender(s1, g1)
 	snd2 := tp.sender(s2, g1)
@@ -362,13 +362,13 @@ func TestLimits(t *testing.T) {
 		pkts := tp.joinFlood("rcv2", "eth0", rcv2Addr, floodGroups(flood), 150)
 		t.Logf("sent %d IGMPv3 reports joining %d groups in %v", pkts, flood, time.Since(floodAt).Round(time.Millisecond))
 		tp.waitStatus(10*time.Second, "dropped limit > 0", func(st control.Status) bool {
-			return counters4(st).Dropped["limit"] > 0
+			return counters(st, control.FamilyIPv4).Dropped["limit"] > 0
 		})
 		// Let the daemon finish the queue: the count of dropped and
 		// kept records stops changing.
 		var prev uint64
 		st := tp.waitStatus(10*time.Second, "the limit counter to settle", func(st control.Status) bool {
-			n := counters4(st).Dropped["limit"]
+			n := counters(st, control.FamilyIPv4).Dropped["limit"]
 			settled := n == prev
 			prev = n
 			return settled
@@ -380,7 +380,7 @@ func TestLimits(t *testing.T) {
 
 		lan, _ := iface(st, "br-lan", control.FamilyIPv4)
 		_, upN := tp.groupsOnUp0()
-		c := counters4(st)
+		c := counters(st, control.FamilyIPv4)
 		t.Logf("after the flood: %d groups on br-lan, %d joined on up0, dropped %v; RSS %d KiB before, %d KiB after",
 			len(lan.Groups), upN, c.Dropped, rss0, rss1)
 		if len(lan.Groups) > maxGroups {
@@ -415,12 +415,12 @@ func TestLimits(t *testing.T) {
 		tp.receiver("rcv1", gs, netlab.Include, srcs...)
 		st := tp.waitStatus(5*time.Second, "group "+gs.Addr().String()+" on br-lan and dropped limit > 0", func(st control.Status) bool {
 			_, ok := groupOn(st, "br-lan", gs.Addr())
-			return ok && counters4(st).Dropped["limit"] > 0
+			return ok && counters(st, control.FamilyIPv4).Dropped["limit"] > 0
 		})
 		g, _ := groupOn(st, "br-lan", gs.Addr())
 		sub, _ := subscription(st, gs.Addr())
 		t.Logf("INCLUDE of %d sources: br-lan group %s mode %s sources %v hosts %+v; upstream %v; dropped %v",
-			len(srcs), g.Group, g.Mode, g.Sources, g.Hosts, sub.Sources, counters4(st).Dropped)
+			len(srcs), g.Group, g.Mode, g.Sources, g.Hosts, sub.Sources, counters(st, control.FamilyIPv4).Dropped)
 		if len(g.Sources) == 0 || len(g.Sources) > maxSources {
 			t.Errorf("%d sources for %s on br-lan, want 1 to %d", len(g.Sources), gs.Addr(), maxSources)
 		}
@@ -486,7 +486,7 @@ func TestFastLeave(t *testing.T) {
 				}
 				r1 := tp.receiver("rcv1", g1, c.mode, srcs...)
 				r2 := tp.receiver("rcv2", g1, c.mode, srcs...)
-				sn := tp.sniffer("rcv2")
+				sn := tp.sniffer(fam4, "rcv2")
 				start := time.Now()
 				snd := tp.sender(s1, g1)
 				tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
@@ -519,8 +519,8 @@ func TestFastLeave(t *testing.T) {
 				if c.fast && slices.ContainsFunc(g.Hosts, func(h control.Host) bool { return h.Address == rcv1Addr.String() }) {
 					t.Errorf("rcv1 still tracked after its leave: %+v (its leave was not heard, the test proves nothing)", g.Hosts)
 				}
-				if c.version == 2 && counters4(st).Received["igmpv2_leave"] == 0 {
-					t.Errorf("no IGMPv2 leave received: %v", counters4(st).Received)
+				if c.version == 2 && counters(st, control.FamilyIPv4).Received["igmpv2_leave"] == 0 {
+					t.Errorf("no IGMPv2 leave received: %v", counters(st, control.FamilyIPv4).Received)
 				}
 
 				// The last member leaves.
@@ -565,7 +565,7 @@ func TestLeaveRejoin(t *testing.T) {
 			}
 			tp := newTopo(t, topoOptions{config: opConfig(nil, lan)})
 			r1 := tp.receiver("rcv1", g1, netlab.AnySource)
-			sn := tp.sniffer("rcv1")
+			sn := tp.sniffer(fam4, "rcv1")
 			start := time.Now()
 			tp.sender(s1, g1)
 			tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
@@ -614,7 +614,7 @@ func TestReloadDeniesFlowingGroup(t *testing.T) {
 	tp := newTopo(t, topoOptions{config: opConfig(nil, nil)})
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	r2 := tp.receiver("rcv2", g2, netlab.AnySource)
-	sn := tp.sniffer("rcv1")
+	sn := tp.sniffer(fam4, "rcv1")
 	start := time.Now()
 	snd1 := tp.sender(s1, g1)
 	tp.sender(s1, g2)
@@ -670,7 +670,7 @@ func TestReloadUpstreamDeny(t *testing.T) {
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
-	if groups, _ := tp.upstreamGroups(); !groups[g1.Addr()] {
+	if groups, _ := tp.upstreamGroups(fam4); !groups[g1.Addr()] {
 		t.Fatalf("%s not joined on up0 before the reload", g1.Addr())
 	}
 	tp.must(os.WriteFile(tp.conf, []byte(opConfig([]string{"deny group 239.1.1.1"}, nil)), 0o644))
@@ -679,7 +679,7 @@ func TestReloadUpstreamDeny(t *testing.T) {
 		t.Fatalf("mcast-proxy reload: exit %d, stderr %q", res.code, res.stderr)
 	}
 	tp.waitFor(3*time.Second, g1.Addr().String()+" to be left on up0 (/proc/net/igmp)", func() bool {
-		groups, _ := tp.upstreamGroups()
+		groups, _ := tp.upstreamGroups(fam4)
 		return !groups[g1.Addr()]
 	})
 	t.Logf("%s left on up0 %v after the reload", g1.Addr(), time.Since(reloaded).Round(time.Millisecond))

@@ -59,19 +59,23 @@ type mfcEntry struct {
 	Oifs          map[int]int // VIF -> TTL threshold
 }
 
-// parseMFC reads /proc/net/ip_mr_cache:
+// parseMFC reads /proc/net/ip_mr_cache or ip6_mr_cache (net/ipv6/ip6mr.c),
+// whose addresses addr decodes:
 //
 //	Group    Origin   Iif     Pkts    Bytes    Wrong Oifs
 //	010101EF 0200000A 0          10      840        0  1:1    2:1
-func parseMFC(s string) []mfcEntry {
+//	ff0e:0000:0000:0000:0000:0000:0001:0001 2001:0db8:0001:0000:0000:0000:0000:0002 0        12      576        0  1:1
+//
+// Unresolved entries show zero counters and no outputs.
+func parseMFC(s string, addr func(string) (netip.Addr, bool)) []mfcEntry {
 	var out []mfcEntry
 	for _, line := range strings.Split(s, "\n")[1:] {
 		f := strings.Fields(line)
 		if len(f) < 6 {
 			continue
 		}
-		g, ok1 := procAddr(f[0])
-		o, ok2 := procAddr(f[1])
+		g, ok1 := addr(f[0])
+		o, ok2 := addr(f[1])
 		iif, err := strconv.Atoi(f[2])
 		if !ok1 || !ok2 || err != nil {
 			continue
@@ -121,8 +125,8 @@ func parseIGMPGroups(s string) map[string]map[netip.Addr]bool {
 	return out
 }
 
-// mcfilterEntry is a line of /proc/net/mcfilter: how many sockets include
-// and exclude Source for Group on Dev.
+// mcfilterEntry is a line of /proc/net/mcfilter or mcfilter6: how many
+// sockets include and exclude Source for Group on Dev.
 type mcfilterEntry struct {
 	Dev           string
 	Group, Source netip.Addr
@@ -130,19 +134,22 @@ type mcfilterEntry struct {
 	Exclude       int
 }
 
-// parseMcfilter reads /proc/net/mcfilter:
+// parseMcfilter reads /proc/net/mcfilter or mcfilter6, whose addresses addr
+// decodes; the header line does not parse and is skipped:
 //
 //	Idx Device        MCA        SRC    INC    EXC
 //	  2    up0 0xef010101 0x0a000002      1      0
-func parseMcfilter(s string) []mcfilterEntry {
+//	Idx Device                Multicast Address                   Source Address    INC    EXC
+//	  2    up0 ff3e0000000000000000000000010002 20010db8000100000000000000000002      1      0
+func parseMcfilter(s string, addr func(string) (netip.Addr, bool)) []mcfilterEntry {
 	var out []mcfilterEntry
-	for _, line := range strings.Split(s, "\n")[1:] {
+	for _, line := range strings.Split(s, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 6 {
 			continue
 		}
-		g, ok1 := hostOrderAddr(f[2])
-		src, ok2 := hostOrderAddr(f[3])
+		g, ok1 := addr(f[2])
+		src, ok2 := addr(f[3])
 		inc, err1 := strconv.Atoi(f[4])
 		exc, err2 := strconv.Atoi(f[5])
 		if ok1 && ok2 && err1 == nil && err2 == nil {
@@ -165,9 +172,9 @@ func TestProcParsers(t *testing.T) {
 	if vifs["up0"] != 0 || vifs["br-lan"] != 2 || len(vifs) != 2 {
 		t.Errorf("parseVIFs = %v", vifs)
 	}
-	mfc := parseMFC("Group    Origin   Iif     Pkts    Bytes    Wrong Oifs\n" +
-		"010101EF 0200000A 0          10      840        0  1:1    2:1   \n" +
-		"020202EF 0200000A -1          0        0        0\n")
+	mfc := parseMFC("Group    Origin   Iif     Pkts    Bytes    Wrong Oifs\n"+
+		"010101EF 0200000A 0          10      840        0  1:1    2:1   \n"+
+		"020202EF 0200000A -1          0        0        0\n", procAddr)
 	if len(mfc) != 2 || mfc[0].Group != g1.Addr() || mfc[0].Origin != s1 || mfc[0].Iif != 0 ||
 		mfc[0].Pkts != 10 || len(mfc[0].Oifs) != 2 || mfc[0].Oifs[2] != 1 || len(mfc[1].Oifs) != 0 || mfc[1].Iif != -1 {
 		t.Errorf("parseMFC = %+v", mfc)
@@ -178,8 +185,8 @@ func TestProcParsers(t *testing.T) {
 	if !igmp["up0"][g1.Addr()] || len(igmp["up0"]) != 2 || len(igmp["lo"]) != 1 {
 		t.Errorf("parseIGMPGroups = %v", igmp)
 	}
-	mcf := parseMcfilter("Idx Device        MCA        SRC    INC    EXC\n" +
-		"  3    up0 0xef010101 0x0a000002      1      0\n")
+	mcf := parseMcfilter("Idx Device        MCA        SRC    INC    EXC\n"+
+		"  3    up0 0xef010101 0x0a000002      1      0\n", hostOrderAddr)
 	if len(mcf) != 1 || mcf[0].Dev != "up0" || mcf[0].Group != g1.Addr() || mcf[0].Source != s1 || mcf[0].Include != 1 {
 		t.Errorf("parseMcfilter = %+v", mcf)
 	}

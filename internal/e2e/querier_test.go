@@ -55,7 +55,7 @@ func TestMalformedPackets(t *testing.T) {
 	tp := newTopo(t, topoOptions{})
 	bad := netip.MustParseAddr("239.5.5.5")
 	r2 := tp.receiver("rcv2", g1, netlab.AnySource)
-	sn2 := tp.sniffer("rcv2")
+	sn2 := tp.sniffer(fam4, "rcv2")
 	start := time.Now()
 	tp.sender(s1, g1)
 	tp.sender(s1, netip.AddrPortFrom(bad, g1.Port()))
@@ -101,37 +101,54 @@ func TestMalformedPackets(t *testing.T) {
 		{"query from a lower address, bad checksum", ipv4Packet(netip.MustParseAddr("192.168.1.0"), allHosts, 1, true, corrupt(igmpV3GeneralQuery(10)))},
 	}
 	raw := newRawSender(t, tp.lab, "rcv1", "eth0")
+	tp.sendMalformed(len(cases), func(i int) string {
+		raw.send(t, cases[i].pkt)
+		return cases[i].name
+	}, r2, s1)
+	if n := sn2.Count(netlab.UDPTo(bad, netip.Addr{}, start)); n != 0 {
+		t.Errorf("%d datagrams of %s forwarded to br-lan; only malformed packets named it", n, bad)
+	}
+	for _, e := range tp.mfc(fam4) {
+		if e.Group == bad && len(e.Oifs) != 0 {
+			t.Errorf("ip_mr_cache: (%s, %s) has output interfaces %v, want none", e.Origin, e.Group, e.Oifs)
+		}
+	}
+	if groups, _ := tp.upstreamGroups(fam4); groups[bad] {
+		t.Errorf("router joined %s upstream because of malformed packets", bad)
+	}
+	if groups, _ := tp.upstreamGroups(fam4); !groups[g1.Addr()] {
+		t.Errorf("router no longer member of %s upstream", g1.Addr())
+	}
+}
+
+// malformedRounds is how often sendMalformed sends every packet.
+const malformedRounds = 3
+
+// sendMalformed sends n malformed packets (send sends the i-th and names it)
+// malformedRounds times, 50 ms apart, and watches past a last-member query
+// time and a query interval. The daemon must still run and the stream from
+// src must have reached r without a gap meanwhile. It returns when the
+// first round began.
+func (tp *topo) sendMalformed(n int, send func(i int) string, r *netlab.Receiver, src netip.Addr) time.Time {
+	t := tp.t
+	t.Helper()
 	sent := time.Now()
-	for round := range 3 {
-		for _, c := range cases {
-			raw.send(t, c.pkt)
+	for round := range malformedRounds {
+		for i := range n {
+			name := send(i)
 			if round == 0 {
-				t.Logf("sent: %s", c.name)
+				t.Logf("sent: %s", name)
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Watch past a last-member query time and a query interval.
 	time.Sleep(queryInterval + 500*time.Millisecond)
 
 	if tp.daemon.Exited() {
 		t.Fatalf("daemon exited (code %d) after the malformed packets", tp.daemon.ExitCode())
 	}
-	if gaps := r2.GapsBetween(s1, sent.Add(-100*time.Millisecond), time.Time{}); len(gaps) != 0 {
+	if gaps := r.GapsBetween(src, sent.Add(-100*time.Millisecond), time.Time{}); len(gaps) != 0 {
 		t.Errorf("flowing stream interrupted: %v", gaps)
 	}
-	if n := sn2.Count(netlab.UDPTo(bad, netip.Addr{}, start)); n != 0 {
-		t.Errorf("%d datagrams of %s forwarded to br-lan; only malformed packets named it", n, bad)
-	}
-	for _, e := range tp.mfc() {
-		if e.Group == bad && len(e.Oifs) != 0 {
-			t.Errorf("ip_mr_cache: (%s, %s) has output interfaces %v, want none", e.Origin, e.Group, e.Oifs)
-		}
-	}
-	if groups, _ := tp.upstreamGroups(); groups[bad] {
-		t.Errorf("router joined %s upstream because of malformed packets", bad)
-	}
-	if groups, _ := tp.upstreamGroups(); !groups[g1.Addr()] {
-		t.Errorf("router no longer member of %s upstream", g1.Addr())
-	}
+	return sent
 }

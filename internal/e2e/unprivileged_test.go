@@ -254,7 +254,7 @@ func TestSystemdNotify(t *testing.T) {
 	if !has("READY=1")(first) || !has("STATUS=")(first) {
 		t.Fatalf("first notification %q, want READY=1 with a STATUS=", first)
 	}
-	vifs := tp.vifs()
+	vifs := tp.vifs(fam4)
 	for _, n := range []string{"up0", "br-lan", "down2"} {
 		if _, ok := vifs[n]; !ok {
 			t.Errorf("READY=1 sent before the VIF of %s existed: %v", n, vifs)
@@ -312,7 +312,7 @@ count:
 	if code, ok := tp.daemon.Wait(5 * time.Second); !ok || code != 0 {
 		t.Fatalf("daemon after SIGTERM: exited %v, code %d; want exit 0", ok, code)
 	}
-	if v := tp.vifs(); len(v) != 0 {
+	if v := tp.vifs(fam4); len(v) != 0 {
 		t.Errorf("VIFs left after exit: %v", v)
 	}
 }

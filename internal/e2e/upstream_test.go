@@ -58,14 +58,14 @@ func TestUpstreamMergedMembership(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					groups, filters := tp.upstreamGroups()
+					groups, filters := tp.upstreamGroups(fam4)
 					tp.logProc("net/igmp")
 					tp.logProc("net/mcfilter")
 					t.Fatalf("router's report for %s on up0: %s, want %s\n(up0 groups %v, filters %+v)",
 						g1.Addr(), fmtRecords(got), fmtRecords([]v3Record{want}), groups, filters)
 				}
 			}
-			groups, filters := tp.upstreamGroups()
+			groups, filters := tp.upstreamGroups(fam4)
 			if !groups[g1.Addr()] {
 				t.Errorf("/proc/net/igmp does not list %s on up0", g1.Addr())
 			}

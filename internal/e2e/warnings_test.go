@@ -29,7 +29,7 @@ func TestReversePathWarning(t *testing.T) {
 			tp := newTopo(t, topoOptions{noDaemon: true})
 			tp.must(tp.lab.Sysctl("router", "net/ipv4/conf/up0/rp_filter", tc.rpFilter))
 			tp.startDaemon(cfg)
-			tp.waitVIFs("up0", "br-lan", "down2")
+			tp.waitVIFs(fam4, "up0", "br-lan", "down2")
 			// The check runs when the upstream goes into service, before
 			// its VIF is added: the log is complete once the VIFs exist.
 			log := tp.daemon.Stderr()
