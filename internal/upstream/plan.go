@@ -77,29 +77,7 @@ func planGroup(l limits, slots []slotUse, cur []piece, want Filter) (next []piec
 	if want.empty() {
 		return nil, 0
 	}
-	// base is a slot's cost without the planned group's current piece.
-	base := make([]int, len(slots))
-	for i, s := range slots {
-		base[i] = s.cost
-	}
-	for _, p := range cur {
-		base[p.slot] -= l.cost(len(p.sources))
-	}
-	// room is how many sources a piece of n sources on slot i may gain.
-	room := func(i, n int) int {
-		b, groups, has := 0, 0, false
-		if i < len(slots) {
-			b, groups, has = base[i], slots[i].groups, slots[i].has
-		}
-		if !has && l.maxGroups > 0 && groups >= l.maxGroups {
-			return -1
-		}
-		k := l.maxSources - n
-		for k >= 0 && b+l.cost(n+k) > l.budget {
-			k--
-		}
-		return k
-	}
+	pl := newPlanner(l, slots, cur)
 	// Candidate sockets: those holding the group first, then the others
 	// in order, then new ones.
 	var cands []int
@@ -111,29 +89,75 @@ func planGroup(l limits, slots []slotUse, cur []piece, want Filter) (next []piec
 			cands = append(cands, i)
 		}
 	}
-
 	if want.Mode == Exclude {
-		keep := excludeOrder(cur, want.Sources)
-		n := min(len(keep), l.maxSources)
-		dropped = len(keep) - n
-		keep = keep[:n]
-		slices.SortFunc(keep, netip.Addr.Compare)
-		// newLimits guarantees that a fresh socket holds a full list.
-		slot := len(slots)
-		for _, c := range cands {
-			if room(c, 0) >= n {
-				slot = c
-				break
-			}
-		}
-		return []piece{{slot: slot, mode: Exclude, sources: keep}}, dropped
+		return pl.exclude(cands, cur, want.Sources)
 	}
+	return pl.include(cands, cur, want.Sources), 0
+}
 
+// planner is what planGroup knows of the sockets while it places one group.
+type planner struct {
+	l     limits
+	slots []slotUse
+	base  []int // a slot's cost without the planned group's current piece
+}
+
+func newPlanner(l limits, slots []slotUse, cur []piece) *planner {
+	pl := &planner{l: l, slots: slots, base: make([]int, len(slots))}
+	for i, s := range slots {
+		pl.base[i] = s.cost
+	}
+	for _, p := range cur {
+		pl.base[p.slot] -= l.cost(len(p.sources))
+	}
+	return pl
+}
+
+// room is how many sources a piece of n sources on slot i may gain; -1 when
+// the slot cannot take the group at all.
+func (pl *planner) room(i, n int) int {
+	b, groups, has := 0, 0, false
+	if i < len(pl.slots) {
+		b, groups, has = pl.base[i], pl.slots[i].groups, pl.slots[i].has
+	}
+	if !has && pl.l.maxGroups > 0 && groups >= pl.l.maxGroups {
+		return -1
+	}
+	k := pl.l.maxSources - n
+	for k >= 0 && b+pl.l.cost(n+k) > pl.l.budget {
+		k--
+	}
+	return k
+}
+
+// exclude places an EXCLUDE list on the first candidate that holds it
+// whole, or on a new socket, truncated to what one socket holds.
+func (pl *planner) exclude(cands []int, cur []piece, sources []netip.Addr) ([]piece, int) {
+	keep := excludeOrder(cur, sources)
+	n := min(len(keep), pl.l.maxSources)
+	dropped := len(keep) - n
+	keep = keep[:n]
+	slices.SortFunc(keep, netip.Addr.Compare)
+	// newLimits guarantees that a fresh socket holds a full list.
+	slot := len(pl.slots)
+	for _, c := range cands {
+		if pl.room(c, 0) >= n {
+			slot = c
+			break
+		}
+	}
+	return []piece{{slot: slot, mode: Exclude, sources: keep}}, dropped
+}
+
+// include keeps every wanted source where it already is, then fills the
+// current pieces, the other candidates and new sockets with the rest.
+func (pl *planner) include(cands []int, cur []piece, sources []netip.Addr) []piece {
 	wanted := map[netip.Addr]bool{}
-	for _, s := range want.Sources {
+	for _, s := range sources {
 		wanted[s] = true
 	}
 	placed := map[netip.Addr]bool{}
+	var next []piece
 	for _, p := range cur {
 		np := piece{slot: p.slot, mode: Include}
 		if p.mode == Include {
@@ -147,40 +171,44 @@ func planGroup(l limits, slots []slotUse, cur []piece, want Filter) (next []piec
 		next = append(next, np)
 	}
 	var rest []netip.Addr
-	for _, s := range want.Sources {
+	for _, s := range sources {
 		if !placed[s] {
 			rest = append(rest, s)
 		}
 	}
-	fill := func(i int, p *piece) {
-		k := min(room(i, len(p.sources)), len(rest))
-		if k > 0 {
-			p.sources = append(p.sources, rest[:k]...)
-			rest = rest[k:]
-		}
-	}
 	for i := range next {
-		fill(next[i].slot, &next[i])
+		rest = pl.fill(&next[i], rest)
 	}
 	for _, c := range cands[len(cur):] {
 		if len(rest) == 0 {
 			break
 		}
 		p := piece{slot: c, mode: Include}
-		if fill(c, &p); len(p.sources) > 0 {
+		if rest = pl.fill(&p, rest); len(p.sources) > 0 {
 			next = append(next, p)
 		}
 	}
-	for fresh := len(slots); len(rest) > 0; fresh++ {
+	for fresh := len(pl.slots); len(rest) > 0; fresh++ {
 		p := piece{slot: fresh, mode: Include}
-		fill(fresh, &p)
+		rest = pl.fill(&p, rest)
 		next = append(next, p)
 	}
 	next = slices.DeleteFunc(next, func(p piece) bool { return len(p.sources) == 0 })
 	for _, p := range next {
 		slices.SortFunc(p.sources, netip.Addr.Compare)
 	}
-	return next, 0
+	return next
+}
+
+// fill moves as many of rest onto p as its slot has room for and returns
+// what is left.
+func (pl *planner) fill(p *piece, rest []netip.Addr) []netip.Addr {
+	k := min(pl.room(p.slot, len(p.sources)), len(rest))
+	if k > 0 {
+		p.sources = append(p.sources, rest[:k]...)
+		rest = rest[k:]
+	}
+	return rest
 }
 
 // excludeOrder returns want with the sources already excluded by the current
