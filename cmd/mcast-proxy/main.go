@@ -1,5 +1,5 @@
-// Command mcast-proxy is an IGMP multicast proxy (RFC 4605) for Linux
-// routers. It never forks: run it under procd, systemd or with -d.
+// Command mcast-proxy is an IGMP/MLD multicast proxy (RFC 4605) for Linux
+// routers, IPv4 and IPv6. It never forks: run it under procd, systemd or with -d.
 package main
 
 import (

@@ -1,7 +1,7 @@
 // Package config holds the validated configuration of mcast-proxy and its
-// front-ends. Every front-end (the native mcast-proxy.conf(5) file, and later
-// OpenWrt UCI and JSON) fills the same raw model, and one validation turns it
-// into a Config, so the rules and defaults live in one place.
+// front-ends. Both front-ends (the native mcast-proxy.conf(5) file and
+// OpenWrt UCI) fill the same raw model, and one validation turns it into a
+// Config, so the rules and defaults live in one place.
 package config
 
 import (
