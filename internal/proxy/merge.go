@@ -26,45 +26,30 @@ func (s Subscription) Equal(o Subscription) bool {
 }
 
 // Merge folds the membership of one group on every downstream into the single
-// upstream subscription, by the rules of RFC 4605 §4.1 (the same rules as
-// RFC 3376 §3.2 for merging socket states on one interface):
+// upstream subscription, by the rules of RFC 4605 §4.1, which are those of
+// RFC 3376 §3.2 for merging socket states on one interface (membership.Merge):
 //   - if any downstream is in EXCLUDE mode, the result is EXCLUDE with the
 //     intersection of the EXCLUDE-mode source lists, minus every source that
 //     some downstream still wants;
 //   - otherwise it is INCLUDE with the union of the INCLUDE lists.
 //
 // A downstream in EXCLUDE mode that has re-requested some excluded sources
-// (RFC 3376 §6.2.1, sources with running timers) wants those sources, so its
-// effective EXCLUDE list is only the sources it does not forward.
+// (RFC 3376 §6.2.1, sources with running timers) wants those sources, so it
+// counts as an EXCLUDE state of the sources it does not forward and an
+// INCLUDE state of those it does.
 func Merge(states []membership.GroupState) Subscription {
-	var exclude []netip.Addr // intersection of EXCLUDE lists; nil until the first one
-	anyExclude := false
-	wanted := map[netip.Addr]bool{}
+	// A few downstreams fit the buffer, which then stays on the stack:
+	// this runs on every report that changes a group.
+	var buf [8]membership.SourceFilter
+	fs := buf[:0]
 	for _, st := range states {
-		for _, s := range st.Include {
-			wanted[s] = true
+		if st.Mode == membership.Exclude {
+			fs = append(fs, membership.SourceFilter{Mode: membership.Exclude, Sources: st.Exclude})
 		}
-		if st.Mode != membership.Exclude {
-			continue
+		if len(st.Include) > 0 {
+			fs = append(fs, membership.SourceFilter{Mode: membership.Include, Sources: st.Include})
 		}
-		if !anyExclude {
-			exclude = slices.Clone(st.Exclude)
-			anyExclude = true
-			continue
-		}
-		exclude = slices.DeleteFunc(exclude, func(a netip.Addr) bool {
-			return !slices.Contains(st.Exclude, a)
-		})
 	}
-	if anyExclude {
-		exclude = slices.DeleteFunc(exclude, func(a netip.Addr) bool { return wanted[a] })
-		slices.SortFunc(exclude, netip.Addr.Compare)
-		return Subscription{Mode: membership.Exclude, Sources: exclude}
-	}
-	sources := make([]netip.Addr, 0, len(wanted))
-	for s := range wanted {
-		sources = append(sources, s)
-	}
-	slices.SortFunc(sources, netip.Addr.Compare)
-	return Subscription{Mode: membership.Include, Sources: sources}
+	f := membership.Merge(fs)
+	return Subscription{Mode: f.Mode, Sources: f.Sources}
 }

@@ -103,46 +103,12 @@ func sortedCopy(a []netip.Addr) []netip.Addr {
 }
 
 // merge computes the interface-level state the kernel derives from the
-// per-socket memberships of one group (RFC 3376 section 3.2, RFC 3810
-// section 4.2): EXCLUDE if any socket excludes, with the intersection of the
-// exclude lists minus the union of the include lists; otherwise INCLUDE with
-// the union of the include lists.
+// per-socket memberships of one group (membership.Merge).
 func merge(ms []member) Filter {
-	incl := map[netip.Addr]bool{}
-	var excl map[netip.Addr]bool
-	for _, m := range ms {
-		if m.mode == Include {
-			for _, s := range m.sources {
-				incl[s] = true
-			}
-			continue
-		}
-		if excl == nil {
-			excl = map[netip.Addr]bool{}
-			for _, s := range m.sources {
-				excl[s] = true
-			}
-			continue
-		}
-		for s := range excl {
-			if !slices.Contains(m.sources, s) {
-				delete(excl, s)
-			}
-		}
+	fs := make([]membership.SourceFilter, len(ms))
+	for i, m := range ms {
+		fs[i] = membership.SourceFilter{Mode: m.mode, Sources: m.sources}
 	}
-	var f Filter
-	if excl != nil {
-		f.Mode = Exclude
-		for s := range excl {
-			if !incl[s] {
-				f.Sources = append(f.Sources, s)
-			}
-		}
-	} else {
-		for s := range incl {
-			f.Sources = append(f.Sources, s)
-		}
-	}
-	slices.SortFunc(f.Sources, netip.Addr.Compare)
-	return f
+	f := membership.Merge(fs)
+	return Filter{Mode: f.Mode, Sources: f.Sources}
 }
