@@ -132,6 +132,8 @@ type Daemon struct {
 
 	superviseAt time.Time // next watchdog and status update; zero without a supervisor
 	lastStatus  string    // the status line last sent to the supervisor
+
+	state stateFile // the snapshot kept for a restart (state.go)
 }
 
 // Run starts the proxy for cfg and serves until ctx is cancelled, then
@@ -156,6 +158,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		return fmt.Errorf("watching links: %w", err)
 	}
 	d.watcher, d.links = w, snap
+	d.state = stateFile{path: statePath(opts.ControlSocket), boot: bootNow}
 	if opts.ControlSocket != "" {
 		ctl, err := control.Listen(opts.ControlSocket)
 		if err != nil {
@@ -187,6 +190,7 @@ func (d *Daemon) start(now time.Time) error {
 	d.planes = planes
 	d.syncRules()
 	d.reconcile(now)
+	d.restoreState(now)
 	return nil
 }
 
@@ -286,6 +290,9 @@ func (d *Daemon) serve(ctx context.Context) error {
 			if !d.superviseAt.IsZero() && !now.Before(d.superviseAt) {
 				d.supervise(now)
 			}
+			if !d.state.due.IsZero() && !now.Before(d.state.due) {
+				d.saveState(now, false)
+			}
 		}
 	}
 }
@@ -316,6 +323,9 @@ func (d *Daemon) resetTimer(t *time.Timer) {
 	next := d.checkAt
 	if !d.superviseAt.IsZero() && (next.IsZero() || d.superviseAt.Before(next)) {
 		next = d.superviseAt
+	}
+	if !d.state.due.IsZero() && (next.IsZero() || d.state.due.Before(next)) {
+		next = d.state.due
 	}
 	for _, p := range d.planes {
 		if dl := p.brain.NextDeadline(); !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
@@ -381,6 +391,7 @@ func (d *Daemon) handle(ev event) {
 		return
 	}
 	p.link(name).reports++
+	d.stateChanged() // refreshed timers, at least
 	if pkt.Ifindex == p.brain.UpstreamIfindex() {
 		p.drop(pkt.Ifindex, dropUpstream)
 		return
@@ -472,13 +483,16 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			}
 			d.check(err, "send query", "interface", p.links[a.Ifindex])
 		case proxy.Subscribe:
+			d.stateChanged()
 			d.subscribe(a)
 			p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
 		case proxy.SetRoute:
+			d.stateChanged()
 			err := p.mr.SetRoute(mroute.Route{Source: a.Source, Group: a.Group, Input: a.Input, Outputs: a.Outputs})
 			d.check(err, "set forwarding entry", "source", a.Source, "group", a.Group)
 			p.log.Debug("forwarding", "source", a.Source, "group", a.Group, "input", p.links[a.Input], "outputs", p.names(a.Outputs))
 		case proxy.DelRoute:
+			d.stateChanged()
 			err := p.mr.DelRoute(a.Source, a.Group)
 			d.check(err, "delete forwarding entry", "source", a.Source, "group", a.Group)
 			p.log.Debug("forwarding stopped", "source", a.Source, "group", a.Group)
@@ -546,6 +560,9 @@ func (d *Daemon) shutdown() {
 		d.ctl.Close()
 	}
 	d.watcher.Close()
+	// The last snapshot, marked clean: a restart (an upgrade, a
+	// configuration switch) brings the streams back at once.
+	d.saveState(d.clock.at(time.Now()), true)
 	d.stopAll()
 }
 
