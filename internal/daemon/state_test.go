@@ -1,0 +1,252 @@
+package daemon
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+)
+
+// bootClock is an injected CLOCK_BOOTTIME in the boot testBoot.
+type bootClock struct {
+	id    [16]byte
+	since time.Duration
+}
+
+func (c *bootClock) now() (bootStamp, error) { return bootStamp{id: c.id, since: c.since}, nil }
+
+// withState gives the rig's daemon a snapshot file in a fresh directory, a
+// boot clock at since, and a log the test can read.
+func withState(r *rig, clk *bootClock) (path string, log *bytes.Buffer) {
+	path = filepath.Join(r.t.TempDir(), "mcast-proxy.state")
+	r.d.state = stateFile{path: path, boot: clk.now}
+	log = &bytes.Buffer{}
+	r.d.log = slog.New(slog.NewTextHandler(log, nil))
+	return path, log
+}
+
+// lanGroup is g1 joined by any source on lan, with timer left.
+func lanGroup(left time.Duration) snapLink {
+	return snapLink{name: "lan", groups: []membership.Saved{{Group: ma(g1), Mode: membership.Exclude, Compat: 2, Timer: left}}}
+}
+
+var providerFlow = snapFlow{source: ma(provider), group: ma(g1), input: "wan"}
+
+// TestStateRestoreDecisions: what a snapshot left by the previous daemon
+// brings back, against recording fakes of the kernel edge. The daemon
+// restarts with an empty kernel (closing the routing socket flushed it);
+// the restore is what it does right after start-up.
+func TestStateRestoreDecisions(t *testing.T) {
+	const written = 100 * time.Second
+	lan7 := link("lan", 7, true, lanPrefix)
+	fresh := &savedState{bootID: testBoot, written: written,
+		planes: []snapPlane{{links: []snapLink{lanGroup(200 * time.Second)}, flows: []snapFlow{providerFlow}}}}
+	tests := []struct {
+		name  string
+		conf  string
+		links []linkwatch.Link
+		file  []byte       // the file as it is; nil: fresh encoded
+		state *savedState  // encoded when file is nil
+		boot  bootClock    // the clock at the restart
+		want  []string     // kernel operations
+		log   string       // a line the log must have; "" for an empty log
+		logs  int          // lines expected
+		check func(r *rig) // more checks
+	}{{
+		name: "fresh: upstream join and forwarding at once", state: fresh,
+		boot: bootClock{testBoot, written + 5*time.Second},
+		want: []string{"upstream set 239.1.1.1 exclude []", "ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]"},
+		log:  `msg="state restored from before the restart"`, logs: 1,
+		check: func(r *rig) {
+			g, _ := r.d.plane(ipv4).brain.Router(lanIfindex)
+			st := g.Groups()
+			if len(st) != 1 || !st[0].Expires.Equal(r.now.Add(195*time.Second)) || st[0].Compat != 2 {
+				t.Errorf("restored %+v, want %s expiring at start+195s in v2 compatibility", st, g1)
+			}
+		},
+	}, {
+		name: "interfaces matched by name, at their new index", state: fresh, links: []linkwatch.Link{wanUp, lan7},
+		boot: bootClock{testBoot, written + time.Second},
+		want: []string{"upstream set 239.1.1.1 exclude []", "ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [7]"},
+		log:  `groups=1 flows=1 dropped=0`, logs: 1,
+	}, {
+		name: "older than the group membership interval", state: fresh,
+		boot: bootClock{testBoot, written + 260*time.Second},
+		log:  "older than the group membership interval", logs: 1,
+	}, {
+		name: "written in another boot", state: fresh,
+		boot: bootClock{[16]byte{1}, written + time.Second},
+		log:  "written before the last reboot", logs: 1,
+	}, {
+		name: "boot clock behind the file", state: fresh,
+		boot: bootClock{testBoot, written - time.Second},
+		log:  "written before the last reboot", logs: 1,
+	}, {
+		name: "corrupt", file: []byte("MCPS\x01garbage that is long enough to be looked at, with no checksum"),
+		boot: bootClock{testBoot, written},
+		log:  "state snapshot ignored", logs: 1,
+	}, {
+		name: "no file: nothing and no log line", file: []byte{},
+		boot: bootClock{testBoot, written},
+	}, {
+		name: "group expired during the downtime; its flow is kept as known, wanted by nobody",
+		state: &savedState{bootID: testBoot, written: written,
+			planes: []snapPlane{{links: []snapLink{lanGroup(3 * time.Second)}, flows: []snapFlow{providerFlow}}}},
+		boot: bootClock{testBoot, written + 4*time.Second},
+		want: []string{"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out []"},
+		log:  "groups=0 flows=1 dropped=1", logs: 1,
+	}, {
+		name: "groups on an interface that is no longer a downstream are dropped",
+		conf: "interface wan { upstream }\ninterface lan { downstream }\ninterface guest { downstream }\n",
+		state: &savedState{bootID: testBoot, written: written,
+			planes: []snapPlane{{links: []snapLink{{name: "dmz", groups: lanGroup(time.Minute).groups}, {name: "wan", groups: lanGroup(time.Minute).groups}}}}},
+		boot: bootClock{testBoot, written + time.Second},
+		log:  "groups=0 flows=0 dropped=2", logs: 1,
+	}, {
+		name: "flows on interfaces that are gone are dropped", links: []linkwatch.Link{lanUp},
+		state: fresh, boot: bootClock{testBoot, written + time.Second},
+		log: "groups=1 flows=0 dropped=0", logs: 1,
+	}, {
+		name: "the limits hold",
+		conf: "interface wan { upstream }\ninterface lan { downstream; max-groups 1 }\n",
+		state: &savedState{bootID: testBoot, written: written,
+			planes: []snapPlane{{links: []snapLink{{name: "lan", groups: []membership.Saved{
+				{Group: ma("239.1.1.1"), Mode: membership.Exclude, Compat: 3, Timer: time.Minute},
+				{Group: ma("239.2.2.2"), Mode: membership.Exclude, Compat: 3, Timer: time.Minute},
+			}}}}}},
+		boot: bootClock{testBoot, written + time.Second},
+		want: []string{"upstream set 239.1.1.1 exclude []"},
+		log:  "groups=1 flows=0 dropped=1", logs: 1,
+	}, {
+		name: "IPv6 state is left alone while IPv6 is off",
+		state: &savedState{bootID: testBoot, written: written,
+			planes: []snapPlane{{v6: true, links: []snapLink{{name: "lan", groups: []membership.Saved{
+				{Group: ma("ff1e::1"), Mode: membership.Exclude, Compat: 3, Timer: time.Minute}}}}}}},
+		boot: bootClock{testBoot, written + time.Second},
+		log:  "groups=0 flows=0 dropped=0", logs: 1,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := tt.conf
+			if conf == "" {
+				conf = wanConf
+			}
+			ls := tt.links
+			if ls == nil {
+				ls = []linkwatch.Link{wanUp, lanUp}
+			}
+			r := newRig(t, conf, ls)
+			r.k.take()
+			clk := tt.boot
+			path, log := withState(r, &clk)
+			b := tt.file
+			if b == nil {
+				b, _ = encodeSnapshot(nil, tt.state)
+			}
+			if len(b) > 0 {
+				if err := os.WriteFile(path, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.d.restoreState(r.now)
+			if got := r.k.take(); !slices.Equal(got, tt.want) {
+				t.Errorf("kernel operations\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(tt.want, "\n\t"))
+			}
+			lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+			if log.Len() == 0 {
+				lines = nil
+			}
+			if len(lines) != tt.logs || tt.log != "" && !strings.Contains(log.String(), tt.log) {
+				t.Errorf("log:\n%s\nwant %d line(s) with %q", log, tt.logs, tt.log)
+			}
+			if tt.check != nil {
+				tt.check(r)
+			}
+		})
+	}
+}
+
+// TestStateSaveAndRestart: a running daemon writes its state a moment
+// after it changes, once for a burst of changes; a new daemon started on
+// the same file forwards the same streams to the same links at once.
+func TestStateSaveAndRestart(t *testing.T) {
+	clk := &bootClock{testBoot, time.Hour}
+	r := newRig(t, wanConf, []linkwatch.Link{wanUp, lanUp})
+	path, _ := withState(r, clk)
+	if !r.d.state.due.IsZero() {
+		t.Fatalf("a write is due before anything changed")
+	}
+	before := time.Now()
+	report(lanIfindex, lanHost, g1)(r)
+	due := r.d.state.due
+	if due.Before(before.Add(stateDelay)) || due.After(time.Now().Add(stateDelay)) {
+		t.Fatalf("write due at %v, want %v after the report", due, stateDelay)
+	}
+	upcall(2, provider, g1)(r)
+	if r.d.state.due != due {
+		t.Errorf("a second change moved the write from %v to %v; changes must coalesce", due, r.d.state.due)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatalf("the file was written before the write was due")
+	}
+	r.d.saveState(time.Now(), false)
+	if !r.d.state.due.IsZero() {
+		t.Errorf("a write is still due after writing")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := decodeSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.clean || s.bootID != testBoot || s.written != time.Hour || len(s.planes) != 1 ||
+		len(s.planes[0].links) != 1 || s.planes[0].links[0].name != "lan" || len(s.planes[0].links[0].groups) != 1 ||
+		!slices.Equal(s.planes[0].flows, []snapFlow{providerFlow}) {
+		t.Fatalf("snapshot %+v", s)
+	}
+	if _, err := os.Stat(path + ".tmp"); err == nil {
+		t.Errorf("temporary file left behind")
+	}
+
+	// The daemon is killed; a new one starts, the links at new indexes.
+	clk.since += 2 * time.Second
+	r2 := newRig(t, wanConf, []linkwatch.Link{link("wan", 12, true, wanPrefix), link("lan", 13, true, lanPrefix)})
+	r2.k.take()
+	r2.d.state = stateFile{path: path, boot: clk.now}
+	r2.d.restoreState(r2.now)
+	want := []string{"upstream set 239.1.1.1 exclude []", "ipv4 set-route 192.0.2.10,239.1.1.1 in 12 out [13]"}
+	if got := r2.k.take(); !slices.Equal(got, want) {
+		t.Errorf("after the restart\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+
+	// A clean stop writes the file once more, marked clean, before it
+	// takes down the kernel state.
+	r2.d.saveState(time.Now(), true)
+	if b, err := os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	} else if s, err := decodeSnapshot(b); err != nil || !s.clean || len(s.planes[0].links) != 1 {
+		t.Errorf("after a clean stop: %+v, %v; want the state, marked clean", s, err)
+	}
+}
+
+func TestStatePath(t *testing.T) {
+	for _, c := range [][2]string{
+		{"/var/run/mcast-proxy/mcast-proxy.sock", "/var/run/mcast-proxy/mcast-proxy.state"},
+		{"/run/mcast-proxy/iptv.sock", "/run/mcast-proxy/iptv.state"},
+		{"/tmp/ctl", "/tmp/ctl.state"},
+		{"", ""},
+	} {
+		if got := statePath(c[0]); got != c[1] {
+			t.Errorf("statePath(%q) = %q, want %q", c[0], got, c[1])
+		}
+	}
+}
