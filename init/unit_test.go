@@ -127,12 +127,13 @@ func TestUnitCapabilities(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"Type":                  "notify",
-		"DynamicUser":           "yes",
-		"AmbientCapabilities":   "CAP_NET_ADMIN CAP_NET_RAW",
-		"CapabilityBoundingSet": "CAP_NET_ADMIN CAP_NET_RAW",
-		"RuntimeDirectory":      "mcast-proxy",
-		"ExecReload":            "/usr/bin/mcast-proxy reload -s /run/mcast-proxy/mcast-proxy.sock",
+		"Type":                     "notify",
+		"DynamicUser":              "yes",
+		"AmbientCapabilities":      "CAP_NET_ADMIN CAP_NET_RAW",
+		"CapabilityBoundingSet":    "CAP_NET_ADMIN CAP_NET_RAW",
+		"RuntimeDirectory":         "mcast-proxy",
+		"RuntimeDirectoryPreserve": "restart",
+		"ExecReload":               "/usr/bin/mcast-proxy reload -s /run/mcast-proxy/mcast-proxy.sock",
 	}
 	for k, v := range want {
 		if got := keys[k]; len(got) != 1 || got[0] != v {

@@ -208,8 +208,12 @@ in
       wantedBy = [ "multi-user.target" ];
       overrideStrategy = "asDropin";
       # A new configuration reloads the daemon (streams keep flowing); a
-      # new package or unit restarts it.
+      # new package or unit restarts it. A restart, not a stop and a later
+      # start: the unit's RuntimeDirectoryPreserve=restart then keeps
+      # /run/mcast-proxy, and the daemon brings its streams back at once
+      # from the state snapshot there.
       reloadTriggers = [ checkedConfig ];
+      stopIfChanged = false;
       serviceConfig = {
         ExecStart = [
           ""

@@ -464,6 +464,7 @@ type moduleResult struct {
 	ExecReload       []string                `json:"execReload"`
 	ReloadTriggers   []string                `json:"reloadTriggers"`
 	OverrideStrategy *string                 `json:"overrideStrategy"`
+	StopIfChanged    *bool                   `json:"stopIfChanged"`
 	WantedBy         []string                `json:"wantedBy"`
 	UnitPackages     []string                `json:"unitPackages"`
 	Firewall         map[string]string       `json:"firewall"`
@@ -547,6 +548,9 @@ func TestModule(t *testing.T) {
 		}
 		if r.OverrideStrategy == nil || *r.OverrideStrategy != "asDropin" || !slices.Equal(r.UnitPackages, []string{pkg}) {
 			t.Errorf("the shipped unit is not used: overrideStrategy %v, systemd.packages %q", r.OverrideStrategy, r.UnitPackages)
+		}
+		if r.StopIfChanged == nil || *r.StopIfChanged {
+			t.Errorf("stopIfChanged = %v, want false: a switch must restart the unit, which keeps /run/mcast-proxy and its state snapshot", r.StopIfChanged)
 		}
 		if !slices.Equal(r.WantedBy, []string{"multi-user.target"}) {
 			t.Errorf("wantedBy = %q", r.WantedBy)

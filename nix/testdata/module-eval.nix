@@ -107,6 +107,7 @@ in
   execReload = out.systemd.services.mcast-proxy.serviceConfig.ExecReload or null;
   reloadTriggers = map toString (out.systemd.services.mcast-proxy.reloadTriggers or [ ]);
   overrideStrategy = out.systemd.services.mcast-proxy.overrideStrategy or null;
+  stopIfChanged = out.systemd.services.mcast-proxy.stopIfChanged or null;
   wantedBy = out.systemd.services.mcast-proxy.wantedBy or [ ];
   unitPackages = map toString (out.systemd.packages or [ ]);
   firewall = out.networking.firewall or { };
