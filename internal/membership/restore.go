@@ -16,7 +16,7 @@ type Saved struct {
 	Compat int
 	// Timer is what was left of the group timer (EXCLUDE mode only).
 	Timer time.Duration
-	// Sources are sorted by address. In INCLUDE mode every one has time
+	// Sources, in no particular order: in INCLUDE mode every one has time
 	// left; in EXCLUDE mode a zero Timer puts it on the exclude list.
 	Sources []SavedSource
 }
@@ -28,7 +28,8 @@ type SavedSource struct {
 }
 
 // Save returns every group record with the time its timers have left after
-// now, sorted by group.
+// now, in no particular order: a snapshot needs none, and sorting would
+// cost the daemon's loop more than the rest of the save.
 func (r *Router) Save(now time.Time) []Saved {
 	out := make([]Saved, 0, len(r.groups))
 	for _, g := range r.groups {
@@ -49,10 +50,8 @@ func (r *Router) Save(now time.Time) []Saved {
 			}
 			s.Sources = append(s.Sources, SavedSource{Addr: a, Timer: left})
 		}
-		slices.SortFunc(s.Sources, func(a, b SavedSource) int { return a.Addr.Compare(b.Addr) })
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b Saved) int { return a.Group.Compare(b.Group) })
 	return out
 }
 

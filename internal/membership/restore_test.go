@@ -3,6 +3,7 @@ package membership
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -22,6 +23,10 @@ func TestSave(t *testing.T) {
 	r.Report(at(10*time.Second), addr("10.0.0.100"), 2, []Record{rec(IsExclude, "239.2.2.2")})
 	r.Report(at(20*time.Second), addr("10.0.0.100"), 3, []Record{rec(IsExclude, "239.3.3.3", s3), rec(Allow, "239.3.3.3", s4)})
 	got := r.Save(at(60 * time.Second))
+	slices.SortFunc(got, func(a, b Saved) int { return a.Group.Compare(b.Group) })
+	for _, s := range got {
+		slices.SortFunc(s.Sources, func(a, b SavedSource) int { return a.Addr.Compare(b.Addr) })
+	}
 	want := []Saved{
 		saved(G, Include, 3, 0, src(s1, gmi-60*time.Second), src(s2, gmi-60*time.Second)),
 		saved("239.2.2.2", Exclude, 2, gmi-50*time.Second),

@@ -15,13 +15,14 @@ type FlowInput struct {
 	Input int
 }
 
-// FlowInputs lists the known flows with their inputs, sorted by group and
-// source.
+// FlowInputs lists the known flows with their inputs, in no particular
+// order.
 func (p *Proxy) FlowInputs() []FlowInput {
-	fl := p.Flows()
-	out := make([]FlowInput, len(fl))
-	for i, f := range fl {
-		out[i] = FlowInput{Flow: f, Input: p.flows[f.Group][f.Source].input}
+	out := make([]FlowInput, 0, p.nflow)
+	for grp, srcs := range p.flows {
+		for src, f := range srcs {
+			out = append(out, FlowInput{Flow: Flow{Source: src, Group: grp}, Input: f.input})
+		}
 	}
 	return out
 }
