@@ -29,7 +29,7 @@ func TestRestartKeepsStreams(t *testing.T) {
 		"interface down2 { downstream }\n"})
 	reports, err := tp.lab.NewSniffer("router", "lan1") // what rcv1 sends
 	tp.must(err)
-	queries := tp.sniffer("rcv1") // what reaches rcv1
+	queries := tp.sniffer(fam4, "rcv1") // what reaches rcv1
 	r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 	start := time.Now()
 	tp.sender(s1, g1)
@@ -57,7 +57,7 @@ func TestRestartKeepsStreams(t *testing.T) {
 			t.Fatal("the stream still flows 5 s after the daemon was killed")
 		}
 	}
-	if mfc := tp.mfc(); len(mfc) != 0 {
+	if mfc := tp.mfc(fam4); len(mfc) != 0 {
 		t.Fatalf("forwarding entries left after SIGKILL: %+v", mfc)
 	}
 
@@ -97,6 +97,35 @@ func TestRestartKeepsStreams(t *testing.T) {
 	} else {
 		t.Logf("rcv1 had not reported yet when the stream was back")
 	}
+
+	// A clean stop (SIGTERM: systemctl restart, an upgrade) writes the
+	// snapshot once more, marked clean, and the next start restores it
+	// just the same.
+	time.Sleep(1500 * time.Millisecond)
+	tp.must(tp.daemon.Signal(syscall.SIGTERM))
+	if code, ok := tp.daemon.Wait(5 * time.Second); !ok || code != 0 {
+		t.Fatalf("SIGTERM: exit code %d, exited %v; want 0", code, ok)
+	}
+	b, err := os.ReadFile(state)
+	tp.must(err)
+	if len(b) < 6 || b[5]&1 == 0 {
+		t.Errorf("the snapshot after SIGTERM is not marked clean: % x", b[:min(len(b), 8)])
+	}
+	restart = time.Now()
+	p, err = tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
+	tp.must(err)
+	tp.daemon = p
+	t.Cleanup(func() {
+		if t.Failed() || *keepLogs {
+			t.Logf("daemon stderr after the clean stop (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
+		}
+	})
+	back = tp.waitFlowing(r1, s1, restart, 5, 15*time.Second)
+	t.Logf("SIGTERM and restart: the stream was back at rcv1 %v after the daemon was started again", back.Sub(restart).Round(time.Millisecond))
+	if back.Sub(restart) >= 3*time.Second {
+		t.Errorf("stream back %v after the restart that followed a clean stop, want < 3 s", back.Sub(restart).Round(time.Millisecond))
+	}
+	tp.waitLog(regexp.MustCompile(`msg="state restored from before the restart" .*clean-stop=true groups=1 `), 1, 5*time.Second)
 }
 
 // firstPacket is the arrival of the first packet matching m.

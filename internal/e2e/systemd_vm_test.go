@@ -262,6 +262,13 @@ func TestSystemdUnit(t *testing.T) {
 	if j := journal(t, stuckAt); !strings.Contains(j, "Watchdog timeout") {
 		t.Errorf("the journal does not say the watchdog fired:\n%s", j)
 	}
+	// RuntimeDirectoryPreserve=restart kept /run/mcast-proxy over the
+	// restart: the new daemon found the old one's state snapshot, readable
+	// under its (possibly new) dynamic user, and rightly found it too old
+	// after the watchdog's 30 s to restore.
+	if j := journal(t, stuckAt); !strings.Contains(j, "state snapshot ignored: older than the group membership interval") {
+		t.Errorf("the restarted daemon did not find the stuck one's state snapshot in /run/mcast-proxy:\n%s", j)
+	}
 	pid, err = strconv.Atoi(p["MainPID"])
 	must(err)
 	t0 = time.Now()
