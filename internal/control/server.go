@@ -128,7 +128,7 @@ func removeStale(path string) error {
 	if fi.Mode().Type() != fs.ModeSocket {
 		return fmt.Errorf("control: %s exists and is not a socket", path)
 	}
-	conn, err := net.DialTimeout("unix", path, ioTimeout)
+	conn, err := dial(path)
 	if err == nil {
 		conn.Close()
 		return fmt.Errorf("control: %s: %w", path, ErrInUse)
