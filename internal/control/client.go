@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,8 +37,13 @@ func Do(path string, req Request) (Response, error) {
 	if _, err := conn.Write(append(b, '\n')); err != nil {
 		return Response{}, fmt.Errorf("control: send request: %w", err)
 	}
-	var resp Response
-	if err := json.NewDecoder(io.LimitReader(conn, maxResponse)).Decode(&resp); err != nil {
+	// The server writes one response and a newline, then closes its side.
+	b, err = io.ReadAll(io.LimitReader(conn, maxResponse))
+	if err != nil {
+		return Response{}, fmt.Errorf("control: read response: %w", err)
+	}
+	resp, err := decodeResponse(bytes.TrimSpace(b))
+	if err != nil {
 		return Response{}, fmt.Errorf("control: read response: %w", err)
 	}
 	return resp, nil
