@@ -110,19 +110,6 @@ func TestParseDepth(t *testing.T) {
 	}
 }
 
-func TestGetLastWins(t *testing.T) {
-	v, err := Parse([]byte(`{"a":1,"b":true,"a":2}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, ok := v.Get("a"); !ok || a.Str != "2" {
-		t.Errorf("Get(a) = %+v, %v", a, ok)
-	}
-	if _, ok := v.Get("c"); ok {
-		t.Error("Get(c) found")
-	}
-}
-
 // FuzzParse: Parse accepts exactly what encoding/json accepts, gives the
 // same value, and never panics.
 func FuzzParse(f *testing.F) {

@@ -53,7 +53,8 @@ type Value struct {
 	Str string
 	// Elems are the elements of an Array.
 	Elems []Value
-	// Members are the members of an Object, in document order.
+	// Members are the members of an Object, in document order, repeated
+	// names included (encoding/json lets the last one win).
 	Members []Member
 }
 
@@ -61,17 +62,6 @@ type Value struct {
 type Member struct {
 	Name  string
 	Value Value
-}
-
-// Get returns the member name of an object. Like encoding/json, the last of
-// duplicate names wins.
-func (v Value) Get(name string) (Value, bool) {
-	for i := len(v.Members) - 1; i >= 0; i-- {
-		if v.Members[i].Name == name {
-			return v.Members[i].Value, true
-		}
-	}
-	return Value{}, false
 }
 
 // maxDepth bounds nesting, so a hostile document cannot exhaust the stack.
