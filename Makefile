@@ -1,4 +1,4 @@
-# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross ipk lint bench fuzz clean.
+# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross size ipk lint bench fuzz clean.
 # The kernel tests and the demo need root and a kernel that routes multicast. Where the
 # running kernel cannot (built without CONFIG_IP_MROUTE, or not root), they run in a QEMU
 # test VM booting Debian's stock kernel instead (cmd/mcast-testvm, docs/testvm.md).
@@ -31,7 +31,7 @@ VM_TIMEOUT ?= 80m
 # Whether to use the VM: "yes" or "no", decided once per make run.
 use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
 
-.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross ipk lint bench fuzz clean testvm
+.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross size ipk lint bench fuzz clean testvm
 
 all: build
 
@@ -135,6 +135,27 @@ cross:
 		GOOS=linux GOARCH=$$arch GOMIPS=$$mips GOARM=$$arm $(GOBUILD) -o $$out ./cmd/mcast-proxy; \
 		printf '%-36s %9d bytes\n' $$out $$(stat -c %s $$out); \
 	done
+
+# The shipped binary for linux/mips softfloat (the smallest routers): its size, and which
+# packages the code and data come from (`go tool nm -size` of an unstripped build, summed by
+# package; the pc tables, about 60% of the code size again, are not in these sums).
+# docs/performance.md keeps the numbers. SIZE_TOP is how many packages to list.
+SIZE_TOP ?= 25
+size:
+	@set -e; mkdir -p $(BIN)/size; env="CGO_ENABLED=0 GOOS=linux GOARCH=mips GOMIPS=softfloat"; \
+	env $$env $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/size/mcast-proxy ./cmd/mcast-proxy; \
+	env $$env $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o $(BIN)/size/mcast-proxy.sym ./cmd/mcast-proxy; \
+	printf '%s %d bytes stripped (linux/mips softfloat)\n' $(BIN)/size/mcast-proxy $$(stat -c %s $(BIN)/size/mcast-proxy); \
+	$(GO) tool nm -size $(BIN)/size/mcast-proxy.sym | awk ' \
+		$$3 ~ /^[Bb]$$/ { next } \
+		{ s = $$4; for (i = 5; i <= NF; i++) s = s " " $$i; \
+		  b = index(s, "["); if (b > 0) s = substr(s, 1, b - 1); \
+		  if (s ~ /^type:/) p = "type:* (type descriptors, equality)"; \
+		  else if (s ~ /^go:/) p = s " (func data)"; \
+		  else { n = split(s, a, "/"); d = index(a[n], "."); p = substr(s, 1, length(s) - length(a[n]) + (d > 0 ? d - 1 : length(a[n]))) } \
+		  sum[p] += $$2; tot += $$2 } \
+		END { for (p in sum) printf "%9d  %s\n", sum[p], p; printf "%9d  %s\n", tot, "(all symbols)" }' \
+		| sort -rn | head -n $$(($(SIZE_TOP) + 1))
 
 # OpenWrt packages (.ipk) from static cross builds, for users without the OpenWrt SDK; each is
 # read back and checked (openwrt/ipk). The version is the feed package's (openwrt/mcast-proxy).

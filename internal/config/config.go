@@ -5,10 +5,9 @@
 package config
 
 import (
-	"cmp"
 	"net/netip"
 	"reflect"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -166,7 +165,7 @@ func (c *Config) Upstreams() []*Interface {
 			us = append(us, &c.Interfaces[i])
 		}
 	}
-	slices.SortStableFunc(us, func(a, b *Interface) int { return cmp.Compare(a.Priority, b.Priority) })
+	sort.SliceStable(us, func(i, j int) bool { return us[i].Priority < us[j].Priority })
 	return us
 }
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"slices"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -566,13 +566,5 @@ func lineCol(p Pos) string {
 // sortErrors orders errors by position, keeping the order of errors at the
 // same position.
 func sortErrors(es Errors) {
-	slices.SortStableFunc(es, func(a, b *Error) int {
-		switch {
-		case posLess(a.Pos, b.Pos):
-			return -1
-		case posLess(b.Pos, a.Pos):
-			return 1
-		}
-		return 0
-	})
+	sort.SliceStable(es, func(i, j int) bool { return posLess(es[i].Pos, es[j].Pos) })
 }

@@ -128,7 +128,7 @@ func removeStale(path string) error {
 	if fi.Mode().Type() != fs.ModeSocket {
 		return fmt.Errorf("control: %s exists and is not a socket", path)
 	}
-	conn, err := net.DialTimeout("unix", path, ioTimeout)
+	conn, err := dial(path)
 	if err == nil {
 		conn.Close()
 		return fmt.Errorf("control: %s: %w", path, ErrInUse)
@@ -308,8 +308,8 @@ func parseRequest(raw []byte) (Request, error) {
 	if raw[0] != '{' {
 		return Request{}, errors.New("bad request: not a JSON object")
 	}
-	var req Request
-	if err := json.Unmarshal(raw, &req); err != nil {
+	req, err := decodeRequest(raw)
+	if err != nil {
 		return Request{}, fmt.Errorf("bad request: %w", err)
 	}
 	if req.Version != ProtocolVersion {

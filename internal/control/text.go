@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,8 +24,9 @@ import (
 func WriteText(w io.Writer, st *Status) error {
 	var b bytes.Buffer
 	ifaces := slices.Clone(st.Interfaces)
-	slices.SortStableFunc(ifaces, func(a, b Interface) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(roleRank(a.Role), roleRank(b.Role)), cmp.Compare(a.Name, b.Name))
+	sort.SliceStable(ifaces, func(i, j int) bool {
+		a, b := &ifaces[i], &ifaces[j]
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(roleRank(a.Role), roleRank(b.Role)), cmp.Compare(a.Name, b.Name)) < 0
 	})
 
 	table := "default"
@@ -118,11 +120,11 @@ func writeGroups(b *bytes.Buffer, ifc Interface) {
 		return
 	}
 	groups := slices.Clone(ifc.Groups)
-	slices.SortStableFunc(groups, func(a, b Group) int { return compareAddr(a.Group, b.Group) })
+	sort.SliceStable(groups, func(i, j int) bool { return compareAddr(groups[i].Group, groups[j].Group) < 0 })
 	t := newTable(b, "GROUP", "MODE", "V", "EXPIRES", "SOURCES", "HOSTS")
 	for _, g := range groups {
 		srcs := slices.Clone(g.Sources)
-		slices.SortStableFunc(srcs, func(a, b Source) int { return compareAddr(a.Address, b.Address) })
+		sort.SliceStable(srcs, func(i, j int) bool { return compareAddr(srcs[i].Address, srcs[j].Address) < 0 })
 		var sources []string
 		if g.Mode == ModeExclude {
 			sources = append(sources, "any")
@@ -157,8 +159,9 @@ func writeUpstream(b *bytes.Buffer, subs []Subscription) {
 		return
 	}
 	subs = slices.Clone(subs)
-	slices.SortStableFunc(subs, func(a, b Subscription) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Interface, b.Interface), compareAddr(a.Group, b.Group))
+	sort.SliceStable(subs, func(i, j int) bool {
+		a, b := &subs[i], &subs[j]
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Interface, b.Interface), compareAddr(a.Group, b.Group)) < 0
 	})
 	t := newTable(b, "INTERFACE", "GROUP", "MODE", "SOURCES")
 	for _, s := range subs {
@@ -183,8 +186,9 @@ func writeRoutes(b *bytes.Buffer, routes []Route) {
 		return
 	}
 	routes = slices.Clone(routes)
-	slices.SortStableFunc(routes, func(a, b Route) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), compareAddr(a.Group, b.Group), compareAddr(a.Source, b.Source))
+	sort.SliceStable(routes, func(i, j int) bool {
+		a, b := &routes[i], &routes[j]
+		return cmp.Or(cmp.Compare(a.Family, b.Family), compareAddr(a.Group, b.Group), compareAddr(a.Source, b.Source)) < 0
 	})
 	t := newTable(b, "SOURCE", "GROUP", "IN", "PACKETS", "RATE", "OUT")
 	for _, r := range routes {
@@ -200,7 +204,7 @@ func writeRoutes(b *bytes.Buffer, routes []Route) {
 func writeCounters(b *bytes.Buffer, fams []FamilyCounters, ifaces []Interface) {
 	b.WriteString("\nCounters\n")
 	fams = slices.Clone(fams)
-	slices.SortStableFunc(fams, func(a, b FamilyCounters) int { return cmp.Compare(a.Family, b.Family) })
+	sort.SliceStable(fams, func(i, j int) bool { return fams[i].Family < fams[j].Family })
 	t := newTable(b)
 	n := 0
 	add := func(scope, name string, v uint64) {
@@ -322,7 +326,7 @@ func compareAddr(a, b string) int {
 
 func sortedAddrs(addrs []string) []string {
 	addrs = slices.Clone(addrs)
-	slices.SortStableFunc(addrs, compareAddr)
+	sort.SliceStable(addrs, func(i, j int) bool { return compareAddr(addrs[i], addrs[j]) < 0 })
 	return addrs
 }
 

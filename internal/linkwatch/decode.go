@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 )
 
 // Linux rtnetlink ABI numbers (linux/netlink.h, rtnetlink.h, if_link.h,
@@ -269,7 +270,7 @@ func buildSnapshot(linkMsgs, addrMsgs []message, order binary.ByteOrder) (Snapsh
 	}
 	s := make(Snapshot, len(byIndex))
 	for _, l := range byIndex {
-		slices.SortFunc(l.Addrs, comparePrefix)
+		sort.Slice(l.Addrs, func(i, j int) bool { return comparePrefix(l.Addrs[i], l.Addrs[j]) < 0 })
 		s[l.Name] = *l
 	}
 	return s, nil

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"net/netip"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -529,7 +530,7 @@ func (r *Router) GroupsWithHostSources(n int) []GroupState {
 	for _, g := range r.groups {
 		out = append(out, g.state(r.cfg.Version, max(n, -1)))
 	}
-	slices.SortFunc(out, func(a, b GroupState) int { return a.Group.Compare(b.Group) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Group.Less(out[j].Group) })
 	return out
 }
 

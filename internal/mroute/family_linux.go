@@ -20,8 +20,8 @@ type family struct {
 	proto   string // the membership protocol carried: "igmp" or "mld"
 	kconfig string // the kernel option that provides multicast routing
 
-	network, laddr string // for net.ListenPacket: the raw socket
-	level          int    // of the MRT_* options
+	domain, protocol int // of the raw socket
+	level            int // of the MRT_* options
 	// early options are set before MRT_INIT, options after it.
 	early, options []sockopt
 
@@ -67,13 +67,13 @@ var families = map[Family]*family{IPv4: ipv4, IPv6: ipv6}
 // four sockets: one socket may hold only net.ipv4.igmp_max_memberships groups
 // (20 by default), and 32 VIFs need 64.
 var ipv4 = &family{
-	Family:  IPv4,
-	slot:    "vif",
-	proto:   "igmp",
-	kconfig: "CONFIG_IP_MROUTE",
-	network: fmt.Sprintf("ip4:%d", ipProtoIGMP),
-	laddr:   "0.0.0.0",
-	level:   unix.IPPROTO_IP,
+	Family:   IPv4,
+	slot:     "vif",
+	proto:    "igmp",
+	kconfig:  "CONFIG_IP_MROUTE",
+	domain:   unix.AF_INET,
+	protocol: ipProtoIGMP,
+	level:    unix.IPPROTO_IP,
 	options: []sockopt{
 		intOpt("IP_PKTINFO", unix.IPPROTO_IP, unix.IP_PKTINFO, 1),               // arrival ifindex of every packet
 		intOpt("IP_HDRINCL", unix.IPPROTO_IP, unix.IP_HDRINCL, 1),               // we build the header for TTL, TOS and Router Alert
@@ -179,13 +179,13 @@ const (
 // no sysctl is told in docs/architecture.md; TestReadReports and
 // TestUpcallAndForwarding check both.
 var ipv6 = &family{
-	Family:  IPv6,
-	slot:    "mif",
-	proto:   "mld",
-	kconfig: "CONFIG_IPV6_MROUTE",
-	network: "ip6:ipv6-icmp",
-	laddr:   "::",
-	level:   unix.IPPROTO_IPV6,
+	Family:   IPv6,
+	slot:     "mif",
+	proto:    "mld",
+	kconfig:  "CONFIG_IPV6_MROUTE",
+	domain:   unix.AF_INET6,
+	protocol: unix.IPPROTO_ICMPV6,
+	level:    unix.IPPROTO_IPV6,
 	// The filter goes first so as little as possible that is not MLD is
 	// queued before it.
 	early: []sockopt{{"icmpv6 filter", unix.IPPROTO_ICMPV6, icmp6FilterOpt, encodeICMP6Filter(binary.NativeEndian, mldTypes)}},

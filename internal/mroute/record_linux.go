@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -210,8 +211,8 @@ func (rec *record) list() []Route {
 		r.Outputs = slices.Clone(r.Outputs)
 		rs = append(rs, r)
 	}
-	slices.SortFunc(rs, func(a, b Route) int {
-		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
+	sort.Slice(rs, func(i, j int) bool {
+		return cmp.Or(rs[i].Group.Compare(rs[j].Group), rs[i].Source.Compare(rs[j].Source)) < 0
 	})
 	return rs
 }

@@ -63,11 +63,10 @@ func Open(fam Family, table uint32) (*Socket, error) {
 	if !ok {
 		return nil, fmt.Errorf("mroute: open: unknown family %d", int(fam))
 	}
-	pc, err := net.ListenPacket(f.network, f.laddr)
+	conn, err := openRaw(f.domain, f.protocol)
 	if err != nil {
 		return nil, fmt.Errorf("mroute: open raw %s socket: %w", f.proto, err)
 	}
-	conn := pc.(*net.IPConn)
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		conn.Close()

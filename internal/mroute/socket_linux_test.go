@@ -571,11 +571,10 @@ func openPeer(t *testing.T, l *lab) func(t *testing.T) Packet {
 	k := families[l.f.Family]
 	var conn *net.IPConn
 	l.c.Do(t, func() {
-		pc, err := net.ListenPacket(k.network, k.laddr)
-		if err != nil {
+		var err error
+		if conn, err = openRaw(k.domain, k.protocol); err != nil {
 			t.Fatal(err)
 		}
-		conn = pc.(*net.IPConn)
 	})
 	t.Cleanup(func() { conn.Close() })
 	raw, err := conn.SyscallConn()

@@ -11,13 +11,14 @@
 package netifd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
 )
 
 // ErrDown says that a network exists but is not up, or has no device yet.
@@ -129,17 +130,36 @@ func run(cmd string, timeout time.Duration, args ...string) (stdout, stderr []by
 }
 
 // ParseStatus reads the answer of network.interface.NAME status and returns
-// the layer-3 device of an up network.
+// the layer-3 device of an up network. As encoding/json would, it matches
+// the names "up" and "l3_device" regardless of case, the last of repeated
+// names winning, and ignores nulls and every other member.
 func ParseStatus(data []byte) (string, error) {
-	var st struct {
-		Up       bool   `json:"up"`
-		L3Device string `json:"l3_device"`
+	v, err := jsonlite.Parse(data)
+	if err == nil && v.Kind != jsonlite.Object && v.Kind != jsonlite.Null {
+		err = fmt.Errorf("json: cannot unmarshal %s into Go value of type struct", v.Kind)
 	}
-	if err := json.Unmarshal(data, &st); err != nil {
+	if err != nil {
 		return "", fmt.Errorf("reading its status: %w", err)
 	}
-	if !st.Up || st.L3Device == "" {
+	var up bool
+	var dev string
+	for _, m := range v.Members {
+		switch {
+		case m.Value.Kind == jsonlite.Null:
+		case strings.EqualFold(m.Name, "up"):
+			if m.Value.Kind != jsonlite.Bool {
+				return "", fmt.Errorf("reading its status: json: cannot unmarshal %s into Go struct field .up of type bool", m.Value.Kind)
+			}
+			up = m.Value.Bool
+		case strings.EqualFold(m.Name, "l3_device"):
+			if m.Value.Kind != jsonlite.String {
+				return "", fmt.Errorf("reading its status: json: cannot unmarshal %s into Go struct field .l3_device of type string", m.Value.Kind)
+			}
+			dev = m.Value.Str
+		}
+	}
+	if !up || dev == "" {
 		return "", ErrDown
 	}
-	return st.L3Device, nil
+	return dev, nil
 }

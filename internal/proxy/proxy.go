@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
@@ -451,7 +452,7 @@ func (p *Proxy) SubscriptionList() []Subscribe {
 	for g, s := range p.subs {
 		out = append(out, Subscribe{Group: g, Sub: s})
 	}
-	slices.SortFunc(out, func(a, b Subscribe) int { return a.Group.Compare(b.Group) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Group.Less(out[j].Group) })
 	return out
 }
 
@@ -627,12 +628,12 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 			out = append(out, p.forget(src, grp))
 		}
 	}
-	slices.SortFunc(out, func(a, b Action) int {
-		x, y := a.(DelRoute), b.(DelRoute)
+	sort.Slice(out, func(i, j int) bool {
+		x, y := out[i].(DelRoute), out[j].(DelRoute)
 		if c := x.Group.Compare(y.Group); c != 0 {
-			return c
+			return c < 0
 		}
-		return x.Source.Compare(y.Source)
+		return x.Source.Less(y.Source)
 	})
 	return out
 }
@@ -723,11 +724,12 @@ func (p *Proxy) Flows() []Flow {
 			fl = append(fl, Flow{Source: src, Group: grp})
 		}
 	}
-	slices.SortFunc(fl, func(a, b Flow) int {
+	sort.Slice(fl, func(i, j int) bool {
+		a, b := &fl[i], &fl[j]
 		if c := a.Group.Compare(b.Group); c != 0 {
-			return c
+			return c < 0
 		}
-		return a.Source.Compare(b.Source)
+		return a.Source.Less(b.Source)
 	})
 	return fl
 }
