@@ -27,40 +27,14 @@ func TestJoinForwards(t *testing.T) {
 
 	// Let the unjoined stream run for a while, then look at the wire.
 	time.Sleep(time.Second)
-	for _, c := range []struct {
-		name  string
-		sn    *netlab.Sniffer
-		group netip.Addr
-	}{
-		{"rcv1 (br-lan)", sn1, g2.Addr()},
-		{"rcv3 (down2)", sn3, g2.Addr()},
-		{"rcv3 (down2, joined only " + g3.Addr().String() + ")", sn3, g1.Addr()},
-	} {
-		if n := c.sn.Count(netlab.UDPTo(c.group, netip.Addr{}, start)); n != 0 {
-			t.Errorf("%s: %d datagrams of %s on the wire, want none", c.name, n, c.group)
-		}
-	}
+	tp.notOnWire(start,
+		wireCheck{"rcv1 (br-lan)", sn1, g2.Addr()},
+		wireCheck{"rcv3 (down2)", sn3, g2.Addr()},
+		wireCheck{"rcv3 (down2, joined only " + g3.Addr().String() + ")", sn3, g1.Addr()})
 	if n := r3.Total(); n != 0 {
 		t.Errorf("rcv3 received %d datagrams on %s, which has no sender", n, g3)
 	}
-
-	vifs := tp.vifs(fam4)
-	for _, e := range tp.mfc(fam4) {
-		switch e.Group {
-		case g2.Addr():
-			if len(e.Oifs) != 0 {
-				t.Errorf("ip_mr_cache: (%s, %s) has output interfaces %v, want none", e.Origin, e.Group, e.Oifs)
-			}
-		case g1.Addr():
-			if _, ok := e.Oifs[vifs["br-lan"]]; !ok || len(e.Oifs) != 1 {
-				t.Errorf("ip_mr_cache: (%s, %s) output interfaces %v, want only br-lan (VIF %d)", e.Origin, e.Group, e.Oifs, vifs["br-lan"])
-			}
-		}
-	}
-	if t.Failed() {
-		tp.logProc("net/ip_mr_vif")
-		tp.logProc("net/ip_mr_cache")
-	}
+	tp.onlyOutputs(fam4, map[netip.Addr][]string{g2.Addr(): nil, g1.Addr(): {"br-lan"}})
 }
 
 // TestSecondDownstreamJoin: a second downstream joining a stream that already
@@ -73,17 +47,7 @@ func TestSecondDownstreamJoin(t *testing.T) {
 	tp.sender(s1, g1)
 	tp.waitFlowing(r1, s1, start, 50, 5*time.Second)
 
-	joined := time.Now()
-	r3 := tp.receiver("rcv3", g1, netlab.AnySource)
-	first := tp.waitFlowing(r3, s1, joined, 1, 3*time.Second)
-	latency := first.Sub(joined)
-	t.Logf("rcv3 on down2 got the flowing stream %v after joining", latency.Round(time.Millisecond))
-	if latency > joinLatencyLimit {
-		t.Errorf("join latency %v, want under %v", latency, joinLatencyLimit)
-	}
-	if gaps := r1.GapsBetween(s1, joined, time.Time{}); len(gaps) != 0 {
-		t.Errorf("rcv1 lost datagrams while rcv3 joined: %v", gaps)
-	}
+	tp.secondJoin(r1, s1, g1, joinLatencyLimit, "")
 }
 
 // TestOneOfTwoLeaves: when one of two members on br-lan leaves, the other
@@ -98,15 +62,7 @@ func TestOneOfTwoLeaves(t *testing.T) {
 	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
 	tp.waitFlowing(r2, s1, start, 20, 5*time.Second)
 
-	left := time.Now()
-	tp.must(r1.Leave())
-	// Watch past the last-member queries and a full query interval.
-	watch := lastMemberTime + queryInterval + 500*time.Millisecond
-	time.Sleep(watch)
-	tp.stillFlowing(r2, s1, fmt.Sprintf("rcv2 %v after rcv1 left", watch))
-	if gaps := r2.GapsBetween(s1, left.Add(-200*time.Millisecond), time.Time{}); len(gaps) != 0 {
-		t.Errorf("rcv2 lost datagrams after rcv1 left: %v", gaps)
-	}
+	tp.otherKeepsFlowing(r1, r2, s1)
 }
 
 // TestLastMemberLeaves: when the last member leaves, the stream stops within
@@ -120,24 +76,7 @@ func TestLastMemberLeaves(t *testing.T) {
 	tp.sender(s1, g1)
 	tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
 
-	left := time.Now()
-	tp.must(r1.Leave())
-	stream := netlab.UDPTo(g1.Addr(), s1, left)
-	limit := lastMemberTime + stopMargin
-	last := tp.waitStopped(sn, stream, 500*time.Millisecond, limit+2*time.Second, "the stream on br-lan")
-	stop := last.Sub(left)
-	if last.IsZero() {
-		stop = 0
-	}
-	t.Logf("stream stopped %v after the last member left (limit %v)", stop.Round(time.Millisecond), limit)
-	if stop > limit {
-		t.Errorf("stream stopped %v after the leave, want within %v (LMQI*LMQC = %v plus %v)", stop, limit, lastMemberTime, stopMargin)
-	}
-	// And it stays stopped.
-	time.Sleep(time.Second)
-	if n := sn.Count(netlab.UDPTo(g1.Addr(), s1, last.Add(time.Millisecond))); n != 0 {
-		t.Errorf("%d datagrams arrived after the stream had stopped", n)
-	}
+	tp.lastLeaves(r1, sn, s1, g1.Addr(), "")
 }
 
 // TestForcedVersions: hosts speaking IGMPv1, v2 and v3 can join and leave.

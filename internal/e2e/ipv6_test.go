@@ -39,45 +39,20 @@ func TestMLDJoinForwards(t *testing.T) {
 
 			// Let the unjoined stream run for a while, then look at the wire.
 			time.Sleep(time.Second)
-			for _, c := range []struct {
-				name  string
-				sn    *netlab.Sniffer
-				group netip.Addr
-			}{
-				{"rcv1 (br-lan)", sn1, g3v6.Addr()},
-				{"rcv3 (down2)", sn3, g3v6.Addr()},
-				{"rcv3 (down2, joined nothing)", sn3, g1v6.Addr()},
-			} {
-				if n := c.sn.Count(netlab.UDPTo(c.group, netip.Addr{}, start)); n != 0 {
-					t.Errorf("%s: %d datagrams of %s on the wire, want none", c.name, n, c.group)
-				}
-			}
+			tp.notOnWire(start,
+				wireCheck{"rcv1 (br-lan)", sn1, g3v6.Addr()},
+				wireCheck{"rcv3 (down2)", sn3, g3v6.Addr()},
+				wireCheck{"rcv3 (down2, joined nothing)", sn3, g1v6.Addr()})
 			if gaps := r1.GapsBetween(s1v6, at, time.Time{}); len(gaps) != 0 {
 				t.Errorf("rcv1 lost datagrams while joined: %v", gaps)
 			}
 
-			mifs := tp.vifs(fam6)
-			for _, e := range tp.mfc(fam6) {
-				switch e.Group {
-				case g3v6.Addr():
-					if len(e.Oifs) != 0 {
-						t.Errorf("ip6_mr_cache: (%s, %s) has output interfaces %v, want none", e.Origin, e.Group, e.Oifs)
-					}
-				case g1v6.Addr():
-					if _, ok := e.Oifs[mifs["br-lan"]]; !ok || len(e.Oifs) != 1 {
-						t.Errorf("ip6_mr_cache: (%s, %s) output interfaces %v, want only br-lan (MIF %d)", e.Origin, e.Group, e.Oifs, mifs["br-lan"])
-					}
-				}
-			}
+			tp.onlyOutputs(fam6, map[netip.Addr][]string{g3v6.Addr(): nil, g1v6.Addr(): {"br-lan"}})
 			st := tp.status()
 			if g, ok := groupOn(st, "br-lan", g1v6.Addr()); !ok {
 				t.Errorf("status: %s not listed on br-lan (ipv6)", g1v6.Addr())
 			} else if g.Compat != v {
 				t.Errorf("status: %s on br-lan has compat %d, want MLDv%d (the host's version)", g1v6.Addr(), g.Compat, v)
-			}
-			if t.Failed() {
-				tp.logProc("net/ip6_mr_vif")
-				tp.logProc("net/ip6_mr_cache")
 			}
 		})
 	}
@@ -98,18 +73,7 @@ func TestMLDSecondDownstreamJoin(t *testing.T) {
 			tp.sender(s1v6, g1v6)
 			tp.waitFlowing(r1, s1v6, start, 50, 5*time.Second)
 
-			joined := time.Now()
-			r3 := tp.receiver("rcv3", g1v6, netlab.AnySource)
-			first := tp.waitFlowing(r3, s1v6, joined, 1, 3*time.Second)
-			latency := first.Sub(joined)
-			limit := 2 * joinLatencyLimit
-			t.Logf("MLDv%d: rcv3 on down2 got the flowing stream %v after joining (limit %v)", v, latency.Round(time.Millisecond), limit)
-			if latency > limit {
-				t.Errorf("join latency %v, want under %v", latency, limit)
-			}
-			if gaps := r1.GapsBetween(s1v6, joined, time.Time{}); len(gaps) != 0 {
-				t.Errorf("rcv1 lost datagrams while rcv3 joined: %v", gaps)
-			}
+			tp.secondJoin(r1, s1v6, g1v6, 2*joinLatencyLimit, fmt.Sprintf("MLDv%d: ", v))
 		})
 	}
 }
@@ -137,15 +101,7 @@ func TestMLDOneOfTwoLeaves(t *testing.T) {
 			tp.waitFlowing(r1, s1v6, start, 20, 5*time.Second)
 			tp.waitFlowing(r2, s1v6, start, 20, 5*time.Second)
 
-			left := time.Now()
-			tp.must(r1.Leave())
-			// Watch past the last-listener queries and a full query interval.
-			watch := lastMemberTime + queryInterval + 500*time.Millisecond
-			time.Sleep(watch)
-			tp.stillFlowing(r2, s1v6, fmt.Sprintf("rcv2 %v after rcv1 left", watch))
-			if gaps := r2.GapsBetween(s1v6, left.Add(-200*time.Millisecond), time.Time{}); len(gaps) != 0 {
-				t.Errorf("rcv2 lost datagrams after rcv1 left: %v", gaps)
-			}
+			left, watch := tp.otherKeepsFlowing(r1, r2, s1v6)
 			n := r2.CountSince(s1v6, left)
 			queries := sn2.Count(addressQueryFrom(routerLL, g1v6.Addr(), left))
 			t.Logf("MLDv%d: rcv2 received %d datagrams without a gap in the %v after rcv1 left; router sent %d queries for %s",
@@ -175,23 +131,7 @@ func TestMLDLastListenerLeaves(t *testing.T) {
 			tp.sender(s1v6, g1v6)
 			tp.waitFlowing(r1, s1v6, start, 20, 5*time.Second)
 
-			left := time.Now()
-			tp.must(r1.Leave())
-			stream := netlab.UDPTo(g1v6.Addr(), s1v6, left)
-			limit := lastMemberTime + stopMargin
-			last := tp.waitStopped(sn, stream, 500*time.Millisecond, limit+2*time.Second, "the IPv6 stream on br-lan")
-			stop := last.Sub(left)
-			if last.IsZero() {
-				stop = 0
-			}
-			t.Logf("MLDv%d: stream stopped %v after the last listener left (limit %v)", v, stop.Round(time.Millisecond), limit)
-			if stop > limit {
-				t.Errorf("stream stopped %v after the leave, want within %v (LLQI*LLQC = %v plus %v)", stop, limit, lastMemberTime, stopMargin)
-			}
-			time.Sleep(time.Second)
-			if n := sn.Count(netlab.UDPTo(g1v6.Addr(), s1v6, last.Add(time.Millisecond))); n != 0 {
-				t.Errorf("%d datagrams arrived after the stream had stopped", n)
-			}
+			tp.lastLeaves(r1, sn, s1v6, g1v6.Addr(), fmt.Sprintf("MLDv%d: ", v))
 		})
 	}
 }
