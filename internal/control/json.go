@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
 )
@@ -46,9 +47,17 @@ func decodeResponse(data []byte) (Response, error) {
 	return r, d.err
 }
 
-// fields calls set for each member of an object v, with the field name it
-// matches among names ("" when none).
-func (d *decoder) fields(v jsonlite.Value, where, typ string, names []string, set func(name, path string, v jsonlite.Value)) {
+// field binds a member name to where its value goes: ptr for the plain
+// types set handles, fn for the nested ones.
+type field struct {
+	name string
+	ptr  any
+	fn   func(v jsonlite.Value, path string)
+}
+
+// object decodes the object v into fields. where is the Go path of v for
+// errors ("Response.status"), typ its type.
+func (d *decoder) object(v jsonlite.Value, where, typ string, fields ...field) {
 	if v.Kind == jsonlite.Null {
 		return
 	}
@@ -57,13 +66,40 @@ func (d *decoder) fields(v jsonlite.Value, where, typ string, names []string, se
 		return
 	}
 	for _, m := range v.Members {
-		for _, n := range names {
-			if strings.EqualFold(m.Name, n) {
+		for _, f := range fields {
+			if strings.EqualFold(m.Name, f.name) {
 				if m.Value.Kind != jsonlite.Null {
-					set(n, where+"."+n, m.Value)
+					d.set(m.Value, where+"."+f.name, f)
 				}
 				break
 			}
+		}
+	}
+}
+
+func (d *decoder) set(v jsonlite.Value, path string, f field) {
+	switch p := f.ptr.(type) {
+	case nil:
+		f.fn(v, path)
+	case *string:
+		*p = d.str(v, path)
+	case *bool:
+		*p = d.bool(v, path)
+	case *int:
+		*p = d.int(v, path)
+	case *uint32:
+		*p = uint32(d.uint(v, path, 32, "uint32"))
+	case *uint64:
+		*p = d.uint(v, path, 64, "uint64")
+	case *float64:
+		*p = d.float(v, path)
+	case *[]string:
+		*p = d.strs(v, path)
+	case *map[string]uint64:
+		*p = d.counters(v, path)
+	case *time.Time:
+		if err := p.UnmarshalText([]byte(d.str(v, path))); err != nil && d.err == nil {
+			d.err = err
 		}
 	}
 }
@@ -171,211 +207,115 @@ func decodeList[T any](d *decoder, v jsonlite.Value, path, typ string, elem func
 }
 
 func (d *decoder) request(v jsonlite.Value, r *Request) {
-	d.fields(v, "Request", "control.Request", []string{"version", "command"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "version":
-			r.Version = d.int(v, path)
-		case "command":
-			r.Command = d.str(v, path)
-		}
-	})
+	d.object(v, "Request", "control.Request", field{"version", &r.Version, nil}, field{"command", &r.Command, nil})
 }
 
 func (d *decoder) response(v jsonlite.Value, r *Response) {
-	d.fields(v, "Response", "control.Response", []string{"version", "ok", "error", "errors", "status"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "version":
-			r.Version = d.int(v, path)
-		case "ok":
-			r.OK = d.bool(v, path)
-		case "error":
-			r.Error = d.str(v, path)
-		case "errors":
-			r.Errors = d.strs(v, path)
-		case "status":
+	d.object(v, "Response", "control.Response",
+		field{"version", &r.Version, nil},
+		field{"ok", &r.OK, nil},
+		field{"error", &r.Error, nil},
+		field{"errors", &r.Errors, nil},
+		field{"status", nil, func(v jsonlite.Value, path string) {
 			r.Status = new(Status)
 			d.status(v, path, r.Status)
-		}
-	})
+		}})
 }
 
 func (d *decoder) status(v jsonlite.Value, where string, s *Status) {
-	d.fields(v, where, "control.Status", []string{"version", "config", "started", "uptime_seconds", "table", "interfaces", "upstream", "routes", "counters"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "version":
-			s.Version = d.str(v, path)
-		case "config":
-			s.Config = d.str(v, path)
-		case "started":
-			if err := s.Started.UnmarshalText([]byte(d.str(v, path))); err != nil && d.err == nil {
-				d.err = err
-			}
-		case "uptime_seconds":
-			s.UptimeSeconds = d.float(v, path)
-		case "table":
-			s.Table = uint32(d.uint(v, path, 32, "uint32"))
-		case "interfaces":
+	d.object(v, where, "control.Status",
+		field{"version", &s.Version, nil},
+		field{"config", &s.Config, nil},
+		field{"started", &s.Started, nil},
+		field{"uptime_seconds", &s.UptimeSeconds, nil},
+		field{"table", &s.Table, nil},
+		field{"interfaces", nil, func(v jsonlite.Value, path string) {
 			s.Interfaces = decodeList(d, v, path, "[]control.Interface", func(v jsonlite.Value, i *Interface) { d.iface(v, path, i) })
-		case "upstream":
-			s.Upstream = decodeList(d, v, path, "[]control.Subscription", func(v jsonlite.Value, x *Subscription) { d.subscription(v, path, x) })
-		case "routes":
-			s.Routes = decodeList(d, v, path, "[]control.Route", func(v jsonlite.Value, r *Route) { d.route(v, path, r) })
-		case "counters":
-			s.Counters = decodeList(d, v, path, "[]control.FamilyCounters", func(v jsonlite.Value, f *FamilyCounters) { d.familyCounters(v, path, f) })
-		}
-	})
+		}},
+		field{"upstream", nil, func(v jsonlite.Value, path string) {
+			s.Upstream = decodeList(d, v, path, "[]control.Subscription", func(v jsonlite.Value, x *Subscription) {
+				d.object(v, path, "control.Subscription",
+					field{"family", &x.Family, nil},
+					field{"interface", &x.Interface, nil},
+					field{"group", &x.Group, nil},
+					field{"mode", &x.Mode, nil},
+					field{"sources", &x.Sources, nil})
+			})
+		}},
+		field{"routes", nil, func(v jsonlite.Value, path string) {
+			s.Routes = decodeList(d, v, path, "[]control.Route", func(v jsonlite.Value, r *Route) {
+				d.object(v, path, "control.Route",
+					field{"family", &r.Family, nil},
+					field{"source", &r.Source, nil},
+					field{"group", &r.Group, nil},
+					field{"input", &r.Input, nil},
+					field{"outputs", &r.Outputs, nil},
+					field{"packets", &r.Packets, nil},
+					field{"bytes", &r.Bytes, nil},
+					field{"wrong_if", &r.WrongIf, nil},
+					field{"packets_per_second", &r.PacketsPerSecond, nil},
+					field{"bits_per_second", &r.BitsPerSecond, nil})
+			})
+		}},
+		field{"counters", nil, func(v jsonlite.Value, path string) {
+			s.Counters = decodeList(d, v, path, "[]control.FamilyCounters", func(v jsonlite.Value, f *FamilyCounters) {
+				d.object(v, path, "control.FamilyCounters",
+					field{"family", &f.Family, nil},
+					field{"received", &f.Received, nil},
+					field{"queries_sent", &f.QueriesSent, nil},
+					field{"dropped", &f.Dropped, nil},
+					field{"upcalls", &f.Upcalls, nil},
+					field{"routes_added", &f.RoutesAdded, nil},
+					field{"routes_changed", &f.RoutesChanged, nil},
+					field{"routes_removed", &f.RoutesRemoved, nil})
+			})
+		}})
 }
 
 func (d *decoder) iface(v jsonlite.Value, where string, i *Interface) {
-	d.fields(v, where, "control.Interface", []string{"name", "family", "role", "state", "ifindex", "vif", "addresses", "querier", "groups", "counters"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "name":
-			i.Name = d.str(v, path)
-		case "family":
-			i.Family = d.str(v, path)
-		case "role":
-			i.Role = d.str(v, path)
-		case "state":
-			i.State = d.str(v, path)
-		case "ifindex":
-			i.Ifindex = d.int(v, path)
-		case "vif":
-			i.VIF = d.int(v, path)
-		case "addresses":
-			i.Addresses = d.strs(v, path)
-		case "querier":
+	d.object(v, where, "control.Interface",
+		field{"name", &i.Name, nil},
+		field{"family", &i.Family, nil},
+		field{"role", &i.Role, nil},
+		field{"state", &i.State, nil},
+		field{"ifindex", &i.Ifindex, nil},
+		field{"vif", &i.VIF, nil},
+		field{"addresses", &i.Addresses, nil},
+		field{"querier", nil, func(v jsonlite.Value, path string) {
 			q := new(Querier)
-			d.fields(v, path, "control.Querier", []string{"address", "self", "version"}, func(name, path string, v jsonlite.Value) {
-				switch name {
-				case "address":
-					q.Address = d.str(v, path)
-				case "self":
-					q.Self = d.bool(v, path)
-				case "version":
-					q.Version = d.int(v, path)
-				}
-			})
+			d.object(v, path, "control.Querier",
+				field{"address", &q.Address, nil},
+				field{"self", &q.Self, nil},
+				field{"version", &q.Version, nil})
 			i.Querier = q
-		case "groups":
+		}},
+		field{"groups", nil, func(v jsonlite.Value, path string) {
 			i.Groups = decodeList(d, v, path, "[]control.Group", func(v jsonlite.Value, g *Group) { d.group(v, path, g) })
-		case "counters":
-			i.Counters = d.counters(v, path)
-		}
-	})
+		}},
+		field{"counters", &i.Counters, nil})
 }
 
 func (d *decoder) group(v jsonlite.Value, where string, g *Group) {
-	d.fields(v, where, "control.Group", []string{"group", "mode", "sources", "excluded", "expires_in", "compat", "hosts", "untracked"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "group":
-			g.Group = d.str(v, path)
-		case "mode":
-			g.Mode = d.str(v, path)
-		case "sources":
+	d.object(v, where, "control.Group",
+		field{"group", &g.Group, nil},
+		field{"mode", &g.Mode, nil},
+		field{"sources", nil, func(v jsonlite.Value, path string) {
 			g.Sources = decodeList(d, v, path, "[]control.Source", func(v jsonlite.Value, s *Source) {
-				d.fields(v, path, "control.Source", []string{"address", "expires_in"}, func(name, path string, v jsonlite.Value) {
-					switch name {
-					case "address":
-						s.Address = d.str(v, path)
-					case "expires_in":
-						s.ExpiresIn = d.float(v, path)
-					}
-				})
+				d.object(v, path, "control.Source", field{"address", &s.Address, nil}, field{"expires_in", &s.ExpiresIn, nil})
 			})
-		case "excluded":
-			g.Excluded = d.strs(v, path)
-		case "expires_in":
-			g.ExpiresIn = d.float(v, path)
-		case "compat":
-			g.Compat = d.int(v, path)
-		case "hosts":
-			g.Hosts = decodeList(d, v, path, "[]control.Host", func(v jsonlite.Value, h *Host) { d.host(v, path, h) })
-		case "untracked":
-			g.Untracked = d.bool(v, path)
-		}
-	})
-}
-
-func (d *decoder) host(v jsonlite.Value, where string, h *Host) {
-	d.fields(v, where, "control.Host", []string{"address", "mode", "sources", "sources_omitted", "expires_in"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "address":
-			h.Address = d.str(v, path)
-		case "mode":
-			h.Mode = d.str(v, path)
-		case "sources":
-			h.Sources = d.strs(v, path)
-		case "sources_omitted":
-			h.SourcesOmitted = d.int(v, path)
-		case "expires_in":
-			h.ExpiresIn = d.float(v, path)
-		}
-	})
-}
-
-func (d *decoder) subscription(v jsonlite.Value, where string, s *Subscription) {
-	d.fields(v, where, "control.Subscription", []string{"family", "interface", "group", "mode", "sources"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "family":
-			s.Family = d.str(v, path)
-		case "interface":
-			s.Interface = d.str(v, path)
-		case "group":
-			s.Group = d.str(v, path)
-		case "mode":
-			s.Mode = d.str(v, path)
-		case "sources":
-			s.Sources = d.strs(v, path)
-		}
-	})
-}
-
-func (d *decoder) route(v jsonlite.Value, where string, r *Route) {
-	d.fields(v, where, "control.Route", []string{"family", "source", "group", "input", "outputs", "packets", "bytes", "wrong_if", "packets_per_second", "bits_per_second"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "family":
-			r.Family = d.str(v, path)
-		case "source":
-			r.Source = d.str(v, path)
-		case "group":
-			r.Group = d.str(v, path)
-		case "input":
-			r.Input = d.str(v, path)
-		case "outputs":
-			r.Outputs = d.strs(v, path)
-		case "packets":
-			r.Packets = d.uint(v, path, 64, "uint64")
-		case "bytes":
-			r.Bytes = d.uint(v, path, 64, "uint64")
-		case "wrong_if":
-			r.WrongIf = d.uint(v, path, 64, "uint64")
-		case "packets_per_second":
-			r.PacketsPerSecond = d.float(v, path)
-		case "bits_per_second":
-			r.BitsPerSecond = d.float(v, path)
-		}
-	})
-}
-
-func (d *decoder) familyCounters(v jsonlite.Value, where string, f *FamilyCounters) {
-	d.fields(v, where, "control.FamilyCounters", []string{"family", "received", "queries_sent", "dropped", "upcalls", "routes_added", "routes_changed", "routes_removed"}, func(name, path string, v jsonlite.Value) {
-		switch name {
-		case "family":
-			f.Family = d.str(v, path)
-		case "received":
-			f.Received = d.counters(v, path)
-		case "queries_sent":
-			f.QueriesSent = d.uint(v, path, 64, "uint64")
-		case "dropped":
-			f.Dropped = d.counters(v, path)
-		case "upcalls":
-			f.Upcalls = d.uint(v, path, 64, "uint64")
-		case "routes_added":
-			f.RoutesAdded = d.uint(v, path, 64, "uint64")
-		case "routes_changed":
-			f.RoutesChanged = d.uint(v, path, 64, "uint64")
-		case "routes_removed":
-			f.RoutesRemoved = d.uint(v, path, 64, "uint64")
-		}
-	})
+		}},
+		field{"excluded", &g.Excluded, nil},
+		field{"expires_in", &g.ExpiresIn, nil},
+		field{"compat", &g.Compat, nil},
+		field{"hosts", nil, func(v jsonlite.Value, path string) {
+			g.Hosts = decodeList(d, v, path, "[]control.Host", func(v jsonlite.Value, h *Host) {
+				d.object(v, path, "control.Host",
+					field{"address", &h.Address, nil},
+					field{"mode", &h.Mode, nil},
+					field{"sources", &h.Sources, nil},
+					field{"sources_omitted", &h.SourcesOmitted, nil},
+					field{"expires_in", &h.ExpiresIn, nil})
+			})
+		}},
+		field{"untracked", &g.Untracked, nil})
 }
