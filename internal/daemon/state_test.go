@@ -128,6 +128,19 @@ func TestStateRestoreDecisions(t *testing.T) {
 		want: []string{"upstream set 239.1.1.1 exclude []"},
 		log:  "groups=1 flows=0 dropped=1", logs: 1,
 	}, {
+		name:  "IPv6 beside IPv4",
+		conf:  "ipv6 yes\n" + wanConf,
+		links: []linkwatch.Link{link("wan", 2, true, wanPrefix, "2001:db8::1/64"), link("lan", 3, true, lanPrefix, "fe80::1/64")},
+		state: &savedState{bootID: testBoot, written: written, planes: []snapPlane{
+			{links: []snapLink{lanGroup(time.Minute)}},
+			{v6: true, links: []snapLink{{name: "lan", groups: []membership.Saved{
+				{Group: ma("ff1e::1"), Mode: membership.Include, Compat: 3, Sources: []membership.SavedSource{{Addr: ma("2001:db8::2"), Timer: time.Minute}}}}}},
+				flows: []snapFlow{{source: ma("2001:db8::2"), group: ma("ff1e::1"), input: "wan"}}},
+		}},
+		boot: bootClock{testBoot, written + time.Second},
+		want: []string{"upstream set 239.1.1.1 exclude []", "upstream set ff1e::1 include [2001:db8::2]", "ipv6 set-route 2001:db8::2,ff1e::1 in 2 out [3]"},
+		log:  "groups=2 flows=1 dropped=0", logs: 1,
+	}, {
 		name: "IPv6 state is left alone while IPv6 is off",
 		state: &savedState{bootID: testBoot, written: written,
 			planes: []snapPlane{{v6: true, links: []snapLink{{name: "lan", groups: []membership.Saved{
