@@ -254,6 +254,22 @@ func TestStateSaveAndRestart(t *testing.T) {
 	}
 }
 
+// TestStateWriteShare: after a write that took long, the next one waits a
+// hundred times as long, so snapshots never take more than 1% of the loop.
+func TestStateWriteShare(t *testing.T) {
+	d := &Daemon{state: stateFile{path: "x", cost: 50 * time.Millisecond}}
+	before := time.Now()
+	d.stateChanged()
+	if wait := d.state.due.Sub(before); wait < 5*time.Second || wait > 6*time.Second {
+		t.Errorf("after a write of 50 ms the next is due in %v, want 5 s", wait)
+	}
+	d = &Daemon{state: stateFile{path: "x", cost: time.Millisecond}}
+	d.stateChanged()
+	if wait := d.state.due.Sub(before); wait < stateDelay || wait > stateDelay+time.Second {
+		t.Errorf("after a write of 1 ms the next is due in %v, want %v", wait, stateDelay)
+	}
+}
+
 func TestStatePath(t *testing.T) {
 	for _, c := range [][2]string{
 		{"/var/run/mcast-proxy/mcast-proxy.sock", "/var/run/mcast-proxy/mcast-proxy.state"},
@@ -291,6 +307,27 @@ func benchDaemon(b *testing.B, n int) (*Daemon, time.Time) {
 // with 1000 groups and 1000 flows: collect, encode, write and rename.
 func BenchmarkStateSave(b *testing.B) {
 	d, now := benchDaemon(b, 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		d.saveState(now, false)
+	}
+	b.ReportMetric(float64(len(d.state.buf)), "file-bytes")
+}
+
+// BenchmarkStateSaveSources is a write of a large state, as a host
+// flooding reports builds within the budgets: 300 groups of 64 sources.
+func BenchmarkStateSaveSources(b *testing.B) {
+	d, now := benchDaemon(b, 0)
+	p := d.planes[0]
+	for i := range 300 {
+		g := netip.AddrFrom4([4]byte{239, 2, byte(i >> 8), byte(i)})
+		var srcs []netip.Addr
+		for j := range 64 {
+			srcs = append(srcs, netip.AddrFrom4([4]byte{10, 200, byte(j >> 8), byte(j)}))
+		}
+		p.brain.Report(now, lanIfindex, ma(lanHost), 3, []membership.Record{{Type: membership.IsInclude, Group: g, Sources: srcs}})
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
