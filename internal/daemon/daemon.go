@@ -391,12 +391,12 @@ func (d *Daemon) handle(ev event) {
 		return
 	}
 	p.link(name).reports++
-	d.stateChanged() // refreshed timers, at least
 	if pkt.Ifindex == p.brain.UpstreamIfindex() {
 		p.drop(pkt.Ifindex, dropUpstream)
 		return
 	}
 	d.execute(p, p.brain.Report(ev.at, pkt.Ifindex, pkt.Src, msg.version, msg.records))
+	d.stateChanged() // refreshed timers, at least: after the kernel operations
 	p.reportLimits(ev.at, pkt.Ifindex)
 }
 
@@ -483,17 +483,17 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			}
 			d.check(err, "send query", "interface", p.links[a.Ifindex])
 		case proxy.Subscribe:
-			d.stateChanged()
 			d.subscribe(a)
+			d.stateChanged()
 			p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
 		case proxy.SetRoute:
-			d.stateChanged()
 			err := p.mr.SetRoute(mroute.Route{Source: a.Source, Group: a.Group, Input: a.Input, Outputs: a.Outputs})
+			d.stateChanged()
 			d.check(err, "set forwarding entry", "source", a.Source, "group", a.Group)
 			p.log.Debug("forwarding", "source", a.Source, "group", a.Group, "input", p.links[a.Input], "outputs", p.names(a.Outputs))
 		case proxy.DelRoute:
-			d.stateChanged()
 			err := p.mr.DelRoute(a.Source, a.Group)
+			d.stateChanged()
 			d.check(err, "delete forwarding entry", "source", a.Source, "group", a.Group)
 			p.log.Debug("forwarding stopped", "source", a.Source, "group", a.Group)
 		case proxy.ReadCounters:

@@ -20,6 +20,12 @@ import (
 // daemon killed this soon after a change loses only that change.
 const stateDelay = time.Second
 
+// stateShare bounds the loop's time spent on snapshots: the next write
+// comes no sooner than stateShare times the last one took. A write of a
+// few thousand groups with many sources each, on a slow router under a
+// report flood, then takes at most 1% of the loop.
+const stateShare = 100
+
 // bootStamp is a point on the clock a snapshot's age is measured with:
 // CLOCK_BOOTTIME, which NTP corrections and a router's missing real-time
 // clock do not move, in the boot it belongs to.
@@ -39,6 +45,8 @@ type stateFile struct {
 	boot func() (bootStamp, error)
 	// cut is set while the last write had to leave state out.
 	cut bool
+	// cost is how long the last write took.
+	cost time.Duration
 }
 
 // statePath is where the snapshot of the daemon listening on socket
@@ -54,7 +62,7 @@ func statePath(socket string) string {
 // stateChanged schedules a write of the snapshot, unless one is pending.
 func (d *Daemon) stateChanged() {
 	if d.state.path != "" && d.state.due.IsZero() {
-		d.state.due = time.Now().Add(stateDelay)
+		d.state.due = time.Now().Add(max(stateDelay, stateShare*d.state.cost))
 	}
 }
 
@@ -89,6 +97,8 @@ func (d *Daemon) saveState(now time.Time, clean bool) {
 	if d.state.path == "" {
 		return
 	}
+	start := time.Now()
+	defer func() { d.state.cost = time.Since(start) }()
 	boot, err := d.state.boot()
 	if err != nil {
 		d.check(err, "write state snapshot")

@@ -128,6 +128,19 @@ func TestStateRestoreDecisions(t *testing.T) {
 		want: []string{"upstream set 239.1.1.1 exclude []"},
 		log:  "groups=1 flows=0 dropped=1", logs: 1,
 	}, {
+		name:  "IPv6 beside IPv4",
+		conf:  "ipv6 yes\n" + wanConf,
+		links: []linkwatch.Link{link("wan", 2, true, wanPrefix, "2001:db8::1/64"), link("lan", 3, true, lanPrefix, "fe80::1/64")},
+		state: &savedState{bootID: testBoot, written: written, planes: []snapPlane{
+			{links: []snapLink{lanGroup(time.Minute)}},
+			{v6: true, links: []snapLink{{name: "lan", groups: []membership.Saved{
+				{Group: ma("ff1e::1"), Mode: membership.Include, Compat: 3, Sources: []membership.SavedSource{{Addr: ma("2001:db8::2"), Timer: time.Minute}}}}}},
+				flows: []snapFlow{{source: ma("2001:db8::2"), group: ma("ff1e::1"), input: "wan"}}},
+		}},
+		boot: bootClock{testBoot, written + time.Second},
+		want: []string{"upstream set 239.1.1.1 exclude []", "upstream set ff1e::1 include [2001:db8::2]", "ipv6 set-route 2001:db8::2,ff1e::1 in 2 out [3]"},
+		log:  "groups=2 flows=1 dropped=0", logs: 1,
+	}, {
 		name: "IPv6 state is left alone while IPv6 is off",
 		state: &savedState{bootID: testBoot, written: written,
 			planes: []snapPlane{{v6: true, links: []snapLink{{name: "lan", groups: []membership.Saved{
@@ -241,6 +254,22 @@ func TestStateSaveAndRestart(t *testing.T) {
 	}
 }
 
+// TestStateWriteShare: after a write that took long, the next one waits a
+// hundred times as long, so snapshots never take more than 1% of the loop.
+func TestStateWriteShare(t *testing.T) {
+	d := &Daemon{state: stateFile{path: "x", cost: 50 * time.Millisecond}}
+	before := time.Now()
+	d.stateChanged()
+	if wait := d.state.due.Sub(before); wait < 5*time.Second || wait > 6*time.Second {
+		t.Errorf("after a write of 50 ms the next is due in %v, want 5 s", wait)
+	}
+	d = &Daemon{state: stateFile{path: "x", cost: time.Millisecond}}
+	d.stateChanged()
+	if wait := d.state.due.Sub(before); wait < stateDelay || wait > stateDelay+time.Second {
+		t.Errorf("after a write of 1 ms the next is due in %v, want %v", wait, stateDelay)
+	}
+}
+
 func TestStatePath(t *testing.T) {
 	for _, c := range [][2]string{
 		{"/var/run/mcast-proxy/mcast-proxy.sock", "/var/run/mcast-proxy/mcast-proxy.state"},
@@ -278,6 +307,27 @@ func benchDaemon(b *testing.B, n int) (*Daemon, time.Time) {
 // with 1000 groups and 1000 flows: collect, encode, write and rename.
 func BenchmarkStateSave(b *testing.B) {
 	d, now := benchDaemon(b, 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		d.saveState(now, false)
+	}
+	b.ReportMetric(float64(len(d.state.buf)), "file-bytes")
+}
+
+// BenchmarkStateSaveSources is a write of a large state, as a host
+// flooding reports builds within the budgets: 300 groups of 64 sources.
+func BenchmarkStateSaveSources(b *testing.B) {
+	d, now := benchDaemon(b, 0)
+	p := d.planes[0]
+	for i := range 300 {
+		g := netip.AddrFrom4([4]byte{239, 2, byte(i >> 8), byte(i)})
+		var srcs []netip.Addr
+		for j := range 64 {
+			srcs = append(srcs, netip.AddrFrom4([4]byte{10, 200, byte(j >> 8), byte(j)}))
+		}
+		p.brain.Report(now, lanIfindex, ma(lanHost), 3, []membership.Record{{Type: membership.IsInclude, Group: g, Sources: srcs}})
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

@@ -112,12 +112,12 @@ func TestRestartKeepsStreams(t *testing.T) {
 		t.Errorf("the snapshot after SIGTERM is not marked clean: % x", b[:min(len(b), 8)])
 	}
 	restart = time.Now()
-	p, err = tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
+	p3, err := tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
 	tp.must(err)
-	tp.daemon = p
+	tp.daemon = p3
 	t.Cleanup(func() {
 		if t.Failed() || *keepLogs {
-			t.Logf("daemon stderr after the clean stop (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
+			t.Logf("daemon stderr after the clean stop (exit code %d):\n%s", p3.ExitCode(), indent(p3.Stderr()))
 		}
 	})
 	back = tp.waitFlowing(r1, s1, restart, 5, 15*time.Second)

@@ -34,6 +34,9 @@ func (r *Router) Save(now time.Time) []Saved {
 	out := make([]Saved, 0, len(r.groups))
 	for _, g := range r.groups {
 		s := Saved{Group: g.addr, Mode: g.mode, Compat: g.compat(r.cfg.Version)}
+		if len(g.sources) > 0 {
+			s.Sources = make([]SavedSource, 0, len(g.sources))
+		}
 		if g.mode == Exclude {
 			s.Timer = max(g.timer.Sub(now), 0)
 		}
