@@ -96,8 +96,13 @@ func decodeIGMP(info packetInfo, payload []byte) (message, int, bool) {
 			QQI:                m.QQI,
 		}}, 0, true
 	case *igmp.Report:
-		// RFC 3376 §7.3.2: v1 and v2 reports are IS_EX({}).
-		return message{kind: fmt.Sprintf("igmpv%d_report", m.Version), version: m.Version, records: []membership.Record{{Type: membership.IsExclude, Group: m.Group}}}, 0, true
+		// RFC 3376 §7.3.2: v1 and v2 reports are IS_EX({}). The kind is
+		// picked, not formatted: this is the report path.
+		kind := "igmpv2_report"
+		if m.Version == 1 {
+			kind = "igmpv1_report"
+		}
+		return message{kind: kind, version: m.Version, records: []membership.Record{{Type: membership.IsExclude, Group: m.Group}}}, 0, true
 	case *igmp.Leave:
 		// RFC 3376 §7.3.2: a v2 leave is TO_IN({}).
 		return message{kind: "igmpv2_leave", version: 2, records: []membership.Record{{Type: membership.ToInclude, Group: m.Group}}}, 0, true
