@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -263,4 +264,39 @@ func TestResolveInstances(t *testing.T) {
 	if c.Proxies[0].Interfaces[0].Name != "@iptv" {
 		t.Errorf("Resolve changed its input")
 	}
+}
+
+// TestReadmeInstancesExample: the README's example of two instances
+// parses into them (the e2e suite runs it).
+func TestReadmeInstancesExample(t *testing.T) {
+	conf := docBlock(t, "../../README.md", "# IPTV VLAN to br-tv, second uplink to br-lan")
+	c, err := Parse("README.md", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, in := range c.Instances() {
+		names = append(names, in.Name+":"+in.Upstream().Name)
+	}
+	if !slices.Equal(names, []string{"tv:eth0.7", "lan:wan2"}) {
+		t.Errorf("instances %q", names)
+	}
+}
+
+// docBlock returns the code block of a Markdown file that starts with
+// marker.
+func docBlock(t *testing.T, path, marker string) string {
+	t.Helper()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```")
+	for i := 1; i < len(blocks); i += 2 {
+		if b := strings.TrimPrefix(blocks[i], "\n"); strings.HasPrefix(b, marker) {
+			return b
+		}
+	}
+	t.Fatalf("%s has no code block starting with %q", path, marker)
+	return ""
 }
