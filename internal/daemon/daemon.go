@@ -360,6 +360,11 @@ func (d *Daemon) handle(ev event) {
 	}
 	name, ok := p.links[pkt.Ifindex]
 	if !ok {
+		if d.otherInstanceHas(p, pkt.Ifindex) {
+			// Every raw IGMP (and ICMPv6) socket sees every report:
+			// another instance's link is that instance's business.
+			return
+		}
 		p.drop(pkt.Ifindex, dropUnknownLink)
 		return
 	}

@@ -159,3 +159,19 @@ func (d *Daemon) allPlanes() []*plane {
 	}
 	return out
 }
+
+// otherInstanceHas reports whether another instance's plane of p's family
+// has the interface ifindex in service.
+func (d *Daemon) otherInstanceHas(p *plane, ifindex int) bool {
+	for _, in := range d.insts {
+		if in == p.in {
+			continue
+		}
+		if q := in.plane(p.fam); q != nil {
+			if _, ok := q.links[ifindex]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 )
@@ -329,5 +330,29 @@ func TestStatusInstances(t *testing.T) {
 	}
 	if got := r.d.summary(); got != "4 of 4 interfaces active, upstreams wan, wan2, 1 groups, 0 flows" {
 		t.Errorf("summary %q", got)
+	}
+}
+
+// TestInstancesIgnoreEachOthersReports: every raw socket sees every
+// report; one arriving on the other instance's downstream changes nothing
+// in this one and is not counted as a drop.
+func TestInstancesIgnoreEachOthersReports(t *testing.T) {
+	r := newRig(t, tvConf+netConf, []linkwatch.Link{wanUp, lanUp, wan2Up, lan2Up})
+	r.k.take()
+	tv := r.d.instance("tv").plane(ipv4)
+	payload, err := (&igmp.Report{Version: 2, Group: netip.MustParseAddr(g1)}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d.handle(event{plane: tv, pkt: mroute.Packet{Ifindex: 6, Src: netip.MustParseAddr("10.0.1.2"), Dst: netip.MustParseAddr(g1), TTL: 1, RouterAlert: true, Payload: payload}, at: r.now})
+	if ops := r.k.take(); len(ops) != 0 {
+		t.Errorf("a report from net's lan2 read on tv's socket caused %v", ops)
+	}
+	if n := tv.drops[dropUnknownLink]; n != 0 {
+		t.Errorf("counted as %d drops", n)
+	}
+	r.d.handle(event{plane: tv, pkt: mroute.Packet{Ifindex: 99, Src: netip.MustParseAddr("10.0.9.2"), Dst: netip.MustParseAddr(g1), TTL: 1, RouterAlert: true, Payload: payload}, at: r.now})
+	if n := tv.drops[dropUnknownLink]; n != 1 {
+		t.Errorf("a report from a link of no instance: %d drops, want 1", n)
 	}
 }
