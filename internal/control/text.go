@@ -44,7 +44,7 @@ func WriteText(w io.Writer, st *Status) error {
 				up = "none"
 			}
 			fmt.Fprintf(&b, "\n=== Proxy %s: multicast routing table %s, upstream %s, memory %d of %d KiB\n",
-				name, table, up, p.MemoryBytes>>10, p.MemoryLimit>>10)
+				name, table, up, (p.MemoryBytes+1023)>>10, p.MemoryLimit>>10)
 			writeInstance(&b, instanceStatus(st, p.Name), false)
 		}
 	}
