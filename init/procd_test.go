@@ -228,6 +228,17 @@ func TestInitDisabled(t *testing.T) {
 	has(t, out, "trigger config mcast-proxy")
 }
 
+// TestInitDisabledWithInstances: a further proxy section is a proxy
+// instance without 'enabled'; the first section's 'enabled 0' still stops
+// the service.
+func TestInitDisabledWithInstances(t *testing.T) {
+	sections := append([]section{{"main", "proxy", map[string]string{"enabled": "0"}}, {"tv", "proxy", map[string]string{"table": "120"}}}, defaultSections[1:]...)
+	out := runInit(t, "start", false, defaultZones, sections...)
+	if n := count(out, "instance"); n != 0 {
+		t.Errorf("enabled '0' on the first proxy section, then an instance section: %d instances declared:\n%s", n, strings.Join(out, "\n"))
+	}
+}
+
 func TestInitFirewallOff(t *testing.T) {
 	sections := append([]section{{"main", "proxy", map[string]string{"firewall": "0"}}}, defaultSections[1:]...)
 	out := runInit(t, "start", false, defaultZones, sections...)

@@ -33,7 +33,27 @@ let
 
   quoteAll = ns: builtins.concatStringsSep ", " (map (n: "\"${n}\"") ns);
 
+  # The rules of every proxy instance together: the top level and each of
+  # `proxies`, which inherits the top level's ipv4 and ipv6.
   rules = settings:
+    let
+      proxies = settings.proxies or { };
+      inherit' = p: p // builtins.listToAttrs (builtins.concatMap
+        (fam: let v = p.${fam} or null; in
+          if v == null && (settings.${fam} or null) != null then [ { name = fam; value = settings.${fam}; } ] else [ ])
+        [ "ipv4" "ipv6" ]);
+      all = [ settings ] ++ map (n: inherit' proxies.${n}) (builtins.attrNames proxies);
+      each = map instanceRules all;
+      join = key: builtins.concatStringsSep "" (map (r: r.${key}) each);
+    in
+    {
+      iptables = join "iptables";
+      nftablesInput = join "nftablesInput";
+      nftablesForward = join "nftablesForward";
+      nftablesReversePath = join "nftablesReversePath";
+    };
+
+  instanceRules = settings:
     let
       interfaces = settings.interfaces or { };
       used = builtins.filter (n: builtins.elem (interfaces.${n}.role or null) enabledRoles) (builtins.attrNames interfaces);

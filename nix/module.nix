@@ -90,6 +90,13 @@ let
 
   interfaceOptions = lib.mapAttrs optionOf table.interface;
   globalOptions = lib.mapAttrs optionOf table.global;
+  instanceOptions = globalOptions // {
+    interfaces = mkOption {
+      default = { };
+      description = "The interfaces that take part, by kernel name (`eth0.7`, `ppp0`, `br-lan`). Interfaces that do not exist yet are waited for.";
+      type = types.attrsOf (types.submodule { options = interfaceOptions; });
+    };
+  };
 
   configFile =
     if cfg.configFile != null then cfg.configFile
@@ -134,11 +141,25 @@ in
         is also the failover order of upstreams of equal `priority`.
       '';
       type = types.submodule {
-        options = globalOptions // {
-          interfaces = mkOption {
+        options = instanceOptions // {
+          proxies = mkOption {
             default = { };
-            description = "The interfaces that take part, by kernel name (`eth0.7`, `ppp0`, `br-lan`). Interfaces that do not exist yet are waited for.";
-            type = types.attrsOf (types.submodule { options = interfaceOptions; });
+            example = literalExpression ''
+              {
+                tv.interfaces = {
+                  "eth0.7" = { role = "upstream"; source = [ "10.0.0.0/8" ]; };
+                  br-tv.role = "downstream";
+                };
+              }
+            '';
+            description = ''
+              Further proxy instances, by name (letters, digits and `_`): each
+              has its own upstreams, downstreams and multicast routing table
+              (`table`, chosen by the daemon when null), and inherits `ipv4`,
+              `ipv6` and `max-memory-total` from the top level. An interface
+              belongs to one instance.
+            '';
+            type = types.attrsOf (types.submodule { options = instanceOptions; });
           };
         };
       };

@@ -6,6 +6,9 @@
 #     ipv6 = true;
 #     interfaces.wan = { role = "upstream"; source = [ "198.51.100.0/24" ]; };
 #     interfaces.lan = { role = "downstream"; fast-leave = true; };
+#     # Further proxy instances, each with its own upstream and table:
+#     proxies.tv.interfaces."eth0.7".role = "upstream";
+#     proxies.tv.interfaces.br-tv.role = "downstream";
 #   }
 #
 # Options left out or null are not written: the daemon's defaults apply.
@@ -90,25 +93,41 @@ let
         (name: statements "${where}.${name}" name options.${name} (attrs.${name} or null))
         ordered);
 
-  interface = name: attrs:
-    let where = ".interfaces.${name}"; in
+  interface = prefix: indent: name: attrs:
+    let where = "${prefix}.interfaces.${name}"; in
     if (attrs.role or null) == null then fail where "every interface needs a role: \"upstream\", \"downstream\" or \"disabled\""
-    else "interface ${word name} {\n"
-      + builtins.concatStringsSep "" (map (s: "    ${s}\n") (section where table.interface attrs))
-      + "}\n";
+    else "${indent}interface ${word name} {\n"
+      + builtins.concatStringsSep "" (map (s: "${indent}    ${s}\n") (section where table.interface attrs))
+      + "${indent}}\n";
+
+  # The settings and interfaces of one proxy instance: the top level, or
+  # one of `proxies`.
+  instance = prefix: indent: s:
+    let
+      globals = builtins.removeAttrs s [ "interfaces" "proxies" ];
+      interfaces = s.interfaces or { };
+      head = section prefix table.global globals;
+    in
+    if !builtins.isAttrs interfaces then fail "${prefix}.interfaces" "expected an attribute set of interfaces"
+    else
+      builtins.concatStringsSep "" (map (l: "${indent}${l}\n") head)
+      + builtins.concatStringsSep "" (map (n: "\n" + interface prefix indent n interfaces.${n}) (builtins.attrNames interfaces));
 
   render = settings:
     let
       s = if builtins.isAttrs settings then settings else fail "" "expected an attribute set";
-      globals = builtins.removeAttrs s [ "interfaces" ];
-      interfaces = s.interfaces or { };
-      head = section "" table.global globals;
+      proxies = s.proxies or { };
+      proxy = name: p:
+        let where = ".proxies.${name}"; in
+        if !builtins.isAttrs p then fail where "expected an attribute set"
+        else if builtins.hasAttr "proxies" p then fail where "proxy instances do not nest"
+        else "\nproxy ${word name} {\n" + instance where "    " p + "}\n";
     in
-    if !builtins.isAttrs interfaces then fail ".interfaces" "expected an attribute set of interfaces"
+    if !builtins.isAttrs proxies then fail ".proxies" "expected an attribute set of proxy instances"
     else
       "# Generated from services.mcastProxy.settings; see mcast-proxy.conf(5).\n"
-      + builtins.concatStringsSep "" (map (l: l + "\n") head)
-      + builtins.concatStringsSep "" (map (n: "\n" + interface n interfaces.${n}) (builtins.attrNames interfaces));
+      + instance "" "" s
+      + builtins.concatStringsSep "" (map (n: proxy n proxies.${n}) (builtins.attrNames proxies));
 in
 {
   inherit render;

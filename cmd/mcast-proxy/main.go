@@ -154,9 +154,11 @@ type networks struct {
 func (n *networks) resolve(c *config.Config) *config.Config {
 	r, errs := c.Resolve(n.l3)
 	now := map[string]string{}
-	for _, i := range r.Interfaces {
-		if i.Network != "" && !strings.HasPrefix(i.Name, "@") {
-			now[i.Network] = i.Name
+	for _, in := range r.Instances() {
+		for _, i := range in.Interfaces {
+			if i.Network != "" && !strings.HasPrefix(i.Name, "@") {
+				now[i.Network] = i.Name
+			}
 		}
 	}
 	waiting := map[string]bool{}

@@ -140,20 +140,66 @@ func (i Interface) withoutPos() Interface {
 	return i
 }
 
-// Config is a validated configuration.
+// Config is a validated configuration. The top level is the default proxy
+// instance: the settings and interfaces outside proxy blocks (native) or of
+// the first proxy section and the interface sections that name no other
+// (UCI). Each named instance is a Config of its own in Proxies.
 type Config struct {
 	File string
-	// IPv4 and IPv6 are the global settings; they are the defaults of the
-	// per-interface settings, which hold the effective values.
+	// Name is the proxy instance's name; "" for the default instance.
+	Name string
+	// Pos is where a named instance's block or section starts.
+	Pos Pos
+	// IPv4 and IPv6 are the instance's settings (a named instance inherits
+	// the global ones); they are the defaults of the per-interface
+	// settings, which hold the effective values.
 	IPv4, IPv6 bool
 	// Table is the kernel multicast routing table (MRT_TABLE, MRT6_TABLE)
-	// to use; 0 means the kernel's default table.
+	// to use. 0 means the kernel's default table for the default instance,
+	// and a table chosen by the daemon (AutoTableFirst and up) for a named
+	// one.
 	Table uint32
 	// MaxMemoryTotal is the byte budget shared by all downstreams, besides
-	// each one's MaxMemory. In bytes.
+	// each one's MaxMemory. In bytes. At the top level it bounds every
+	// instance together; a named instance's bounds its own downstreams
+	// (and defaults to the top level's).
 	MaxMemoryTotal int
 	// Interfaces are in file order, disabled ones included.
 	Interfaces []Interface
+	// Proxies are the named instances, in file order; empty in each of
+	// them.
+	Proxies []*Config
+}
+
+// The tables the daemon gives named proxy instances without a table of
+// their own: far from the kernel's reserved ones (0, 253 to 255) and from
+// the small numbers administrators pick by hand.
+const (
+	AutoTableFirst = 5000
+	AutoTableLast  = 5999
+)
+
+// Instances returns the proxy instances: the default one first, when it
+// has interfaces or no named instance exists, then the named ones in file
+// order. The default instance's Config has no Proxies.
+func (c *Config) Instances() []*Config {
+	var out []*Config
+	if len(c.Interfaces) > 0 || len(c.Proxies) == 0 {
+		def := *c
+		def.Proxies = nil
+		out = append(out, &def)
+	}
+	return append(out, c.Proxies...)
+}
+
+// Instance returns the named instance, or the default one for "".
+func (c *Config) Instance(name string) *Config {
+	for _, in := range c.Instances() {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
 }
 
 // Upstreams returns the upstream interfaces in failover order: by Priority,

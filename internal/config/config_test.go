@@ -966,6 +966,11 @@ func checkRoundTrip(t *testing.T, c *Config) {
 
 func withoutPos(c *Config) *Config {
 	out := *c
+	out.Pos = Pos{}
+	out.Proxies = nil
+	for _, pc := range c.Proxies {
+		out.Proxies = append(out.Proxies, withoutPos(pc))
+	}
 	out.Interfaces = append([]Interface(nil), c.Interfaces...)
 	for i := range out.Interfaces {
 		it := &out.Interfaces[i]

@@ -14,8 +14,21 @@ import (
 // comes out as one rule per family.
 func (c *Config) Format() []byte {
 	var b strings.Builder
-	line := func(indent bool, words ...string) {
-		if indent {
+	c.format(&b, "")
+	for _, pc := range c.Proxies {
+		b.WriteString("\nproxy " + quote(pc.Name) + " {\n")
+		pc.format(&b, "\t")
+		b.WriteString("}\n")
+	}
+	return []byte(b.String())
+}
+
+// format writes the settings and interfaces of one instance, each line
+// after indent.
+func (c *Config) format(b *strings.Builder, indent string) {
+	line := func(in bool, words ...string) {
+		b.WriteString(indent)
+		if in {
 			b.WriteByte('\t')
 		}
 		b.WriteString(strings.Join(words, " "))
@@ -51,7 +64,6 @@ func (c *Config) Format() []byte {
 		}
 		line(false, "}")
 	}
-	return []byte(b.String())
 }
 
 // quote writes s as a quoted string the lexer reads back unchanged.

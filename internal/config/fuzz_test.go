@@ -21,6 +21,9 @@ func FuzzParse(f *testing.F) {
 		"interface c { downstream; ipv6 yes; allow group any source 10.0.0.0/8; deny group ff3e::/16 source 2001:db8::/32; fast-leave yes }"))
 	f.Add([]byte("table 253; table 0\ninterface a { upstream; max-groups 0; fast-leave yes }\ninterface b { downstream; priority 1; " +
 		"allow group 10.0.0.0/8 source 239.0.0.0/8; deny group any; deny group 239.1.1.1; allow; deny group; allow group any src x }"))
+	f.Add([]byte(instancesConf))
+	f.Add([]byte("proxy a { table 9; interface x { upstream }; interface y { downstream } }\nproxy a {\n\tinterface y { upstream }\nproxy { }\ntable 9\n" +
+		"interface z { downstream; proxy b { } }\nproxy \"b c\" { ipv4 no; ipv6 no; max-memory-total 1 }"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(testFile, data)
 		if err != nil {

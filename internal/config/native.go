@@ -19,7 +19,7 @@ func Parse(file string, data []byte) (*Config, error) {
 
 // Keywords, for "did you mean" hints.
 var (
-	globalKeywords    = append(nativeKeywords(globalOptions), "interface")
+	globalKeywords    = append(nativeKeywords(globalOptions), "interface", "proxy")
 	interfaceKeywords = nativeKeywords(interfaceOptions)
 )
 
@@ -111,26 +111,84 @@ func (p *parser) parseFile() {
 		case tokLBrace, tokRBrace:
 			p.errorf(t.pos, "unexpected %s", t.describe())
 		default:
-			if t.text == "interface" {
-				p.parseInterface(t)
+			if t.text == "proxy" {
+				p.parseProxy(t)
 				continue
 			}
-			if o := findOption(globalOptions, t.text, false); o != nil {
-				p.parseOption(t, o.kind, o.global(p.raw), false)
-				continue
-			}
-			if slices.Contains(interfaceKeywords, t.text) {
-				p.errorf(t.pos, "%q belongs inside an interface block", t.text)
-			} else {
-				p.errorf(t.pos, "unknown option %q%s", t.text, suggest(t.text, globalKeywords))
-			}
-			p.skipStatement()
+			p.parseTopStatement(p.raw, t, false)
 		}
 	}
 }
 
-// parseInterface parses `interface NAME { ... }` after the keyword.
-func (p *parser) parseInterface(kw token) {
+// parseTopStatement parses a statement of the top level or of a proxy
+// block into r: a global option or an interface block.
+func (p *parser) parseTopStatement(r *rawConfig, t token, inBlock bool) {
+	if t.text == "interface" {
+		p.parseInterface(r, t)
+		return
+	}
+	if o := findOption(globalOptions, t.text, false); o != nil {
+		p.parseOption(t, o.kind, o.global(r), inBlock)
+		return
+	}
+	if slices.Contains(interfaceKeywords, t.text) {
+		p.errorf(t.pos, "%q belongs inside an interface block", t.text)
+	} else {
+		p.errorf(t.pos, "unknown option %q%s", t.text, suggest(t.text, globalKeywords))
+	}
+	p.skipStatement()
+}
+
+// parseProxy parses `proxy NAME { ... }` after the keyword: a named proxy
+// instance with its own settings and interfaces.
+func (p *parser) parseProxy(kw token) {
+	name := p.peek()
+	if !name.isValue() {
+		p.errorf(name.pos, "proxy needs a name, found %s", name.describe())
+		p.skipStatement()
+		return
+	}
+	p.next()
+	for p.peek().kind == tokNewline {
+		p.next()
+	}
+	open := p.peek()
+	if open.kind != tokLBrace {
+		p.errorf(open.pos, "expected \"{\" after proxy %q, found %s", name.text, open.describe())
+		p.skipStatement()
+		return
+	}
+	p.next()
+	r := &rawConfig{file: p.raw.file, end: open.pos, name: name.text, pos: kw.pos, namePos: name.pos}
+	p.raw.proxies = append(p.raw.proxies, r)
+	for {
+		t := p.next()
+		switch t.kind {
+		case tokEOF:
+			p.errorf(open.pos, "missing \"}\" to close proxy %q", name.text)
+			r.incomplete = true
+			return
+		case tokNewline, tokSemi:
+		case tokRBrace:
+			r.end = t.pos
+			p.endStatement(`"}"`, false)
+			return
+		case tokLBrace:
+			p.errorf(t.pos, "unexpected %s", t.describe())
+		default:
+			if t.text == "proxy" {
+				p.errorf(t.pos, "missing \"}\" to close proxy %q (opened at %s); proxy blocks do not nest", name.text, lineCol(open.pos))
+				r.incomplete = true
+				p.i--
+				return
+			}
+			p.parseTopStatement(r, t, true)
+		}
+	}
+}
+
+// parseInterface parses `interface NAME { ... }` after the keyword into r.
+func (p *parser) parseInterface(r *rawConfig, kw token) {
 	name := p.peek()
 	if !name.isValue() {
 		p.errorf(name.pos, "interface needs a name, found %s", name.describe())
@@ -149,7 +207,7 @@ func (p *parser) parseInterface(kw token) {
 	}
 	p.next()
 	ri := &rawInterface{name: name.text, namePos: name.pos, pos: kw.pos}
-	p.raw.ifaces = append(p.raw.ifaces, ri)
+	r.ifaces = append(r.ifaces, ri)
 	nerrs := len(p.errs)
 	defer func() {
 		if len(p.errs) > nerrs {
@@ -164,12 +222,12 @@ func (p *parser) parseInterface(kw token) {
 			return
 		case tokNewline, tokSemi:
 		case tokRBrace:
-			p.endStatement(`"}"`, false)
+			p.endStatement(`"}"`, r.name != "")
 			return
 		case tokLBrace:
 			p.errorf(t.pos, "unexpected %s", t.describe())
 		default:
-			if t.text == "interface" {
+			if t.text == "interface" || t.text == "proxy" {
 				// Most likely the "}" was forgotten; say so and go on with
 				// the next block instead of drowning it in errors.
 				p.errorf(t.pos, "missing \"}\" to close interface %q (opened at %s)", name.text, lineCol(open.pos))

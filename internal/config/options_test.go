@@ -35,7 +35,7 @@ func TestOptionTableCoversFields(t *testing.T) {
 			}
 		}
 	}
-	check(reflect.TypeOf(Config{}), globalOptions, "File", "Interfaces")
+	check(reflect.TypeOf(Config{}), globalOptions, "File", "Name", "Pos", "Interfaces", "Proxies")
 	// Name and Network are the block's name (native) or the section's
 	// device and network options (UCI).
 	check(reflect.TypeOf(Interface{}), interfaceOptions, "Name", "Network", "Pos")

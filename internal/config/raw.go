@@ -19,13 +19,24 @@ type setting[T any] struct {
 // checked before it; validate checks everything else and applies defaults,
 // because defaults depend on other values (robustness, query-interval).
 type rawConfig struct {
-	file       string
-	end        Pos // where "missing something" errors about the whole file point
+	file string
+	end  Pos // where "missing something" errors about the whole file point
+	// name is the proxy instance's name, "" for the default instance (the
+	// file's top level); pos is where its block or section starts, namePos
+	// where its name is.
+	name         string
+	pos, namePos Pos
+	// incomplete says a proxy block was not closed, so interfaces may be
+	// missing from it and its missing roles are not reported.
+	incomplete bool
 	ipv4, ipv6 setting[bool]
 	table      setting[uint64]
 	// maxMemoryTotal is in KiB.
 	maxMemoryTotal setting[int]
 	ifaces         []*rawInterface
+	// proxies are the named instances (proxy blocks, further UCI proxy
+	// sections), in file order; only the top level has them.
+	proxies []*rawConfig
 }
 
 type rawInterface struct {

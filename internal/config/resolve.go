@@ -27,31 +27,43 @@ func (e *NetworkError) Unwrap() error { return e.err }
 // interface's, the interface named by its device, or else the first in the
 // file, keeps it. The errors are *NetworkError.
 func (c *Config) Resolve(l3 func(network string) (string, error)) (*Config, []error) {
-	out := *c
-	out.Interfaces = slices.Clone(c.Interfaces)
+	all := append([]*Config{c}, c.Proxies...)
 	used := map[string]string{} // device -> the interface that has it
-	for _, i := range out.Interfaces {
-		if i.Network == "" {
-			used[i.Name] = i.Name
+	for _, in := range all {
+		for _, i := range in.Interfaces {
+			if i.Network == "" {
+				used[i.Name] = i.Name
+			}
 		}
 	}
 	var errs []error
-	for k := range out.Interfaces {
-		i := &out.Interfaces[k]
-		if i.Network == "" {
-			continue
+	resolved := make([]*Config, len(all))
+	for n, in := range all {
+		out := *in
+		out.Interfaces = slices.Clone(in.Interfaces)
+		for k := range out.Interfaces {
+			i := &out.Interfaces[k]
+			if i.Network == "" {
+				continue
+			}
+			dev, err := l3(i.Network)
+			switch {
+			case err != nil:
+				errs = append(errs, &NetworkError{Network: i.Network, msg: fmt.Sprintf("network %q: %v", i.Network, err), err: err})
+			case used[dev] != "":
+				errs = append(errs, &NetworkError{Network: i.Network,
+					msg: fmt.Sprintf("network %q has device %q, which interface %q already uses", i.Network, dev, used[dev])})
+			default:
+				used[dev] = i.Name
+				i.Name = dev
+			}
 		}
-		dev, err := l3(i.Network)
-		switch {
-		case err != nil:
-			errs = append(errs, &NetworkError{Network: i.Network, msg: fmt.Sprintf("network %q: %v", i.Network, err), err: err})
-		case used[dev] != "":
-			errs = append(errs, &NetworkError{Network: i.Network,
-				msg: fmt.Sprintf("network %q has device %q, which interface %q already uses", i.Network, dev, used[dev])})
-		default:
-			used[dev] = i.Name
-			i.Name = dev
-		}
+		resolved[n] = &out
 	}
-	return &out, errs
+	top := resolved[0]
+	top.Proxies = resolved[1:]
+	if len(c.Proxies) == 0 {
+		top.Proxies = nil
+	}
+	return top, errs
 }

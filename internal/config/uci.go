@@ -22,9 +22,13 @@ import (
 // A backslash at the end of a line continues the statement on the next.
 // "#" outside quotes starts a comment.
 //
-// The schema: one "config proxy" section with the global options, and one
+// The schema: a "config proxy" section with the global options, and one
 // "config interface" section per interface that names either a netifd
 // network (option network 'wan') or a device (option device 'eth0.7').
+// Further, named, proxy sections are proxy instances of their own (with
+// option table, ipv4, ipv6, max_memory_total); an interface section joins
+// one with option proxy 'NAME'. Interface sections without it belong to the
+// first proxy section, the default instance.
 // Option names are the native keywords with "_" for "-". Booleans are '1'
 // and '0' (and the other words OpenWrt's config_get_bool accepts); an empty
 // value ” leaves the option at its default.
@@ -220,8 +224,13 @@ type uciParser struct {
 	raw  *rawConfig
 	errs Errors
 
-	proxy     *uciWord       // the proxy section's config statement
+	proxy     *uciWord       // the first proxy section's config statement
+	proxyName string         // its name, which option proxy may name too
+	instance  *rawConfig     // the proxy section being read
+	proxies   map[string]Pos // named instances, where each starts
 	iface     *rawInterface  // the interface section being read
+	ifaceOf   setting[string]
+	pending   []pendingIface // interface sections read, to be placed at the end
 	ifaceName string         // its UCI name, or @interface[N] as uci shows anonymous ones
 	ifaces    int            // interface sections so far
 	named     map[string]Pos // named interface sections, where each starts
@@ -231,6 +240,13 @@ type uciParser struct {
 	netKey    string
 }
 
+// pendingIface is an interface section and the instance it names: its
+// proxy section may come later in the file.
+type pendingIface struct {
+	ri    *rawInterface
+	proxy setting[string]
+}
+
 func (p *uciParser) errorf(pos Pos, format string, args ...any) {
 	p.errs = append(p.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
@@ -238,7 +254,7 @@ func (p *uciParser) errorf(pos Pos, format string, args ...any) {
 // parseUCI turns the UCI syntax into the raw model, reporting syntax errors
 // and options that do not exist. Semantic checks are left to validate.
 func parseUCI(file string, data []byte) (*rawConfig, Errors) {
-	p := &uciParser{file: file, raw: &rawConfig{file: file, end: Pos{File: file, Line: 1, Col: 1}}, named: map[string]Pos{}}
+	p := &uciParser{file: file, raw: &rawConfig{file: file, end: Pos{File: file, Line: 1, Col: 1}}, named: map[string]Pos{}, proxies: map[string]Pos{}}
 	l := &uciLexer{file: file, data: data, line: 1, col: 1, errs: &p.errs}
 	for {
 		words, ok := l.statement()
@@ -249,7 +265,34 @@ func parseUCI(file string, data []byte) (*rawConfig, Errors) {
 		p.statement(words)
 	}
 	p.endSection()
+	p.placeInterfaces()
 	return p.raw, p.errs
+}
+
+// placeInterfaces puts every interface section into the instance its
+// option proxy names, the default one without it.
+func (p *uciParser) placeInterfaces() {
+	for _, pi := range p.pending {
+		name := pi.proxy.Val
+		if !pi.proxy.Set || name == p.proxyName {
+			p.raw.ifaces = append(p.raw.ifaces, pi.ri)
+			continue
+		}
+		i := slices.IndexFunc(p.raw.proxies, func(r *rawConfig) bool { return r.name == name })
+		if i < 0 {
+			known := []string{}
+			if p.proxyName != "" {
+				known = append(known, p.proxyName)
+			}
+			for _, r := range p.raw.proxies {
+				known = append(known, r.name)
+			}
+			p.errorf(pi.proxy.ValPos, "proxy %q: there is no proxy section of that name%s", name, suggest(name, known))
+			continue
+		}
+		r := p.raw.proxies[i]
+		r.ifaces = append(r.ifaces, pi.ri)
+	}
 }
 
 // want checks the number of arguments of a statement.
@@ -313,16 +356,32 @@ func (p *uciParser) markIncomplete() {
 func (p *uciParser) section(kw, typ, name uciWord) {
 	switch typ.text {
 	case uciProxy:
-		if p.proxy != nil {
-			p.errorf(kw.pos, "a second proxy section (the first is at %s); several proxy instances are not supported yet", lineCol(p.proxy.pos))
+		p.inProxy = true
+		if p.proxy == nil {
+			p.proxy, p.proxyName, p.instance = &kw, name.text, p.raw
+			return
+		}
+		// A further proxy section is an instance of its own, which
+		// interface sections name.
+		if name.text == "" {
+			p.errorf(kw.pos, "a further proxy section (the first is at %s) is a proxy instance and needs a name, which its interface sections give in option proxy", lineCol(p.proxy.pos))
 			p.skipping = true
 			return
 		}
-		p.proxy = &kw
-		p.inProxy = true
+		if first, dup := p.proxies[name.text]; dup || name.text == p.proxyName {
+			if !dup {
+				first = p.proxy.pos
+			}
+			p.errorf(kw.pos, "proxy section %q is declared twice (first at %s); uci merges the two, so give each its own name", name.text, lineCol(first))
+			p.skipping = true
+			return
+		}
+		p.proxies[name.text] = kw.pos
+		p.instance = &rawConfig{file: p.file, end: kw.pos, name: name.text, pos: kw.pos, namePos: name.pos}
+		p.raw.proxies = append(p.raw.proxies, p.instance)
 	case uciInterface:
 		p.iface = &rawInterface{pos: kw.pos, namePos: kw.pos}
-		p.ifaceName, p.netKey = name.text, ""
+		p.ifaceName, p.netKey, p.ifaceOf = name.text, "", setting[string]{}
 		if name.text == "" {
 			p.ifaceName = fmt.Sprintf("@%s[%d]", uciInterface, p.ifaces)
 		} else if first, dup := p.named[name.text]; dup {
@@ -351,9 +410,9 @@ func (p *uciParser) endSection() {
 			}
 			ri.incomplete = true
 		}
-		p.raw.ifaces = append(p.raw.ifaces, ri)
+		p.pending = append(p.pending, pendingIface{ri: ri, proxy: p.ifaceOf})
 	}
-	p.iface, p.inProxy, p.skipping = nil, false, false
+	p.iface, p.inProxy, p.skipping, p.instance = nil, false, false, nil
 }
 
 // option handles an option or list statement.
@@ -380,7 +439,15 @@ func (p *uciParser) option(list bool, name, value uciWord) {
 }
 
 func (p *uciParser) proxyOption(list bool, name, value uciWord) {
+	r := p.instance
+	if r.name != "" {
+		r.end = name.pos
+	}
 	if slices.Contains(uciProxyOnly, name.text) {
+		if r.name != "" {
+			p.errorf(name.pos, "%s belongs in the first proxy section, which holds the settings of the whole daemon", name.text)
+			return
+		}
 		if list {
 			p.errorf(name.pos, "%s is a single value; write option, not list", name.text)
 		} else if _, ok := uciBool(value.text); !ok && value.text != "" {
@@ -390,18 +457,30 @@ func (p *uciParser) proxyOption(list bool, name, value uciWord) {
 	}
 	o := findOption(globalOptions, name.text, true)
 	if o == nil {
-		if findOption(interfaceOptions, name.text, true) != nil || name.text == "network" || name.text == "device" {
+		if findOption(interfaceOptions, name.text, true) != nil || name.text == "network" || name.text == "device" || name.text == uciProxy {
 			p.errorf(name.pos, "%q belongs in an interface section", name.text)
 		} else {
 			p.errorf(name.pos, "unknown option %q%s", name.text, suggest(name.text, p.names(globalOptions, uciProxyOnly...)))
 		}
 		return
 	}
-	p.store(o, o.global(p.raw), list, name, value)
+	p.store(o, o.global(r), list, name, value)
 }
 
 func (p *uciParser) interfaceOption(list bool, name, value uciWord) {
 	ri := p.iface
+	if name.text == uciProxy {
+		switch {
+		case list:
+			p.errorf(name.pos, "%s is a single value; write option, not list", name.text)
+		case value.text == "":
+		case p.ifaceOf.Set:
+			p.errorf(name.pos, "duplicate option %q (first at %s)", name.text, lineCol(p.ifaceOf.Pos))
+		default:
+			p.ifaceOf = setting[string]{Val: value.text, Set: true, Key: name.text, Pos: name.pos, ValPos: value.pos}
+		}
+		return
+	}
 	if name.text == "network" || name.text == "device" {
 		if list {
 			p.errorf(name.pos, "%s is a single value; write option, not list", name.text)
@@ -425,7 +504,7 @@ func (p *uciParser) interfaceOption(list bool, name, value uciWord) {
 	o := findOption(interfaceOptions, name.text, true)
 	if o == nil {
 		if findOption(globalOptions, name.text, false) == nil && !slices.Contains(uciProxyOnly, name.text) {
-			p.errorf(name.pos, "unknown option %q%s", name.text, suggest(name.text, p.names(interfaceOptions, "network", "device")))
+			p.errorf(name.pos, "unknown option %q%s", name.text, suggest(name.text, p.names(interfaceOptions, "network", "device", uciProxy)))
 		} else {
 			p.errorf(name.pos, "%q belongs in the proxy section", name.text)
 		}

@@ -34,14 +34,32 @@ func formatUCI(c *Config) []byte {
 			b.WriteString("\t" + stmt + " " + o.uciName() + " " + q(w) + "\n")
 		}
 	}
-	b.WriteString("\nconfig proxy 'main'\n")
-	for _, o := range globalOptions {
-		if v, ok := o.value(c, nil); ok {
-			write(o, v)
+	for _, in := range append([]*Config{c}, c.Proxies...) {
+		name := in.Name
+		if name == "" {
+			name = "main"
+		}
+		b.WriteString("\nconfig proxy " + q(name) + "\n")
+		for _, o := range globalOptions {
+			if v, ok := o.value(in, nil); ok {
+				write(o, v)
+			}
 		}
 	}
+	for _, in := range append([]*Config{c}, c.Proxies...) {
+		formatUCIInterfaces(&b, in, write)
+	}
+	return []byte(b.String())
+}
+
+// formatUCIInterfaces writes the interface sections of one instance.
+func formatUCIInterfaces(b *strings.Builder, c *Config, write func(*option, any)) {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	for _, i := range c.Interfaces {
 		b.WriteString("\nconfig interface\n")
+		if c.Name != "" {
+			b.WriteString("\toption proxy " + q(c.Name) + "\n")
+		}
 		if i.Network != "" {
 			b.WriteString("\toption network " + q(i.Network) + "\n")
 		} else {
@@ -53,7 +71,6 @@ func formatUCI(c *Config) []byte {
 			}
 		}
 	}
-	return []byte(b.String())
 }
 
 // checkUCIRoundTrip checks that c survives formatUCI and ParseUCI.
@@ -182,7 +199,8 @@ func TestUCIInvalid(t *testing.T) {
 			`t.conf:9:1: unknown statement "section"; expected config, option or list`,
 		}},
 		{"two proxies", "config proxy 'a'\nconfig proxy 'b'\n" + ok, []string{
-			`t.conf:2:1: a second proxy section (the first is at 1:1); several proxy instances are not supported yet`,
+			`t.conf:2:1: no upstream interface in proxy "b"; at least one interface needs "upstream"`,
+			`t.conf:2:1: no downstream interface in proxy "b"; at least one interface needs "downstream"`,
 		}},
 		{"option first", "option ipv6 '1'\n" + ok, []string{
 			`t.conf:1:8: option before the first config section`,

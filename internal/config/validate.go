@@ -76,6 +76,8 @@ var (
 // validator collects errors while validate walks a raw model.
 type validator struct {
 	errs Errors
+	// ifaces are the interfaces declared so far, in every instance.
+	ifaces map[string]ifaceSeen
 }
 
 func (v *validator) errorf(pos Pos, format string, args ...any) {
@@ -97,41 +99,105 @@ func (r *rawConfig) build(syntax Errors) (*Config, error) {
 // validate checks a raw model and builds the Config with every default
 // applied. It reports every problem it finds, in no particular order.
 func (r *rawConfig) validate() (*Config, Errors) {
-	v := &validator{}
+	v := &validator{ifaces: map[string]ifaceSeen{}}
 	c := &Config{
 		File: r.file,
 		IPv4: valueOr(r.ipv4, true),
 		IPv6: valueOr(r.ipv6, false),
 	}
+	c.MaxMemoryTotal = v.instance(r, c, nil)
+	names := map[string]Pos{}
+	tables := map[uint32]*rawConfig{}
+	if c.Table != 0 {
+		tables[c.Table] = r
+	}
+	for _, rp := range r.proxies {
+		pc := &Config{
+			File: r.file, Name: rp.name, Pos: rp.pos,
+			IPv4: valueOr(rp.ipv4, c.IPv4),
+			IPv6: valueOr(rp.ipv6, c.IPv6),
+		}
+		if !isUCIName(rp.name) {
+			v.errorf(rp.namePos, "proxy name %q may hold only letters, digits and \"_\"", rp.name)
+		} else if first, dup := names[rp.name]; dup {
+			v.errorf(rp.pos, "duplicate proxy %q (first at %s)", rp.name, lineCol(first))
+		} else {
+			names[rp.name] = rp.pos
+		}
+		pc.MaxMemoryTotal = v.instance(rp, pc, c)
+		if pc.Table != 0 {
+			if first, dup := tables[pc.Table]; dup {
+				what := "the default instance"
+				if first.name != "" {
+					what = fmt.Sprintf("proxy %q", first.name)
+				}
+				v.errorf(rp.table.ValPos, "table %d is already the table of %s (at %s); each proxy instance needs its own table", pc.Table, what, lineCol(first.table.ValPos))
+			} else {
+				tables[pc.Table] = rp
+			}
+		}
+		c.Proxies = append(c.Proxies, pc)
+	}
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	return c, nil
+}
+
+// ifaceSeen is where an interface was first declared, and in which
+// instance.
+type ifaceSeen struct {
+	pos   Pos
+	proxy string
+}
+
+// instance validates the settings and interfaces of one proxy instance
+// into c and returns its memory budget. top is the default instance when r
+// is a named one, whose settings r inherits.
+func (v *validator) instance(r *rawConfig, c *Config, top *Config) (maxMemoryTotal int) {
 	if !c.IPv4 && !c.IPv6 {
 		pos := r.ipv4.Pos
 		if r.ipv6.Set && posLess(pos, r.ipv6.Pos) {
 			pos = r.ipv6.Pos
 		}
-		v.errorf(pos, "ipv4 and ipv6 are both disabled; nothing to proxy")
+		if top == nil || r.ipv4.Set || r.ipv6.Set {
+			v.errorf(pos, "ipv4 and ipv6 are both disabled; nothing to proxy")
+		}
 	}
 	if t := r.table; t.Set {
 		switch {
 		case t.Val < 1 || t.Val > math.MaxUint32:
 			v.errorf(t.ValPos, "table %d is out of range 1..%d", t.Val, uint64(math.MaxUint32))
+		case t.Val == kernelDefaultTable && top != nil:
+			v.errorf(t.ValPos, "table %d is the kernel's default multicast table, which a named proxy cannot use; leave table out to have one chosen", t.Val)
 		case t.Val == kernelDefaultTable:
 			v.errorf(t.ValPos, "table %d is the kernel's default multicast table; leave table out to use it", t.Val)
 		default:
 			c.Table = uint32(t.Val)
 		}
 	}
-	c.MaxMemoryTotal = v.intIn(r.maxMemoryTotal, "max-memory-total", minMaxMemory, maxMaxMemory, defaultMaxMemoryTotal, "") << 10
+	def := defaultMaxMemoryTotal
+	if top != nil {
+		def = top.MaxMemoryTotal >> 10
+	}
+	maxMemoryTotal = v.intIn(r.maxMemoryTotal, "max-memory-total", minMaxMemory, maxMaxMemory, def, "") << 10
 
-	first := map[string]*rawInterface{}
 	enabled, upstreams, downstreams := 0, 0, 0
 	roleMissing := false
 	for _, ri := range r.ifaces {
 		v.checkName(ri)
-		f, dup := first[ri.name]
-		if dup {
+		f, dup := v.ifaces[ri.name]
+		switch {
+		case dup && f.proxy == r.name:
 			v.errorf(ri.pos, "duplicate interface %q (first at %s)", ri.name, lineCol(f.pos))
-		} else {
-			first[ri.name] = ri
+		case dup:
+			in := "the default instance"
+			if f.proxy != "" {
+				in = fmt.Sprintf("proxy %q", f.proxy)
+			}
+			v.errorf(ri.pos, "interface %q is already in %s (at %s); an interface belongs to one proxy instance", ri.name, in, lineCol(f.pos))
+		default:
+			v.ifaces[ri.name] = ifaceSeen{pos: ri.pos, proxy: r.name}
 		}
 		if !ri.role.Set {
 			if ri.incomplete {
@@ -141,16 +207,16 @@ func (r *rawConfig) validate() (*Config, Errors) {
 			}
 		}
 		iface := v.checkInterface(ri, c)
-		if dup {
-			// Its contents are checked, but counting its role too would
-			// count it twice towards the 32 enabled interfaces.
-			continue
-		}
 		switch iface.Role {
 		case RoleUpstream:
 			upstreams++
 		case RoleDownstream:
 			downstreams++
+		}
+		if dup {
+			// Its contents are checked, but counting it too would count
+			// it twice towards the 32 enabled interfaces.
+			continue
 		}
 		if iface.Role != RoleDisabled {
 			enabled++
@@ -162,19 +228,22 @@ func (r *rawConfig) validate() (*Config, Errors) {
 		c.Interfaces = append(c.Interfaces, iface)
 	}
 	// A block that lost statements to syntax errors may have lost its role,
-	// so missing roles overall would only repeat that error.
-	if !roleMissing {
-		if upstreams == 0 {
-			v.errorf(r.end, "no upstream interface; at least one interface needs \"upstream\"")
-		}
-		if downstreams == 0 {
-			v.errorf(r.end, "no downstream interface; at least one interface needs \"downstream\"")
-		}
+	// so missing roles overall would only repeat that error. The default
+	// instance may be empty when named ones exist.
+	if roleMissing || r.incomplete || (top == nil && len(r.ifaces) == 0 && len(r.proxies) > 0) {
+		return maxMemoryTotal
 	}
-	if len(v.errs) > 0 {
-		return nil, v.errs
+	of := ""
+	if top != nil {
+		of = fmt.Sprintf(" in proxy %q", r.name)
 	}
-	return c, nil
+	if upstreams == 0 {
+		v.errorf(r.end, "no upstream interface%s; at least one interface needs \"upstream\"", of)
+	}
+	if downstreams == 0 {
+		v.errorf(r.end, "no downstream interface%s; at least one interface needs \"downstream\"", of)
+	}
+	return maxMemoryTotal
 }
 
 // checkName applies the kernel's rules for interface names (dev_valid_name),

@@ -235,6 +235,7 @@ func (d *decoder) status(v jsonlite.Value, where string, s *Status) {
 		field{"upstream", nil, func(v jsonlite.Value, path string) {
 			s.Upstream = decodeList(d, v, path, "[]control.Subscription", func(v jsonlite.Value, x *Subscription) {
 				d.object(v, path, "control.Subscription",
+					field{"proxy", &x.Proxy, nil},
 					field{"family", &x.Family, nil},
 					field{"interface", &x.Interface, nil},
 					field{"group", &x.Group, nil},
@@ -245,6 +246,7 @@ func (d *decoder) status(v jsonlite.Value, where string, s *Status) {
 		field{"routes", nil, func(v jsonlite.Value, path string) {
 			s.Routes = decodeList(d, v, path, "[]control.Route", func(v jsonlite.Value, r *Route) {
 				d.object(v, path, "control.Route",
+					field{"proxy", &r.Proxy, nil},
 					field{"family", &r.Family, nil},
 					field{"source", &r.Source, nil},
 					field{"group", &r.Group, nil},
@@ -260,6 +262,7 @@ func (d *decoder) status(v jsonlite.Value, where string, s *Status) {
 		field{"counters", nil, func(v jsonlite.Value, path string) {
 			s.Counters = decodeList(d, v, path, "[]control.FamilyCounters", func(v jsonlite.Value, f *FamilyCounters) {
 				d.object(v, path, "control.FamilyCounters",
+					field{"proxy", &f.Proxy, nil},
 					field{"family", &f.Family, nil},
 					field{"received", &f.Received, nil},
 					field{"queries_sent", &f.QueriesSent, nil},
@@ -269,11 +272,22 @@ func (d *decoder) status(v jsonlite.Value, where string, s *Status) {
 					field{"routes_changed", &f.RoutesChanged, nil},
 					field{"routes_removed", &f.RoutesRemoved, nil})
 			})
+		}},
+		field{"proxies", nil, func(v jsonlite.Value, path string) {
+			s.Proxies = decodeList(d, v, path, "[]control.Proxy", func(v jsonlite.Value, p *Proxy) {
+				d.object(v, path, "control.Proxy",
+					field{"name", &p.Name, nil},
+					field{"table", &p.Table, nil},
+					field{"upstream", &p.Upstream, nil},
+					field{"memory_bytes", &p.MemoryBytes, nil},
+					field{"memory_limit", &p.MemoryLimit, nil})
+			})
 		}})
 }
 
 func (d *decoder) iface(v jsonlite.Value, where string, i *Interface) {
 	d.object(v, where, "control.Interface",
+		field{"proxy", &i.Proxy, nil},
 		field{"name", &i.Name, nil},
 		field{"family", &i.Family, nil},
 		field{"role", &i.Role, nil},

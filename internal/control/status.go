@@ -16,6 +16,22 @@ type Status struct {
 	Upstream      []Subscription   `json:"upstream"`
 	Routes        []Route          `json:"routes"`
 	Counters      []FamilyCounters `json:"counters"`
+	// Proxies are the proxy instances, the default one (named "") first
+	// when it has interfaces. The entries of the lists above name their
+	// instance in Proxy, empty for the default one.
+	Proxies []Proxy `json:"proxies,omitempty"`
+}
+
+// Proxy is one proxy instance: its own upstream, downstreams and multicast
+// routing table.
+type Proxy struct {
+	Name     string `json:"name"`  // "" for the default instance
+	Table    uint32 `json:"table"` // its multicast routing table, 0 = the kernel's default
+	Upstream string `json:"upstream"`
+	// MemoryBytes is the state its downstreams hold, charged against
+	// MemoryLimit (its max-memory-total) and the daemon's total.
+	MemoryBytes uint64 `json:"memory_bytes"`
+	MemoryLimit uint64 `json:"memory_limit"`
 }
 
 // Family names used in Status.
@@ -48,6 +64,7 @@ const (
 
 // Interface is one configured interface, one entry per family.
 type Interface struct {
+	Proxy     string   `json:"proxy,omitempty"` // the instance, "" for the default one
 	Name      string   `json:"name"`
 	Family    string   `json:"family"` // FamilyIPv4 or FamilyIPv6
 	Role      string   `json:"role"`   // RoleUpstream or RoleDownstream
@@ -109,6 +126,7 @@ type Host struct {
 // Subscription is one group the proxy is a member of on its upstream
 // (RFC 4605 section 4.1).
 type Subscription struct {
+	Proxy     string   `json:"proxy,omitempty"`
 	Family    string   `json:"family"`
 	Interface string   `json:"interface"`
 	Group     string   `json:"group"`
@@ -119,6 +137,7 @@ type Subscription struct {
 // Route is one installed forwarding entry, (S,G) and its interfaces, with the
 // kernel's counters.
 type Route struct {
+	Proxy            string   `json:"proxy,omitempty"`
 	Family           string   `json:"family"`
 	Source           string   `json:"source"`
 	Group            string   `json:"group"`
@@ -131,8 +150,9 @@ type Route struct {
 	BitsPerSecond    float64  `json:"bits_per_second"`
 }
 
-// FamilyCounters are the daemon-wide counters of one family.
+// FamilyCounters are the counters of one family of one proxy instance.
 type FamilyCounters struct {
+	Proxy  string `json:"proxy,omitempty"`
 	Family string `json:"family"`
 	// Received counts accepted messages by kind, e.g. "igmpv2_report",
 	// "igmpv3_report", "igmpv2_leave", "igmp_query_v3", "mldv1_report".

@@ -19,8 +19,71 @@ import (
 // of each downstream, the upstream subscriptions, the forwarding entries and
 // the non-zero counters. Lists are sorted, so equal states print the same.
 // Columns hold one address per line to stay readable on 80 columns.
+//
+// With named proxy instances, each instance is written as its own part
+// under a "Proxy NAME" heading.
 func WriteText(w io.Writer, st *Status) error {
 	var b bytes.Buffer
+	named := slices.ContainsFunc(st.Proxies, func(p Proxy) bool { return p.Name != "" })
+	if !named {
+		writeInstance(&b, st, true)
+	} else {
+		fmt.Fprintf(&b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
+		fmt.Fprintf(&b, "config %s, %d proxy instances\n", st.Config, len(st.Proxies))
+		for _, p := range st.Proxies {
+			name := p.Name
+			if name == "" {
+				name = "(default)"
+			}
+			table := "default"
+			if p.Table != 0 {
+				table = strconv.FormatUint(uint64(p.Table), 10)
+			}
+			up := p.Upstream
+			if up == "" {
+				up = "none"
+			}
+			fmt.Fprintf(&b, "\n=== Proxy %s: multicast routing table %s, upstream %s, memory %d of %d KiB\n",
+				name, table, up, (p.MemoryBytes+1023)>>10, p.MemoryLimit>>10)
+			writeInstance(&b, instanceStatus(st, p.Name), false)
+		}
+	}
+	if _, err := w.Write(escapeControls(b.Bytes())); err != nil {
+		return fmt.Errorf("control: write status: %w", err)
+	}
+	return nil
+}
+
+// instanceStatus is the part of st that belongs to one proxy instance.
+func instanceStatus(st *Status, name string) *Status {
+	out := *st
+	out.Interfaces, out.Upstream, out.Routes, out.Counters = nil, nil, nil, nil
+	for _, x := range st.Interfaces {
+		if x.Proxy == name {
+			out.Interfaces = append(out.Interfaces, x)
+		}
+	}
+	for _, x := range st.Upstream {
+		if x.Proxy == name {
+			out.Upstream = append(out.Upstream, x)
+		}
+	}
+	for _, x := range st.Routes {
+		if x.Proxy == name {
+			out.Routes = append(out.Routes, x)
+		}
+	}
+	for _, x := range st.Counters {
+		if x.Proxy == name {
+			out.Counters = append(out.Counters, x)
+		}
+	}
+	return &out
+}
+
+// writeInstance writes the interfaces, groups, subscriptions, forwarding
+// entries and counters of st, after the daemon's header if head is set.
+func writeInstance(b *bytes.Buffer, st *Status, head bool) {
 	ifaces := slices.Clone(st.Interfaces)
 	sort.SliceStable(ifaces, func(i, j int) bool {
 		a, b := &ifaces[i], &ifaces[j]
@@ -31,23 +94,20 @@ func WriteText(w io.Writer, st *Status) error {
 	if st.Table != 0 {
 		table = strconv.FormatUint(uint64(st.Table), 10)
 	}
-	fmt.Fprintf(&b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
-	fmt.Fprintf(&b, "config %s, multicast routing table %s\n", st.Config, table)
+	if head {
+		fmt.Fprintf(b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
+		fmt.Fprintf(b, "config %s, multicast routing table %s\n", st.Config, table)
+	}
 
-	writeInterfaces(&b, ifaces)
+	writeInterfaces(b, ifaces)
 	for _, ifc := range ifaces {
 		if ifc.Role == RoleDownstream {
-			writeGroups(&b, ifc)
+			writeGroups(b, ifc)
 		}
 	}
-	writeUpstream(&b, st.Upstream)
-	writeRoutes(&b, st.Routes)
-	writeCounters(&b, st.Counters, ifaces)
-
-	if _, err := w.Write(escapeControls(b.Bytes())); err != nil {
-		return fmt.Errorf("control: write status: %w", err)
-	}
-	return nil
+	writeUpstream(b, st.Upstream)
+	writeRoutes(b, st.Routes)
+	writeCounters(b, st.Counters, ifaces)
 }
 
 // escapeControls writes control characters (but newlines) and invalid

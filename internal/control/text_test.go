@@ -271,3 +271,49 @@ func TestWriteTextEscapesControlCharacters(t *testing.T) {
 		t.Errorf("control characters not escaped:\n%q", out)
 	}
 }
+
+// TestWriteTextInstances: with named proxy instances, each is written as
+// its own part with only its interfaces, subscriptions and entries; with
+// only the default instance the output is what it always was.
+func TestWriteTextInstances(t *testing.T) {
+	var plain bytes.Buffer
+	st := sampleStatus()
+	if err := WriteText(&plain, st); err != nil {
+		t.Fatal(err)
+	}
+	st.Proxies = []Proxy{{Name: "", Upstream: "eth0"}}
+	var same bytes.Buffer
+	if err := WriteText(&same, st); err != nil {
+		t.Fatal(err)
+	}
+	if same.String() != plain.String() {
+		t.Errorf("the default instance alone changes the output:\n%s\nwant\n%s", same.String(), plain.String())
+	}
+
+	st = &Status{Version: "1", Config: "c", Started: time.Unix(0, 0).UTC(),
+		Proxies: []Proxy{{Name: "tv", Table: 5000, Upstream: "eth0.7", MemoryBytes: 2048, MemoryLimit: 4 << 20}, {Name: "lan", Table: 120}},
+		Interfaces: []Interface{
+			{Proxy: "tv", Name: "eth0.7", Family: "ipv4", Role: "upstream", State: "active", VIF: 0},
+			{Proxy: "tv", Name: "br-tv", Family: "ipv4", Role: "downstream", State: "active", VIF: 1},
+			{Proxy: "lan", Name: "wan2", Family: "ipv4", Role: "upstream", State: "waiting", VIF: -1},
+		},
+		Upstream: []Subscription{{Proxy: "tv", Family: "ipv4", Interface: "eth0.7", Group: "239.1.1.1", Mode: "exclude"}},
+	}
+	var b bytes.Buffer
+	if err := WriteText(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	tvAt := strings.Index(out, "=== Proxy tv: multicast routing table 5000, upstream eth0.7, memory 2 of 4096 KiB")
+	lanAt := strings.Index(out, "=== Proxy lan: multicast routing table 120, upstream none")
+	if tvAt < 0 || lanAt < tvAt {
+		t.Fatalf("no part per instance, in order:\n%s", out)
+	}
+	tvPart, lanPart := out[tvAt:lanAt], out[lanAt:]
+	if !strings.Contains(tvPart, "br-tv") || !strings.Contains(tvPart, "239.1.1.1") || strings.Contains(tvPart, "wan2") {
+		t.Errorf("tv's part:\n%s", tvPart)
+	}
+	if !strings.Contains(lanPart, "wan2") || strings.Contains(lanPart, "br-tv") || strings.Contains(lanPart, "239.1.1.1") {
+		t.Errorf("lan's part:\n%s", lanPart)
+	}
+}

@@ -94,7 +94,7 @@ type Options struct {
 	WatchdogInterval time.Duration
 }
 
-// Daemon is one running proxy.
+// Daemon is one running proxy daemon: one or more proxy instances.
 type Daemon struct {
 	log     *slog.Logger
 	opts    Options
@@ -104,7 +104,8 @@ type Daemon struct {
 	links   linkwatch.Snapshot // the kernel's links, as last seen
 	watcher *linkwatch.Watcher
 
-	planes []*plane
+	// insts are the proxy instances in service, in configuration order.
+	insts  []*instance
 	events chan event
 	ctl    *control.Server
 	calls  chan control.Call
@@ -114,21 +115,20 @@ type Daemon struct {
 	// fakes, so reconciliation is tested without root.
 	openRouter func(fam *family, table uint32) (mrouter, error)
 	newJoiner  func(ifindex int) (joiner, error)
-
-	// The upstream subscription of both families; nil while no upstream
-	// interface is in service.
-	sub     joiner
-	upName  string    // the active upstream interface, "" if none
-	upSince time.Time // when it went into service
-	rules   []mroute.Rule
+	// addRule and delRule install and remove multicast routing rules;
+	// nil means mroute.AddRule and mroute.DelRule.
+	addRule, delRule func(mroute.Rule) error
+	// findRules lists the rules carrying our marker; nil means
+	// mroute.Rules for both families.
+	findRules func() ([]mroute.Rule, error)
 
 	errLog errorLog
 	clock  brainClock // the time the brains see
-	// budget is the state budget all downstreams of both families share
-	// (max-memory-total).
-	budget  *membership.Budget
-	warned  map[string]bool
-	checkAt time.Time // next operational check (upstream queries heard)
+	// budget is the state budget all downstreams of every instance and
+	// both families share (the top level's max-memory-total); each
+	// instance's own budget is part of it.
+	budget *membership.Budget
+	warned map[string]bool
 
 	superviseAt time.Time // next watchdog and status update; zero without a supervisor
 	lastStatus  string    // the status line last sent to the supervisor
@@ -180,61 +180,49 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 	return d.serve(ctx)
 }
 
-// start opens the routing sockets and brings the kernel in line with the
-// configuration and the links as last seen.
+// start opens the routing sockets of every instance and brings the kernel
+// in line with the configuration and the links as last seen. If one
+// instance cannot start, none does.
 func (d *Daemon) start(now time.Time) error {
-	planes, err := d.openPlanes(d.cfg)
+	cfgs, err := instanceConfigs(d.cfg, nil)
 	if err != nil {
 		return err
 	}
-	d.planes = planes
-	d.syncRules()
+	d.sweepRules(cfgs)
+	for _, c := range cfgs {
+		in, err := d.openInstance(c)
+		if err != nil {
+			d.stopAll()
+			return err
+		}
+		d.insts = append(d.insts, in)
+	}
+	for _, in := range d.insts {
+		d.syncRules(in)
+	}
 	d.reconcile(now)
 	d.restoreState(now)
 	return nil
 }
 
-// openPlanes opens a routing socket on cfg's table for every family cfg
-// puts in service. On error it closes what it opened and returns none.
-func (d *Daemon) openPlanes(cfg *config.Config) ([]*plane, error) {
-	var planes []*plane
-	for _, fam := range families {
-		if !fam.enabled(cfg) {
-			continue
-		}
-		p, err := d.openPlane(fam, cfg.Table)
-		if err != nil {
-			closePlanes(planes)
-			return nil, err
-		}
-		planes = append(planes, p)
-	}
-	if len(planes) == 0 {
-		return nil, errors.New("no address family has both an upstream and a downstream interface")
-	}
-	return planes, nil
-}
-
-func (d *Daemon) openPlane(fam *family, table uint32) (*plane, error) {
-	mr, err := d.openRouter(fam, table)
+func (d *Daemon) openPlane(in *instance, fam *family) (*plane, error) {
+	mr, err := d.openRouter(fam, in.cfg.Table)
 	if err != nil {
 		if errors.Is(err, mroute.ErrInUse) {
 			return nil, fmt.Errorf("%s: %s: %w", fam.name, tableInUse, err)
 		}
 		return nil, fmt.Errorf("%s multicast routing socket: %w", fam.name, err)
 	}
-	p := newPlane(fam, mr, d.log.With("family", fam.name))
-	p.brain.ShareBudget(d.budget)
+	log := d.log.With("family", fam.name)
+	if in.cfg.Name != "" {
+		log = log.With("proxy", in.cfg.Name)
+	}
+	p := newPlane(fam, mr, log)
+	p.in = in
+	p.brain.ShareBudget(in.budget)
 	p.brain.Start(time.Now())
 	go p.read(d.events)
 	return p, nil
-}
-
-// closePlanes closes the daemon's routing sockets, which removes their
-// forwarding entries and VIFs.
-func (d *Daemon) closePlanes() {
-	closePlanes(d.planes)
-	d.planes = nil
 }
 
 // closePlanes closes the routing sockets of planes and waits for their
@@ -245,6 +233,7 @@ func closePlanes(planes []*plane) {
 			p.log.Warn("closing multicast routing socket", "err", err)
 		}
 		<-p.readerDone
+		p.closed = true
 		p.logStats()
 		p.brain.ShareBudget(nil) // give back what its links held
 	}
@@ -280,12 +269,14 @@ func (d *Daemon) serve(ctx context.Context) error {
 			call.Reply <- d.answer(call.Req)
 		case fired := <-timer.C:
 			now := d.clock.at(fired)
-			for _, p := range d.planes {
+			for _, p := range d.allPlanes() {
 				p.noteLoss(now)
 				d.execute(p, p.brain.Advance(now))
 			}
-			if !d.checkAt.IsZero() && !now.Before(d.checkAt) {
-				d.operationalChecks(now)
+			for _, in := range d.insts {
+				if !in.checkAt.IsZero() && !now.Before(in.checkAt) {
+					d.operationalChecks(in, now)
+				}
 			}
 			if !d.superviseAt.IsZero() && !now.Before(d.superviseAt) {
 				d.supervise(now)
@@ -320,14 +311,16 @@ func (d *Daemon) answer(req control.Request) control.Response {
 // resetTimer points the loop's single timer at the earliest deadline of any
 // brain or check: no per-group timers, no polling.
 func (d *Daemon) resetTimer(t *time.Timer) {
-	next := d.checkAt
-	if !d.superviseAt.IsZero() && (next.IsZero() || d.superviseAt.Before(next)) {
-		next = d.superviseAt
+	next := d.superviseAt
+	for _, in := range d.insts {
+		if !in.checkAt.IsZero() && (next.IsZero() || in.checkAt.Before(next)) {
+			next = in.checkAt
+		}
 	}
 	if !d.state.due.IsZero() && (next.IsZero() || d.state.due.Before(next)) {
 		next = d.state.due
 	}
-	for _, p := range d.planes {
+	for _, p := range d.allPlanes() {
 		if dl := p.brain.NextDeadline(); !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
 			next = dl
 		}
@@ -349,7 +342,7 @@ func (d *Daemon) handle(ev event) {
 	p, pkt := ev.plane, ev.pkt
 	ev.at = d.clock.at(ev.at)
 	p.noteLoss(ev.at)
-	if !slices.Contains(d.planes, p) {
+	if p.closed {
 		return // a plane closed by a reload
 	}
 	if u := pkt.Upcall; u != nil {
@@ -367,6 +360,11 @@ func (d *Daemon) handle(ev event) {
 	}
 	name, ok := p.links[pkt.Ifindex]
 	if !ok {
+		if d.otherInstanceHas(p, pkt.Ifindex) {
+			// Every raw IGMP (and ICMPv6) socket sees every report:
+			// another instance's link is that instance's business.
+			return
+		}
 		p.drop(pkt.Ifindex, dropUnknownLink)
 		return
 	}
@@ -483,7 +481,7 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			}
 			d.check(err, "send query", "interface", p.links[a.Ifindex])
 		case proxy.Subscribe:
-			d.subscribe(a)
+			d.subscribe(p.in, a)
 			d.stateChanged()
 			p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
 		case proxy.SetRoute:
@@ -513,13 +511,13 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 
 // subscribe applies one group's upstream subscription. Without an upstream
 // in service it is only remembered by the brain and replayed when one comes.
-func (d *Daemon) subscribe(a proxy.Subscribe) {
-	if d.sub == nil {
+func (d *Daemon) subscribe(in *instance, a proxy.Subscribe) {
+	if in.sub == nil {
 		return
 	}
-	err := d.sub.Set(a.Group, upstream.Filter{Mode: a.Sub.Mode, Sources: a.Sub.Sources})
+	err := in.sub.Set(a.Group, upstream.Filter{Mode: a.Sub.Mode, Sources: a.Sub.Sources})
 	d.check(err, "upstream subscription", "group", a.Group)
-	if n := d.sub.Truncated(a.Group); n > 0 {
+	if n := in.sub.Truncated(a.Group); n > 0 {
 		// The kernel's per-socket source filter limit (igmp_max_msf,
 		// mld_max_msf) cut the EXCLUDE list: more is forwarded than asked
 		// for, never less.

@@ -31,64 +31,81 @@ func (d *Daemon) linksChanged(ch linkwatch.Change) {
 	d.reconcile(time.Now())
 }
 
-// reconcile chooses the upstream and brings every plane and the upstream
-// subscription in line with the configuration and the kernel's links.
+// reconcile brings every instance in line with the configuration and the
+// kernel's links.
 func (d *Daemon) reconcile(now time.Time) {
-	name := d.chooseUpstream()
+	for _, in := range d.insts {
+		d.reconcileInstance(in, now)
+	}
+}
+
+// reconcileInstance chooses the instance's upstream and brings its planes
+// and upstream subscription in line with its configuration and the
+// kernel's links.
+func (d *Daemon) reconcileInstance(in *instance, now time.Time) {
+	log := d.log
+	if in.cfg.Name != "" {
+		log = log.With("proxy", in.cfg.Name)
+	}
+	name := d.chooseUpstream(in)
 	if name == "" {
 		var names []string
-		for _, u := range d.cfg.Upstreams() {
+		for _, u := range in.cfg.Upstreams() {
 			names = append(names, u.Name)
 		}
-		d.warnOnce("no upstream", "no upstream interface exists yet; waiting for it", "candidates", names)
-	} else {
-		delete(d.warned, "no upstream")
-	}
-	if name != d.upName {
-		switch {
-		case d.upName == "":
-			d.log.Info("upstream selected", "interface", name)
-		case name == "":
-			d.log.Warn("no upstream interface available", "was", d.upName)
-		default:
-			d.log.Warn("upstream switched", "from", d.upName, "to", name)
+		if !d.warned[in.warnKey("no upstream")] {
+			d.warned[in.warnKey("no upstream")] = true
+			log.Warn("no upstream interface exists yet; waiting for it", "candidates", names)
 		}
-		d.upName, d.upSince = name, now
-		d.checkAt = now.Add(upstreamQuerySilence)
-		delete(d.warned, "upstream silent")
-		d.checkReversePath()
+	} else {
+		delete(d.warned, in.warnKey("no upstream"))
+	}
+	if name != in.upName {
+		switch {
+		case in.upName == "":
+			log.Info("upstream selected", "interface", name)
+		case name == "":
+			log.Warn("no upstream interface available", "was", in.upName)
+		default:
+			log.Warn("upstream switched", "from", in.upName, "to", name)
+		}
+		in.upName, in.upSince = name, now
+		in.checkAt = now.Add(upstreamQuerySilence)
+		delete(d.warned, in.warnKey("upstream silent"))
+		d.checkReversePath(in)
 	}
 	// The host stack subscription moves before the forwarding entries, so
 	// the new upstream starts sending as early as possible.
-	d.reconcileJoiner()
-	for _, p := range d.planes {
+	d.reconcileJoiner(in)
+	for _, p := range in.planes {
 		d.reconcilePlane(p, now)
 	}
 }
 
-// upstreamConfig is the configuration of the active upstream, nil if none.
-func (d *Daemon) upstreamConfig() *config.Interface {
-	for _, u := range d.cfg.Upstreams() {
-		if u.Name == d.upName {
+// upstreamConfig is the configuration of the instance's active upstream,
+// nil if none.
+func upstreamConfig(in *instance) *config.Interface {
+	for _, u := range in.cfg.Upstreams() {
+		if u.Name == in.upName {
 			return u
 		}
 	}
 	return nil
 }
 
-// chooseUpstream picks the active upstream (RFC 4605 has exactly one): the
-// best by priority that is up and has an address or accepted sources; if
-// none is usable, the current one while it exists (it may come back up);
-// else the best that exists at all.
-func (d *Daemon) chooseUpstream() string {
-	ups := d.cfg.Upstreams()
+// chooseUpstream picks the instance's active upstream (RFC 4605 has
+// exactly one): the best by priority that is up and has an address or
+// accepted sources; if none is usable, the current one while it exists (it
+// may come back up); else the best that exists at all.
+func (d *Daemon) chooseUpstream(in *instance) string {
+	ups := in.cfg.Upstreams()
 	for _, u := range ups {
 		if l, ok := d.links[u.Name]; ok && l.Up && (hasRoutableAddr(l) || len(u.Sources) > 0) {
 			return u.Name
 		}
 	}
 	for _, u := range ups {
-		if u.Name == d.upName {
+		if u.Name == in.upName {
 			if _, ok := d.links[u.Name]; ok {
 				return u.Name
 			}
@@ -111,45 +128,46 @@ func hasRoutableAddr(l linkwatch.Link) bool {
 	return false
 }
 
-// reconcileJoiner keeps the upstream subscription on the active upstream's
-// current interface index: created when an upstream appears (replaying what
-// the brains want), moved on failover or when the link was recreated.
-func (d *Daemon) reconcileJoiner() {
-	l, ok := d.links[d.upName]
-	if d.upName == "" || !ok {
-		if d.sub != nil {
-			d.check(d.sub.Close(), "leave upstream groups")
-			d.sub = nil
+// reconcileJoiner keeps the instance's upstream subscription on its active
+// upstream's current interface index: created when an upstream appears
+// (replaying what the brains want), moved on failover or when the link was
+// recreated.
+func (d *Daemon) reconcileJoiner(in *instance) {
+	l, ok := d.links[in.upName]
+	if in.upName == "" || !ok {
+		if in.sub != nil {
+			d.check(in.sub.Close(), "leave upstream groups")
+			in.sub = nil
 		}
 		return
 	}
-	if d.sub != nil {
-		if d.sub.Ifindex() != l.Index {
-			d.check(d.sub.SetInterface(l.Index), "move upstream subscription", "interface", d.upName)
+	if in.sub != nil {
+		if in.sub.Ifindex() != l.Index {
+			d.check(in.sub.SetInterface(l.Index), "move upstream subscription", "interface", in.upName)
 		}
 		return
 	}
 	j, err := d.newJoiner(l.Index)
 	if err != nil {
-		d.check(err, "upstream subscription", "interface", d.upName)
+		d.check(err, "upstream subscription", "interface", in.upName)
 		return
 	}
-	d.sub = j
-	for _, p := range d.planes {
+	in.sub = j
+	for _, p := range in.planes {
 		for _, s := range p.brain.SubscriptionList() {
-			d.subscribe(s)
+			d.subscribe(in, s)
 		}
 	}
 }
 
 // operationalChecks warns about conditions that silently break streams.
-func (d *Daemon) operationalChecks(now time.Time) {
-	d.checkAt = now.Add(upstreamQuerySilence)
-	if d.upName == "" {
+func (d *Daemon) operationalChecks(in *instance, now time.Time) {
+	in.checkAt = now.Add(upstreamQuerySilence)
+	if in.upName == "" {
 		return
 	}
 	var heard time.Time
-	for _, p := range d.planes {
+	for _, p := range in.planes {
 		if t := p.brain.UpstreamQueryHeard(); t.After(heard) {
 			heard = t
 		}
@@ -157,14 +175,14 @@ func (d *Daemon) operationalChecks(now time.Time) {
 	// Count from the later of the last query and the moment this upstream
 	// went into service: a new upstream gets a full interval.
 	since := heard
-	if since.Before(d.upSince) {
-		since = d.upSince
+	if since.Before(in.upSince) {
+		since = in.upSince
 	}
 	if now.Sub(since) >= upstreamQuerySilence {
-		d.warnOnce("upstream silent", "no IGMP/MLD query heard on the upstream for a long time: a firewall probably drops them, and the upstream router will let our memberships expire (streams stop every few minutes); accept IGMP and MLD on the upstream in the input chain",
-			"interface", d.upName, "silent-for", now.Sub(since).Round(time.Second))
+		d.warnOnce(in.warnKey("upstream silent"), "no IGMP/MLD query heard on the upstream for a long time: a firewall probably drops them, and the upstream router will let our memberships expire (streams stop every few minutes); accept IGMP and MLD on the upstream in the input chain",
+			"interface", in.upName, "silent-for", now.Sub(since).Round(time.Second))
 	} else {
-		delete(d.warned, "upstream silent")
+		delete(d.warned, in.warnKey("upstream silent"))
 	}
 }
 
@@ -173,9 +191,9 @@ func (d *Daemon) operationalChecks(now time.Time) {
 // table does not send back through the upstream (RFC 3704 §2.2 strict mode:
 // the kernel drops a packet whose source is not routed out of the
 // interface it arrived on).
-func (d *Daemon) checkReversePath() {
-	up := d.upstreamConfig()
-	l, ok := d.links[d.upName]
+func (d *Daemon) checkReversePath(in *instance) {
+	up := upstreamConfig(in)
+	l, ok := d.links[in.upName]
 	if up == nil || !ok || len(up.Sources) == 0 {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
@@ -22,31 +23,31 @@ func TestUpstreamSilenceWarning(t *testing.T) {
 	var logs bytes.Buffer
 	brain := proxy.New(proxy.Config{})
 	brain.SetUpstream(t0, proxy.Link{Ifindex: 2, Name: "up0"}, nil, nil)
+	in := &instance{cfg: &config.Config{}, upName: "up0", upSince: t0, planes: []*plane{{brain: brain}}}
 	d := &Daemon{
 		log: slog.New(slog.NewTextHandler(&logs, nil)), warned: map[string]bool{},
-		upName: "up0", upSince: t0,
-		planes: []*plane{{brain: brain}},
+		insts: []*instance{in},
 	}
 	warnings := func() int { return strings.Count(logs.String(), "no IGMP/MLD query heard") }
 
-	d.operationalChecks(t0.Add(upstreamQuerySilence - time.Second))
+	d.operationalChecks(in, t0.Add(upstreamQuerySilence-time.Second))
 	if warnings() != 0 {
 		t.Fatalf("warned before the interval was over:\n%s", logs.String())
 	}
-	d.operationalChecks(t0.Add(upstreamQuerySilence))
-	d.operationalChecks(t0.Add(2 * upstreamQuerySilence))
+	d.operationalChecks(in, t0.Add(upstreamQuerySilence))
+	d.operationalChecks(in, t0.Add(2*upstreamQuerySilence))
 	if warnings() != 1 {
 		t.Fatalf("want exactly one warning, got %d:\n%s", warnings(), logs.String())
 	}
 	// A query arrives: no warning while they keep coming...
 	heard := t0.Add(3 * upstreamQuerySilence)
 	brain.Query(heard, 2, netip.MustParseAddr("10.0.0.254"), membership.Query{Version: 3})
-	d.operationalChecks(heard.Add(time.Minute))
+	d.operationalChecks(in, heard.Add(time.Minute))
 	if warnings() != 1 {
 		t.Fatalf("warned although a query was heard a minute ago:\n%s", logs.String())
 	}
 	// ...and a new warning once they stop again.
-	d.operationalChecks(heard.Add(upstreamQuerySilence))
+	d.operationalChecks(in, heard.Add(upstreamQuerySilence))
 	if warnings() != 2 {
 		t.Fatalf("want a second warning after queries stopped again, got %d", warnings())
 	}

@@ -43,6 +43,7 @@ type inService struct {
 // plane is one address family's routing socket, brain and links.
 type plane struct {
 	fam   *family
+	in    *instance // the proxy instance the plane belongs to
 	log   *slog.Logger
 	mr    mrouter
 	brain *proxy.Proxy
@@ -52,6 +53,7 @@ type plane struct {
 	own    map[netip.Addr]bool   // our addresses: our own packets loop back
 
 	readerDone chan struct{}
+	closed     bool      // its socket is closed; packets still queued are dropped
 	queued     *byteGate // packet bytes of this plane in the event queue
 	lostSeen   uint64    // packets the reader dropped, as last told to the brain
 
@@ -173,13 +175,13 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 func (d *Daemon) wanted(p *plane) (map[string]want, []string) {
 	wants := map[string]want{}
 	var order []string
-	if up := d.upstreamConfig(); up != nil && p.fam.ifEnabled(up) {
+	if up := upstreamConfig(p.in); up != nil && p.fam.ifEnabled(up) {
 		if l, ok := d.links[up.Name]; ok {
 			wants[up.Name] = want{cfg: *up, link: l}
 			order = append(order, up.Name)
 		}
 	}
-	for _, ds := range d.cfg.Downstreams() {
+	for _, ds := range p.in.cfg.Downstreams() {
 		if !p.fam.ifEnabled(ds) {
 			continue
 		}

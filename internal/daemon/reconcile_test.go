@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -30,6 +31,9 @@ type rig struct {
 	k    *kernelLog
 	now  time.Time
 	fams map[string]*fakeRouter // the latest routing socket of each family
+	// rules are the multicast routing rules the kernel holds; a test may
+	// leave some there before start, as a crashed run would.
+	rules []mroute.Rule
 }
 
 func parseConf(t *testing.T, text string) *config.Config {
@@ -43,7 +47,14 @@ func parseConf(t *testing.T, text string) *config.Config {
 
 func newRig(t *testing.T, conf string, links []linkwatch.Link) *rig {
 	t.Helper()
-	r := &rig{t: t, k: &kernelLog{}, now: time.Now(), fams: map[string]*fakeRouter{}}
+	return newRigWithRules(t, conf, links, nil)
+}
+
+// newRigWithRules starts a rig on a kernel that already holds rules, as
+// one after a crash does.
+func newRigWithRules(t *testing.T, conf string, links []linkwatch.Link, rules []mroute.Rule) *rig {
+	t.Helper()
+	r := &rig{t: t, k: &kernelLog{}, now: time.Now(), fams: map[string]*fakeRouter{}, rules: rules}
 	cfg := parseConf(t, conf)
 	r.d = &Daemon{
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: cfg, started: r.now,
@@ -52,8 +63,12 @@ func newRig(t *testing.T, conf string, links []linkwatch.Link) *rig {
 		budget: membership.NewBudget(int64(cfg.MaxMemoryTotal)),
 		links:  snapshot(links),
 		openRouter: func(fam *family, table uint32) (mrouter, error) {
-			f := newFakeRouter(fam.name, r.k)
-			r.k.add("%s open table %d", fam.name, table)
+			name := fam.name
+			if table != 0 {
+				name = fmt.Sprintf("%s/%d", fam.name, table)
+			}
+			f := newFakeRouter(name, r.k)
+			r.k.add("%s open table %d", name, table)
 			r.fams[fam.name] = f
 			return f, nil
 		},
@@ -61,6 +76,19 @@ func newRig(t *testing.T, conf string, links []linkwatch.Link) *rig {
 			r.k.add("upstream join on %d", ifindex)
 			return &fakeJoiner{log: r.k, ifindex: ifindex, filters: map[netip.Addr]upstream.Filter{}}, nil
 		},
+		addRule: func(x mroute.Rule) error {
+			r.k.add("rule add %s", x)
+			if !slices.Contains(r.rules, x) {
+				r.rules = append(r.rules, x)
+			}
+			return nil
+		},
+		delRule: func(x mroute.Rule) error {
+			r.k.add("rule del %s", x)
+			r.rules = slices.DeleteFunc(r.rules, func(y mroute.Rule) bool { return y == x })
+			return nil
+		},
+		findRules: func() ([]mroute.Rule, error) { return slices.Clone(r.rules), nil },
 	}
 	if err := r.d.start(r.now); err != nil {
 		t.Fatal(err)
@@ -147,7 +175,15 @@ func upcall(ifindex int, src, group string) func(*rig) {
 // reconciliation paths read the clock themselves, and a packet from another
 // time would let memberships expire in between.
 func (r *rig) deliver(fam *family, pkt mroute.Packet) {
+	// The kernel hands a packet to the socket of the table its interface
+	// belongs to.
 	p := r.d.plane(fam)
+	for _, x := range r.d.allPlanes() {
+		_, ok := x.links[pkt.Ifindex]
+		if x.fam == fam && (ok || (pkt.Upcall != nil && x.brain.UpstreamIfindex() == pkt.Upcall.Ifindex)) {
+			p = x
+		}
+	}
 	if p == nil {
 		r.t.Fatalf("no %s plane", fam.name)
 	}

@@ -3,7 +3,9 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -54,81 +56,142 @@ func errorLines(err error) []string {
 	return []string{err.Error()}
 }
 
+// apply puts a valid configuration in force as a difference, instance by
+// instance: an instance only in the new configuration starts, one only in
+// the old stops, one whose table changed moves to new sockets, and one in
+// both is changed in place, so the streams of instances the change does
+// not touch keep flowing. Every socket a new or moved instance needs is
+// opened before anything is stopped: a table that cannot be had leaves
+// everything as it was, and the answer "not reloaded" is true.
 func (d *Daemon) apply(cfg *config.Config) error {
-	old := d.cfg
 	now := time.Now()
-	if cfg.Table != old.Table {
-		// A routing table belongs to the socket that initialised it: moving
-		// to another one means new sockets. They are opened before the old
-		// ones close, so a table that cannot be had leaves everything as
-		// it was and the answer "not reloaded" is true.
-		planes, err := d.openPlanes(cfg)
-		if err != nil {
-			return fmt.Errorf("opening table %d: %w", cfg.Table, err)
+	cfgs, err := instanceConfigs(cfg, d.insts)
+	if err != nil {
+		return err
+	}
+	opened := map[string]*instance{}
+	for _, c := range cfgs {
+		if old := d.instance(c.Name); old != nil && old.cfg.Table == c.Table {
+			continue
 		}
-		d.log.Warn("the routing table changed: moving to new routing sockets (streams pause briefly)", "from", old.Table, "to", cfg.Table)
-		d.stopAll()
-		d.cfg, d.planes = cfg, planes
-		d.budget.SetLimit(int64(cfg.MaxMemoryTotal))
-		d.syncRules()
-		d.upName = ""
-		d.reconcile(now)
-		d.log.Info("configuration reloaded", "file", cfg.File)
-		return nil
+		in, err := d.openInstance(c)
+		if err != nil {
+			for _, o := range opened {
+				d.stopInstance(o)
+			}
+			return fmt.Errorf("opening table %d: %w", c.Table, err)
+		}
+		opened[c.Name] = in
+	}
+	// Instances that end, or move to another table, release their
+	// interfaces before the new ones take them.
+	var keep []*instance
+	for _, old := range d.insts {
+		c := cfgByName(cfgs, old.cfg.Name)
+		switch {
+		case c == nil:
+			d.instanceLog(old).Info("proxy instance removed")
+			d.stopInstance(old)
+		case opened[c.Name] != nil:
+			d.instanceLog(old).Warn("the routing table changed: moving to new routing sockets (streams pause briefly)", "from", old.cfg.Table, "to", c.Table)
+			d.stopInstance(old)
+		default:
+			keep = append(keep, old)
+		}
 	}
 	d.cfg = cfg
 	d.budget.SetLimit(int64(cfg.MaxMemoryTotal))
-	// Families switched off close their sockets and leave their upstream
-	// groups; families switched on open theirs. The others keep everything
-	// they have.
-	keep := d.planes[:0]
-	for _, p := range d.planes {
-		if p.fam.enabled(cfg) {
-			keep = append(keep, p)
-			continue
-		}
-		p.log.Info("address family disabled")
-		if d.sub != nil {
-			d.check(leaveFamily(d.sub, p.fam.is), "leave upstream groups", "family", p.fam.name)
-		}
-		closePlanes([]*plane{p})
+	for _, in := range keep {
+		d.applyInstance(in, cfgByName(cfgs, in.cfg.Name))
 	}
-	d.planes = keep
-	for _, fam := range families {
-		if !fam.enabled(cfg) || d.plane(fam) != nil {
+	// The instances in configuration order, the new ones in place.
+	d.insts = d.insts[:0]
+	for _, c := range cfgs {
+		if in := opened[c.Name]; in != nil {
+			if !slices.Contains(keep, in) {
+				d.instanceLog(in).Info("proxy instance started", "table", c.Table)
+			}
+			d.insts = append(d.insts, in)
+			d.syncRules(in)
 			continue
 		}
-		p, err := d.openPlane(fam, cfg.Table)
-		if err != nil {
-			d.check(err, "enable address family", "family", fam.name)
-			continue
+		for _, k := range keep {
+			if k.cfg.Name == c.Name {
+				d.insts = append(d.insts, k)
+			}
 		}
-		d.planes = append(d.planes, p)
 	}
-	d.syncRules()
 	d.reconcile(now)
 	d.log.Info("configuration reloaded", "file", cfg.File)
 	return nil
 }
 
-func (d *Daemon) plane(fam *family) *plane {
-	for _, p := range d.planes {
-		if p.fam == fam {
-			return p
+// applyInstance changes a running instance, on the same table, to cfg.
+// Families switched off close their sockets and leave their upstream
+// groups; families switched on open theirs. The others keep everything
+// they have; reconcile then applies the interfaces' differences.
+func (d *Daemon) applyInstance(in *instance, cfg *config.Config) {
+	in.cfg = cfg
+	in.budget.SetLimit(int64(cfg.MaxMemoryTotal))
+	var keep []*plane
+	for _, p := range in.planes {
+		if p.fam.enabled(cfg) {
+			keep = append(keep, p)
+			continue
+		}
+		p.log.Info("address family disabled")
+		if in.sub != nil {
+			d.check(leaveFamily(in.sub, p.fam.is), "leave upstream groups", "family", p.fam.name)
+		}
+		closePlanes([]*plane{p})
+	}
+	in.planes = keep
+	for _, fam := range families {
+		if !fam.enabled(cfg) || in.plane(fam) != nil {
+			continue
+		}
+		p, err := d.openPlane(in, fam)
+		if err != nil {
+			d.check(err, "enable address family", "family", fam.name)
+			continue
+		}
+		in.planes = append(in.planes, p)
+	}
+	d.syncRules(in)
+}
+
+func cfgByName(cfgs []*config.Config, name string) *config.Config {
+	for _, c := range cfgs {
+		if c.Name == name {
+			return c
 		}
 	}
 	return nil
 }
 
+// instanceLog is the daemon's logger, naming a named instance.
+func (d *Daemon) instanceLog(in *instance) *slog.Logger {
+	if in.cfg.Name == "" {
+		return d.log
+	}
+	return d.log.With("proxy", in.cfg.Name)
+}
+
+// plane returns the default (or only) instance's plane of a family.
+func (d *Daemon) plane(fam *family) *plane {
+	if len(d.insts) == 0 {
+		return nil
+	}
+	return d.insts[0].plane(fam)
+}
+
 // stopAll releases everything the daemon holds in the kernel but the link
 // watcher.
 func (d *Daemon) stopAll() {
-	if d.sub != nil {
-		d.check(d.sub.Close(), "leave upstream groups")
-		d.sub = nil
+	for _, in := range d.insts {
+		d.stopInstance(in)
 	}
-	d.closePlanes()
-	d.delRules()
+	d.insts = nil
 }
 
 // groupSubscriber is the part of the upstream subscription leaveFamily

@@ -64,8 +64,8 @@ func TestRulesOnlyChangeWhatChanged(t *testing.T) {
 	more := wantedRules(parse("table 5\ninterface wan { upstream }\ninterface lan { downstream }\ninterface guest { downstream }\n"), []*family{ipv4})
 	del, add := diffRules(old, more)
 	want := []mroute.Rule{
-		{Family: 4, Iif: "guest", Table: 5, Priority: rulePriority},
-		{Family: 4, Oif: "guest", Table: 5, Priority: rulePriority},
+		{Family: 4, Iif: "guest", Table: 5, Priority: rulePriority, Protocol: ruleProtocol},
+		{Family: 4, Oif: "guest", Table: 5, Priority: rulePriority, Protocol: ruleProtocol},
 	}
 	if len(del) != 0 || !reflect.DeepEqual(add, want) {
 		t.Errorf("new interface: delete %v, add %v; want only %v added", del, add, want)
@@ -100,12 +100,13 @@ func TestFailedTableChangeChangesNothing(t *testing.T) {
 	}
 	mr := &closeRecorder{}
 	p := newPlane(&refusing, mr, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: old, planes: []*plane{p},
+	in := &instance{cfg: old, planes: []*plane{p}}
+	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: old, insts: []*instance{in},
 		openRouter: func(f *family, table uint32) (mrouter, error) { return f.open(table) }}
 	if err := d.apply(next); err == nil {
 		t.Fatal("apply succeeded with a table that cannot be opened")
 	}
-	if d.cfg != old || len(d.planes) != 1 || d.planes[0] != p || mr.closed {
-		t.Errorf("after the failed reload: config replaced %v, planes %v, socket closed %v; want all as before", d.cfg != old, d.planes, mr.closed)
+	if d.cfg != old || len(d.insts) != 1 || d.insts[0] != in || len(in.planes) != 1 || in.planes[0] != p || mr.closed {
+		t.Errorf("after the failed reload: config replaced %v, planes %v, socket closed %v; want all as before", d.cfg != old, in.planes, mr.closed)
 	}
 }

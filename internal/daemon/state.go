@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ func (d *Daemon) stateChanged() {
 // downstream's group records and every flow, by interface name.
 func (d *Daemon) collectState(now time.Time, clean bool, boot bootStamp) *savedState {
 	s := &savedState{clean: clean, bootID: boot.id, written: boot.since}
-	for _, p := range d.planes {
+	for _, p := range d.allPlanes() {
 		sp := snapPlane{v6: p.fam == ipv6}
 		for _, ifi := range p.brain.Downstreams() {
 			if groups := p.brain.Save(now, ifi); len(groups) > 0 {
@@ -191,15 +192,21 @@ func (d *Daemon) restoreState(now time.Time) {
 	}
 	var groups, flows, dropped int
 	for _, sp := range s.planes {
-		p := d.plane(ipv4)
+		fam := ipv4
 		if sp.v6 {
-			p = d.plane(ipv6)
+			fam = ipv6
 		}
-		if p == nil {
-			continue
+		if !slices.ContainsFunc(d.allPlanes(), func(p *plane) bool { return p.fam == fam }) {
+			continue // the family is off: its state is left alone
 		}
+		// Interface names are unique across proxy instances: each goes
+		// back to the instance that has it now.
 		for _, l := range sp.links {
-			st := p.active[l.name]
+			p := d.planeWith(fam, l.name)
+			var st *inService
+			if p != nil {
+				st = p.active[l.name]
+			}
 			if st == nil || st.cfg.Role != config.RoleDownstream {
 				dropped += len(l.groups) // no longer a downstream
 				continue
@@ -211,10 +218,11 @@ func (d *Daemon) restoreState(now time.Time) {
 			dropped += len(l.groups) - n
 		}
 		for _, f := range sp.flows {
-			st := p.active[f.input]
-			if st == nil {
+			p := d.planeWith(fam, f.input)
+			if p == nil {
 				continue
 			}
+			st := p.active[f.input]
 			acts := p.brain.SourceActive(now, st.ifindex, f.source, f.group)
 			for _, a := range acts {
 				if _, ok := a.(proxy.SetRoute); ok {
@@ -242,9 +250,24 @@ func (p *plane) groupCount(ifindex int) int {
 // than that holds nothing that has not expired.
 func (d *Daemon) maxMembershipInterval() time.Duration {
 	var longest time.Duration
-	for _, ds := range d.cfg.Downstreams() {
+	var downs []*config.Interface
+	for _, in := range d.cfg.Instances() {
+		downs = append(downs, in.Downstreams()...)
+	}
+	for _, ds := range downs {
 		c := membership.Config{Robustness: ds.Robustness, QueryInterval: ds.QueryInterval, QueryResponseInterval: ds.QueryResponseInterval}.WithDefaults()
 		longest = max(longest, time.Duration(c.Robustness)*c.QueryInterval+c.QueryResponseInterval)
 	}
 	return longest
+}
+
+// planeWith returns the plane of fam, of whichever instance, that has the
+// interface name in service.
+func (d *Daemon) planeWith(fam *family, name string) *plane {
+	for _, p := range d.allPlanes() {
+		if _, ok := p.active[name]; ok && p.fam == fam {
+			return p
+		}
+	}
+	return nil
 }

@@ -297,7 +297,7 @@ func benchDaemon(b *testing.B, n int) (*Daemon, time.Time) {
 		p.brain.Report(now, lanIfindex, ma(lanHost), 2, []membership.Record{{Type: membership.IsExclude, Group: g}})
 		p.brain.SourceActive(now, 2, ma(provider), g)
 	}
-	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), planes: []*plane{p}}
+	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), insts: []*instance{{planes: []*plane{p}}}}
 	clk := &bootClock{testBoot, time.Hour}
 	d.state = stateFile{path: filepath.Join(b.TempDir(), "mcast-proxy.state"), boot: clk.now}
 	return d, now
@@ -319,7 +319,7 @@ func BenchmarkStateSave(b *testing.B) {
 // flooding reports builds within the budgets: 300 groups of 64 sources.
 func BenchmarkStateSaveSources(b *testing.B) {
 	d, now := benchDaemon(b, 0)
-	p := d.planes[0]
+	p := d.insts[0].planes[0]
 	for i := range 300 {
 		g := netip.AddrFrom4([4]byte{239, 2, byte(i >> 8), byte(i)})
 		var srcs []netip.Addr

@@ -23,22 +23,37 @@ func (d *Daemon) status(now time.Time) *control.Status {
 		Upstream:      []control.Subscription{},
 		Routes:        []control.Route{},
 	}
-	for _, p := range d.planes {
-		for i := range d.cfg.Interfaces {
-			ifc := &d.cfg.Interfaces[i]
-			if ifc.Role == config.RoleDisabled || !p.fam.ifEnabled(ifc) {
-				continue
+	for _, in := range d.insts {
+		name := in.cfg.Name
+		if name == "" {
+			st.Table = in.cfg.Table
+		}
+		st.Proxies = append(st.Proxies, control.Proxy{Name: name, Table: in.cfg.Table, Upstream: in.upName,
+			MemoryBytes: uint64(max(in.budget.Used(), 0)), MemoryLimit: uint64(in.cfg.MaxMemoryTotal)})
+		for _, p := range in.planes {
+			for i := range in.cfg.Interfaces {
+				ifc := &in.cfg.Interfaces[i]
+				if ifc.Role == config.RoleDisabled || !p.fam.ifEnabled(ifc) {
+					continue
+				}
+				x := d.interfaceStatus(p, ifc, now)
+				x.Proxy = name
+				st.Interfaces = append(st.Interfaces, x)
 			}
-			st.Interfaces = append(st.Interfaces, d.interfaceStatus(p, ifc, now))
+			for _, s := range p.brain.SubscriptionList() {
+				st.Upstream = append(st.Upstream, control.Subscription{
+					Proxy: name, Family: p.fam.name, Interface: in.upName, Group: s.Group.String(),
+					Mode: modeName(s.Sub.Mode), Sources: addrStrings(s.Sub.Sources),
+				})
+			}
+			for _, r := range d.routeStatus(p, now) {
+				r.Proxy = name
+				st.Routes = append(st.Routes, r)
+			}
+			fc := p.countersStatus()
+			fc.Proxy = name
+			st.Counters = append(st.Counters, fc)
 		}
-		for _, s := range p.brain.SubscriptionList() {
-			st.Upstream = append(st.Upstream, control.Subscription{
-				Family: p.fam.name, Interface: d.upName, Group: s.Group.String(),
-				Mode: modeName(s.Sub.Mode), Sources: addrStrings(s.Sub.Sources),
-			})
-		}
-		st.Routes = append(st.Routes, d.routeStatus(p, now)...)
-		st.Counters = append(st.Counters, p.countersStatus())
 	}
 	return st
 }
@@ -55,7 +70,7 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	switch {
 	case active && in.up:
 		out.State = control.StateActive
-	case ifc.Role == config.RoleUpstream && exists && l.Up && ifc.Name != d.upName:
+	case ifc.Role == config.RoleUpstream && exists && l.Up && ifc.Name != p.in.upName:
 		out.State = control.StateStandby
 	}
 	if active {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -86,27 +87,41 @@ func (d *Daemon) stopping() {
 }
 
 // summary is the one-line status: interfaces in service, upstream groups
-// subscribed, and forwarding entries installed, over both families.
+// subscribed, and forwarding entries installed, over both families and
+// every instance.
 func (d *Daemon) summary() string {
 	active, configured := map[string]bool{}, 0
 	groups, flows := 0, 0
-	for i := range d.cfg.Interfaces {
-		if d.cfg.Interfaces[i].Role != config.RoleDisabled {
-			configured++
-		}
-	}
-	for _, p := range d.planes {
-		for name, in := range p.active {
-			if in.up {
-				active[name] = true
+	var ups []string
+	for _, c := range d.cfg.Instances() {
+		for i := range c.Interfaces {
+			if c.Interfaces[i].Role != config.RoleDisabled {
+				configured++
 			}
 		}
-		groups += len(p.brain.SubscriptionList())
-		flows += len(p.mr.Routes())
 	}
-	up := d.upName
-	if up == "" {
-		up = "none"
+	for _, in := range d.insts {
+		for _, p := range in.planes {
+			for name, st := range p.active {
+				if st.up {
+					active[name] = true
+				}
+			}
+			groups += len(p.brain.SubscriptionList())
+			flows += len(p.mr.Routes())
+		}
+		up := in.upName
+		if up == "" {
+			up = "none"
+		}
+		ups = append(ups, up)
 	}
-	return fmt.Sprintf("%d of %d interfaces active, upstream %s, %d groups, %d flows", len(active), configured, up, groups, flows)
+	if len(ups) == 0 {
+		ups = append(ups, "none")
+	}
+	upstream := "upstream " + ups[0]
+	if len(ups) > 1 {
+		upstream = "upstreams " + strings.Join(ups, ", ")
+	}
+	return fmt.Sprintf("%d of %d interfaces active, %s, %d groups, %d flows", len(active), configured, upstream, groups, flows)
 }

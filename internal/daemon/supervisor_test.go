@@ -45,7 +45,7 @@ func TestSupervisor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sup := &recordingSupervisor{}
-			d := &Daemon{cfg: cfg, opts: Options{Supervisor: sup, WatchdogInterval: tt.watchdog}}
+			d := &Daemon{cfg: cfg, opts: Options{Supervisor: sup, WatchdogInterval: tt.watchdog}, insts: []*instance{{cfg: cfg}}}
 			d.ready(t0)
 			if got, want := sup.take(), []string{"ready: " + idle}; !slices.Equal(got, want) {
 				t.Errorf("ready: calls %q, want %q", got, want)
@@ -65,7 +65,7 @@ func TestSupervisor(t *testing.T) {
 			}
 
 			// A new upstream changes the status line: sent once.
-			d.upName = "wan"
+			d.insts[0].upName = "wan"
 			d.supervise(d.superviseAt)
 			want = append(want, "status: 0 of 2 interfaces active, upstream wan, 0 groups, 0 flows")
 			if got := sup.take(); !slices.Equal(got, want) {

@@ -20,10 +20,20 @@ const (
 type Budget struct {
 	limit int64 // 0: unlimited
 	used  int64
+	// parent, if not nil, is a larger budget this one is part of: what
+	// is charged here is charged there too.
+	parent *Budget
 }
 
 // NewBudget returns a budget of limit bytes; 0 means unlimited.
 func NewBudget(limit int64) *Budget { return &Budget{limit: max(limit, 0)} }
+
+// NewBudgetWithin returns a budget of limit bytes that is part of parent
+// (a proxy instance's within the daemon's total): what is charged to it is
+// charged to parent too, and it has room only while both have.
+func NewBudgetWithin(limit int64, parent *Budget) *Budget {
+	return &Budget{limit: max(limit, 0), parent: parent}
+}
 
 // Used returns the bytes charged to the budget.
 func (b *Budget) Used() int64 { return b.used }
@@ -34,15 +44,20 @@ func (b *Budget) SetLimit(limit int64) { b.limit = max(limit, 0) }
 
 // room is what is left of the budget; unlimited is very large.
 func (b *Budget) room() int64 {
-	if b == nil || b.limit == 0 {
+	if b == nil {
 		return 1 << 62
 	}
-	return b.limit - b.used
+	own := int64(1 << 62)
+	if b.limit != 0 {
+		own = b.limit - b.used
+	}
+	return min(own, b.parent.room())
 }
 
 func (b *Budget) charge(n int64) {
 	if b != nil {
 		b.used += n
+		b.parent.charge(n)
 	}
 }
 

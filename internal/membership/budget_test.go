@@ -147,3 +147,41 @@ func (r *Router) countedBytes() int64 {
 	}
 	return n
 }
+
+// TestBudgetWithin: two instances' budgets inside one total. Each link is
+// refused by its own instance's budget or by the total, whichever is
+// reached first, and what a link gives back returns to both.
+func TestBudgetWithin(t *testing.T) {
+	join := func(r *Router, g string) {
+		r.Report(at(0), addr(h1), 2, []Record{{Type: IsExclude, Group: addr(g)}})
+	}
+	probe := NewRouter(Config{MaxBytes: 1 << 20}, addr("10.0.0.5"))
+	join(probe, "239.0.0.1")
+	group := probe.StateBytes() // one group with its one host
+	total := NewBudget(3*group + group/2)
+	a := NewBudgetWithin(2*group+group/2, total)
+	b := NewBudgetWithin(0, total)
+	ra := NewRouter(Config{MaxBytes: 1 << 20}, addr("10.0.0.5"))
+	rb := NewRouter(Config{MaxBytes: 1 << 20}, addr("10.0.1.5"))
+	ra.ShareBudget(a)
+	rb.ShareBudget(b)
+	for _, g := range []string{"239.1.1.1", "239.1.1.2", "239.1.1.3"} {
+		join(ra, g)
+	}
+	if got := len(ra.Groups()); got != 2 || ra.Stats().MemoryLimit == 0 {
+		t.Fatalf("instance a holds %d groups (refusals %d); want 2, its own budget reached", got, ra.Stats().MemoryLimit)
+	}
+	for _, g := range []string{"239.2.1.1", "239.2.1.2"} {
+		join(rb, g)
+	}
+	if got := len(rb.Groups()); got != 1 || rb.Stats().MemoryLimit == 0 {
+		t.Fatalf("instance b holds %d groups (refusals %d); want 1, the total reached", got, rb.Stats().MemoryLimit)
+	}
+	if total.Used() != a.Used()+b.Used() || total.Used() != 3*group {
+		t.Errorf("total %d, instances %d + %d", total.Used(), a.Used(), b.Used())
+	}
+	ra.ShareBudget(nil)
+	if a.Used() != 0 || total.Used() != b.Used() {
+		t.Errorf("after instance a let go: a %d, total %d, b %d", a.Used(), total.Used(), b.Used())
+	}
+}

@@ -1,6 +1,7 @@
 package mroute
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -19,6 +20,10 @@ type Rule struct {
 	// for the default table sits at 32767. It is always sent, so adding the
 	// same rule twice is recognised as a duplicate rather than stacked.
 	Priority uint32
+	// Protocol, when not 0, marks who installed the rule (FRA_PROTOCOL,
+	// "proto N" in ip mrule), so that the owner finds its rules again
+	// after a crash (Rules).
+	Protocol uint8
 }
 
 func (r Rule) String() string {
@@ -29,7 +34,11 @@ func (r Rule) String() string {
 	if r.Oif != "" {
 		s += " oif " + r.Oif
 	}
-	return fmt.Sprintf("%s lookup %d pref %d", s, r.Table, r.Priority)
+	s = fmt.Sprintf("%s lookup %d pref %d", s, r.Table, r.Priority)
+	if r.Protocol != 0 {
+		s += fmt.Sprintf(" proto %d", r.Protocol)
+	}
+	return s
 }
 
 // Rule netlink numbers (linux/rtnetlink.h, fib_rules.h, netlink.h); spelled
@@ -37,6 +46,8 @@ func (r Rule) String() string {
 const (
 	rtmNewRule       = 32
 	rtmDelRule       = 33
+	rtmGetRule       = 34
+	nlmFDump         = 0x300
 	nlmFRequest      = 0x1
 	nlmFAck          = 0x4
 	nlmFExcl         = 0x200
@@ -47,6 +58,7 @@ const (
 	fraPriority      = 6
 	fraTable         = 15
 	fraOifname       = 17
+	fraProtocol      = 21
 	frActToTbl       = 1
 	fibRuleHdrLen    = 12 // struct fib_rule_hdr
 	nlmsgHdrLen      = 16 // struct nlmsghdr
@@ -106,6 +118,9 @@ func encodeRule(typ uint16, seq uint32, r Rule, order binary.AppendByteOrder) ([
 	}
 	attr(fraTable, order.AppendUint32(nil, r.Table))
 	attr(fraPriority, order.AppendUint32(nil, r.Priority))
+	if r.Protocol != 0 {
+		attr(fraProtocol, []byte{r.Protocol})
+	}
 	hdr := order.AppendUint32(nil, uint32(len(b)))
 	hdr = order.AppendUint16(hdr, typ)
 	hdr = order.AppendUint16(hdr, flags)
@@ -113,4 +128,73 @@ func encodeRule(typ uint16, seq uint32, r Rule, order binary.AppendByteOrder) ([
 	hdr = order.AppendUint32(hdr, 0) // to the kernel
 	copy(b, hdr)
 	return b, nil
+}
+
+// encodeRuleDump builds the RTM_GETRULE request that lists every rule of a
+// family (4 or 6).
+func encodeRuleDump(family int, seq uint32, order binary.AppendByteOrder) []byte {
+	fam := byte(rtnlFamilyIPMR)
+	if family == 6 {
+		fam = rtnlFamilyIP6MR
+	}
+	b := order.AppendUint32(nil, nlmsgHdrLen+fibRuleHdrLen)
+	b = order.AppendUint16(b, rtmGetRule)
+	b = order.AppendUint16(b, nlmFRequest|nlmFDump)
+	b = order.AppendUint32(b, seq)
+	b = order.AppendUint32(b, 0)
+	b = append(b, fam, 0, 0, 0, 0, 0, 0, 0)
+	return order.AppendUint32(b, 0)
+}
+
+// decodeRule reads one rule of a dump: data is the message after its
+// netlink header (a fib_rule_hdr and its attributes). ok is false for a
+// message too short or malformed, or of another family than the multicast
+// ones; attributes it does not know are skipped.
+func decodeRule(data []byte, order binary.ByteOrder) (r Rule, ok bool) {
+	if len(data) < fibRuleHdrLen {
+		return Rule{}, false
+	}
+	switch data[0] {
+	case rtnlFamilyIPMR:
+		r.Family = 4
+	case rtnlFamilyIP6MR:
+		r.Family = 6
+	default:
+		return Rule{}, false
+	}
+	r.Table = uint32(data[4])
+	for b := data[fibRuleHdrLen:]; len(b) >= rtattrHdrLen; {
+		n := int(order.Uint16(b))
+		if n < rtattrHdrLen || n > len(b) {
+			return Rule{}, false
+		}
+		typ, val := order.Uint16(b[2:])&0x3fff, b[rtattrHdrLen:n]
+		switch typ {
+		case fraIifname, fraOifname:
+			name := string(bytes.TrimRight(val, "\x00"))
+			if typ == fraIifname {
+				r.Iif = name
+			} else {
+				r.Oif = name
+			}
+		case fraTable:
+			if len(val) >= 4 {
+				r.Table = order.Uint32(val)
+			}
+		case fraPriority:
+			if len(val) >= 4 {
+				r.Priority = order.Uint32(val)
+			}
+		case fraProtocol:
+			if len(val) >= 1 {
+				r.Protocol = val[0]
+			}
+		}
+		adv := (n + netlinkAlignment - 1) &^ (netlinkAlignment - 1)
+		if adv > len(b) {
+			break
+		}
+		b = b[adv:]
+	}
+	return r, true
 }

@@ -96,3 +96,59 @@ func ruleRequest(req []byte) error {
 		}
 	}
 }
+
+// Rules lists the multicast routing rules of a family (4 or 6) in the
+// calling thread's network namespace that carry protocol as their
+// Protocol; 0 lists all.
+func Rules(family int, protocol uint8) ([]Rule, error) {
+	if family != 4 && family != 6 {
+		return nil, fmt.Errorf("mroute: rules of family %d: family must be 4 or 6", family)
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("mroute: list rules: netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(ruleTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return nil, fmt.Errorf("mroute: list rules: netlink receive timeout: %w", err)
+	}
+	if err := unix.Sendto(fd, encodeRuleDump(family, ruleSeq, binary.NativeEndian), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, fmt.Errorf("mroute: list rules: netlink send: %w", err)
+	}
+	var out []Rule
+	buf := make([]byte, 32768)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mroute: list rules: netlink receive: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return nil, fmt.Errorf("mroute: list rules: netlink reply: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != ruleSeq {
+				continue
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if errno := -int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
+						return nil, fmt.Errorf("mroute: list rules: %w", unix.Errno(errno))
+					}
+				}
+				return out, nil
+			case rtmNewRule:
+				if r, ok := decodeRule(m.Data, binary.NativeEndian); ok && r.Family == family && (protocol == 0 || r.Protocol == protocol) {
+					out = append(out, r)
+				}
+			}
+		}
+	}
+}

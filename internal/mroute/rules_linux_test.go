@@ -20,6 +20,9 @@ func TestRules(t *testing.T) {
 		{Family: 6, Oif: "rb", Table: 1000, Priority: 200},
 		// A name that does not exist yet: the rule waits for it (PPPoE).
 		{Family: 4, Iif: "pppoe-wan", Table: 300, Priority: 101},
+		// Marked, as the daemon marks its rules to find them after a crash.
+		{Family: 4, Iif: "rb", Table: 5000, Priority: 1000, Protocol: 77},
+		{Family: 6, Oif: "rb", Table: 5001, Priority: 1000, Protocol: 77},
 	}
 	show := func() (string, string) {
 		return ns.IP(t, "mrule", "show"), ns.IP(t, "-6", "mrule", "show")
@@ -33,6 +36,20 @@ func TestRules(t *testing.T) {
 				t.Fatalf("AddRule(%s) #%d: %v", r, i+1, err)
 			}
 		}
+	}
+	for fam, want := range map[int][]Rule{4: {rules[5]}, 6: {rules[6]}} {
+		var got []Rule
+		var err error
+		ns.Do(t, func() { got, err = Rules(fam, 77) })
+		if err != nil || len(got) != 1 || got[0] != want[0] {
+			t.Errorf("Rules(%d, 77) = %+v, %v; want %+v", fam, got, err, want)
+		}
+	}
+	var all []Rule
+	var err error
+	ns.Do(t, func() { all, err = Rules(4, 0) })
+	if err != nil || len(all) < 4 {
+		t.Errorf("Rules(4, 0) = %+v, %v; want our four IPv4 rules and the kernel's", all, err)
 	}
 	v4, v6 := show()
 	t.Logf("ip mrule show:\n%s\nip -6 mrule show:\n%s", v4, v6)

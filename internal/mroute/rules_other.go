@@ -15,3 +15,6 @@ func AddRule(r Rule) error {
 
 // DelRule fails: only Linux is supported.
 func DelRule(r Rule) error { return errUnsupported }
+
+// Rules fails: only Linux is supported.
+func Rules(family int, protocol uint8) ([]Rule, error) { return nil, errUnsupported }

@@ -62,6 +62,19 @@ func TestEncodeRule(t *testing.T) {
 						u16(o, 8), u16(o, 6), u32(o, 1),
 					),
 				},
+				{
+					name: "with a protocol marker",
+					typ:  rtmNewRule, seq: 3,
+					rule: Rule{Family: 4, Iif: "lan", Table: 5000, Priority: 1000, Protocol: 77},
+					want: cat(
+						u32(o, 60), u16(o, 32), u16(o, 0x605), u32(o, 3), u32(o, 0),
+						[]byte{128, 0, 0, 0, 0, 0, 0, 1}, u32(o, 0),
+						u16(o, 8), u16(o, 3), []byte("lan\x00"),
+						u16(o, 8), u16(o, 15), u32(o, 5000),
+						u16(o, 8), u16(o, 6), u32(o, 1000),
+						u16(o, 5), u16(o, 21), []byte{77, 0, 0, 0}, // FRA_PROTOCOL, padded
+					),
+				},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -99,5 +112,47 @@ func TestEncodeRuleInvalid(t *testing.T) {
 	// IFNAMSIZ is 16 with the NUL: 15 characters fit.
 	if _, err := encodeRule(rtmNewRule, 1, Rule{Family: 4, Iif: "fifteen-chars-x", Table: 10}, binary.LittleEndian); err != nil {
 		t.Errorf("15-character name: %v", err)
+	}
+}
+
+// TestDecodeRule reads back what encodeRule writes, in both byte orders,
+// as the kernel's dump carries it, and refuses what is not a whole rule.
+func TestDecodeRule(t *testing.T) {
+	for _, o := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		for _, r := range []Rule{
+			{Family: 4, Iif: "eth0.7", Table: 5000, Priority: 1000, Protocol: 77},
+			{Family: 6, Oif: "br-lan", Table: 10, Priority: 1},
+			{Family: 4, Iif: "a", Oif: "fifteen-chars-x", Table: 300},
+		} {
+			msg, err := encodeRule(rtmNewRule, 1, r, o.(binary.AppendByteOrder))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := decodeRule(msg[nlmsgHdrLen:], o)
+			if !ok || got != r {
+				t.Errorf("%v: decodeRule = %+v, %v; want %+v", o, got, ok, r)
+			}
+			for n := range fibRuleHdrLen {
+				if _, ok := decodeRule(msg[nlmsgHdrLen:nlmsgHdrLen+n], o); ok {
+					t.Errorf("%v: a message of %d bytes decodes", o, n)
+				}
+			}
+			bad := bytes.Clone(msg[nlmsgHdrLen:])
+			bad[fibRuleHdrLen] = 200 // the first attribute longer than the message
+			if _, ok := decodeRule(bad, o); ok {
+				t.Errorf("%v: an attribute past the end decodes", o)
+			}
+		}
+	}
+	if _, ok := decodeRule(append([]byte{2}, make([]byte, fibRuleHdrLen)...), binary.LittleEndian); ok {
+		t.Errorf("a rule of the unicast family (AF_INET) decodes as multicast")
+	}
+}
+
+func TestEncodeRuleDump(t *testing.T) {
+	got := encodeRuleDump(6, 9, binary.BigEndian)
+	want := []byte{0, 0, 0, 28, 0, 34, 0x3, 0x1, 0, 0, 0, 9, 0, 0, 0, 0, 129, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if !bytes.Equal(got, want) {
+		t.Errorf("encodeRuleDump =\n% x\nwant\n% x", got, want)
 	}
 }

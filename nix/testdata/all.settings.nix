@@ -50,4 +50,13 @@
       query-interval = "30s";
     };
   };
+  proxies.tv = {
+    ipv6 = false;
+    table = 120;
+    max-memory-total = 2048;
+    interfaces = {
+      "eth0.7" = { role = "upstream"; source = [ "10.0.0.0/8" ]; };
+      br-tv = { role = "downstream"; fast-leave = true; };
+    };
+  };
 }

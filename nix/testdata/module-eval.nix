@@ -113,6 +113,6 @@ in
   firewall = out.networking.firewall or { };
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (out.assertions or [ ]));
   globalOptions = builtins.mapAttrs (_: describe)
-    (builtins.removeAttrs module.options.services.mcastProxy.settings.type.options [ "interfaces" ]);
+    (builtins.removeAttrs module.options.services.mcastProxy.settings.type.options [ "interfaces" "proxies" ]);
   interfaceOptions = builtins.mapAttrs (_: describe) interfaceOptions;
 }

@@ -218,8 +218,9 @@ func TestSettingsView(t *testing.T) {
 		rep := b.run(t, "settings", sc)
 		global, iface := daemonOptions(t)
 		global = append(global, proxyOnlyOptions(t)...)
-		// An interface section names a network or a device.
-		iface = append(iface, "network", "device")
+		// An interface section names a network or a device, and the
+		// proxy instance it belongs to.
+		iface = append(iface, "network", "device", "proxy")
 
 		got := renderedOptions(rep.HTML)
 		if !slices.Equal(sorted(got["main"]), sorted(global)) {
@@ -238,6 +239,51 @@ func TestSettingsView(t *testing.T) {
 		// Values from UCI are shown.
 		mustContain(t, "values", rep.HTML, "198.51.100.0/24", "deny group 239.255.255.250", `value="0.5"`)
 		b.screenshot(t, "settings", sc, rep, "luci-settings.png")
+	})
+
+	t.Run("proxy instances", func(t *testing.T) {
+		t.Parallel()
+		u := routerUCI()
+		u["iptv"] = section("proxy", 5, map[string]any{"table": "120"})
+		u["vlan7"] = section("interface", 6, map[string]any{"device": "eth0.7", "role": "upstream", "proxy": "iptv"})
+		u["tv"].(map[string]any)["proxy"] = "iptv"
+		rep := b.run(t, "settings-instances", scenario{View: settingsView, UCI: u, Networks: routerNetworks,
+			Steps: []step{
+				// A table already in use is refused.
+				{JS: "setValue", Args: map[string]any{"sid": "iptv", "option": "table", "value": "120"}},
+				{JS: "setValue", Args: map[string]any{"sid": "main", "option": "table", "value": "120"}},
+				{JS: "saveApply"},
+				{JS: "setValue", Args: map[string]any{"sid": "main", "option": "table", "value": ""}},
+				// Moving the instance's only upstream to the default
+				// instance leaves the instance without one.
+				{JS: "setValue", Args: map[string]any{"sid": "vlan7", "option": "proxy", "value": ""}},
+				{JS: "saveApply"},
+				{JS: "setValue", Args: map[string]any{"sid": "vlan7", "option": "proxy", "value": "iptv"}},
+				{JS: "saveApply"},
+			}})
+		global, _ := daemonOptions(t)
+		got := renderedOptions(rep.HTML)
+		if !slices.Equal(sorted(got["iptv"]), sorted(global)) {
+			t.Errorf("instance section: the view has %v, want the daemon's instance settings %v", sorted(got["iptv"]), sorted(global))
+		}
+		if slices.Contains(got["main"], "table") && slices.Contains(got["iptv"], "enabled") {
+			t.Errorf("the instance shows the daemon's own settings")
+		}
+		mustContain(t, "instances", rep.HTML, "Proxy instances", "Add proxy instance", "Proxy instance", `value="iptv"`)
+		mustContain(t, "table clash", rep.Steps[2].Text, "refused", "already the table of")
+		mustContain(t, "no upstream", rep.Steps[5].Text, "refused", "No interface of proxy instance iptv is upstream")
+		mustContain(t, "valid", rep.Steps[7].Text, "saved")
+		if v := rep.UCI["vlan7"].(map[string]any); v["proxy"] != "iptv" {
+			t.Errorf("vlan7 after save: %v", v)
+		}
+		checkDaemonAccepts(t, rep.UCI)
+		c, err := config.ParseUCI("/etc/config/mcast-proxy", []byte(uciText(t, rep.UCI)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Proxies) != 1 || c.Proxies[0].Name != "iptv" || c.Proxies[0].Table != 120 || len(c.Proxies[0].Interfaces) != 2 {
+			t.Errorf("the daemon reads instances %+v", c.Proxies)
+		}
 	})
 
 	t.Run("advanced tab", func(t *testing.T) {

@@ -116,6 +116,31 @@ func TestStatusView(t *testing.T) {
 		b.screenshot(t, "status-full", sc, rep, "")
 	})
 
+	t.Run("proxy instances", func(t *testing.T) {
+		t.Parallel()
+		st := loadStatus(t, "testdata/status.json")
+		st["proxies"] = []any{
+			map[string]any{"name": "iptv", "table": 5000, "upstream": "eth0.7"},
+			map[string]any{"name": "lan", "table": 5001, "upstream": ""},
+		}
+		for _, x := range st["interfaces"].([]any) {
+			ifc := x.(map[string]any)
+			if ifc["name"] == "eth0.7" || ifc["name"] == "br-tv" {
+				ifc["proxy"] = "iptv"
+			} else {
+				ifc["proxy"] = "lan"
+			}
+		}
+		rep := b.run(t, "status-instances", statusScenario(st))
+		mustContain(t, "instances", rep.Text,
+			"Proxy instance iptv\trouting table 5000, upstream eth0.7",
+			"Proxy instance lan\trouting table 5001, upstream none",
+			"eth0.7 (iptv)", "br-tv (iptv)", "br-lan (lan)")
+		if strings.Contains(rep.Text, "Routing table") {
+			t.Errorf("the single routing table line is shown beside the instances")
+		}
+	})
+
 	// A status captured from the daemon in the e2e network (testdata/README.md).
 	captured := loadStatus(t, "testdata/status-e2e.json")
 

@@ -437,11 +437,14 @@
 				this.children.push(s);
 				return s;
 			},
+			/* LuCI finds the option by its field in the page, so the
+			 * form section that shows sid: two form sections may share
+			 * a section type (filtered apart). */
 			lookupOption: function(name, sid) {
 				var type = (uci.get(this.config, sid) || {})['.type'];
 				for (var i = 0; i < this.children.length; i++) {
 					var s = this.children[i];
-					if (s.sectiontype != type)
+					if (s.sectiontype != type || (s.filter && !s.filter(sid)))
 						continue;
 					for (var j = 0; j < s.children.length; j++)
 						if (s.children[j].option == name)

@@ -7,7 +7,9 @@
 /*
  * Settings of mcast-proxy: /etc/config/mcast-proxy, one "proxy" section with
  * the global options and one "interface" section per network (docs/
- * mcast-proxy.conf.5.md, section UCI). Values are checked here the way the
+ * mcast-proxy.conf.5.md, section UCI). Further, named "proxy" sections are
+ * proxy instances, each with its own upstream and multicast routing table;
+ * an interface section joins one with option proxy. Values are checked here the way the
  * daemon checks them, so that Save & Apply does not hand it a file it
  * refuses: a refused reload keeps the old configuration and only says so in
  * the system log.
@@ -269,9 +271,13 @@ function isTrue(v) {
 
 /* --- the form ---------------------------------------------------------- */
 
-/* The current value of an option in the form, or else in UCI, or def. */
+/* The current value of an option in the form, or else in UCI, or def. The
+ * global section and the instances are both "proxy" sections: an option
+ * found in the other one's form section is read from UCI. */
 function current(map, sid, name, def) {
 	var o = map.lookupOption(name, sid);
+	if (o && o[0].section.cfgsections().indexOf(sid) < 0)
+		o = null;
 	var v = o ? o[0].formvalue(sid) : uci.get(CONFIG, sid, name);
 	return (v === null || v === undefined || v === '') ? def : v;
 }
@@ -281,12 +287,30 @@ function proxySection() {
 	return s ? s['.name'] : null;
 }
 
-/* The families an interface section proxies: its own ipv4/ipv6 or the
- * global ones (ipv4 on, ipv6 off unless set). */
+/* The proxy instance an interface section belongs to: the name of a
+ * further proxy section, or '' for the default instance. */
+function instanceOf(map, sid) {
+	var p = current(map, sid, 'proxy', '');
+	return (p === proxySection()) ? '' : p;
+}
+
+/* The further proxy sections: the instances besides the default one. */
+function instances() {
+	var first = proxySection();
+	return uci.sections(CONFIG, 'proxy').map(function(s) { return s['.name']; })
+		.filter(function(n) { return n != first; });
+}
+
+/* The families an interface section proxies: its own ipv4/ipv6, else its
+ * instance's, else the global ones (ipv4 on, ipv6 off unless set). */
 function families(map, sid) {
-	var g = proxySection();
+	var g = proxySection(), inst = instanceOf(map, sid);
 	var g4 = g ? current(map, g, 'ipv4', '1') : '1',
 	    g6 = g ? current(map, g, 'ipv6', '0') : '0';
+	if (inst !== '' && uci.get(CONFIG, inst)) {
+		g4 = current(map, inst, 'ipv4', g4);
+		g6 = current(map, inst, 'ipv6', g6);
+	}
 	return {
 		ipv4: isTrue(current(map, sid, 'ipv4', g4)),
 		ipv6: isTrue(current(map, sid, 'ipv6', g6))
@@ -314,9 +338,11 @@ return view.extend({
 		if (!uci.sections(CONFIG, 'proxy').length)
 			uci.add(CONFIG, 'proxy', 'main');
 
+		var first = proxySection();
 		s = m.section(form.TypedSection, 'proxy', _('Global settings'));
 		s.anonymous = true;
 		s.addremove = false;
+		s.filter = function(sid) { return sid == first; };
 
 		o = s.option(form.Flag, 'enabled', _('Enable'),
 			_('Start the proxy at boot and keep it running.'));
@@ -353,6 +379,52 @@ return view.extend({
 		o = s.option(form.Value, 'max_memory_total', _('Memory for all networks (KiB)'),
 			_('Memory the hosts of all networks together may fill with their joins, besides each network\'s own limit. 64 to 1048576, default 4096 (4 MiB).'));
 		o.placeholder = '4096';
+		o.validate = function(sid, value) { return checkInt(value, 64, 1048576); };
+
+		/* Proxy instances: further proxy sections. */
+		s = m.section(form.TypedSection, 'proxy', _('Proxy instances'),
+			_('Optional: further proxies in the same daemon, each with its own upstream, downstreams and multicast routing table, e.g. IPTV from a VLAN to the TV network beside a second uplink to the LAN. Interfaces join one under "Proxy instance"; the others form the default instance above.'));
+		s.anonymous = false;
+		s.addremove = true;
+		s.addbtntitle = _('Add proxy instance');
+		s.filter = function(sid) { return sid != first; };
+
+		o = s.option(form.Flag, 'ipv4', _('IPv4 (IGMP)'),
+			_('As in the global settings unless set here.'));
+		o.default = '1';
+		o.validate = function(sid, value) {
+			var mine = uci.sections(CONFIG, 'interface').filter(function(sec) {
+				return instanceOf(m, sec['.name']) === sid;
+			});
+			if (!mine.length)
+				return _('No interface belongs to proxy instance %s yet: choose it under "Proxy instance" for an upstream and a downstream').format(sid);
+			return true;
+		};
+
+		o = s.option(form.Flag, 'ipv6', _('IPv6 (MLD)'),
+			_('As in the global settings unless set here.'));
+		o.default = '0';
+
+		o = s.option(form.Value, 'table', _('Multicast routing table'),
+			_('Leave empty to have one chosen (5000 and up). Each instance needs a table of its own.'));
+		o.placeholder = _('automatic');
+		o.validate = function(sid, value) {
+			var r = checkInt(value, 1, 4294967295);
+			if (r !== true || value === '')
+				return r;
+			if (parseWhole(value) == 253)
+				return _('253 is the kernel\'s default table, which a proxy instance cannot use');
+			var clash = uci.sections(CONFIG, 'proxy').filter(function(p) {
+				return p['.name'] != sid && current(m, p['.name'], 'table', '') === value;
+			});
+			if (clash.length)
+				return _('table %s is already the table of %s').format(value, clash[0]['.name']);
+			return true;
+		};
+
+		o = s.option(form.Value, 'max_memory_total', _('Memory for its networks (KiB)'),
+			_('Memory the hosts of this instance\'s networks may fill together, within the global limit. 64 to 1048576, default the global value.'));
+		o.placeholder = _('global');
 		o.validate = function(sid, value) { return checkInt(value, 64, 1048576); };
 
 		/* Interfaces */
@@ -395,6 +467,16 @@ return view.extend({
 			return checkDevice(value);
 		};
 
+		o = s.taboption('general', form.ListValue, 'proxy', _('Proxy instance'),
+			_('The proxy this interface belongs to; see "Proxy instances" above.'));
+		o.value('', _('default'));
+		instances().forEach(function(name) { o.value(name, name); });
+		o.validate = function(sid, value) {
+			if (value && value !== proxySection() && instances().indexOf(value) < 0)
+				return _('there is no proxy instance %s').format(value);
+			return true;
+		};
+
 		o = s.taboption('general', form.ListValue, 'role', _('Role'),
 			_('Upstream faces the multicast source (your provider); downstream faces the receivers (TV boxes, computers). Disabled keeps the section but leaves the network alone.'));
 		o.value('upstream', _('upstream'));
@@ -402,14 +484,27 @@ return view.extend({
 		o.value('disabled', _('disabled'));
 		o.default = 'downstream';
 		o.rmempty = false;
+		/* Each instance needs an upstream and a downstream, and has at
+		 * most 32 interfaces in service (one kernel table each). */
 		o.validate = function(sid, value) {
-			var roles = uci.sections(CONFIG, 'interface').map(function(sec) {
+			var inst = instanceOf(m, sid);
+			var roles = uci.sections(CONFIG, 'interface').filter(function(sec) {
+				return instanceOf(m, sec['.name']) === inst;
+			}).map(function(sec) {
 				return sec['.name'] == sid ? value : current(m, sec['.name'], 'role', '');
 			});
-			if (roles.indexOf('upstream') < 0)
-				return _('No interface is upstream: one needs the role upstream');
-			if (roles.indexOf('downstream') < 0)
-				return _('No interface is downstream: one needs the role downstream');
+			if (inst !== '') {
+				if (roles.indexOf('upstream') < 0)
+					return _('No interface of proxy instance %s is upstream: one needs the role upstream').format(inst);
+				if (roles.indexOf('downstream') < 0)
+					return _('No interface of proxy instance %s is downstream: one needs the role downstream').format(inst);
+			}
+			else {
+				if (roles.indexOf('upstream') < 0)
+					return _('No interface is upstream: one needs the role upstream');
+				if (roles.indexOf('downstream') < 0)
+					return _('No interface is downstream: one needs the role downstream');
+			}
 			if (roles.filter(function(r) { return r == 'upstream' || r == 'downstream'; }).length > 32)
 				return _('At most 32 interfaces can be upstream or downstream (kernel limit)');
 			return true;

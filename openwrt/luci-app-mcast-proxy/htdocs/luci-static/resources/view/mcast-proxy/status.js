@@ -202,9 +202,19 @@ function renderSummary(st) {
 	var fields = [
 		_('Version'), st.version || '-',
 		_('Uptime'), formatDuration(st.uptime_seconds),
-		_('Configuration'), st.config || '-',
-		_('Routing table'), st.table ? String(st.table) : _('default')
+		_('Configuration'), st.config || '-'
 	];
+	/* With proxy instances, one line for each: its table and upstream. */
+	var proxies = list(st.proxies);
+	if (!proxies.some(function(p) { return p.name; })) {
+		fields.push(_('Routing table'), st.table ? String(st.table) : _('default'));
+	}
+	else {
+		proxies.forEach(function(p) {
+			fields.push(p.name ? _('Proxy instance %s').format(p.name) : _('Default proxy instance'),
+				_('routing table %s, upstream %s').format(p.table ? String(p.table) : _('default'), p.upstream || _('none')));
+		});
+	}
 	var rows = [];
 	for (var i = 0; i < fields.length; i += 2)
 		rows.push(E('tr', { 'class': 'tr' }, [
@@ -225,7 +235,7 @@ function querierText(ifc) {
 function renderInterfaces(ifaces, networks) {
 	var rows = ifaces.map(function(ifc) {
 		return [
-			E('strong', {}, [ ifc.name ]),
+			ifc.proxy ? E([], [ E('strong', {}, [ ifc.name ]), ' (%s)'.format(ifc.proxy) ]) : E('strong', {}, [ ifc.name ]),
 			lines(networks[ifc.name] || []),
 			familyName(ifc.family),
 			roleName(ifc.role),
