@@ -3,6 +3,7 @@ package daemon
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -54,34 +55,36 @@ func subscribed(name string, groups ...string) func(*rig) {
 	}
 }
 
+// twoInstancesStart is what starting tv and net does to the kernel.
+var twoInstancesStart = []string{
+	"ipv4/5000 open table 5000",
+	"ipv4/5001 open table 5001",
+	"rule add ipv4 iif wan lookup 5000 pref 1000 proto 77",
+	"rule add ipv4 oif wan lookup 5000 pref 1000 proto 77",
+	"rule add ipv4 iif lan lookup 5000 pref 1000 proto 77",
+	"rule add ipv4 oif lan lookup 5000 pref 1000 proto 77",
+	"rule add ipv4 iif wan2 lookup 5001 pref 1000 proto 77",
+	"rule add ipv4 oif wan2 lookup 5001 pref 1000 proto 77",
+	"rule add ipv4 iif lan2 lookup 5001 pref 1000 proto 77",
+	"rule add ipv4 oif lan2 lookup 5001 pref 1000 proto 77",
+	"upstream join on 2",
+	"ipv4/5000 add-vif 2 threshold 1",
+	"ipv4/5000 add-vif 3 threshold 1",
+	"ipv4/5000 join-router-groups 3",
+	"ipv4/5000 send 3 to 224.0.0.1",
+	"upstream join on 5",
+	"ipv4/5001 add-vif 5 threshold 1",
+	"ipv4/5001 add-vif 6 threshold 1",
+	"ipv4/5001 join-router-groups 6",
+	"ipv4/5001 send 6 to 224.0.0.1",
+}
+
 // TestReconcileInstances: each instance gets its own sockets on its own
 // table, its own rules and upstream subscription; the same group joined in
 // both is subscribed on each instance's upstream and forwarded only to its
 // own downstreams; a reload that removes, adds or changes one instance
 // touches only that instance's kernel state.
 func TestReconcileInstances(t *testing.T) {
-	start := []string{
-		"ipv4/5000 open table 5000",
-		"ipv4/5001 open table 5001",
-		"rule add ipv4 iif wan lookup 5000 pref 1000 proto 77",
-		"rule add ipv4 oif wan lookup 5000 pref 1000 proto 77",
-		"rule add ipv4 iif lan lookup 5000 pref 1000 proto 77",
-		"rule add ipv4 oif lan lookup 5000 pref 1000 proto 77",
-		"rule add ipv4 iif wan2 lookup 5001 pref 1000 proto 77",
-		"rule add ipv4 oif wan2 lookup 5001 pref 1000 proto 77",
-		"rule add ipv4 iif lan2 lookup 5001 pref 1000 proto 77",
-		"rule add ipv4 oif lan2 lookup 5001 pref 1000 proto 77",
-		"upstream join on 2",
-		"ipv4/5000 add-vif 2 threshold 1",
-		"ipv4/5000 add-vif 3 threshold 1",
-		"ipv4/5000 join-router-groups 3",
-		"ipv4/5000 send 3 to 224.0.0.1",
-		"upstream join on 5",
-		"ipv4/5001 add-vif 5 threshold 1",
-		"ipv4/5001 add-vif 6 threshold 1",
-		"ipv4/5001 join-router-groups 6",
-		"ipv4/5001 send 6 to 224.0.0.1",
-	}
 	netStart := []string{
 		"ipv4/5001 open table 5001",
 		"rule add ipv4 iif wan2 lookup 5001 pref 1000 proto 77",
@@ -102,7 +105,7 @@ func TestReconcileInstances(t *testing.T) {
 		"rule del ipv4 iif lan2 lookup 5001 pref 1000 proto 77",
 		"rule del ipv4 oif lan2 lookup 5001 pref 1000 proto 77",
 	}
-	runSteps(t, tvConf+netConf, []linkwatch.Link{wanUp, lanUp, wan2Up, lan2Up}, start, []step{
+	runSteps(t, tvConf+netConf, []linkwatch.Link{wanUp, lanUp, wan2Up, lan2Up}, twoInstancesStart, []step{
 		{name: "the same group joined in both", do: func(r *rig) {
 			report(lanIfindex, lanHost, g1)(r)
 			report(6, "10.0.1.2", g1)(r)
@@ -355,4 +358,36 @@ func TestInstancesIgnoreEachOthersReports(t *testing.T) {
 	if n := tv.drops[dropUnknownLink]; n != 1 {
 		t.Errorf("a report from a link of no instance: %d drops, want 1", n)
 	}
+}
+
+// TestInstanceRenamedTakesItsTable: renaming an instance hands its table
+// to the new name; the table has one owner, so the old instance lets go of
+// it before the new one opens it, and the other instance sees nothing.
+func TestInstanceRenamedTakesItsTable(t *testing.T) {
+	webConf := strings.Replace(netConf, "proxy net", "proxy web", 1)
+	runSteps(t, tvConf+netConf, []linkwatch.Link{wanUp, lanUp, wan2Up, lan2Up}, twoInstancesStart, []step{
+		{name: "net renamed web", do: reload(tvConf + webConf), want: []string{
+			"upstream close 5",
+			"ipv4/5001 close",
+			"rule del ipv4 iif wan2 lookup 5001 pref 1000 proto 77",
+			"rule del ipv4 oif wan2 lookup 5001 pref 1000 proto 77",
+			"rule del ipv4 iif lan2 lookup 5001 pref 1000 proto 77",
+			"rule del ipv4 oif lan2 lookup 5001 pref 1000 proto 77",
+			"ipv4/5001 open table 5001",
+			"rule add ipv4 iif wan2 lookup 5001 pref 1000 proto 77",
+			"rule add ipv4 oif wan2 lookup 5001 pref 1000 proto 77",
+			"rule add ipv4 iif lan2 lookup 5001 pref 1000 proto 77",
+			"rule add ipv4 oif lan2 lookup 5001 pref 1000 proto 77",
+			"upstream join on 5",
+			"ipv4/5001 add-vif 5 threshold 1",
+			"ipv4/5001 add-vif 6 threshold 1",
+			"ipv4/5001 join-router-groups 6",
+			"ipv4/5001 send 6 to 224.0.0.1",
+		}},
+		{name: "web in service", do: func(r *rig) {
+			if in := r.d.instance("web"); in == nil || in.cfg.Table != 5001 || r.d.instance("net") != nil || len(r.d.insts) != 2 {
+				r.t.Errorf("instances after the rename: %+v", r.d.insts)
+			}
+		}},
+	})
 }

@@ -45,6 +45,9 @@ type fakeRouter struct {
 
 	once   sync.Once
 	closed chan struct{} // unblocks Read, as closing a socket does
+	// release, if set, gives the routing table back when the socket
+	// closes, as the kernel does.
+	release func()
 }
 
 func newFakeRouter(name string, log *kernelLog) *fakeRouter {
@@ -136,7 +139,12 @@ func (f *fakeRouter) Read([]byte) (mroute.Packet, error) {
 
 func (f *fakeRouter) Close() error {
 	f.log.add("%s close", f.name)
-	f.once.Do(func() { close(f.closed) })
+	f.once.Do(func() {
+		close(f.closed)
+		if f.release != nil {
+			f.release()
+		}
+	})
 	return nil
 }
 

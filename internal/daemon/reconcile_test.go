@@ -34,6 +34,8 @@ type rig struct {
 	// rules are the multicast routing rules the kernel holds; a test may
 	// leave some there before start, as a crashed run would.
 	rules []mroute.Rule
+	// tables are the routing tables with an open socket, by family.
+	tables map[string]bool
 }
 
 func parseConf(t *testing.T, text string) *config.Config {
@@ -54,7 +56,7 @@ func newRig(t *testing.T, conf string, links []linkwatch.Link) *rig {
 // one after a crash does.
 func newRigWithRules(t *testing.T, conf string, links []linkwatch.Link, rules []mroute.Rule) *rig {
 	t.Helper()
-	r := &rig{t: t, k: &kernelLog{}, now: time.Now(), fams: map[string]*fakeRouter{}, rules: rules}
+	r := &rig{t: t, k: &kernelLog{}, now: time.Now(), fams: map[string]*fakeRouter{}, rules: rules, tables: map[string]bool{}}
 	cfg := parseConf(t, conf)
 	r.d = &Daemon{
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: cfg, started: r.now,
@@ -67,7 +69,14 @@ func newRigWithRules(t *testing.T, conf string, links []linkwatch.Link, rules []
 			if table != 0 {
 				name = fmt.Sprintf("%s/%d", fam.name, table)
 			}
+			// A table has one owner (MRT_INIT fails with EADDRINUSE).
+			if r.tables[name] {
+				r.k.add("%s open table %d: in use", name, table)
+				return nil, fmt.Errorf("%s table %d: %w", fam.name, table, mroute.ErrInUse)
+			}
+			r.tables[name] = true
 			f := newFakeRouter(name, r.k)
+			f.release = func() { delete(r.tables, name) }
 			r.k.add("%s open table %d", name, table)
 			r.fams[fam.name] = f
 			return f, nil

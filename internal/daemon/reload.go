@@ -70,8 +70,15 @@ func (d *Daemon) apply(cfg *config.Config) error {
 		return err
 	}
 	opened := map[string]*instance{}
+	// A table still held by another running instance (renamed, removed,
+	// or moving elsewhere) is opened once that one has let go of it.
+	var later []*config.Config
 	for _, c := range cfgs {
 		if old := d.instance(c.Name); old != nil && old.cfg.Table == c.Table {
+			continue
+		}
+		if c.Table != 0 && slices.ContainsFunc(d.insts, func(o *instance) bool { return o.cfg.Table == c.Table && o.cfg.Name != c.Name }) {
+			later = append(later, c)
 			continue
 		}
 		in, err := d.openInstance(c)
@@ -92,12 +99,22 @@ func (d *Daemon) apply(cfg *config.Config) error {
 		case c == nil:
 			d.instanceLog(old).Info("proxy instance removed")
 			d.stopInstance(old)
-		case opened[c.Name] != nil:
+		case opened[c.Name] != nil || slices.Contains(later, c) || slices.ContainsFunc(later, func(l *config.Config) bool { return l.Table == old.cfg.Table }):
 			d.instanceLog(old).Warn("the routing table changed: moving to new routing sockets (streams pause briefly)", "from", old.cfg.Table, "to", c.Table)
 			d.stopInstance(old)
 		default:
 			keep = append(keep, old)
 		}
+	}
+	for _, c := range later {
+		in, err := d.openInstance(c)
+		if err != nil {
+			// What it replaced is gone already: the other instances
+			// go on, and the log says why this one does not.
+			d.check(fmt.Errorf("opening table %d: %w", c.Table, err), "start proxy instance", "proxy", c.Name)
+			continue
+		}
+		opened[c.Name] = in
 	}
 	d.cfg = cfg
 	d.budget.SetLimit(int64(cfg.MaxMemoryTotal))
