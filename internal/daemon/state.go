@@ -48,6 +48,8 @@ type stateFile struct {
 	cut bool
 	// cost is how long the last write took.
 	cost time.Duration
+	// dropped is the readers' drop count at the last look (saveWhenIdle).
+	dropped uint64
 }
 
 // statePath is where the snapshot of the daemon listening on socket
@@ -65,6 +67,25 @@ func (d *Daemon) stateChanged() {
 	if d.state.path != "" && d.state.due.IsZero() {
 		d.state.due = time.Now().Add(max(stateDelay, stateShare*d.state.cost))
 	}
+}
+
+// saveWhenIdle writes the snapshot that is due, unless the loop is busy:
+// packets wait in the queue, or the readers dropped some since the last
+// look (a report flood). Then the write waits another stateDelay, so a
+// snapshot never adds to the loop's work when it has the least time for
+// it; state written while a flood lasts would be mostly the flood's.
+func (d *Daemon) saveWhenIdle(now time.Time) {
+	var dropped uint64
+	for _, p := range d.planes {
+		dropped += p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load()
+	}
+	busy := len(d.events) > 0 || dropped != d.state.dropped
+	d.state.dropped = dropped
+	if busy {
+		d.state.due = now.Add(stateDelay)
+		return
+	}
+	d.saveState(now, false)
 }
 
 // collectState is the snapshot of the daemon's state at now: every

@@ -270,6 +270,33 @@ func TestStateWriteShare(t *testing.T) {
 	}
 }
 
+// TestStateWaitsForIdle: a write that falls due while packets wait in the
+// queue, or while the readers drop packets, waits for a quiet moment.
+func TestStateWaitsForIdle(t *testing.T) {
+	clk := &bootClock{testBoot, time.Hour}
+	r := newRig(t, wanConf, []linkwatch.Link{wanUp, lanUp})
+	path, _ := withState(r, clk)
+	report(lanIfindex, lanHost, g1)(r)
+	p := r.d.plane(ipv4)
+	now := time.Now()
+
+	r.d.events <- event{plane: p}
+	r.d.saveWhenIdle(now)
+	<-r.d.events
+	if _, err := os.Stat(path); err == nil || !r.d.state.due.Equal(now.Add(stateDelay)) {
+		t.Fatalf("with a packet queued: written %v, due %v; want not written, due a second later", err == nil, r.d.state.due.Sub(now))
+	}
+	p.readDrops[dropQueueFull].Add(1)
+	r.d.saveWhenIdle(now)
+	if _, err := os.Stat(path); err == nil {
+		t.Fatalf("written while the readers dropped packets")
+	}
+	r.d.saveWhenIdle(now)
+	if _, err := os.Stat(path); err != nil || !r.d.state.due.IsZero() {
+		t.Fatalf("quiet: written %v, due %v; want written", err == nil, r.d.state.due)
+	}
+}
+
 func TestStatePath(t *testing.T) {
 	for _, c := range [][2]string{
 		{"/var/run/mcast-proxy/mcast-proxy.sock", "/var/run/mcast-proxy/mcast-proxy.state"},
