@@ -376,3 +376,35 @@ func BenchmarkStateDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestStateInstances: with two proxy instances of one family the snapshot
+// has one plane for the family with both instances' links, and each link
+// goes back to the instance that has it.
+func TestStateInstances(t *testing.T) {
+	clk := &bootClock{testBoot, time.Hour}
+	ls := []linkwatch.Link{wanUp, lanUp, wan2Up, lan2Up}
+	r := newRig(t, tvConf+netConf, ls)
+	path, _ := withState(r, clk)
+	report(lanIfindex, lanHost, g1)(r)
+	report(6, "10.0.1.2", "239.2.2.2")(r)
+	r.d.saveState(time.Now(), false)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := decodeSnapshot(b)
+	if err != nil {
+		t.Fatalf("the snapshot of two instances does not decode: %v", err)
+	}
+	if len(s.planes) != 1 || len(s.planes[0].links) != 2 {
+		t.Fatalf("snapshot planes %+v, want one IPv4 plane with lan and lan2", s.planes)
+	}
+
+	clk.since += time.Second
+	r2 := newRig(t, tvConf+netConf, ls)
+	r2.k.take()
+	r2.d.state = stateFile{path: path, boot: clk.now}
+	r2.d.restoreState(r2.now)
+	subscribed("tv", g1)(r2)
+	subscribed("net", "239.2.2.2")(r2)
+}
