@@ -282,7 +282,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 				d.supervise(now)
 			}
 			if !d.state.due.IsZero() && !now.Before(d.state.due) {
-				d.saveState(now, false)
+				d.saveWhenIdle(now)
 			}
 		}
 	}

@@ -48,6 +48,8 @@ type stateFile struct {
 	cut bool
 	// cost is how long the last write took.
 	cost time.Duration
+	// dropped is the readers' drop count at the last look (saveWhenIdle).
+	dropped uint64
 }
 
 // statePath is where the snapshot of the daemon listening on socket
@@ -67,12 +69,38 @@ func (d *Daemon) stateChanged() {
 	}
 }
 
+// saveWhenIdle writes the snapshot that is due, unless the loop is busy:
+// packets wait in the queue, or the readers dropped some since the last
+// look (a report flood). Then the write waits another stateDelay, so a
+// snapshot never adds to the loop's work when it has the least time for
+// it; state written while a flood lasts would be mostly the flood's.
+func (d *Daemon) saveWhenIdle(now time.Time) {
+	var dropped uint64
+	for _, p := range d.allPlanes() {
+		dropped += p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load()
+	}
+	busy := len(d.events) > 0 || dropped != d.state.dropped
+	d.state.dropped = dropped
+	if busy {
+		d.state.due = now.Add(stateDelay)
+		return
+	}
+	d.saveState(now, false)
+}
+
 // collectState is the snapshot of the daemon's state at now: every
-// downstream's group records and every flow, by interface name.
+// downstream's group records and every flow, by interface name, one plane
+// per family. Interface names are unique across proxy instances, so the
+// planes of all instances of a family go into one.
 func (d *Daemon) collectState(now time.Time, clean bool, boot bootStamp) *savedState {
 	s := &savedState{clean: clean, bootID: boot.id, written: boot.since}
 	for _, p := range d.allPlanes() {
-		sp := snapPlane{v6: p.fam == ipv6}
+		i := slices.IndexFunc(s.planes, func(sp snapPlane) bool { return sp.v6 == (p.fam == ipv6) })
+		if i < 0 {
+			s.planes = append(s.planes, snapPlane{v6: p.fam == ipv6})
+			i = len(s.planes) - 1
+		}
+		sp := &s.planes[i]
 		for _, ifi := range p.brain.Downstreams() {
 			if groups := p.brain.Save(now, ifi); len(groups) > 0 {
 				sp.links = append(sp.links, snapLink{name: p.links[ifi], groups: groups})
@@ -83,7 +111,6 @@ func (d *Daemon) collectState(now time.Time, clean bool, boot bootStamp) *savedS
 				sp.flows = append(sp.flows, snapFlow{source: f.Source, group: f.Group, input: name})
 			}
 		}
-		s.planes = append(s.planes, sp)
 	}
 	return s
 }

@@ -270,6 +270,33 @@ func TestStateWriteShare(t *testing.T) {
 	}
 }
 
+// TestStateWaitsForIdle: a write that falls due while packets wait in the
+// queue, or while the readers drop packets, waits for a quiet moment.
+func TestStateWaitsForIdle(t *testing.T) {
+	clk := &bootClock{testBoot, time.Hour}
+	r := newRig(t, wanConf, []linkwatch.Link{wanUp, lanUp})
+	path, _ := withState(r, clk)
+	report(lanIfindex, lanHost, g1)(r)
+	p := r.d.plane(ipv4)
+	now := time.Now()
+
+	r.d.events <- event{plane: p}
+	r.d.saveWhenIdle(now)
+	<-r.d.events
+	if _, err := os.Stat(path); err == nil || !r.d.state.due.Equal(now.Add(stateDelay)) {
+		t.Fatalf("with a packet queued: written %v, due %v; want not written, due a second later", err == nil, r.d.state.due.Sub(now))
+	}
+	p.readDrops[dropQueueFull].Add(1)
+	r.d.saveWhenIdle(now)
+	if _, err := os.Stat(path); err == nil {
+		t.Fatalf("written while the readers dropped packets")
+	}
+	r.d.saveWhenIdle(now)
+	if _, err := os.Stat(path); err != nil || !r.d.state.due.IsZero() {
+		t.Fatalf("quiet: written %v, due %v; want written", err == nil, r.d.state.due)
+	}
+}
+
 func TestStatePath(t *testing.T) {
 	for _, c := range [][2]string{
 		{"/var/run/mcast-proxy/mcast-proxy.sock", "/var/run/mcast-proxy/mcast-proxy.state"},
@@ -348,4 +375,36 @@ func BenchmarkStateDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestStateInstances: with two proxy instances of one family the snapshot
+// has one plane for the family with both instances' links, and each link
+// goes back to the instance that has it.
+func TestStateInstances(t *testing.T) {
+	clk := &bootClock{testBoot, time.Hour}
+	ls := []linkwatch.Link{wanUp, lanUp, wan2Up, lan2Up}
+	r := newRig(t, tvConf+netConf, ls)
+	path, _ := withState(r, clk)
+	report(lanIfindex, lanHost, g1)(r)
+	report(6, "10.0.1.2", "239.2.2.2")(r)
+	r.d.saveState(time.Now(), false)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := decodeSnapshot(b)
+	if err != nil {
+		t.Fatalf("the snapshot of two instances does not decode: %v", err)
+	}
+	if len(s.planes) != 1 || len(s.planes[0].links) != 2 {
+		t.Fatalf("snapshot planes %+v, want one IPv4 plane with lan and lan2", s.planes)
+	}
+
+	clk.since += time.Second
+	r2 := newRig(t, tvConf+netConf, ls)
+	r2.k.take()
+	r2.d.state = stateFile{path: path, boot: clk.now}
+	r2.d.restoreState(r2.now)
+	subscribed("tv", g1)(r2)
+	subscribed("net", "239.2.2.2")(r2)
 }
