@@ -46,6 +46,12 @@ type mrouter interface {
 	Close() error
 }
 
+// linkWatcher delivers link changes (linkwatch.Watcher).
+type linkWatcher interface {
+	C() <-chan linkwatch.Change
+	Close() error
+}
+
 // joiner is the host stack's subscription to the upstream groups of both
 // families (upstream.Joiner): the daemon creates it on the active upstream,
 // moves it on failover and replays the brains' wishes into it.
@@ -102,7 +108,7 @@ type Daemon struct {
 	started time.Time
 
 	links   linkwatch.Snapshot // the kernel's links, as last seen
-	watcher *linkwatch.Watcher
+	watcher linkWatcher
 
 	// insts are the proxy instances in service, in configuration order.
 	insts  []*instance
