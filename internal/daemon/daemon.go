@@ -43,6 +43,9 @@ type mrouter interface {
 	Counters(src, grp netip.Addr) (mroute.Counters, error)
 	Send(ifindex int, src, dst netip.Addr, payload []byte) error
 	Read(buf []byte) (mroute.Packet, error)
+	// Drops is the kernel's count of packets lost because the socket's
+	// receive buffer was full.
+	Drops() (uint64, error)
 	Close() error
 }
 
