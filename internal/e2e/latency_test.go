@@ -55,6 +55,9 @@ func measuredTopo(t *testing.T) *topo {
 		tp.sock = filepath.Join(dir, "mcast-proxy.sock")
 		tp.must(os.WriteFile(tp.conf, []byte(testConfig), 0o644))
 		cmd = []string{daemonBin, "-d", "-f", tp.conf, "-s", tp.sock}
+		// The runtime prints one line per collection (live heap, goal):
+		// where the memory goes, for the log.
+		t.Setenv("GODEBUG", "gctrace=1")
 	case "igmpproxy":
 		bin := os.Getenv("MCAST_E2E_PROXY")
 		tp.conf = filepath.Join(dir, "igmpproxy.conf")
@@ -292,6 +295,17 @@ func TestThousandGroups(t *testing.T) {
 	t.Logf("%s: %d groups joined by one host in %v; reports seen for %d; report -> first forwarded datagram (resolution %v): p50 %s ms, p90 %s ms, max %s ms; last group forwarded %v after the first join",
 		proxyUnderTest(), groups, joined.Round(time.Millisecond), len(reported), round, ms(p50), ms(p90), ms(maxd), lastFwd.Sub(start).Round(time.Millisecond))
 	t.Logf("%s after the joins: %s", proxyUnderTest(), tp.resources())
+	if tp.isMcastProxy() {
+		var gcs []string
+		for _, l := range strings.Split(tp.daemon.Stderr(), "\n") {
+			if strings.HasPrefix(l, "gc ") {
+				gcs = append(gcs, l)
+			}
+		}
+		if len(gcs) > 0 {
+			t.Logf("%d collections, the last: %s", len(gcs), gcs[len(gcs)-1])
+		}
+	}
 }
 
 // resources describes the proxy process: CPU time, resident memory now and
