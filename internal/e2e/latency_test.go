@@ -330,8 +330,8 @@ func (tp *topo) resources() string {
 	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
 	ut, _ := strconv.Atoi(f[11])
 	sysT, _ := strconv.Atoi(f[12])
-	return fmt.Sprintf("CPU %d ms (user %d, system %d ticks of 10 ms), VmRSS %s, VmHWM %s, threads %s",
-		(ut+sysT)*10, ut, sysT, field("VmRSS"), field("VmHWM"), field("Threads"))
+	return fmt.Sprintf("CPU %d ms (user %d, system %d ticks of 10 ms), VmRSS %s (anonymous %s, file %s), VmHWM %s, threads %s",
+		(ut+sysT)*10, ut, sysT, field("VmRSS"), field("RssAnon"), field("RssFile"), field("VmHWM"), field("Threads"))
 }
 
 func (tp *topo) logResources(when string) {
