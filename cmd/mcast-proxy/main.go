@@ -72,6 +72,7 @@ func tuneRuntime() {
 }
 
 func main() {
+	tuneRuntime() // first, before anything allocates
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
@@ -149,7 +150,6 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	tuneRuntime()
 	log.Info("starting", "version", version, "config", *file)
 	opts := daemon.Options{Version: version, Reload: reload, ControlSocket: *socket, Load: load}
 	// Under systemd (Type=notify) the daemon reports readiness, reloads,
