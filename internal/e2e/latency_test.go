@@ -261,7 +261,15 @@ func TestThousandGroups(t *testing.T) {
 		}
 		return first
 	}
-	tp.waitFor(60*time.Second, "all 1000 groups forwarded to rcv3", func() bool { return len(forwarded()) >= groups })
+	if tp.isMcastProxy() {
+		tp.waitFor(60*time.Second, "all 1000 groups forwarded to rcv3", func() bool { return len(forwarded()) >= groups })
+	} else {
+		// Another proxy is measured, not judged: say how far it got.
+		for deadline := time.Now().Add(60 * time.Second); len(forwarded()) < groups && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("%s: %d of %d groups forwarded within 60 s of the joins", proxyUnderTest(), len(forwarded()), groups)
+	}
 	first := forwarded()
 	reported := map[netip.Addr]time.Time{}
 	for _, p := range atRouter.Packets(func(p netlab.Packet) bool { return p.Proto == 2 && len(p.Payload) >= 8 && p.Payload[0] == 0x16 }) {
@@ -276,7 +284,9 @@ func TestThousandGroups(t *testing.T) {
 		g := grp(i)
 		f, ok := first[g]
 		if !ok {
-			t.Errorf("%s not forwarded", g)
+			if tp.isMcastProxy() {
+				t.Errorf("%s not forwarded", g)
+			}
 			continue
 		}
 		if f.After(lastFwd) {
@@ -290,6 +300,9 @@ func TestThousandGroups(t *testing.T) {
 		if n := tp.socketDrops(); n != 0 {
 			t.Errorf("the routing socket dropped %d packets", n)
 		}
+	}
+	if len(lat) == 0 {
+		t.Fatalf("%s: no group forwarded", proxyUnderTest())
 	}
 	p50, p90, maxd := percentiles(lat)
 	t.Logf("%s: %d groups joined by one host in %v; reports seen for %d; report -> first forwarded datagram (resolution %v): p50 %s ms, p90 %s ms, max %s ms; last group forwarded %v after the first join",
