@@ -43,6 +43,15 @@ type mrouter interface {
 	Counters(src, grp netip.Addr) (mroute.Counters, error)
 	Send(ifindex int, src, dst netip.Addr, payload []byte) error
 	Read(buf []byte) (mroute.Packet, error)
+	// Drops is the kernel's count of packets lost because the socket's
+	// receive buffer was full.
+	Drops() (uint64, error)
+	Close() error
+}
+
+// linkWatcher delivers link changes (linkwatch.Watcher).
+type linkWatcher interface {
+	C() <-chan linkwatch.Change
 	Close() error
 }
 
@@ -102,7 +111,7 @@ type Daemon struct {
 	started time.Time
 
 	links   linkwatch.Snapshot // the kernel's links, as last seen
-	watcher *linkwatch.Watcher
+	watcher linkWatcher
 
 	// insts are the proxy instances in service, in configuration order.
 	insts  []*instance
@@ -466,6 +475,7 @@ func (d *Daemon) sourceNotAccepted(p *plane, src, grp netip.Addr) {
 // execute carries out a brain's actions. A failure is logged (once per
 // distinct problem) and survived: one bad interface never stops the daemon.
 func (d *Daemon) execute(p *plane, acts []proxy.Action) {
+	debug := p.log.Enabled(context.Background(), slog.LevelDebug)
 	for len(acts) > 0 {
 		a := acts[0]
 		acts = acts[1:]
@@ -483,17 +493,27 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 		case proxy.Subscribe:
 			d.subscribe(p.in, a)
 			d.stateChanged()
-			p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
+			if debug {
+				p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
+			}
 		case proxy.SetRoute:
-			err := p.mr.SetRoute(mroute.Route{Source: a.Source, Group: a.Group, Input: a.Input, Outputs: a.Outputs})
+			// The arguments of a log call are boxed even when nothing is
+			// logged: on the report path they are built only when used.
+			if err := p.mr.SetRoute(mroute.Route{Source: a.Source, Group: a.Group, Input: a.Input, Outputs: a.Outputs}); err != nil {
+				d.check(err, "set forwarding entry", "source", a.Source, "group", a.Group)
+			}
 			d.stateChanged()
-			d.check(err, "set forwarding entry", "source", a.Source, "group", a.Group)
-			p.log.Debug("forwarding", "source", a.Source, "group", a.Group, "input", p.links[a.Input], "outputs", p.names(a.Outputs))
+			if debug {
+				p.log.Debug("forwarding", "source", a.Source, "group", a.Group, "input", p.links[a.Input], "outputs", p.names(a.Outputs))
+			}
 		case proxy.DelRoute:
-			err := p.mr.DelRoute(a.Source, a.Group)
+			if err := p.mr.DelRoute(a.Source, a.Group); err != nil {
+				d.check(err, "delete forwarding entry", "source", a.Source, "group", a.Group)
+			}
 			d.stateChanged()
-			d.check(err, "delete forwarding entry", "source", a.Source, "group", a.Group)
-			p.log.Debug("forwarding stopped", "source", a.Source, "group", a.Group)
+			if debug {
+				p.log.Debug("forwarding stopped", "source", a.Source, "group", a.Group)
+			}
 		case proxy.ReadCounters:
 			counts := make(map[proxy.Flow]uint64, len(a.Flows))
 			wrongIf := make(map[proxy.Flow]uint64, len(a.Flows))
@@ -515,8 +535,9 @@ func (d *Daemon) subscribe(in *instance, a proxy.Subscribe) {
 	if in.sub == nil {
 		return
 	}
-	err := in.sub.Set(a.Group, upstream.Filter{Mode: a.Sub.Mode, Sources: a.Sub.Sources})
-	d.check(err, "upstream subscription", "group", a.Group)
+	if err := in.sub.Set(a.Group, upstream.Filter{Mode: a.Sub.Mode, Sources: a.Sub.Sources}); err != nil {
+		d.check(err, "upstream subscription", "group", a.Group)
+	}
 	if n := in.sub.Truncated(a.Group); n > 0 {
 		// The kernel's per-socket source filter limit (igmp_max_msf,
 		// mld_max_msf) cut the EXCLUDE list: more is forwarded than asked

@@ -42,6 +42,7 @@ type fakeRouter struct {
 	next   int
 	groups map[int]bool // interfaces listening for reports
 	routes map[[2]netip.Addr]mroute.Route
+	drops  uint64 // what Drops reports
 
 	once   sync.Once
 	closed chan struct{} // unblocks Read, as closing a socket does
@@ -136,6 +137,8 @@ func (f *fakeRouter) Read([]byte) (mroute.Packet, error) {
 	<-f.closed
 	return mroute.Packet{}, net.ErrClosed
 }
+
+func (f *fakeRouter) Drops() (uint64, error) { return f.drops, nil }
 
 func (f *fakeRouter) Close() error {
 	f.log.add("%s close", f.name)

@@ -70,6 +70,24 @@ func TestReconcile(t *testing.T) {
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]",
 				}},
 			}},
+		{name: "a join of a flowing stream changes forwarding before anything else", conf: wanConf, links: []linkwatch.Link{wanUp, lanUp},
+			start: []string{
+				"ipv4 open table 0",
+				"upstream join on 2",
+				"ipv4 add-vif 2 threshold 1",
+				"ipv4 add-vif 3 threshold 1",
+				"ipv4 join-router-groups 3",
+				"ipv4 send 3 to 224.0.0.1",
+			},
+			steps: []step{
+				{name: "stream reaches the router, nobody joined", do: upcall(2, provider, g1), want: []string{
+					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out []",
+				}},
+				{name: "report", do: report(lanIfindex, lanHost, g1), want: []string{
+					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]",
+					"upstream set 239.1.1.1 exclude []",
+				}},
+			}},
 		{name: "downstream down and up", conf: wanConf, links: []linkwatch.Link{wanUp, lanUp},
 			start: []string{
 				"ipv4 open table 0",
@@ -87,13 +105,13 @@ func TestReconcile(t *testing.T) {
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]",
 				}},
 				{name: "lan down", do: links(wanUp, link("lan", 3, false, lanPrefix)), want: []string{
-					"upstream set 239.1.1.1 include []",
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out []",
+					"upstream set 239.1.1.1 include []",
 				}},
 				{name: "lan up", do: links(wanUp, lanUp), want: []string{
 					"ipv4 send 3 to 224.0.0.1",
-					"upstream set 239.1.1.1 exclude []",
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]",
+					"upstream set 239.1.1.1 exclude []",
 				}},
 			}},
 		{name: "downstream deleted and recreated with a new index", conf: wanConf, links: []linkwatch.Link{wanUp, lanUp},
@@ -113,8 +131,8 @@ func TestReconcile(t *testing.T) {
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]",
 				}},
 				{name: "lan deleted", do: links(wanUp), want: []string{
-					"upstream set 239.1.1.1 include []",
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out []",
+					"upstream set 239.1.1.1 include []",
 					"ipv4 leave-router-groups 3",
 					"ipv4 del-vif 3",
 				}},
@@ -141,8 +159,8 @@ func TestReconcile(t *testing.T) {
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out [3]",
 				}},
 				{name: "lan recreated", do: links(wanUp, link("lan", 7, true, lanPrefix)), want: []string{
-					"upstream set 239.1.1.1 include []",
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out []",
+					"upstream set 239.1.1.1 include []",
 					"ipv4 leave-router-groups 3",
 					"ipv4 del-vif 3",
 					"ipv4 add-vif 7 threshold 1",
@@ -318,8 +336,8 @@ func TestReconcile(t *testing.T) {
 				}},
 				{name: "lan robustness", do: reload("interface wan { upstream }\ninterface lan { downstream; robustness 3 }\ninterface guest { downstream }\n"), want: nil},
 				{name: "lan threshold: a new VIF, so the link starts over", do: reload("interface wan { upstream }\ninterface lan { downstream; robustness 3; threshold 5 }\ninterface guest { downstream }\n"), want: []string{
-					"upstream set 239.1.1.1 include []",
 					"ipv4 set-route 192.0.2.10,239.1.1.1 in 2 out []",
+					"upstream set 239.1.1.1 include []",
 					"ipv4 leave-router-groups 3",
 					"ipv4 del-vif 3",
 					"ipv4 add-vif 3 threshold 5",

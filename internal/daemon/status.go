@@ -189,6 +189,11 @@ func (p *plane) countersStatus() control.FamilyCounters {
 			fc.Dropped[dropNames[i]] = n
 		}
 	}
+	// Reports the kernel could not queue for us: the socket's receive
+	// buffer was full because the loop fell behind.
+	if n, err := p.mr.Drops(); err == nil {
+		addNonZero(fc.Dropped, "socket_overflow", n)
+	}
 	bs := p.brain.Stats()
 	addNonZero(fc.Dropped, "source_not_accepted", bs.SourceNotAccepted)
 	addNonZero(fc.Dropped, "policy", bs.PolicyDenied)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 )
 
@@ -26,5 +27,25 @@ func TestStatusBoundsHostSources(t *testing.T) {
 	}
 	if len(cg.Sources) != 128 {
 		t.Errorf("the group's own list shows %d sources, want all 128", len(cg.Sources))
+	}
+}
+
+// TestStatusSocketOverflow: what the kernel dropped on a routing socket
+// shows among the family's dropped counters, and nothing while it is zero.
+func TestStatusSocketOverflow(t *testing.T) {
+	r := newRig(t, wanConf, []linkwatch.Link{wanUp, lanUp})
+	counters := func() map[string]uint64 {
+		st := r.d.status(time.Now())
+		if len(st.Counters) != 1 {
+			t.Fatalf("%d families in status, want 1", len(st.Counters))
+		}
+		return st.Counters[0].Dropped
+	}
+	if n, ok := counters()["socket_overflow"]; ok {
+		t.Errorf("socket_overflow = %d before any drop, want it absent", n)
+	}
+	r.fams["ipv4"].drops = 42
+	if n := counters()["socket_overflow"]; n != 42 {
+		t.Errorf("socket_overflow = %d, want 42", n)
 	}
 }

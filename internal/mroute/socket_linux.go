@@ -147,6 +147,10 @@ func (s *Socket) init() error {
 			return fmt.Errorf("mroute: set %s: %w", o.name, err)
 		}
 	}
+	if err := setReceiveBuffer(s.raw, receiveBuffer); err != nil {
+		_ = s.setsockopt(f.level, mrtDone, nil)
+		return err
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,6 +73,12 @@ func (l *Lab) newSniffer(ns, ifname string, ethType uint16, parse func([]byte) (
 			unix.Close(fd)
 			return err
 		}
+		// The kernel's arrival time: a reader scheduled late on a busy
+		// (or emulated) machine would otherwise shift what it records.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			unix.Close(fd)
+			return err
+		}
 		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifi.Index}); err != nil {
 			unix.Close(fd)
 			return err
@@ -92,8 +99,9 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 func (s *Sniffer) loop() {
 	defer close(s.done)
 	buf := make([]byte, 2048)
+	oob := make([]byte, unix.CmsgSpace(16))
 	for !s.closed.Load() {
-		n, from, err := unix.Recvfrom(s.fd, buf, 0)
+		n, oobn, _, from, err := unix.Recvmsg(s.fd, buf, oob, 0)
 		if err != nil {
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				continue
@@ -107,11 +115,38 @@ func (s *Sniffer) loop() {
 		if !ok {
 			continue
 		}
-		p.At = time.Now()
+		p.At = arrival(oob[:oobn])
 		s.mu.Lock()
 		s.pkts = append(s.pkts, p)
 		s.mu.Unlock()
 	}
+}
+
+// arrival is the kernel's receive time from an SO_TIMESTAMPNS control
+// message, or now if there is none.
+func arrival(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Now()
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 2*timespecField {
+			sec := int64(readField(m.Data[:timespecField]))
+			nsec := int64(readField(m.Data[timespecField : 2*timespecField]))
+			return time.Unix(sec, nsec)
+		}
+	}
+	return time.Now()
+}
+
+// timespecField is the size of the fields of struct timespec (long).
+const timespecField = int(unsafe.Sizeof(uintptr(0)))
+
+func readField(b []byte) uint64 {
+	if len(b) == 8 {
+		return binary.NativeEndian.Uint64(b)
+	}
+	return uint64(binary.NativeEndian.Uint32(b))
 }
 
 func parseIPv4(b []byte) (Packet, bool) {

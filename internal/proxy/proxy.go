@@ -181,6 +181,11 @@ type Proxy struct {
 	upQuery   time.Time // last query heard on the upstream
 
 	stats Stats
+
+	// Scratch space of regroup, kept between calls so that a report
+	// allocates no more than the actions it returns.
+	states []membership.GroupState
+	keys   []netip.Addr
 }
 
 // New returns a proxy for cfg. Call Start to begin querying.
@@ -468,7 +473,8 @@ func (p *Proxy) Start(now time.Time) []Action {
 	return out
 }
 
-// Report handles a membership report heard on a link.
+// Report handles a membership report heard on a link. It filters recs in
+// place, so the caller must not use them afterwards.
 func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int, recs []membership.Record) []Action {
 	if ifindex == p.up.Ifindex {
 		p.stats.ReportsOnUpstream++
@@ -479,7 +485,7 @@ func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int,
 		p.stats.ReportsUnknownLink++
 		return nil
 	}
-	kept := recs[:0:0]
+	kept := recs[:0] // filtered in place: recs is the caller's to give
 	for _, r := range recs {
 		if !Proxied(r.Group) {
 			p.stats.LinkLocalGroups++
@@ -824,8 +830,13 @@ func (p *Proxy) reflow(out []Action) []Action {
 	return out
 }
 
+// The forwarding entries of the group's flows change first: for a flow that
+// already reaches the router, the forwarding entry is what the joining host
+// waits for, and the upstream subscription (a host-stack join that sends a
+// report upstream) is not needed for it.
 func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
-	var states []membership.GroupState
+	out = p.reroute(grp, out)
+	states := p.states[:0]
 	for _, ifi := range p.order {
 		d := p.downs[ifi]
 		// A link that is down wants nothing from the upstream, though its
@@ -838,6 +849,8 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 		}
 	}
 	sub := p.restrict(grp, Merge(states))
+	clear(states) // holds no router's source lists until the next call
+	p.states = states[:0]
 	old, had := p.subs[grp]
 	if !had || !old.Equal(sub) {
 		if sub.Subscribed() {
@@ -849,14 +862,26 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 			out = append(out, Subscribe{Group: grp, Sub: sub})
 		}
 	}
+	return out
+}
+
+// reroute recomputes the outputs of the flows of one group, in source
+// order, and returns the forwarding entries that change.
+func (p *Proxy) reroute(grp netip.Addr, out []Action) []Action {
 	srcs := p.flows[grp]
-	for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
+	keys := p.keys[:0]
+	for src := range srcs {
+		keys = append(keys, src)
+	}
+	slices.SortFunc(keys, netip.Addr.Compare)
+	for _, src := range keys {
 		f := srcs[src]
 		if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
 			f.outputs = o
 			out = append(out, p.setRoute(src, grp, f))
 		}
 	}
+	p.keys = keys[:0]
 	return out
 }
 

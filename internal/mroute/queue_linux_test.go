@@ -1,0 +1,59 @@
+package mroute
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSocketDrops fills the routing socket's receive queue while nobody
+// reads it and checks that the kernel's drop count is read back, and that
+// the queue is the size asked for.
+func TestSocketDrops(t *testing.T) {
+	l := newLab(t, testIPv4)
+	s := l.open(t, 0)
+	var rcvbuf int
+	var serr error
+	if err := s.raw.Control(func(fd uintptr) {
+		rcvbuf, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	}); err != nil || serr != nil {
+		t.Fatalf("SO_RCVBUF: %v %v", err, serr)
+	}
+	if rcvbuf < receiveBuffer {
+		t.Errorf("receive buffer %d bytes, want at least %d", rcvbuf, receiveBuffer)
+	}
+	if n, err := s.Drops(); err != nil || n != 0 {
+		t.Fatalf("Drops before any packet = %d, %v; want 0, nil", n, err)
+	}
+
+	// Host A sends IGMP to all-systems, which every raw IGMP socket of
+	// the router receives, far more than the queue holds.
+	var fd int
+	l.a.Do(t, func() {
+		var err error
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_IGMP)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer unix.Close(fd)
+	if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(l.ar)}); err != nil {
+		t.Fatal(err)
+	}
+	const sent = 20000
+	msg := []byte{0x11, 0, 0xee, 0xff, 0, 0, 0, 0} // a v1 general query; the content does not matter
+	to := &unix.SockaddrInet4{Addr: [4]byte{224, 0, 0, 1}}
+	for range sent {
+		if err := unix.Sendto(fd, msg, 0, to); err != nil && err != unix.ENOBUFS {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Drops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d sent, %d dropped by the unread socket (receive buffer %d bytes)", sent, n, rcvbuf)
+	if n == 0 || n > sent {
+		t.Errorf("Drops = %d after %d packets to an unread socket, want between 1 and %d", n, sent, sent)
+	}
+}
