@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/netlab"
 )
 
@@ -122,7 +123,11 @@ func TestForcedVersions(t *testing.T) {
 }
 
 // TestSourceFilters: IGMPv3 INCLUDE and EXCLUDE source lists decide which of
-// two sources sending to the same group reach the host.
+// two sources sending to the same group reach the host, and the router does
+// not put the denied source on the LAN at all once it knows the filter. The
+// senders start only then: a host joins EXCLUDE{S2} with two socket
+// operations and so two reports (EXCLUDE{}, then BLOCK{S2}), and in between
+// the router rightly forwards every source.
 func TestSourceFilters(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -139,6 +144,7 @@ func TestSourceFilters(t *testing.T) {
 			tp := newTopo(t, topoOptions{})
 			r1 := tp.receiver("rcv1", g1, c.mode, c.sources...)
 			sn := tp.sniffer(fam4, "rcv1")
+			tp.waitFilter("br-lan", g1.Addr(), c.mode, c.sources)
 			start := time.Now()
 			tp.sender(s1, g1)
 			tp.sender(s2, g1)
@@ -155,4 +161,45 @@ func TestSourceFilters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitFilter waits until the daemon's status shows group on the downstream
+// ifname in mode with exactly sources: forwarded ones in include mode,
+// blocked ones in exclude mode. A host's filter may take more than one
+// report to arrive; until the last, the router forwards what the earlier
+// ones asked for.
+func (tp *topo) waitFilter(ifname string, group netip.Addr, mode netlab.FilterMode, sources []netip.Addr) {
+	tp.t.Helper()
+	want := map[netip.Addr]bool{}
+	for _, s := range sources {
+		want[s] = true
+	}
+	same := func(have []string) bool {
+		if len(have) != len(want) {
+			return false
+		}
+		for _, s := range have {
+			if a, err := netip.ParseAddr(s); err != nil || !want[a] {
+				return false
+			}
+		}
+		return true
+	}
+	tp.waitStatus(10*time.Second, fmt.Sprintf("%s %v%v on %s", group, mode, sources, ifname), func(st control.Status) bool {
+		g, ok := groupOn(st, ifname, group)
+		if !ok {
+			return false
+		}
+		switch mode {
+		case netlab.Include:
+			var fwd []string
+			for _, s := range g.Sources {
+				fwd = append(fwd, s.Address)
+			}
+			return g.Mode == control.ModeInclude && same(fwd)
+		case netlab.Exclude:
+			return g.Mode == control.ModeExclude && same(g.Excluded)
+		}
+		return g.Mode == control.ModeExclude && len(g.Excluded) == 0
+	})
 }

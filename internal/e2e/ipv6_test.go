@@ -137,7 +137,8 @@ func TestMLDLastListenerLeaves(t *testing.T) {
 }
 
 // TestMLDSourceFilters: MLDv2 source lists decide which of two senders
-// reach the host, and the router does not forward the other at all.
+// reach the host, and the router does not forward the other at all once it
+// knows the filter (the senders start then; see TestSourceFilters).
 // INCLUDE is tried on the source-specific group ff3e::1:2; EXCLUDE, which
 // has no meaning for source-specific groups (RFC 4607 §1), on ff0e::1:1.
 func TestMLDSourceFilters(t *testing.T) {
@@ -157,6 +158,7 @@ func TestMLDSourceFilters(t *testing.T) {
 			tp := newTopo(t, topoOptions{ipv6: true})
 			r1 := tp.receiver("rcv1", c.group, c.mode, c.sources...)
 			sn := tp.sniffer(fam6, "rcv1")
+			tp.waitFilter("br-lan", c.group.Addr(), c.mode, c.sources)
 			start := time.Now()
 			tp.sender(s1v6, c.group)
 			tp.sender(s2v6, c.group)
