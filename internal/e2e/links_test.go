@@ -195,6 +195,19 @@ func TestUpstreamRecreated(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			tp := newTopo(t, topoOptions{})
+			t.Cleanup(func() {
+				// The kernel's and the daemon's view when the stream did
+				// not come back: which VIFs exist, with their packet
+				// counters, the entries with theirs (packets, wrong
+				// interface), the daemon's routes and br-lan's groups.
+				if t.Failed() {
+					tp.logProc("net/ip_mr_vif")
+					tp.logProc("net/ip_mr_cache")
+					tp.logStatus()
+					out, err := tp.lab.IPOutput("router", "-d", "addr", "show", "up0")
+					t.Logf("ip -d addr show up0 (%v):\n%s", err, indent(out))
+				}
+			})
 			r1 := tp.receiver("rcv1", g1, netlab.AnySource)
 			start := time.Now()
 			old := tp.sender(s1, g1)
