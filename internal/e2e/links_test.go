@@ -195,6 +195,8 @@ func TestUpstreamRecreated(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			tp := newTopo(t, topoOptions{})
+			var r1 *netlab.Receiver
+			var renewed *netlab.Sender
 			t.Cleanup(func() {
 				// The kernel's and the daemon's view when the stream did
 				// not come back: which VIFs exist, with their packet
@@ -204,11 +206,15 @@ func TestUpstreamRecreated(t *testing.T) {
 					tp.logProc("net/ip_mr_vif")
 					tp.logProc("net/ip_mr_cache")
 					tp.logStatus()
+					if renewed != nil {
+						last, _ := r1.Last(s1)
+						t.Logf("the new sender handed %d datagrams to its kernel; rcv1's last datagram from %s arrived at %s", renewed.Sent(), s1, last.Format(time.RFC3339Nano))
+					}
 					out, err := tp.lab.IPOutput("router", "-d", "addr", "show", "up0")
 					t.Logf("ip -d addr show up0 (%v):\n%s", err, indent(out))
 				}
 			})
-			r1 := tp.receiver("rcv1", g1, netlab.AnySource)
+			r1 = tp.receiver("rcv1", g1, netlab.AnySource)
 			start := time.Now()
 			old := tp.sender(s1, g1)
 			tp.waitFlowing(r1, s1, start, 20, 5*time.Second)
@@ -222,7 +228,7 @@ func TestUpstreamRecreated(t *testing.T) {
 
 			usable := tp.linkUp0([]string{c.srcCIDR}, c.routerCIDR)
 			newIndex := tp.indexOf("router", "up0")
-			tp.sender(s1, g1)
+			renewed = tp.sender(s1, g1)
 			at := tp.waitFlowing(r1, s1, usable, 20, 10*time.Second)
 			t.Logf("up0 recreated (ifindex %d -> %d), usable -> stream at rcv1: %v", oldIndex, newIndex, at.Sub(usable).Round(time.Millisecond))
 			if d := at.Sub(usable); d > recoveryLimit {
