@@ -173,6 +173,17 @@ func (rec *record) setRoute(r Route) error {
 	return nil
 }
 
+// kernelHasNoRoute is told of a "no cache" upcall for (src,grp): the kernel
+// holds no entry for it, whatever the record says. The record forgets it so
+// that the daemon's next SetRoute installs it again instead of being skipped
+// as already there; were the record ever wrong, the flow would otherwise stay
+// unforwarded until something else changed it. An upcall queued before a
+// route was installed costs one needless re-add, which the kernel takes as a
+// replacement.
+func (rec *record) kernelHasNoRoute(src, grp netip.Addr) {
+	delete(rec.routes, routeKey{src, grp})
+}
+
 // addMFC maps the interfaces of r to slots and installs it.
 func (rec *record) addMFC(r Route) error {
 	parent, ok := rec.lookup(r.Input)

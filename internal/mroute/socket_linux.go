@@ -347,6 +347,9 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 		}
 		s.mu.Lock()
 		u.Ifindex = s.rec.ifindex(u.VIF)
+		if u.Type == UpcallNoCache {
+			s.rec.kernelHasNoRoute(u.Source, u.Group)
+		}
 		s.mu.Unlock()
 		return Packet{Upcall: &u}, nil
 	}
