@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 )
@@ -25,14 +26,26 @@ type instance struct {
 
 	// The upstream subscription of both families; nil while no upstream
 	// interface is in service.
-	sub     joiner
-	upName  string    // the active upstream interface, "" if none
-	upSince time.Time // when it went into service
-	rules   []mroute.Rule
+	sub   joiner
+	up    activeUpstream // the active upstream
+	rules []mroute.Rule
 	// budget is the state budget the instance's downstreams of both
 	// families share (its max-memory-total), within the daemon's total.
 	budget  *membership.Budget
 	checkAt time.Time // next operational check (upstream queries heard)
+}
+
+// activeUpstream is the instance's active upstream (RFC 4605 has exactly
+// one), the one value every reader goes through. selectUpstream alone sets
+// it, at every reconciliation, resolving the choice to its configuration
+// and its link as last seen; reconcileInstance then sets the copies the
+// kernel edge needs (the joiner's ifindex, each brain's upstream Link and
+// VIF) from it.
+type activeUpstream struct {
+	name  string            // "" if none
+	since time.Time         // when it went into service
+	cfg   *config.Interface // its configuration; nil if none
+	link  linkwatch.Link    // its link; valid when cfg is not nil
 }
 
 // label names the instance in logs and errors: "" for the default one.

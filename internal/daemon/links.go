@@ -41,13 +41,31 @@ func (d *Daemon) reconcile(now time.Time) {
 
 // reconcileInstance chooses the instance's upstream and brings its planes
 // and upstream subscription in line with its configuration and the
-// kernel's links.
+// kernel's links. It is the one function that sets the kernel edge's
+// copies of the active upstream: the joiner's interface and, through
+// reconcilePlane, each brain's upstream Link and VIF.
 func (d *Daemon) reconcileInstance(in *instance, now time.Time) {
+	d.selectUpstream(in, now)
+	// The host stack subscription moves before the forwarding entries, so
+	// the new upstream starts sending as early as possible.
+	d.reconcileJoiner(in)
+	for _, p := range in.planes {
+		d.reconcilePlane(p, now)
+	}
+}
+
+// selectUpstream sets in.up, the instance's active upstream, from the
+// configuration and the kernel's links, and logs when the choice changes.
+func (d *Daemon) selectUpstream(in *instance, now time.Time) {
 	log := d.log
 	if in.cfg.Name != "" {
 		log = log.With("proxy", in.cfg.Name)
 	}
-	name := d.chooseUpstream(in)
+	cfg, link := d.chooseUpstream(in)
+	name := ""
+	if cfg != nil {
+		name = cfg.Name
+	}
 	if name == "" {
 		var names []string
 		for _, u := range in.cfg.Upstreams() {
@@ -60,63 +78,51 @@ func (d *Daemon) reconcileInstance(in *instance, now time.Time) {
 	} else {
 		delete(d.warned, in.warnKey("no upstream"))
 	}
-	if name != in.upName {
+	changed := name != in.up.name
+	if changed {
 		switch {
-		case in.upName == "":
+		case in.up.name == "":
 			log.Info("upstream selected", "interface", name)
 		case name == "":
-			log.Warn("no upstream interface available", "was", in.upName)
+			log.Warn("no upstream interface available", "was", in.up.name)
 		default:
-			log.Warn("upstream switched", "from", in.upName, "to", name)
+			log.Warn("upstream switched", "from", in.up.name, "to", name)
 		}
-		in.upName, in.upSince = name, now
+		in.up.name, in.up.since = name, now
+	}
+	in.up.cfg, in.up.link = cfg, link
+	if changed {
 		in.checkAt = now.Add(upstreamQuerySilence)
 		delete(d.warned, in.warnKey("upstream silent"))
 		d.checkReversePath(in)
 	}
-	// The host stack subscription moves before the forwarding entries, so
-	// the new upstream starts sending as early as possible.
-	d.reconcileJoiner(in)
-	for _, p := range in.planes {
-		d.reconcilePlane(p, now)
-	}
-}
-
-// upstreamConfig is the configuration of the instance's active upstream,
-// nil if none.
-func upstreamConfig(in *instance) *config.Interface {
-	for _, u := range in.cfg.Upstreams() {
-		if u.Name == in.upName {
-			return u
-		}
-	}
-	return nil
 }
 
 // chooseUpstream picks the instance's active upstream (RFC 4605 has
 // exactly one): the best by priority that is up and has an address or
 // accepted sources; if none is usable, the current one while it exists (it
-// may come back up); else the best that exists at all.
-func (d *Daemon) chooseUpstream(in *instance) string {
+// may come back up); else the best that exists at all. It returns the
+// upstream's configuration and link, nil if none exists.
+func (d *Daemon) chooseUpstream(in *instance) (*config.Interface, linkwatch.Link) {
 	ups := in.cfg.Upstreams()
 	for _, u := range ups {
 		if l, ok := d.links[u.Name]; ok && l.Up && (hasRoutableAddr(l) || len(u.Sources) > 0) {
-			return u.Name
+			return u, l
 		}
 	}
 	for _, u := range ups {
-		if u.Name == in.upName {
-			if _, ok := d.links[u.Name]; ok {
-				return u.Name
+		if u.Name == in.up.name {
+			if l, ok := d.links[u.Name]; ok {
+				return u, l
 			}
 		}
 	}
 	for _, u := range ups {
-		if _, ok := d.links[u.Name]; ok {
-			return u.Name
+		if l, ok := d.links[u.Name]; ok {
+			return u, l
 		}
 	}
-	return ""
+	return nil, linkwatch.Link{}
 }
 
 func hasRoutableAddr(l linkwatch.Link) bool {
@@ -133,8 +139,7 @@ func hasRoutableAddr(l linkwatch.Link) bool {
 // (replaying what the brains want), moved on failover or when the link was
 // recreated.
 func (d *Daemon) reconcileJoiner(in *instance) {
-	l, ok := d.links[in.upName]
-	if in.upName == "" || !ok {
+	if in.up.cfg == nil {
 		if in.sub != nil {
 			d.check(in.sub.Close(), "leave upstream groups")
 			in.sub = nil
@@ -142,14 +147,14 @@ func (d *Daemon) reconcileJoiner(in *instance) {
 		return
 	}
 	if in.sub != nil {
-		if in.sub.Ifindex() != l.Index {
-			d.check(in.sub.SetInterface(l.Index), "move upstream subscription", "interface", in.upName)
+		if in.sub.Ifindex() != in.up.link.Index {
+			d.check(in.sub.SetInterface(in.up.link.Index), "move upstream subscription", "interface", in.up.name)
 		}
 		return
 	}
-	j, err := d.newJoiner(l.Index)
+	j, err := d.newJoiner(in.up.link.Index)
 	if err != nil {
-		d.check(err, "upstream subscription", "interface", in.upName)
+		d.check(err, "upstream subscription", "interface", in.up.name)
 		return
 	}
 	in.sub = j
@@ -163,7 +168,7 @@ func (d *Daemon) reconcileJoiner(in *instance) {
 // operationalChecks warns about conditions that silently break streams.
 func (d *Daemon) operationalChecks(in *instance, now time.Time) {
 	in.checkAt = now.Add(upstreamQuerySilence)
-	if in.upName == "" {
+	if in.up.name == "" {
 		return
 	}
 	var heard time.Time
@@ -175,12 +180,12 @@ func (d *Daemon) operationalChecks(in *instance, now time.Time) {
 	// Count from the later of the last query and the moment this upstream
 	// went into service: a new upstream gets a full interval.
 	since := heard
-	if since.Before(in.upSince) {
-		since = in.upSince
+	if since.Before(in.up.since) {
+		since = in.up.since
 	}
 	if now.Sub(since) >= upstreamQuerySilence {
 		d.warnOnce(in.warnKey("upstream silent"), "no IGMP/MLD query heard on the upstream for a long time: a firewall probably drops them, and the upstream router will let our memberships expire (streams stop every few minutes); accept IGMP and MLD on the upstream in the input chain",
-			"interface", in.upName, "silent-for", now.Sub(since).Round(time.Second))
+			"interface", in.up.name, "silent-for", now.Sub(since).Round(time.Second))
 	} else {
 		delete(d.warned, in.warnKey("upstream silent"))
 	}
@@ -192,9 +197,8 @@ func (d *Daemon) operationalChecks(in *instance, now time.Time) {
 // the kernel drops a packet whose source is not routed out of the
 // interface it arrived on).
 func (d *Daemon) checkReversePath(in *instance) {
-	up := upstreamConfig(in)
-	l, ok := d.links[in.upName]
-	if up == nil || !ok || len(up.Sources) == 0 {
+	up, l := in.up.cfg, in.up.link
+	if up == nil || len(up.Sources) == 0 {
 		return
 	}
 	all := sysctl.Int("net/ipv4/conf/all/rp_filter", 0)

@@ -23,7 +23,7 @@ func TestUpstreamSilenceWarning(t *testing.T) {
 	var logs bytes.Buffer
 	brain := proxy.New(proxy.Config{})
 	brain.SetUpstream(t0, proxy.Link{Ifindex: 2, Name: "up0"}, nil, nil)
-	in := &instance{cfg: &config.Config{}, upName: "up0", upSince: t0, planes: []*plane{{brain: brain}}}
+	in := &instance{cfg: &config.Config{}, up: activeUpstream{name: "up0", since: t0}, planes: []*plane{{brain: brain}}}
 	d := &Daemon{
 		log: slog.New(slog.NewTextHandler(&logs, nil)), warned: map[string]bool{},
 		insts: []*instance{in},

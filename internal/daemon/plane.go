@@ -175,11 +175,9 @@ func (d *Daemon) reconcilePlane(p *plane, now time.Time) {
 func (d *Daemon) wanted(p *plane) (map[string]want, []string) {
 	wants := map[string]want{}
 	var order []string
-	if up := upstreamConfig(p.in); up != nil && p.fam.ifEnabled(up) {
-		if l, ok := d.links[up.Name]; ok {
-			wants[up.Name] = want{cfg: *up, link: l}
-			order = append(order, up.Name)
-		}
+	if up := p.in.up; up.cfg != nil && p.fam.ifEnabled(up.cfg) {
+		wants[up.name] = want{cfg: *up.cfg, link: up.link}
+		order = append(order, up.name)
 	}
 	for _, ds := range p.in.cfg.Downstreams() {
 		if !p.fam.ifEnabled(ds) {

@@ -28,7 +28,7 @@ func (d *Daemon) status(now time.Time) *control.Status {
 		if name == "" {
 			st.Table = in.cfg.Table
 		}
-		st.Proxies = append(st.Proxies, control.Proxy{Name: name, Table: in.cfg.Table, Upstream: in.upName,
+		st.Proxies = append(st.Proxies, control.Proxy{Name: name, Table: in.cfg.Table, Upstream: in.up.name,
 			MemoryBytes: uint64(max(in.budget.Used(), 0)), MemoryLimit: uint64(in.cfg.MaxMemoryTotal)})
 		for _, p := range in.planes {
 			for i := range in.cfg.Interfaces {
@@ -42,7 +42,7 @@ func (d *Daemon) status(now time.Time) *control.Status {
 			}
 			for _, s := range p.brain.SubscriptionList() {
 				st.Upstream = append(st.Upstream, control.Subscription{
-					Proxy: name, Family: p.fam.name, Interface: in.upName, Group: s.Group.String(),
+					Proxy: name, Family: p.fam.name, Interface: in.up.name, Group: s.Group.String(),
 					Mode: modeName(s.Sub.Mode), Sources: addrStrings(s.Sub.Sources),
 				})
 			}
@@ -70,7 +70,7 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 	switch {
 	case active && in.up:
 		out.State = control.StateActive
-	case ifc.Role == config.RoleUpstream && exists && l.Up && ifc.Name != p.in.upName:
+	case ifc.Role == config.RoleUpstream && exists && l.Up && ifc.Name != p.in.up.name:
 		out.State = control.StateStandby
 	}
 	if active {

@@ -110,7 +110,7 @@ func (d *Daemon) summary() string {
 			groups += len(p.brain.SubscriptionList())
 			flows += len(p.mr.Routes())
 		}
-		up := in.upName
+		up := in.up.name
 		if up == "" {
 			up = "none"
 		}

@@ -65,7 +65,7 @@ func TestSupervisor(t *testing.T) {
 			}
 
 			// A new upstream changes the status line: sent once.
-			d.insts[0].upName = "wan"
+			d.insts[0].up.name = "wan"
 			d.supervise(d.superviseAt)
 			want = append(want, "status: 0 of 2 interfaces active, upstream wan, 0 groups, 0 flows")
 			if got := sup.take(); !slices.Equal(got, want) {
