@@ -519,7 +519,9 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			wrongIf := make(map[proxy.Flow]uint64, len(a.Flows))
 			for _, f := range a.Flows {
 				if c, err := p.mr.Counters(f.Source, f.Group); err == nil {
-					counts[f], wrongIf[f] = c.Packets, c.WrongIf
+					// The brain compares copies with packets on the
+					// input; the kernel's packet count holds both.
+					counts[f], wrongIf[f] = c.Input(), c.WrongIf
 				}
 			}
 			now := time.Now()

@@ -264,6 +264,13 @@ func TestNonQuerierYieldsToDeliveringQuerier(t *testing.T) {
 	ours := func(p netlab.Packet) bool {
 		return netlab.UDPTo(g1.Addr(), s1, start)(p) && p.TTL == netlab.SenderTTL-1
 	}
+	defer func() {
+		if t.Failed() {
+			for _, r := range tp.status().Routes {
+				t.Logf("forwarding entry %s %s in %s out %v: packets %d, wrong interface %d", r.Source, r.Group, r.Input, r.Outputs, r.Packets, r.WrongIf)
+			}
+		}
+	}()
 	// The daemon reads the kernel's counters every 30 s and needs two
 	// readings to see the copies.
 	stopped := tp.waitStopped(sn, ours, 2*time.Second, 80*time.Second, "the proxy's own copies on down2")

@@ -75,9 +75,21 @@ type Route struct {
 }
 
 // Counters are the kernel's per-entry counters (SIOCGETSGCNT). Packets that
-// stop growing tell the daemon an entry went idle.
+// stop growing tell the daemon an entry went idle. The kernel counts in
+// Packets and Bytes every packet that matched the entry, including those
+// that arrived on another interface and were only counted in WrongIf.
 type Counters struct {
 	Packets, Bytes, WrongIf uint64
+}
+
+// Input is the number of packets that arrived on the entry's input
+// interface: the ones it forwarded.
+func (c Counters) Input() uint64 {
+	if c.WrongIf > c.Packets {
+		// The two are read together but not atomically.
+		return 0
+	}
+	return c.Packets - c.WrongIf
 }
 
 // Packet is one message read from the socket: either a kernel upcall or an

@@ -644,8 +644,9 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 	return out
 }
 
-// Duplicates takes the kernel's packet and wrong-interface counters of the
-// flows named in the last ReadCounters action, before Counters. A flow
+// Duplicates takes the kernel's counters of the flows named in the last
+// ReadCounters action, before Counters: the packets that arrived on each
+// flow's input, and those that arrived on another interface. A flow
 // whose packets also arrive on another interface, as fast as on its input,
 // is being delivered there by another router: on downstreams where that
 // router is the querier we stop forwarding it (RFC 4605 §4.2); when the
