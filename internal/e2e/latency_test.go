@@ -58,6 +58,9 @@ func measuredTopo(t *testing.T) *topo {
 		// The runtime prints one line per collection (live heap, goal):
 		// where the memory goes, for the log.
 		t.Setenv("GODEBUG", "gctrace=1")
+		// A daemon built with -tags memdebug prints the runtime's
+		// memory classes this often; others ignore it.
+		t.Setenv("MCAST_PROXY_MEMDEBUG", "2s")
 	case "igmpproxy":
 		bin := os.Getenv("MCAST_E2E_PROXY")
 		tp.conf = filepath.Join(dir, "igmpproxy.conf")
@@ -198,6 +201,10 @@ func TestThousandGroups(t *testing.T) {
 	const groups = 1000
 	const round = 200 * time.Millisecond // every group gets a datagram this often
 	tp := measuredTopo(t)
+	tp.logResources("started")
+	if tp.isMcastProxy() {
+		t.Logf("started: %s", tp.anonMappings())
+	}
 	tp.must(tp.lab.Sysctl("rcv3", "net/ipv4/igmp_max_memberships", "2000"))
 	tp.must(tp.lab.Sysctl("rcv3", "net/ipv4/conf/eth0/force_igmp_version", "2"))
 	grp := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)}) }
@@ -240,6 +247,12 @@ func TestThousandGroups(t *testing.T) {
 	tp.waitFor(30*time.Second, "forwarding entries for the 1000 flows", func() bool { return len(tp.mfc(fam4)) >= groups })
 	idle := tp.resources()
 	t.Logf("%s with the %d flows known, nobody joined: %s", proxyUnderTest(), groups, idle)
+	if tp.isMcastProxy() {
+		t.Logf("with the flows known: %s", tp.anonMappings())
+		if m := tp.memClasses(); m != "" {
+			t.Logf("with the flows known: %s", m)
+		}
+	}
 
 	atRouter, err := tp.lab.NewSniffer("router", "down2")
 	tp.must(err)
@@ -333,6 +346,10 @@ func TestThousandGroups(t *testing.T) {
 		proxyUnderTest(), groups, joined.Round(time.Millisecond), len(reported), round, ms(p50), ms(p90), ms(maxd), lastFwd.Sub(start).Round(time.Millisecond))
 	t.Logf("%s after the joins: %s", proxyUnderTest(), tp.resources())
 	if tp.isMcastProxy() {
+		t.Logf("after the joins: %s", tp.anonMappings())
+		if m := tp.memClasses(); m != "" {
+			t.Logf("after the joins: %s", m)
+		}
 		var gcs []string
 		for _, l := range strings.Split(tp.daemon.Stderr(), "\n") {
 			if strings.HasPrefix(l, "gc ") {
@@ -369,6 +386,66 @@ func (tp *topo) resources() string {
 	sysT, _ := strconv.Atoi(f[12])
 	return fmt.Sprintf("CPU %d ms (user %d, system %d ticks of 10 ms), VmRSS %s (anonymous %s, file %s), VmHWM %s, threads %s",
 		(ut+sysT)*10, ut, sysT, field("VmRSS"), field("RssAnon"), field("RssFile"), field("VmHWM"), field("Threads"))
+}
+
+// anonMappings sums /proc/PID/smaps: anonymous kB (of which in
+// transparent huge pages), file kB, and lists every mapping with 128 kB or
+// more anonymous: the Go heap arena (heap objects and goroutine stacks) is
+// the biggest, the runtime's metadata (spans, page summaries, profiling
+// buckets) the others.
+func (tp *topo) anonMappings() string {
+	tp.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", tp.daemon.Pid()))
+	tp.must(err)
+	var anon, huge, file, n int
+	var big []string
+	var head string
+	var rss int
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(f[0], ":") {
+			head = l
+			continue
+		}
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "Rss:":
+			rss = v
+		case "AnonHugePages:":
+			huge += v
+		case "Anonymous:":
+			n++
+			if v == 0 {
+				file += rss
+				continue
+			}
+			anon += v
+			file += rss - v
+			if v >= 128 {
+				big = append(big, fmt.Sprintf("[%s: %d kB]", strings.Join(strings.Fields(head), " "), v))
+			}
+		}
+	}
+	return fmt.Sprintf("smaps: %d mappings, anonymous %d kB (in huge pages %d kB), file %d kB; big: %s",
+		n, anon, huge, file, strings.Join(big, " "))
+}
+
+// memClasses is the last line of runtime memory classes a memdebug build
+// of the daemon printed (MCAST_PROXY_MEMDEBUG), or "".
+func (tp *topo) memClasses() string {
+	last := ""
+	for _, l := range strings.Split(tp.daemon.Stderr(), "\n") {
+		if strings.HasPrefix(l, "memclasses ") {
+			last = l
+		}
+	}
+	return last
 }
 
 func (tp *topo) logResources(when string) {
