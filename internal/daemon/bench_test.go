@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -178,4 +179,43 @@ func BenchmarkReportToKernel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkThousandGroupsHeap is the live heap the daemon holds for 1000
+// groups, each with a flow from the provider and joined by one host with
+// IGMPv2 (TestThousandGroups in internal/e2e, without the kernel): the
+// heap after a collection, less the heap of the started daemon, per group.
+// The counting fakes of the kernel edge keep no state of their own.
+func BenchmarkThousandGroupsHeap(b *testing.B) {
+	const groups = 1000
+	var perGroup float64
+	for range b.N {
+		d, _, _ := reportBenchDaemon(b)
+		p := d.allPlanes()[0]
+		before := liveHeap()
+		for i := range groups {
+			grp := netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)})
+			d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Upcall: &mroute.Upcall{
+				Type: mroute.UpcallNoCache, Ifindex: wanUp.Index, Source: netip.MustParseAddr(provider), Group: grp}}})
+			payload, err := (&igmp.Report{Version: 2, Group: grp}).Marshal()
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Ifindex: lanUp.Index, Src: netip.MustParseAddr(lanHost),
+				Dst: grp, TTL: 1, RouterAlert: true, Payload: payload}})
+		}
+		perGroup = float64(liveHeap()-before) / groups
+		runtime.KeepAlive(d)
+		d.stopAll()
+	}
+	b.ReportMetric(perGroup, "heapB/group")
+	b.ReportMetric(0, "ns/op")
+}
+
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
