@@ -83,7 +83,7 @@ type Counters struct {
 }
 
 // Input is the number of packets that arrived on the entry's input
-// interface: the ones it forwarded.
+// interface: the ones it forwards to its outputs, if it has any.
 func (c Counters) Input() uint64 {
 	if c.WrongIf > c.Packets {
 		// The two are read together but not atomically.

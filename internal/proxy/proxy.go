@@ -617,9 +617,10 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	return []Action{routeOf(src, grp, f)}
 }
 
-// Counters takes the kernel's packet counters for the flows named in the last
-// ReadCounters action. A flow whose counter did not move since the previous
-// reading is idle: its entry is removed (if the source comes back, the kernel
+// Counters takes the kernel's counts of the packets that arrived on each
+// flow's input, for the flows named in the last ReadCounters action (copies
+// arriving elsewhere do not keep a flow alive). A flow whose count did not
+// move since the previous reading is idle: its entry is removed (if the source comes back, the kernel
 // raises a new upcall). A flow missing from the map could not be read (the
 // entry is gone from the kernel): it is forgotten too.
 func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
