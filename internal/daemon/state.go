@@ -141,27 +141,6 @@ func (d *Daemon) saveState(now time.Time, clean bool) {
 	d.check(writeAtomic(d.state.path, d.state.buf), "write state snapshot", "file", d.state.path)
 }
 
-// writeAtomic replaces path with data through a temporary file and a
-// rename.
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
 // readState reads the snapshot file, refusing one larger than any
 // snapshot can be.
 func readState(path string) ([]byte, error) {

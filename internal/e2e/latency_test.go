@@ -141,13 +141,15 @@ func TestJoinLatency(t *testing.T) {
 	// sender keeps its rate.
 	atUp, err := tp.lab.NewSniffer("router", "up0")
 	tp.must(err)
-	var lat, before, gaps []time.Duration
+	var lat, before, gaps, cpu []time.Duration
+	var switches []int
 	leaked := 0 // datagrams forwarded to rcv3 before it joined
 	for i := range groups {
 		grp := netip.AddrFrom4([4]byte{239, 10, 0, byte(i + 1)})
 		s, err := tp.lab.NewSender("src", "eth0", s1, netip.AddrPortFrom(grp, 5001), time.Millisecond)
 		tp.must(err)
 		tp.waitFor(5*time.Second, fmt.Sprintf("a forwarding entry for (%s, %s)", s1, grp), func() bool { return tp.hasFlow(s1, grp) })
+		cpu0, sw0 := tp.daemonSched()
 		joinAt := time.Now()
 		r := tp.receiver("rcv3", netip.AddrPortFrom(grp, 5001), netlab.AnySource)
 		var report, fwd time.Time
@@ -164,6 +166,8 @@ func TestJoinLatency(t *testing.T) {
 			fwd = after[0].At
 			return true
 		})
+		cpu1, sw1 := tp.daemonSched()
+		cpu, switches = append(cpu, cpu1-cpu0), append(switches, sw1-sw0)
 		if n := atHost.Count(func(p netlab.Packet) bool { return udpTo(grp)(p) && p.At.Before(joinAt) }); n > 0 {
 			leaked += n
 		}
@@ -193,6 +197,10 @@ func TestJoinLatency(t *testing.T) {
 		t.Logf("%s: report on the wire -> the stream's last datagram at the router not forwarded (forwarding changed after it): p50 %s ms, p90 %s ms, max %s ms; the stream's gap at the router before the first forwarded datagram (the test's resolution; 1 ms if the sender kept its rate): p50 %s ms, p90 %s ms, max %s ms",
 			proxyUnderTest(), ms(b50), ms(b90), ms(bmax), ms(g50), ms(g90), ms(gmax))
 	}
+	c50, c90, cmax := percentiles(cpu)
+	slices.Sort(switches)
+	t.Logf("%s: its CPU time from the join to the first forwarded datagram seen (all threads, /proc/PID/task/*/schedstat): p50 %s ms, p90 %s ms, max %s ms; times its threads were scheduled in that window: p50 %d, max %d",
+		proxyUnderTest(), ms(c50), ms(c90), ms(cmax), switches[len(switches)/2], switches[len(switches)-1])
 	if tp.isMcastProxy() && leaked > 0 {
 		t.Errorf("%d datagrams were forwarded to rcv3 before it joined", leaked)
 	}
@@ -394,6 +402,34 @@ func (tp *topo) resources() string {
 	sysT, _ := strconv.Atoi(f[12])
 	return fmt.Sprintf("CPU %d ms (user %d, system %d ticks of 10 ms), VmRSS %s (anonymous %s, file %s), VmHWM %s, threads %s",
 		(ut+sysT)*10, ut, sysT, field("VmRSS"), field("RssAnon"), field("RssFile"), field("VmHWM"), field("Threads"))
+}
+
+// daemonSched sums the proxy's threads' time on a CPU and the number of
+// times they were scheduled onto one (/proc/PID/task/TID/schedstat: run
+// time in ns, wait time, timeslices), which count per thread to the
+// nanosecond where /proc/PID/stat counts the process in 10 ms ticks.
+func (tp *topo) daemonSched() (time.Duration, int) {
+	tp.t.Helper()
+	dir := fmt.Sprintf("/proc/%d/task", tp.daemon.Pid())
+	tasks, err := os.ReadDir(dir)
+	tp.must(err)
+	var run time.Duration
+	var scheduled int
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "schedstat"))
+		if err != nil {
+			continue // a thread that just exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) != 3 {
+			tp.t.Fatalf("%s/%s/schedstat: %q", dir, task.Name(), b)
+		}
+		ns, _ := strconv.ParseInt(f[0], 10, 64)
+		n, _ := strconv.Atoi(f[2])
+		run += time.Duration(ns)
+		scheduled += n
+	}
+	return run, scheduled
 }
 
 // anonMappings sums /proc/PID/smaps: anonymous kB (of which in

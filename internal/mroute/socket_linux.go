@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
 
 // Socket option numbers, at level IPPROTO_IP for IPv4 (MRT_BASE 200,
@@ -169,7 +171,7 @@ type mrt struct {
 func (m mrt) setsockopt(level, opt int, val []byte) error {
 	var serr error
 	if err := m.raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptString(int(fd), level, opt, string(val))
+		serr = rawsys.Setsockopt(int(fd), level, opt, val)
 	}); err != nil {
 		return err
 	}
@@ -305,7 +307,7 @@ func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
 	req := s.fam.sgReq(binary.NativeEndian, src, grp, wordSize)
 	var errno syscall.Errno
 	if err := s.raw.Control(func(fd uintptr) {
-		_, _, errno = unix.Syscall(unix.SYS_IOCTL, fd, siocGetSGCnt, uintptr(unsafe.Pointer(&req[0])))
+		_, _, errno = unix.RawSyscall(unix.SYS_IOCTL, fd, siocGetSGCnt, uintptr(unsafe.Pointer(&req[0])))
 	}); err != nil {
 		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
 	}
@@ -323,10 +325,10 @@ func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
 func (s *Socket) Read(buf []byte) (Packet, error) {
 	oob := make([]byte, s.fam.oobLen)
 	var n, oobn, flags int
-	var from unix.Sockaddr
+	var from unix.RawSockaddrAny
 	var rerr error
 	err := s.raw.Read(func(fd uintptr) bool {
-		n, oobn, flags, from, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
+		n, oobn, flags, rerr = rawsys.Recvmsg(int(fd), buf, oob, &from)
 		return rerr != unix.EAGAIN
 	})
 	if err != nil {
@@ -353,7 +355,7 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 		s.mu.Unlock()
 		return Packet{Upcall: &u}, nil
 	}
-	return s.fam.parse(b, oob[:oobn], flags, from)
+	return s.fam.parse(b, oob[:oobn], flags, rawsys.Sockaddr(&from))
 }
 
 // Send sends one IGMP or MLD message out of ifindex with TTL (hop limit) 1
@@ -371,7 +373,7 @@ func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	}
 	var werr error
 	err = s.raw.Write(func(fd uintptr) bool {
-		werr = unix.Sendmsg(int(fd), pkt, oob, to, 0)
+		werr = rawsys.Sendmsg(int(fd), pkt, oob, to)
 		return werr != unix.EAGAIN
 	})
 	if err == nil {

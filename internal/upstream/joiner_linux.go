@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 	"github.com/mcast-proxy/mcast-proxy/internal/sysctl"
 )
 
@@ -41,7 +42,7 @@ func (sysKernel) socket(v6 bool) (int, error) {
 }
 
 func (sysKernel) setsockopt(fd, level, name int, val []byte) error {
-	return unix.SetsockoptString(fd, level, name, string(val))
+	return rawsys.Setsockopt(fd, level, name, val)
 }
 
 func (sysKernel) close(fd int) error { return unix.Close(fd) }
