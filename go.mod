@@ -6,5 +6,3 @@ require (
 	golang.org/x/net v0.43.0
 	golang.org/x/sys v0.35.0
 )
-
-require github.com/coreos/go-systemd/v22 v22.7.0

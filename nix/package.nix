@@ -19,7 +19,7 @@ buildGoModule {
 
   # `go mod vendor` of go.mod and go.sum, hashed with `nix hash path`.
   # nix/nix_test.go recomputes it: update it when go.sum changes.
-  vendorHash = "sha256-sB81caGJjC34X51ya1He7Yl4J7jUI1slgge3Ix+aEDY=";
+  vendorHash = "sha256-tjCY/agOMXcaJqGugYVn/AKqSb8uXq9tAwcPUFcGOCQ=";
 
   subPackages = [ "cmd/mcast-proxy" ];
 

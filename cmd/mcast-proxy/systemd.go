@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	sd "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/mcast-proxy/mcast-proxy/internal/sdnotify"
 )
 
 // notifier tells systemd what the daemon is doing over the sd_notify
@@ -29,7 +29,7 @@ func newNotifier(log *slog.Logger) (*notifier, time.Duration) {
 	n := &notifier{log: log}
 	// WATCHDOG_USEC comes with WatchdogSec=; WATCHDOG_PID, when set, must
 	// be ours, or the watchdog belongs to another process.
-	wd, err := sd.SdWatchdogEnabled(false)
+	wd, err := sdnotify.WatchdogInterval()
 	if err != nil {
 		log.Warn("systemd watchdog settings ignored", "err", err)
 		wd = 0
@@ -38,7 +38,7 @@ func newNotifier(log *slog.Logger) (*notifier, time.Duration) {
 }
 
 func (n *notifier) send(state string) {
-	_, err := sd.SdNotify(false, state)
+	_, err := sdnotify.Send(state)
 	if err == nil {
 		n.failed = false
 		return
@@ -49,15 +49,15 @@ func (n *notifier) send(state string) {
 	}
 }
 
-func (n *notifier) Ready(status string) { n.send(sd.SdNotifyReady + "\nSTATUS=" + status) }
+func (n *notifier) Ready(status string) { n.send(sdnotify.Ready + "\nSTATUS=" + status) }
 
 // Reloading carries MONOTONIC_USEC, which Type=notify-reload requires and
 // plain Type=notify accepts.
-func (n *notifier) Reloading() { n.send(sd.SdNotifyReloading + "\n" + sd.SdNotifyMonotonicUsec()) }
+func (n *notifier) Reloading() { n.send(sdnotify.Reloading + "\n" + sdnotify.MonotonicUsec()) }
 
-func (n *notifier) Stopping()            { n.send(sd.SdNotifyStopping + "\nSTATUS=stopping") }
+func (n *notifier) Stopping()            { n.send(sdnotify.Stopping + "\nSTATUS=stopping") }
 func (n *notifier) Status(status string) { n.send("STATUS=" + status) }
-func (n *notifier) Alive()               { n.send(sd.SdNotifyWatchdog) }
+func (n *notifier) Alive()               { n.send(sdnotify.Watchdog) }
 
 // journalHandler writes text records as slog.TextHandler does, each line
 // prefixed with its syslog priority ("<3>" error, "<4>" warning, "<6>"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"time"
 )
 
@@ -47,13 +46,4 @@ func Do(path string, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("control: read response: %w", err)
 	}
 	return resp, nil
-}
-
-// dial connects to the unix socket at path. Connecting to a unix socket
-// never waits: a socket nobody listens on is refused and a full backlog
-// fails with EAGAIN at once, so net.DialTimeout would add no bound, only
-// its address resolution, which links net's DNS resolver into the binary
-// (about 300 KB on MIPS).
-func dial(path string) (*net.UnixConn, error) {
-	return net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 }

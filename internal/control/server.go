@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -43,7 +42,7 @@ const (
 // state: each valid request becomes a Call for the daemon loop.
 type Server struct {
 	path string
-	ln   *net.UnixListener
+	ln   *os.File // listening socket (socket_linux.go)
 
 	// Timeouts, shortened by tests.
 	ioTimeout   time.Duration
@@ -56,7 +55,7 @@ type Server struct {
 	// reading the request, with when they were accepted. The accept loop
 	// evicts from it, the handlers remove themselves.
 	readingMu sync.Mutex
-	reading   map[*net.UnixConn]time.Time
+	reading   map[*os.File]time.Time
 
 	handlers sync.WaitGroup // accept loop and connection handlers
 	close    sync.Once
@@ -74,13 +73,10 @@ func Listen(path string) (*Server, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	ln, err := listenUnix(path)
 	if err != nil {
 		return nil, fmt.Errorf("control: listen on %s: %w", path, err)
 	}
-	// The file is removed by Close, which also covers a stale one we did
-	// not create, so the listener need not unlink it.
-	ln.SetUnlinkOnClose(false)
 	// With the usual umask (022) nobody but root can connect before this.
 	if err := os.Chmod(path, socketMode); err != nil {
 		ln.Close()
@@ -95,7 +91,7 @@ func Listen(path string) (*Server, error) {
 		loopTimeout: loopTimeout,
 		ctx:         ctx,
 		cancel:      cancel,
-		reading:     map[*net.UnixConn]time.Time{},
+		reading:     map[*os.File]time.Time{},
 	}, nil
 }
 
@@ -155,7 +151,7 @@ func (s *Server) accept(calls chan<- Call) {
 	defer s.handlers.Done()
 	slots := make(chan struct{}, maxHandlers)
 	for {
-		conn, err := s.ln.AcceptUnix()
+		conn, err := acceptUnix(s.ln)
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return
@@ -194,7 +190,7 @@ func (s *Server) accept(calls chan<- Call) {
 
 // handle answers one connection: read one request, hand it to the loop, write
 // the reply, close.
-func (s *Server) handle(conn *net.UnixConn, calls chan<- Call) {
+func (s *Server) handle(conn *os.File, calls chan<- Call) {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(s.ioTimeout))
 	// Close interrupts a pending read; replies still get written. Set
@@ -214,7 +210,7 @@ func (s *Server) handle(conn *net.UnixConn, calls chan<- Call) {
 	// Closing with unread input (an oversized request, bytes after the
 	// newline) would make the client's next read fail with a reset instead
 	// of a clean end; drain a little first, briefly.
-	conn.CloseWrite()
+	closeWrite(conn)
 	conn.SetReadDeadline(time.Now().Add(drainTimeout))
 	io.Copy(io.Discard, io.LimitReader(conn, maxDrain))
 }
@@ -224,7 +220,7 @@ func (s *Server) handle(conn *net.UnixConn, calls chan<- Call) {
 func (s *Server) evictOldestReader() {
 	s.readingMu.Lock()
 	defer s.readingMu.Unlock()
-	var oldest *net.UnixConn
+	var oldest *os.File
 	var since time.Time
 	for c, t := range s.reading {
 		if oldest == nil || t.Before(since) {
@@ -237,7 +233,7 @@ func (s *Server) evictOldestReader() {
 	}
 }
 
-func (s *Server) answer(conn *net.UnixConn, calls chan<- Call) Response {
+func (s *Server) answer(conn *os.File, calls chan<- Call) Response {
 	raw, err := readRequest(conn)
 	s.readingMu.Lock()
 	delete(s.reading, conn)

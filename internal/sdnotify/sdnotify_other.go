@@ -1,0 +1,18 @@
+//go:build !linux
+
+package sdnotify
+
+import (
+	"errors"
+	"fmt"
+)
+
+func sendTo(addr, state string) error {
+	if _, err := socketName(addr); err != nil {
+		return err
+	}
+	return fmt.Errorf("sdnotify: %w", errors.ErrUnsupported)
+}
+
+// MonotonicUsec returns "" where CLOCK_MONOTONIC is not read.
+func MonotonicUsec() string { return "" }
