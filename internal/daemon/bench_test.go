@@ -4,8 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -52,7 +52,7 @@ func (f *benchRouter) Send(int, netip.Addr, netip.Addr, []byte) error { return n
 func (f *benchRouter) Read(buf []byte) (mroute.Packet, error) {
 	select {
 	case <-f.closed:
-		return mroute.Packet{}, net.ErrClosed
+		return mroute.Packet{}, os.ErrClosed
 	case pkt := <-f.in:
 		pkt.Payload = buf[:copy(buf, pkt.Payload)]
 		return pkt, nil

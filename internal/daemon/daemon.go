@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"time"
 
@@ -595,7 +595,7 @@ func (p *plane) read(events chan<- event) {
 	for {
 		pkt, err := p.mr.Read(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, os.ErrClosed) {
 				return
 			}
 			if errors.Is(err, mroute.ErrMalformed) {

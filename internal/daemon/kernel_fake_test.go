@@ -3,8 +3,8 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 
@@ -135,7 +135,7 @@ func (f *fakeRouter) Send(ifindex int, src, dst netip.Addr, payload []byte) erro
 
 func (f *fakeRouter) Read([]byte) (mroute.Packet, error) {
 	<-f.closed
-	return mroute.Packet{}, net.ErrClosed
+	return mroute.Packet{}, os.ErrClosed
 }
 
 func (f *fakeRouter) Drops() (uint64, error) { return f.drops, nil }

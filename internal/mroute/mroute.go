@@ -14,7 +14,7 @@
 // it explicitly keeps Routes and the kernel in step while Close runs.
 //
 // Concurrency: Read may be called from one goroutine while any other method
-// runs in another; it returns an error wrapping net.ErrClosed once Close has
+// runs in another; it returns an error wrapping os.ErrClosed once Close has
 // been called. The remaining methods are safe to call from several goroutines,
 // though the daemon is expected to call them from its single loop goroutine.
 //

@@ -188,7 +188,7 @@ func reader(t *testing.T, s *Socket) <-chan Packet {
 			buf := make([]byte, 2048)
 			p, err := s.Read(buf)
 			switch {
-			case errors.Is(err, net.ErrClosed):
+			case errors.Is(err, os.ErrClosed):
 				return
 			case errors.Is(err, ErrMalformed):
 				t.Logf("read: %v", err)

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 
@@ -75,7 +75,7 @@ func (rec *record) close() []error {
 // Socket.AddVIF.
 func (rec *record) addVIF(ifindex, threshold int) (int, error) {
 	if rec.closed {
-		return 0, fmt.Errorf("mroute: add %s for ifindex %d: %w", rec.slot, ifindex, net.ErrClosed)
+		return 0, fmt.Errorf("mroute: add %s for ifindex %d: %w", rec.slot, ifindex, os.ErrClosed)
 	}
 	if slot, ok := rec.lookup(ifindex); ok {
 		return slot, nil
@@ -94,7 +94,7 @@ func (rec *record) addVIF(ifindex, threshold int) (int, error) {
 // delVIF removes the slot of ifindex and what routes it; see Socket.DelVIF.
 func (rec *record) delVIF(ifindex int) error {
 	if rec.closed {
-		return fmt.Errorf("mroute: delete %s for ifindex %d: %w", rec.slot, ifindex, net.ErrClosed)
+		return fmt.Errorf("mroute: delete %s for ifindex %d: %w", rec.slot, ifindex, os.ErrClosed)
 	}
 	slot, ok := rec.lookup(ifindex)
 	if !ok {
@@ -160,7 +160,7 @@ func (rec *record) setRoute(r Route) error {
 	want := Route{Source: src, Group: grp, Input: r.Input, Outputs: outs}
 
 	if rec.closed {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, net.ErrClosed)
+		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, os.ErrClosed)
 	}
 	k := routeKey{src, grp}
 	if have, ok := rec.routes[k]; ok && have.Input == want.Input && slices.Equal(have.Outputs, want.Outputs) {
@@ -205,7 +205,7 @@ func (rec *record) addMFC(r Route) error {
 // Socket.DelRoute.
 func (rec *record) delRoute(src, grp netip.Addr) error {
 	if rec.closed {
-		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, net.ErrClosed)
+		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, os.ErrClosed)
 	}
 	err := rec.kernel.delMFC(src, grp)
 	if err != nil && !errors.Is(err, unix.ENOENT) {

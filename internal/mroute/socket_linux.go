@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -42,7 +42,7 @@ const wordSize = bits.UintSize / 8
 // one family and carries that family's IGMP or MLD.
 type Socket struct {
 	fam   *family
-	conn  *net.IPConn     // the raw socket; its poller lets Close unblock Read
+	conn  *os.File        // the raw socket; its poller lets Close unblock Read
 	raw   syscall.RawConn // conn's fd, for socket options, ioctls, recvmsg and sendmsg
 	table uint32
 
@@ -69,7 +69,7 @@ func Open(fam Family, table uint32) (*Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mroute: open raw %s socket: %w", f.proto, err)
 	}
-	raw, err := conn.SyscallConn()
+	raw, err := rawConn(conn)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("mroute: open raw %s socket: %w", f.proto, err)
@@ -332,7 +332,7 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 		return rerr != unix.EAGAIN
 	})
 	if err != nil {
-		// The poller reports net.ErrClosed after Close.
+		// The poller reports os.ErrClosed after Close.
 		return Packet{}, fmt.Errorf("mroute: read: %w", err)
 	}
 	if rerr != nil {
@@ -396,7 +396,7 @@ func (s *Socket) JoinRouterGroups(ifindex int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rec.closed {
-		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, net.ErrClosed)
+		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, os.ErrClosed)
 	}
 	if _, ok := s.joined[ifindex]; ok {
 		return nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -283,17 +282,17 @@ func TestOpenClose(t *testing.T) {
 		if got := mcForwarding(); got != "0" {
 			t.Errorf("%s = %s after Close, want 0", f.mcForwarding, got)
 		}
-		if _, err := s.AddVIF(l.ra, 1); !errors.Is(err, net.ErrClosed) {
-			t.Errorf("AddVIF after Close = %v, want net.ErrClosed", err)
+		if _, err := s.AddVIF(l.ra, 1); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("AddVIF after Close = %v, want os.ErrClosed", err)
 		}
-		if err := s.SetRoute(Route{Source: l.aSrc, Group: l.group, Input: l.ra}); !errors.Is(err, net.ErrClosed) {
-			t.Errorf("SetRoute after Close = %v, want net.ErrClosed", err)
+		if err := s.SetRoute(Route{Source: l.aSrc, Group: l.group, Input: l.ra}); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("SetRoute after Close = %v, want os.ErrClosed", err)
 		}
-		if err := s.JoinRouterGroups(l.ra); !errors.Is(err, net.ErrClosed) {
-			t.Errorf("JoinRouterGroups after Close = %v, want net.ErrClosed", err)
+		if err := s.JoinRouterGroups(l.ra); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("JoinRouterGroups after Close = %v, want os.ErrClosed", err)
 		}
-		if _, err := s.Read(make([]byte, 1500)); !errors.Is(err, net.ErrClosed) {
-			t.Errorf("Read after Close = %v, want net.ErrClosed", err)
+		if _, err := s.Read(make([]byte, 1500)); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("Read after Close = %v, want os.ErrClosed", err)
 		}
 		// The table is free again.
 		l.open(t, 0)
@@ -569,7 +568,7 @@ func TestUpcallAndForwarding(t *testing.T) {
 // decodes it as Read decodes messages.
 func openPeer(t *testing.T, l *lab) func(t *testing.T) Packet {
 	k := families[l.f.Family]
-	var conn *net.IPConn
+	var conn *os.File
 	l.c.Do(t, func() {
 		var err error
 		if conn, err = openRaw(k.domain, k.protocol); err != nil {
@@ -599,7 +598,7 @@ func openPeer(t *testing.T, l *lab) func(t *testing.T) Packet {
 }
 
 // peerRead reads one message with its control messages, failing after 3s.
-func peerRead(t *testing.T, conn *net.IPConn) (b, oob []byte, from unix.Sockaddr) {
+func peerRead(t *testing.T, conn *os.File) (b, oob []byte, from unix.Sockaddr) {
 	t.Helper()
 	raw, err := conn.SyscallConn()
 	if err != nil {
@@ -789,14 +788,14 @@ func TestReadAfterClose(t *testing.T) {
 		}
 		select {
 		case err := <-errc:
-			if !errors.Is(err, net.ErrClosed) {
-				t.Errorf("blocked Read returned %v, want net.ErrClosed", err)
+			if !errors.Is(err, os.ErrClosed) {
+				t.Errorf("blocked Read returned %v, want os.ErrClosed", err)
 			}
 		case <-time.After(2 * time.Second):
 			t.Fatal("Read still blocked 2s after Close")
 		}
-		if _, err := s.Read(make([]byte, 1500)); !errors.Is(err, net.ErrClosed) {
-			t.Errorf("Read after Close = %v, want net.ErrClosed", err)
+		if _, err := s.Read(make([]byte, 1500)); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("Read after Close = %v, want os.ErrClosed", err)
 		}
 	})
 }
