@@ -123,6 +123,9 @@ func (s *Socket) init() error {
 			return fmt.Errorf("mroute: set %s: %w", o.name, err)
 		}
 	}
+	if err := s.dropLoopedBack(); err != nil {
+		return fmt.Errorf("mroute: attach the looped-back filter: %w", err)
+	}
 	if s.table != 0 {
 		// MRT_TABLE must come before MRT_INIT; it takes a u32.
 		err := s.setsockopt(f.level, mrtTable, binary.NativeEndian.AppendUint32(nil, s.table))
@@ -154,6 +157,38 @@ func (s *Socket) init() error {
 		return err
 	}
 	return nil
+}
+
+// skfAdPktType is where a classic BPF program loads the packet's type
+// from: SKF_AD_OFF (-0x1000) + SKF_AD_PKTTYPE (4), linux/filter.h, which
+// golang.org/x/sys/unix does not define.
+const skfAdPktType = 0xfffff000 + 4
+
+// loopedBackFilter is a classic BPF program that drops what the host's
+// own multicast output loops back (packet type PACKET_LOOPBACK) and keeps
+// the rest. That is the MLD reports the router's kernel sends for the
+// upstream subscription and for its own memberships on every link (IPv4's
+// do not reach the socket): each would wake the daemon only to be dropped
+// as its own. The socket's own queries do not
+// loop back (multicast loop is off); kernel upcalls are built as new packets
+// of type PACKET_HOST and pass.
+var loopedBackFilter = []unix.SockFilter{
+	// A = skb->pkt_type; drop if PACKET_LOOPBACK, else keep it all.
+	{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: skfAdPktType},
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, K: unix.PACKET_LOOPBACK},
+	{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff},
+	{Code: unix.BPF_RET | unix.BPF_K, K: 0},
+}
+
+func (s *Socket) dropLoopedBack() error {
+	prog := unix.SockFprog{Len: uint16(len(loopedBackFilter)), Filter: &loopedBackFilter[0]}
+	var serr error
+	if err := s.raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // setsockopt sets one option with a byte-encoded value.
