@@ -34,8 +34,9 @@ const (
 	MaxFlows = 8192
 	// FlowBytes is what one forwarding entry costs on the heap, charged to
 	// the budgets of the downstream the traffic came from: the entry, its
-	// outputs, and in the worst case (one source per group) a group map of
-	// its own.
+	// outputs, and in the worst case (one source per group) a group slot
+	// and slice of its own. About 220 bytes since a group's flows are a
+	// slice rather than a map; the charge stays where the budgets were set.
 	FlowBytes = 400
 )
 
@@ -136,6 +137,7 @@ type Stats struct {
 }
 
 type flow struct {
+	source   netip.Addr
 	input    int
 	outputs  []int
 	packets  uint64 // kernel counter at the last check
@@ -169,8 +171,11 @@ type Proxy struct {
 	downs     map[int]*downstream
 	order     []int // downstream ifindexes in config order
 
-	subs  map[netip.Addr]Subscription         // applied upstream subscriptions
-	flows map[netip.Addr]map[netip.Addr]*flow // group -> source -> flow
+	subs map[netip.Addr]Subscription // applied upstream subscriptions
+	// flows are the known flows by group, each group's sorted by source:
+	// nearly always one, the provider's, and one pointer in a slice costs
+	// a fraction of a map of its own (a map's smallest table holds 8).
+	flows map[netip.Addr][]*flow
 	nflow int
 	nup   int // flows counted against MaxFlows
 	// budget is shared by every downstream's router (Config.MaxBytes).
@@ -185,7 +190,6 @@ type Proxy struct {
 	// Scratch space of regroup, kept between calls so that a report
 	// allocates no more than the actions it returns.
 	states []membership.GroupState
-	keys   []netip.Addr
 }
 
 // New returns a proxy for cfg. Call Start to begin querying.
@@ -193,7 +197,7 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{
 		downs:     map[int]*downstream{},
 		subs:      map[netip.Addr]Subscription{},
-		flows:     map[netip.Addr]map[netip.Addr]*flow{},
+		flows:     map[netip.Addr][]*flow{},
 		flowCheck: cfg.FlowCheck,
 		budget:    membership.NewBudget(cfg.MaxBytes),
 	}
@@ -236,12 +240,16 @@ func (p *Proxy) RemoveDownstream(now time.Time, ifindex int) []Action {
 	for _, g := range groups {
 		out = p.regroup(g.Group, out)
 	}
-	// Flows that came in on the link have no source any more.
-	for grp, srcs := range p.flows {
-		for src, f := range srcs {
-			if f.input == ifindex {
-				out = append(out, p.forget(src, grp))
+	// Flows that came in on the link have no source any more, removed in
+	// source order; forget moves the group's later flows down one.
+	for grp, fs := range p.flows {
+		for i := 0; i < len(fs); {
+			if fs[i].input != ifindex {
+				i++
+				continue
 			}
+			out = append(out, p.forget(fs[i].source, grp))
+			fs = p.flows[grp]
 		}
 	}
 	return out
@@ -293,9 +301,9 @@ func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix, acl P
 	p.up, p.upSources, p.upACL = l, sources, acl
 	var out []Action
 	for _, grp := range p.groupsWithFlows() {
-		srcs := p.flows[grp]
-		for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
-			f := srcs[src]
+		// A copy: forget removes flows from the group's slice.
+		for _, f := range slices.Clone(p.flows[grp]) {
+			src := f.source
 			switch {
 			case f.input == old && old != l.Ifindex && l.Ifindex == 0:
 				out = append(out, p.forget(src, grp))
@@ -410,11 +418,13 @@ func (p *Proxy) releaseFlow(f *flow) {
 }
 
 func (p *Proxy) forget(src, grp netip.Addr) DelRoute {
-	srcs := p.flows[grp]
-	p.releaseFlow(srcs[src])
-	delete(srcs, src)
-	if len(srcs) == 0 {
+	fs := p.flows[grp]
+	i, _ := findFlow(fs, src)
+	p.releaseFlow(fs[i])
+	if fs = slices.Delete(fs, i, i+1); len(fs) == 0 {
 		delete(p.flows, grp)
+	} else {
+		p.flows[grp] = fs
 	}
 	p.nflow--
 	p.stats.RoutesDeleted++
@@ -585,8 +595,10 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	} else if _, ok := p.downs[ifindex]; !ok {
 		return nil
 	}
-	srcs := p.flows[grp]
-	if f, ok := srcs[src]; ok {
+	fs := p.flows[grp]
+	i, ok := findFlow(fs, src)
+	if ok {
+		f := fs[i]
 		// The kernel lost the entry, or the source moved to another
 		// input: install it again, with the outputs of the input it has
 		// now and counted against what bounds that input.
@@ -602,16 +614,12 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 		p.stats.RoutesAdded++
 		return []Action{routeOf(src, grp, f)}
 	}
-	f := &flow{input: ifindex}
+	f := &flow{source: src, input: ifindex}
 	if !p.chargeFlow(f, ifindex) {
 		return nil
 	}
 	f.outputs = p.outputs(src, grp, ifindex)
-	if srcs == nil {
-		srcs = map[netip.Addr]*flow{}
-		p.flows[grp] = srcs
-	}
-	srcs[src] = f
+	p.flows[grp] = slices.Insert(fs, i, f)
 	p.nflow++
 	p.stats.RoutesAdded++
 	return []Action{routeOf(src, grp, f)}
@@ -625,14 +633,17 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 // entry is gone from the kernel): it is forgotten too.
 func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 	var out []Action
-	for grp, srcs := range p.flows {
-		for src, f := range srcs {
-			n, ok := packets[Flow{Source: src, Group: grp}]
+	for grp, fs := range p.flows {
+		// Backwards: forget removes the flow from the slice, moving
+		// those after it.
+		for i := len(fs) - 1; i >= 0; i-- {
+			f := fs[i]
+			n, ok := packets[Flow{Source: f.source, Group: grp}]
 			if ok && (!f.measured || n != f.packets) {
 				f.packets, f.measured = n, true
 				continue
 			}
-			out = append(out, p.forget(src, grp))
+			out = append(out, p.forget(f.source, grp))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -655,9 +666,8 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 func (p *Proxy) Duplicates(now time.Time, packets, wrongIf map[Flow]uint64) []Action {
 	var out []Action
 	for _, grp := range p.groupsWithFlows() {
-		srcs := p.flows[grp]
-		for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
-			f := srcs[src]
+		for _, f := range p.flows[grp] {
+			src := f.source
 			fl := Flow{Source: src, Group: grp}
 			w, okw := wrongIf[fl]
 			n, okn := packets[fl]
@@ -727,9 +737,9 @@ func (p *Proxy) NextDeadline() time.Time {
 // Flows lists the known flows sorted by group and source.
 func (p *Proxy) Flows() []Flow {
 	fl := make([]Flow, 0, p.nflow)
-	for grp, srcs := range p.flows {
-		for src := range srcs {
-			fl = append(fl, Flow{Source: src, Group: grp})
+	for grp, fs := range p.flows {
+		for _, f := range fs {
+			fl = append(fl, Flow{Source: f.source, Group: grp})
 		}
 	}
 	sort.Slice(fl, func(i, j int) bool {
@@ -820,12 +830,10 @@ func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []A
 // reflow recomputes the outputs of every flow.
 func (p *Proxy) reflow(out []Action) []Action {
 	for _, grp := range p.groupsWithFlows() {
-		srcs := p.flows[grp]
-		for _, src := range slices.SortedFunc(maps.Keys(srcs), netip.Addr.Compare) {
-			f := srcs[src]
-			if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
+		for _, f := range p.flows[grp] {
+			if o := p.outputs(f.source, grp, f.input); !slices.Equal(o, f.outputs) {
 				f.outputs = o
-				out = append(out, p.setRoute(src, grp, f))
+				out = append(out, p.setRoute(f.source, grp, f))
 			}
 		}
 	}
@@ -870,20 +878,12 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 // reroute recomputes the outputs of the flows of one group, in source
 // order, and returns the forwarding entries that change.
 func (p *Proxy) reroute(grp netip.Addr, out []Action) []Action {
-	srcs := p.flows[grp]
-	keys := p.keys[:0]
-	for src := range srcs {
-		keys = append(keys, src)
-	}
-	slices.SortFunc(keys, netip.Addr.Compare)
-	for _, src := range keys {
-		f := srcs[src]
-		if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
+	for _, f := range p.flows[grp] {
+		if o := p.outputs(f.source, grp, f.input); !slices.Equal(o, f.outputs) {
 			f.outputs = o
-			out = append(out, p.setRoute(src, grp, f))
+			out = append(out, p.setRoute(f.source, grp, f))
 		}
 	}
-	p.keys = keys[:0]
 	return out
 }
 
@@ -953,8 +953,11 @@ func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 	if input != p.up.Ifindex && p.up.Ifindex != 0 && permits(p.upACL, grp, src) {
 		o = append(o, p.up.Ifindex)
 	}
-	f := p.flows[grp][src]
-	elsewhere := f != nil && f.elsewhere
+	elsewhere := false
+	fs := p.flows[grp]
+	if i, ok := findFlow(fs, src); ok {
+		elsewhere = fs[i].elsewhere
+	}
 	for _, ifi := range p.order {
 		d := p.downs[ifi]
 		if ifi == input || !d.up || (!d.querier && elsewhere) {
@@ -966,6 +969,12 @@ func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
 	}
 	slices.Sort(o)
 	return o
+}
+
+// findFlow returns the index of src's flow in a group's flows, or where it
+// would go, and whether it is there.
+func findFlow(fs []*flow, src netip.Addr) (int, bool) {
+	return slices.BinarySearchFunc(fs, src, func(f *flow, src netip.Addr) int { return f.source.Compare(src) })
 }
 
 // setRoute is a changed forwarding entry.

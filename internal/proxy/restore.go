@@ -19,9 +19,9 @@ type FlowInput struct {
 // order.
 func (p *Proxy) FlowInputs() []FlowInput {
 	out := make([]FlowInput, 0, p.nflow)
-	for grp, srcs := range p.flows {
-		for src, f := range srcs {
-			out = append(out, FlowInput{Flow: Flow{Source: src, Group: grp}, Input: f.input})
+	for grp, fs := range p.flows {
+		for _, f := range fs {
+			out = append(out, FlowInput{Flow: Flow{Source: f.source, Group: grp}, Input: f.input})
 		}
 	}
 	return out
