@@ -18,8 +18,8 @@ type source struct {
 type group struct {
 	addr    netip.Addr
 	mode    FilterMode
-	timer   time.Time // group timer, running only in EXCLUDE mode (§6.2.2)
-	sources map[netip.Addr]*source
+	timer   time.Time              // group timer, running only in EXCLUDE mode (§6.2.2)
+	sources map[netip.Addr]*source // nil until the first source: most groups have none (EXCLUDE{})
 
 	// Older Host Present timers (§7.3.2); zero when not running.
 	v1Host, v2Host time.Time
@@ -40,7 +40,7 @@ type group struct {
 }
 
 func newGroup(addr netip.Addr) *group {
-	return &group{addr: addr, sources: make(map[netip.Addr]*source), index: -1}
+	return &group{addr: addr, index: -1}
 }
 
 // compat is the group compatibility mode (§7.3.2), capped by the version the
@@ -62,7 +62,7 @@ func (g *group) set(a netip.Addr, t time.Time) {
 	s := g.sources[a]
 	if s == nil {
 		s = &source{}
-		g.sources[a] = s
+		g.addSource(a, s)
 		// A new source in EXCLUDE mode was already forwarded as unlisted.
 		if g.mode == Include {
 			g.changed = true
@@ -79,8 +79,17 @@ func (g *group) block(a netip.Addr) {
 	if _, ok := g.sources[a]; ok {
 		return
 	}
-	g.sources[a] = &source{}
+	g.addSource(a, &source{})
 	g.changed = true
+}
+
+// addSource puts the new source a in the list, making the list if the
+// group had none.
+func (g *group) addSource(a netip.Addr, s *source) {
+	if g.sources == nil {
+		g.sources = make(map[netip.Addr]*source)
+	}
+	g.sources[a] = s
 }
 
 // del deletes the existing source a.

@@ -113,12 +113,14 @@ func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, ty
 }
 
 // growHosts makes room in g.hosts for one more host, within the budget.
-// The list grows by doubling up to maxHosts and is charged by capacity.
+// The list starts with room for one (most groups have a single member: a
+// set-top box, a TV) and grows by doubling up to maxHosts; it is charged
+// by capacity.
 func (r *Router) growHosts(g *group) bool {
 	if len(g.hosts) < cap(g.hosts) {
 		return true
 	}
-	n := min(max(2*cap(g.hosts), 2), maxHosts)
+	n := min(max(2*cap(g.hosts), 1), maxHosts)
 	if !r.fits(g, int64(n-cap(g.hosts))*HostBytes) {
 		return false
 	}

@@ -471,3 +471,45 @@ func TestRefreshAllocatesNothing(t *testing.T) {
 		t.Errorf("refresh allocates %v times, want 0", allocs)
 	}
 }
+
+// TestHostListStorage: a group's host list starts with room for the one
+// member most groups have and doubles from there, and the budget charges
+// what the list holds room for; a group without sources keeps no source
+// list at all until one is reported.
+func TestHostListStorage(t *testing.T) {
+	grp := netip.MustParseAddr(G)
+	for _, tt := range []struct {
+		hosts       int
+		wantCap     int
+		wantSources bool // a source list exists
+		record      Record
+	}{
+		{hosts: 1, wantCap: 1, record: rec(IsExclude, G)},
+		{hosts: 2, wantCap: 2, record: rec(IsExclude, G)},
+		{hosts: 3, wantCap: 4, record: rec(IsExclude, G)},
+		{hosts: 5, wantCap: 8, record: rec(IsExclude, G)},
+		{hosts: 1, wantCap: 1, wantSources: true, record: rec(IsInclude, G, s1)},
+		{hosts: 2, wantCap: 2, wantSources: true, record: rec(IsExclude, G, s1)},
+	} {
+		t.Run(fmt.Sprintf("%d hosts %v with %d sources", tt.hosts, tt.record.Type, len(tt.record.Sources)), func(t *testing.T) {
+			r := NewRouter(Config{}, netip.MustParseAddr("10.0.0.5"))
+			for i := range tt.hosts {
+				r.Report(t0, hostAddr(i+1), 3, []Record{tt.record})
+			}
+			g := r.groups[grp]
+			if g == nil {
+				t.Fatal("no group")
+			}
+			if len(g.hosts) != tt.hosts || cap(g.hosts) != tt.wantCap {
+				t.Errorf("%d hosts in room for %d, want %d in room for %d", len(g.hosts), cap(g.hosts), tt.hosts, tt.wantCap)
+			}
+			if (g.sources != nil) != tt.wantSources {
+				t.Errorf("source list made: %v, want %v", g.sources != nil, tt.wantSources)
+			}
+			want := int64(GroupBytes + tt.wantCap*HostBytes + len(g.sources)*SourceBytes + g.hostAddrs*HostSourceBytes)
+			if got := r.StateBytes(); got != want {
+				t.Errorf("charged %d bytes, want %d", got, want)
+			}
+		})
+	}
+}
