@@ -21,9 +21,9 @@ type record struct {
 	kernel kernelTable
 	slot   string // "vif" or "mif", for error messages
 
-	closed bool               // the owner's Close has run
-	slots  [MaxVIFs]vifEntry  // installed slots
-	routes map[routeKey]Route // installed MFC entries, Outputs normalised
+	closed bool                   // the owner's Close has run
+	slots  [MaxVIFs]vifEntry      // installed slots
+	routes map[routeKey]installed // installed MFC entries
 }
 
 // kernelTable issues one family's MRT(6)_ADD/DEL_VIF(MIF)/MFC socket options.
@@ -43,8 +43,19 @@ type vifEntry struct {
 
 type routeKey struct{ src, grp netip.Addr }
 
+// installed is an installed MFC entry less its key: a thousand groups
+// keep a thousand of them, and the key's addresses are most of a Route.
+type installed struct {
+	input   int
+	outputs []int // normalised: sorted, distinct, without the input
+}
+
+func (k routeKey) route(in installed) Route {
+	return Route{Source: k.src, Group: k.grp, Input: in.input, Outputs: in.outputs}
+}
+
 func newRecord(kernel kernelTable, slot string) record {
-	return record{kernel: kernel, slot: slot, routes: make(map[routeKey]Route)}
+	return record{kernel: kernel, slot: slot, routes: make(map[routeKey]installed)}
 }
 
 // close removes every route, then every slot, and marks the record closed.
@@ -101,22 +112,22 @@ func (rec *record) delVIF(ifindex int) error {
 		return nil
 	}
 	var errs []error
-	for k, r := range rec.routes {
+	for k, in := range rec.routes {
 		switch {
-		case r.Input == ifindex:
+		case in.input == ifindex:
 			if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
 				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: delete route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
 			}
 			delete(rec.routes, k)
-		case slices.Contains(r.Outputs, ifindex):
-			r.Outputs = slices.DeleteFunc(slices.Clone(r.Outputs), func(o int) bool { return o == ifindex })
-			if err := rec.addMFC(r); err != nil {
+		case slices.Contains(in.outputs, ifindex):
+			in.outputs = slices.DeleteFunc(slices.Clone(in.outputs), func(o int) bool { return o == ifindex })
+			if err := rec.addMFC(k.route(in)); err != nil {
 				// Forget it so the daemon's next SetRoute installs it afresh.
 				delete(rec.routes, k)
 				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: update route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
 				continue
 			}
-			rec.routes[k] = r
+			rec.routes[k] = in
 		}
 	}
 	err := rec.kernel.delVIF(slot, ifindex)
@@ -163,13 +174,13 @@ func (rec *record) setRoute(r Route) error {
 		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, os.ErrClosed)
 	}
 	k := routeKey{src, grp}
-	if have, ok := rec.routes[k]; ok && have.Input == want.Input && slices.Equal(have.Outputs, want.Outputs) {
+	if have, ok := rec.routes[k]; ok && have.input == want.Input && slices.Equal(have.outputs, want.Outputs) {
 		return nil
 	}
 	if err := rec.addMFC(want); err != nil {
 		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
 	}
-	rec.routes[k] = want
+	rec.routes[k] = installed{input: want.Input, outputs: want.Outputs}
 	return nil
 }
 
@@ -218,7 +229,8 @@ func (rec *record) delRoute(src, grp netip.Addr) error {
 // list returns the installed routes sorted by group, then source.
 func (rec *record) list() []Route {
 	rs := make([]Route, 0, len(rec.routes))
-	for _, r := range rec.routes {
+	for k, in := range rec.routes {
+		r := k.route(in)
 		r.Outputs = slices.Clone(r.Outputs)
 		rs = append(rs, r)
 	}
