@@ -44,13 +44,14 @@ type sock struct {
 	members map[netip.Addr]member
 }
 
-// group is the state of one group.
+// group is the state of one group; what the kernel merges from its
+// sockets' memberships is worked out when asked for (Get), not kept: a
+// thousand groups keep a thousand of these.
 type group struct {
 	want    Filter  // last requested
-	ok      bool    // want was applied completely
 	socks   []*sock // sockets holding a membership, in plan order
-	applied Filter  // what the kernel merges from socks
-	dropped int     // excluded sources that did not fit
+	dropped int32   // excluded sources that did not fit
+	ok      bool    // want was applied completely
 }
 
 // Joiner holds the upstream host memberships of one interface.
@@ -103,11 +104,17 @@ func (j *Joiner) Set(group netip.Addr, f Filter) error {
 // unless an error interrupted Set or an EXCLUDE list was cut (see
 // Truncated).
 func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
-	g := j.groups[group.Unmap()]
+	group = group.Unmap()
+	g := j.groups[group]
 	if g == nil || len(g.socks) == 0 {
 		return Filter{}, false
 	}
-	return Filter{Mode: g.applied.Mode, Sources: slices.Clone(g.applied.Sources)}, true
+	ms := make([]member, len(g.socks))
+	for i, s := range g.socks {
+		ms[i] = s.members[group]
+	}
+	f := merge(ms)
+	return Filter{Mode: f.Mode, Sources: slices.Clone(f.Sources)}, true
 }
 
 // Truncated returns how many sources of group's EXCLUDE list are not
@@ -116,7 +123,7 @@ func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
 // forwarded although unwanted.
 func (j *Joiner) Truncated(group netip.Addr) int {
 	if g := j.groups[group.Unmap()]; g != nil {
-		return g.dropped
+		return int(g.dropped)
 	}
 	return 0
 }
@@ -156,7 +163,7 @@ func (j *Joiner) SetInterface(ifindex int) error {
 	var errs []error
 	for _, a := range j.sortedAll() {
 		g := j.groups[a]
-		g.socks, g.applied, g.dropped, g.ok = nil, Filter{}, 0, false
+		g.socks, g.dropped, g.ok = nil, 0, false
 		if g.want.empty() {
 			delete(j.groups, a)
 			continue
@@ -247,19 +254,16 @@ func (j *Joiner) apply(addr netip.Addr, want Filter) error {
 
 	// Record what the sockets hold now, whatever failed, in socket order.
 	g.socks = g.socks[:0]
-	var ms []member
 	for _, s := range j.socks[fam] {
-		if m, ok := s.members[addr]; ok {
+		if _, ok := s.members[addr]; ok {
 			g.socks = append(g.socks, s)
-			ms = append(ms, m)
 		}
 	}
-	g.applied = merge(ms)
 	j.dropEmpty(fam)
 	if err != nil {
 		return err
 	}
-	g.ok, g.dropped = true, dropped
+	g.ok, g.dropped = true, int32(dropped)
 	if len(g.socks) == 0 {
 		delete(j.groups, addr)
 	}
