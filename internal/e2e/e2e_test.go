@@ -71,6 +71,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(pacedSenderEnv); spec != "" {
+		fmt.Fprintln(os.Stderr, "paced sender:", runPacedSender(spec))
+		os.Exit(1)
+	}
 	flag.Parse()
 	code := func() int {
 		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {

@@ -128,7 +128,8 @@ func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f'
 // datagram of the group forwarded onto that link. Each group's stream
 // already reaches the router (its forwarding entry exists with no outputs,
 // as for a channel someone watched before), with a datagram every
-// millisecond, so the wait for the next datagram adds at most 1 ms.
+// millisecond from a paced sender of its own (startPacedSender), so the
+// wait for the next datagram adds about 1 ms.
 func TestJoinLatency(t *testing.T) {
 	const groups = 20
 	tp := measuredTopo(t)
@@ -146,8 +147,7 @@ func TestJoinLatency(t *testing.T) {
 	leaked := 0 // datagrams forwarded to rcv3 before it joined
 	for i := range groups {
 		grp := netip.AddrFrom4([4]byte{239, 10, 0, byte(i + 1)})
-		s, err := tp.lab.NewSender("src", "eth0", s1, netip.AddrPortFrom(grp, 5001), time.Millisecond)
-		tp.must(err)
+		s := tp.startPacedSender("src", "eth0", s1, netip.AddrPortFrom(grp, 5001), time.Millisecond)
 		tp.waitFor(5*time.Second, fmt.Sprintf("a forwarding entry for (%s, %s)", s1, grp), func() bool { return tp.hasFlow(s1, grp) })
 		cpu0, sw0 := tp.daemonSched()
 		joinAt := time.Now()
@@ -186,7 +186,7 @@ func TestJoinLatency(t *testing.T) {
 			gaps = append(gaps, u1.Sub(u0))
 		}
 		tp.must(r.Leave())
-		s.Stop()
+		s.Kill()
 	}
 	p50, p90, maxd := percentiles(lat)
 	t.Logf("%s: report on the wire -> first forwarded datagram, %d groups: p50 %s ms, p90 %s ms, max %s ms (all: %v); %d datagrams reached rcv3 before it joined",
