@@ -14,6 +14,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/memtest"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 	"github.com/mcast-proxy/mcast-proxy/internal/upstream"
 )
@@ -192,7 +193,7 @@ func BenchmarkThousandGroupsHeap(b *testing.B) {
 	for range b.N {
 		d, _, _ := reportBenchDaemon(b)
 		p := d.allPlanes()[0]
-		before := liveHeap()
+		before := memtest.LiveHeap()
 		for i := range groups {
 			grp := netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)})
 			d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Upcall: &mroute.Upcall{
@@ -204,18 +205,10 @@ func BenchmarkThousandGroupsHeap(b *testing.B) {
 			d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Ifindex: lanUp.Index, Src: netip.MustParseAddr(lanHost),
 				Dst: grp, TTL: 1, RouterAlert: true, Payload: payload}})
 		}
-		perGroup = float64(liveHeap()-before) / groups
+		perGroup = float64(memtest.LiveHeap()-before) / groups
 		runtime.KeepAlive(d)
 		d.stopAll()
 	}
 	b.ReportMetric(perGroup, "heapB/group")
 	b.ReportMetric(0, "ns/op")
-}
-
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }

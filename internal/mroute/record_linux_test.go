@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/memtest"
 )
 
 // failingTable is a kernel table whose VIF removal fails with err.
@@ -226,7 +228,7 @@ func BenchmarkRecordHeap(b *testing.B) {
 	src := netip.MustParseAddr("10.0.0.2")
 	var perRoute float64
 	for range b.N {
-		before := liveHeap()
+		before := memtest.LiveHeap()
 		adds := 0
 		rec := newRecord(countingTable{&adds}, "vif")
 		for _, ifindex := range []int{2, 3} {
@@ -242,17 +244,9 @@ func BenchmarkRecordHeap(b *testing.B) {
 				}
 			}
 		}
-		perRoute = float64(liveHeap()-before) / routes
+		perRoute = float64(memtest.LiveHeap()-before) / routes
 		runtime.KeepAlive(&rec)
 	}
 	b.ReportMetric(perRoute, "heapB/route")
 	b.ReportMetric(0, "ns/op")
-}
-
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }

@@ -38,25 +38,28 @@ func Setsockopt(fd, level, opt int, val []byte) error {
 // unix.EAGAIN when nothing is queued.
 func Recvmsg(fd int, buf, oob []byte, from *unix.RawSockaddrAny) (n, oobn, flags int, err error) {
 	var iov unix.Iovec
-	if len(buf) > 0 {
-		iov.Base = &buf[0]
-		iov.SetLen(len(buf))
-	}
-	msg := unix.Msghdr{
-		Name:    (*byte)(unsafe.Pointer(from)),
-		Namelen: uint32(unix.SizeofSockaddrAny),
-		Iov:     &iov,
-	}
-	msg.SetIovlen(1)
-	if len(oob) > 0 {
-		msg.Control = &oob[0]
-		msg.SetControllen(len(oob))
-	}
+	msg := msghdr(&iov, buf, oob, unsafe.Pointer(from), unix.SizeofSockaddrAny)
 	r, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
 	if errno != 0 {
 		return 0, 0, 0, errno
 	}
 	return int(r), int(msg.Controllen), int(msg.Flags), nil
+}
+
+// msghdr describes one buffer (through iov, which the caller keeps alive),
+// its control messages and an address for recvmsg or sendmsg.
+func msghdr(iov *unix.Iovec, buf, oob []byte, name unsafe.Pointer, namelen uint32) unix.Msghdr {
+	if len(buf) > 0 {
+		iov.Base = &buf[0]
+		iov.SetLen(len(buf))
+	}
+	msg := unix.Msghdr{Name: (*byte)(name), Namelen: namelen, Iov: iov}
+	msg.SetIovlen(1)
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	return msg
 }
 
 // Sockaddr decodes the sender Recvmsg filled in: an IPv4 or IPv6 address,
@@ -105,16 +108,7 @@ func Sendmsg(fd int, p, oob []byte, to unix.Sockaddr) error {
 		return unix.EAFNOSUPPORT
 	}
 	var iov unix.Iovec
-	if len(p) > 0 {
-		iov.Base = &p[0]
-		iov.SetLen(len(p))
-	}
-	msg := unix.Msghdr{Name: (*byte)(name), Namelen: namelen, Iov: &iov}
-	msg.SetIovlen(1)
-	if len(oob) > 0 {
-		msg.Control = &oob[0]
-		msg.SetControllen(len(oob))
-	}
+	msg := msghdr(&iov, p, oob, name, namelen)
 	_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
 	if errno != 0 {
 		return errno

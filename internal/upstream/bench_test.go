@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/memtest"
 )
 
 // nullKernel accepts every socket option and keeps nothing.
@@ -25,7 +27,7 @@ func BenchmarkJoinerHeap(b *testing.B) {
 	lim := [nfam]limits{newLimits(20, 10, 10240, 4), newLimits(0, 64, 10240, 16)}
 	var perGroup float64
 	for range b.N {
-		before := liveHeap()
+		before := memtest.LiveHeap()
 		j, err := newJoiner(&nullKernel{}, nativeABI, 2, lim)
 		if err != nil {
 			b.Fatal(err)
@@ -35,7 +37,7 @@ func BenchmarkJoinerHeap(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		perGroup = float64(liveHeap()-before) / groups
+		perGroup = float64(memtest.LiveHeap()-before) / groups
 		if j.Sockets() != groups/20 {
 			b.Fatalf("%d sockets, want %d", j.Sockets(), groups/20)
 		}
@@ -43,12 +45,4 @@ func BenchmarkJoinerHeap(b *testing.B) {
 	}
 	b.ReportMetric(perGroup, "heapB/group")
 	b.ReportMetric(0, "ns/op")
-}
-
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }
