@@ -606,6 +606,9 @@ func (p *plane) read(events chan<- event) {
 			}
 			continue
 		}
+		if pkt.KernelDrops != 0 {
+			p.kernelDrops.Store(pkt.KernelDrops)
+		}
 		if !p.queued.take(len(pkt.Payload)) {
 			p.readDrops[dropQueueFull].Add(1)
 			// The loop is behind: let the kernel drop the next packets

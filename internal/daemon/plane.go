@@ -62,6 +62,7 @@ type plane struct {
 	upcalls     uint64
 	drops       [numDrops]uint64        // owned by the loop
 	readDrops   [numDrops]atomic.Uint64 // counted by the reader goroutine
+	kernelDrops atomic.Uint32           // the kernel's drops on the socket, as the last message said
 	perLink     map[string]*linkCounters
 	samples     map[proxy.Flow]sample // last counter reading, for rates
 }
@@ -91,11 +92,12 @@ func (p *plane) link(name string) *linkCounters {
 	return c
 }
 
-// noteLoss tells the brain when the reader dropped packets since the last
-// look: reports among them were lost, so memberships must not expire on
-// their account (proxy.Proxy.ReportsLost).
+// noteLoss tells the brain when packets were dropped since the last look,
+// by the reader or by the kernel (the socket's receive buffer full): reports
+// among them were lost, so memberships must not expire on their account
+// (proxy.Proxy.ReportsLost).
 func (p *plane) noteLoss(now time.Time) {
-	n := p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load()
+	n := p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load() + uint64(p.kernelDrops.Load())
 	if n == p.lostSeen {
 		return
 	}

@@ -107,6 +107,11 @@ type Packet struct {
 	TTL         int    // the IPv4 TTL or the IPv6 hop limit
 	RouterAlert bool   // Router Alert option (RFC 2113, RFC 2711) present
 	Payload     []byte // the IGMP or MLD message, without IP header and options; aliases the read buffer
+
+	// KernelDrops is how many messages the kernel had dropped on the
+	// socket, its receive buffer full, when it queued this one
+	// (SO_RXQ_OVFL); 0 before the first drop. Set on upcalls too.
+	KernelDrops uint32
 }
 
 // Upcall is a kernel report about a multicast packet (struct igmpmsg, struct

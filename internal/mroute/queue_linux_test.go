@@ -2,6 +2,7 @@ package mroute
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,5 +56,45 @@ func TestSocketDrops(t *testing.T) {
 	t.Logf("%d sent, %d dropped by the unread socket (receive buffer %d bytes)", sent, n, rcvbuf)
 	if n == 0 || n > sent {
 		t.Errorf("Drops = %d after %d packets to an unread socket, want between 1 and %d", n, sent, sent)
+	}
+
+	// The messages queued after the first drop carry the count so far
+	// (SO_RXQ_OVFL): read what the queue holds (all of it queued before
+	// the drops), then send a few more, which say what Drops says.
+	read := func() (Packet, bool) {
+		var p Packet
+		var err error
+		got := make(chan struct{})
+		go func() { p, err = s.Read(make([]byte, 1500)); close(got) }()
+		select {
+		case <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p, true
+		case <-time.After(time.Second):
+			return Packet{}, false // the queue is empty; the read waits on
+		}
+	}
+	for {
+		if _, ok := read(); !ok {
+			break // its read, still waiting, takes the first message sent next
+		}
+	}
+	for range 5 {
+		if err := unix.Sendto(fd, msg, 0, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last uint32
+	for {
+		p, ok := read()
+		if !ok {
+			break
+		}
+		last = p.KernelDrops
+	}
+	if uint64(last) != n {
+		t.Errorf("a message queued after the drops carried %d drops, Drops says %d", last, n)
 	}
 }

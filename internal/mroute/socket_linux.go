@@ -126,6 +126,11 @@ func (s *Socket) init() error {
 	if err := s.dropLoopedBack(); err != nil {
 		return fmt.Errorf("mroute: attach the looped-back filter: %w", err)
 	}
+	// Each message then says how many the kernel dropped before it: the
+	// daemon learns of a full receive buffer with no call of its own.
+	if err := s.setsockopt(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, binary.NativeEndian.AppendUint32(nil, 1)); err != nil {
+		return fmt.Errorf("mroute: set SO_RXQ_OVFL: %w", err)
+	}
 	if s.table != 0 {
 		// MRT_TABLE must come before MRT_INIT; it takes a u32.
 		err := s.setsockopt(f.level, mrtTable, binary.NativeEndian.AppendUint32(nil, s.table))
@@ -358,7 +363,7 @@ func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
 
 // Read blocks until one IGMP or MLD message or kernel upcall arrives.
 func (s *Socket) Read(buf []byte) (Packet, error) {
-	oob := make([]byte, s.fam.oobLen)
+	oob := make([]byte, s.fam.oobLen+unix.CmsgSpace(4)) // and SO_RXQ_OVFL's count
 	var n, oobn, flags int
 	var from unix.RawSockaddrAny
 	var rerr error
@@ -377,6 +382,7 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 		return Packet{}, fmt.Errorf("%w: packet longer than the %d-byte buffer", ErrMalformed, len(buf))
 	}
 	b := buf[:n]
+	drops := kernelDrops(oob[:oobn])
 	if s.fam.isUpcall(b) {
 		u, err := s.fam.upcall(binary.NativeEndian, b)
 		if err != nil {
@@ -388,9 +394,27 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 			s.rec.kernelHasNoRoute(u.Source, u.Group)
 		}
 		s.mu.Unlock()
-		return Packet{Upcall: &u}, nil
+		return Packet{Upcall: &u, KernelDrops: drops}, nil
 	}
-	return s.fam.parse(b, oob[:oobn], flags, rawsys.Sockaddr(&from))
+	p, err := s.fam.parse(b, oob[:oobn], flags, rawsys.Sockaddr(&from))
+	p.KernelDrops = drops
+	return p, err
+}
+
+// kernelDrops is the drop count of the SO_RXQ_OVFL control message in oob,
+// or 0 if there is none (the kernel leaves it out until the first drop).
+func kernelDrops(oob []byte) uint32 {
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return 0
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4 {
+			return binary.NativeEndian.Uint32(data)
+		}
+		oob = rest
+	}
+	return 0
 }
 
 // Send sends one IGMP or MLD message out of ifindex with TTL (hop limit) 1
