@@ -96,8 +96,9 @@ type sink struct {
 // Logger writes records. A nil *Logger is not valid; New makes one. It is
 // safe for concurrent use.
 type Logger struct {
-	s   *sink
-	pre []byte // the With attributes, formatted, each with its leading space
+	s     *sink
+	pre   []byte // the With attributes, formatted, each with its leading space
+	group string // the WithGroup names, each followed by '.'
 }
 
 // New returns a Logger writing to w.
@@ -113,9 +114,18 @@ func (l *Logger) With(args ...any) *Logger {
 	}
 	pre := append([]byte(nil), l.pre...)
 	for _, a := range toAttrs(args) {
-		pre = l.s.appendAttr(pre, "", a)
+		pre = l.s.appendAttr(pre, l.group, a)
 	}
-	return &Logger{s: l.s, pre: pre}
+	return &Logger{s: l.s, pre: pre, group: l.group}
+}
+
+// WithGroup returns a Logger that writes the attributes added later, by
+// With or in records, in the group name: "name.key=value".
+func (l *Logger) WithGroup(name string) *Logger {
+	if name == "" {
+		return l
+	}
+	return &Logger{s: l.s, pre: l.pre, group: l.group + name + "."}
 }
 
 // Enabled reports whether records of level are written.
@@ -165,7 +175,7 @@ func (l *Logger) log(level Level, msg string, args []any) {
 	for len(args) > 0 {
 		var a Attr
 		a, args = nextAttr(args)
-		b = s.appendAttr(b, "", a)
+		b = s.appendAttr(b, l.group, a)
 	}
 	b = append(b, '\n')
 	s.mu.Lock()

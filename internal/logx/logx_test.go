@@ -20,7 +20,7 @@ import (
 var at = time.Date(2026, 12, 5, 21, 7, 3, 123456789, time.FixedZone("", 3600))
 
 // slogLine writes one record through slog as the daemon configured it.
-func slogLine(opts Options, with []any, level Level, msg string, args []any) string {
+func slogLine(opts Options, with []any, group string, level Level, msg string, args []any) string {
 	var b bytes.Buffer
 	ho := &slog.HandlerOptions{Level: slog.Level(opts.Level)}
 	if opts.NoTime {
@@ -31,7 +31,7 @@ func slogLine(opts Options, with []any, level Level, msg string, args []any) str
 			return a
 		}
 	}
-	h := slog.New(slog.NewTextHandler(&b, ho)).With(toSlog(with)...).Handler()
+	h := slog.New(slog.NewTextHandler(&b, ho)).With(toSlog(with)...).WithGroup(group).Handler()
 	if !h.Enabled(context.Background(), slog.Level(level)) {
 		return ""
 	}
@@ -70,11 +70,11 @@ func slogAttr(a Attr) slog.Attr {
 	return slog.Any(a.Key, a.Value)
 }
 
-func logxLine(opts Options, with []any, level Level, msg string, args []any) string {
+func logxLine(opts Options, with []any, group string, level Level, msg string, args []any) string {
 	var b bytes.Buffer
 	l := New(&b, opts)
 	l.s.now = func() time.Time { return at }
-	l = l.With(with...)
+	l = l.With(with...).WithGroup(group)
 	switch level {
 	case LevelDebug:
 		l.Debug(msg, args...)
@@ -90,10 +90,16 @@ func logxLine(opts Options, with []any, level Level, msg string, args []any) str
 
 func same(t *testing.T, opts Options, with []any, level Level, msg string, args ...any) {
 	t.Helper()
-	want := slogLine(opts, with, level, msg, args)
-	got := logxLine(opts, with, level, msg, args)
+	sameGroup(t, opts, with, "", level, msg, args...)
+}
+
+// sameGroup compares a record logged through With(with...).WithGroup(group).
+func sameGroup(t *testing.T, opts Options, with []any, group string, level Level, msg string, args ...any) {
+	t.Helper()
+	want := slogLine(opts, with, group, level, msg, args)
+	got := logxLine(opts, with, group, level, msg, args)
 	if got != want {
-		t.Errorf("opts %+v with %#v level %v msg %q args %#v:\n got %q\nwant %q", opts, with, level, msg, args, got, want)
+		t.Errorf("opts %+v with %#v group %q level %v msg %q args %#v:\n got %q\nwant %q", opts, with, group, level, msg, args, got, want)
 	}
 }
 
@@ -194,7 +200,11 @@ func TestRandom(t *testing.T) {
 		for n := r.IntN(3); n > 0; n-- {
 			with = randPair(r, with, 0)
 		}
-		same(t, allOpts[r.IntN(len(allOpts))], with, []Level{LevelDebug, LevelInfo, LevelWarn, LevelError}[r.IntN(4)], randString(r), args...)
+		group := ""
+		if r.IntN(4) == 0 {
+			group = randString(r)
+		}
+		sameGroup(t, allOpts[r.IntN(len(allOpts))], with, group, []Level{LevelDebug, LevelInfo, LevelWarn, LevelError}[r.IntN(4)], randString(r), args...)
 	}
 }
 
@@ -296,4 +306,21 @@ func FuzzValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k, v string) {
 		same(t, Options{NoTime: true}, nil, LevelInfo, v, k, v, "err", errors.New(k), "b", []byte(v))
 	})
+}
+
+// TestGroupThenWith: attributes added by With after WithGroup are in the
+// group, as the record's.
+func TestGroupThenWith(t *testing.T) {
+	var sb, lb bytes.Buffer
+	ho := &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
+	slog.New(slog.NewTextHandler(&sb, ho)).With("a", 1).WithGroup("g").With("b", "x y", "time", 2).WithGroup("h i").Warn("m", "c", 3)
+	New(&lb, Options{NoTime: true}).With("a", 1).WithGroup("g").With("b", "x y", "time", 2).WithGroup("h i").Warn("m", "c", 3)
+	if sb.String() != lb.String() {
+		t.Errorf("got %q, want %q", lb.String(), sb.String())
+	}
 }
