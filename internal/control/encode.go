@@ -55,15 +55,17 @@ func MarshalStatus(s *Status, indent string) ([]byte, error) {
 	return w.Bytes()
 }
 
-// list writes a slice of structs, null when nil.
-func list[T any](w *jsonlite.Writer, s []T, elem func(*jsonlite.Writer, *T)) {
-	if s == nil {
+// list writes the n elements of a slice of structs, null when the slice
+// is nil. One function for all element types: a generic one is compiled
+// once per type.
+func list(w *jsonlite.Writer, n int, isNil bool, elem func(i int)) {
+	if isNil {
 		w.Null()
 		return
 	}
 	w.Open('[')
-	for i := range s {
-		elem(w, &s[i])
+	for i := range n {
+		elem(i)
 	}
 	w.Close(']')
 }
@@ -112,16 +114,16 @@ func writeStatus(w *jsonlite.Writer, s *Status) {
 	w.Key("table")
 	w.Uint(uint64(s.Table))
 	w.Key("interfaces")
-	list(w, s.Interfaces, writeInterface)
+	list(w, len(s.Interfaces), s.Interfaces == nil, func(i int) { writeInterface(w, &s.Interfaces[i]) })
 	w.Key("upstream")
-	list(w, s.Upstream, writeSubscription)
+	list(w, len(s.Upstream), s.Upstream == nil, func(i int) { writeSubscription(w, &s.Upstream[i]) })
 	w.Key("routes")
-	list(w, s.Routes, writeRoute)
+	list(w, len(s.Routes), s.Routes == nil, func(i int) { writeRoute(w, &s.Routes[i]) })
 	w.Key("counters")
-	list(w, s.Counters, writeFamilyCounters)
+	list(w, len(s.Counters), s.Counters == nil, func(i int) { writeFamilyCounters(w, &s.Counters[i]) })
 	if len(s.Proxies) > 0 {
 		w.Key("proxies")
-		list(w, s.Proxies, writeProxy)
+		list(w, len(s.Proxies), s.Proxies == nil, func(i int) { writeProxy(w, &s.Proxies[i]) })
 	}
 	w.Close('}')
 }
@@ -171,7 +173,7 @@ func writeInterface(w *jsonlite.Writer, i *Interface) {
 	}
 	if len(i.Groups) > 0 {
 		w.Key("groups")
-		list(w, i.Groups, writeGroup)
+		list(w, len(i.Groups), i.Groups == nil, func(k int) { writeGroup(w, &i.Groups[k]) })
 	}
 	if len(i.Counters) > 0 {
 		w.Key("counters")
@@ -188,7 +190,8 @@ func writeGroup(w *jsonlite.Writer, g *Group) {
 	w.String(g.Mode)
 	if len(g.Sources) > 0 {
 		w.Key("sources")
-		list(w, g.Sources, func(w *jsonlite.Writer, s *Source) {
+		list(w, len(g.Sources), g.Sources == nil, func(i int) {
+			s := &g.Sources[i]
 			w.Open('{')
 			w.Key("address")
 			w.String(s.Address)
@@ -207,7 +210,7 @@ func writeGroup(w *jsonlite.Writer, g *Group) {
 	w.Int(int64(g.Compat))
 	if len(g.Hosts) > 0 {
 		w.Key("hosts")
-		list(w, g.Hosts, writeHost)
+		list(w, len(g.Hosts), g.Hosts == nil, func(i int) { writeHost(w, &g.Hosts[i]) })
 	}
 	if g.Untracked {
 		w.Key("untracked")
