@@ -7,8 +7,8 @@ import (
 )
 
 // The protocol's JSON is written by hand with jsonlite.Writer, as
-// json.Marshal would write it: encoding/json's encoder pulls reflect's
-// value machinery into the daemon. Fields go in struct order under their
+// json.Marshal would write it: encoding/json's encoder, all reflection,
+// costs the daemon several times more. Fields go in struct order under their
 // json tag names, omitempty as the tags say. A field added to a protocol
 // type must be added here too; encode_test.go fills every field of every
 // type at random, compares with encoding/json and fails until it is.

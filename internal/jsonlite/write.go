@@ -11,8 +11,8 @@ import (
 // Writer writes JSON exactly as encoding/json's Marshal does (or
 // MarshalIndent, with Indent set), without its reflection: the caller
 // writes each field in order and decides omitempty itself. It stands in
-// for encoding/json's encoder, which with log/slog gone is what linked
-// reflect's value machinery into the daemon.
+// for encoding/json's encoder, which costs the daemon several times its
+// size.
 //
 // Keys and values go in document order: Key before each member of an
 // object, then its value. The first error (a float that is not a number,
