@@ -84,10 +84,9 @@ func Group(key string, args ...any) Attr {
 	return Attr{key, toAttrs(args)}
 }
 
-// sink is the writer all loggers derived from one New share. The mutex
-// serializes whole lines.
+// sink is the writer all loggers derived from one New share.
 type sink struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards w: each line goes out in one Write, whole
 	w    io.Writer
 	opts Options
 	now  func() time.Time // time.Now; tests set it
