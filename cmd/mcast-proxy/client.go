@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,7 +66,7 @@ func printStatus(resp control.Response, asJSON bool, stdout, stderr io.Writer) i
 		return exitRuntime
 	}
 	if asJSON {
-		b, err := json.MarshalIndent(resp.Status, "", "  ")
+		b, err := control.MarshalStatus(resp.Status, "  ")
 		if err != nil {
 			fmt.Fprintln(stderr, "mcast-proxy: status:", err)
 			return exitRuntime

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/daemon"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/netifd"
 )
 
@@ -170,7 +170,7 @@ func run(args []string, stderr io.Writer) int {
 // on every event of a network, DHCP renewals included.
 type networks struct {
 	l3   func(network string) (string, error)
-	log  *slog.Logger
+	log  *logx.Logger
 	last map[string]string // network -> its device, or why it waits
 }
 
@@ -219,23 +219,16 @@ func printConfigErrors(w io.Writer, err error) {
 
 // newLogger logs to stderr. Under procd or systemd (no -d) the supervisor
 // adds timestamps, so we leave them out; when stderr is systemd's journal
-// each line also carries its priority.
-func newLogger(w io.Writer, foreground bool, verbose int) *slog.Logger {
-	level := slog.LevelInfo
+// each line also carries its syslog priority ("<3>" error, "<4>" warning,
+// "<6>" info, "<7>" debug), which systemd reads from the lines on a
+// service's stderr (SyslogLevelPrefix=, sd-daemon(3)) to file the entry
+// under that priority, so `journalctl -p warning -u mcast-proxy` shows the
+// problems.
+func newLogger(w io.Writer, foreground bool, verbose int) *logx.Logger {
+	opts := logx.Options{Level: logx.LevelInfo, NoTime: !foreground}
 	if verbose > 0 {
-		level = slog.LevelDebug
+		opts.Level = logx.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if !foreground {
-		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		}
-	}
-	if !foreground && os.Getenv("JOURNAL_STREAM") != "" {
-		return slog.New(newJournalHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	opts.Priority = !foreground && os.Getenv("JOURNAL_STREAM") != ""
+	return logx.New(w, opts)
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 )
 
 // TestNetworksLogChanges: procd reloads the daemon on every event of a
@@ -21,12 +21,7 @@ func TestNetworksLogChanges(t *testing.T) {
 	var buf bytes.Buffer
 	devices := map[string]string{"lan": "br-lan"}
 	n := &networks{
-		log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		}})),
+		log: logx.New(&buf, logx.Options{NoTime: true}),
 		l3: func(net string) (string, error) {
 			if d, ok := devices[net]; ok {
 				return d, nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 )
 
 // notifySocket listens where a service manager would and returns what it
@@ -39,7 +40,7 @@ func TestNotifierMessages(t *testing.T) {
 	recv := notifySocket(t)
 	t.Setenv("WATCHDOG_USEC", "3000000")
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
-	n, wd := newNotifier(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	n, wd := newNotifier(logx.New(io.Discard, logx.Options{}))
 	if n == nil || wd != 3*time.Second {
 		t.Fatalf("newNotifier = %v, %v; want a notifier and 3s", n, wd)
 	}
@@ -70,7 +71,7 @@ func TestNotifierMessages(t *testing.T) {
 }
 
 func TestNotifierEnvironment(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := logx.New(io.Discard, logx.Options{})
 	t.Run("no NOTIFY_SOCKET", func(t *testing.T) {
 		t.Setenv("NOTIFY_SOCKET", "")
 		t.Setenv("WATCHDOG_USEC", "3000000")
@@ -106,7 +107,7 @@ func TestNotifierEnvironment(t *testing.T) {
 func TestNotifierSendFailureLoggedOnce(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "gone"))
 	var b strings.Builder
-	n, _ := newNotifier(slog.New(slog.NewTextHandler(&b, nil)))
+	n, _ := newNotifier(logx.New(&b, logx.Options{}))
 	n.Alive()
 	n.Alive()
 	n.Status("x")

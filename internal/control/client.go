@@ -2,7 +2,6 @@ package control
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -29,7 +28,7 @@ func Do(path string, req Request) (Response, error) {
 	if err := conn.SetDeadline(time.Now().Add(clientTimeout)); err != nil {
 		return Response{}, fmt.Errorf("control: %w", err)
 	}
-	b, err := json.Marshal(req)
+	b, err := encodeRequest(req)
 	if err != nil {
 		return Response{}, fmt.Errorf("control: encode request: %w", err)
 	}

@@ -9,11 +9,10 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
 )
 
-// The protocol's JSON is read by hand with jsonlite: encoding/json's
-// decoder costs about 40 KB more on MIPS than this. Its encoder stays, as
-// log/slog links it anyway. A field added to a protocol type must be added
-// to its decoder here too; json_test.go compares every field with
-// encoding/json and fails until it is.
+// The protocol's JSON is read by hand with jsonlite (and written by hand,
+// encode.go): encoding/json costs far more on MIPS than this. A field added
+// to a protocol type must be added to its decoder here too; json_test.go
+// compares every field with encoding/json and fails until it is.
 
 // decoder fills protocol types from a parsed document the way json.Unmarshal
 // does: names match case-insensitively, unknown names and nulls are skipped,

@@ -3,7 +3,6 @@ package control
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -199,9 +198,10 @@ func (s *Server) handle(conn *os.File, calls chan<- Call) {
 	defer stop()
 	resp := s.answer(conn, calls)
 	resp.Version = ProtocolVersion
-	b, err := json.Marshal(resp)
+	b, err := encodeResponse(&resp)
 	if err != nil {
-		b, _ = json.Marshal(failure("cannot encode response: " + err.Error()))
+		f := failure("cannot encode response: " + err.Error())
+		b, _ = encodeResponse(&f)
 	}
 	conn.SetWriteDeadline(time.Now().Add(s.ioTimeout))
 	if _, err := conn.Write(append(b, '\n')); err != nil {

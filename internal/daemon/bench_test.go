@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/memtest"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
@@ -90,7 +90,7 @@ func reportBenchDaemon(b *testing.B) (*Daemon, *benchRouter, *benchJoiner) {
 	var br *benchRouter
 	j := &benchJoiner{}
 	d := &Daemon{
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: cfg, started: time.Now(),
+		log: logx.New(io.Discard, logx.Options{}), cfg: cfg, started: time.Now(),
 		events:  make(chan event, eventQueue),
 		warned:  map[string]bool{},
 		budget:  membership.NewBudget(int64(cfg.MaxMemoryTotal)),

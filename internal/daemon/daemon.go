@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
@@ -105,7 +105,7 @@ type Options struct {
 
 // Daemon is one running proxy daemon: one or more proxy instances.
 type Daemon struct {
-	log     *slog.Logger
+	log     *logx.Logger
 	opts    Options
 	cfg     *config.Config
 	started time.Time
@@ -149,7 +149,7 @@ type Daemon struct {
 // removes its forwarding state, leaves the upstream groups and returns nil.
 // Interfaces that do not exist yet are waited for; nothing on the network
 // side is fatal once the routing sockets are open.
-func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
+func Run(ctx context.Context, cfg *config.Config, opts Options, log *logx.Logger) error {
 	d := &Daemon{
 		log: log, opts: opts, cfg: cfg, started: time.Now(),
 		events: make(chan event, eventQueue),
@@ -475,7 +475,7 @@ func (d *Daemon) sourceNotAccepted(p *plane, src, grp netip.Addr) {
 // execute carries out a brain's actions. A failure is logged (once per
 // distinct problem) and survived: one bad interface never stops the daemon.
 func (d *Daemon) execute(p *plane, acts []proxy.Action) {
-	debug := p.log.Enabled(context.Background(), slog.LevelDebug)
+	debug := p.log.Enabled(logx.LevelDebug)
 	for len(acts) > 0 {
 		a := acts[0]
 		acts = acts[1:]

@@ -2,13 +2,13 @@ package daemon
 
 import (
 	"bytes"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
@@ -25,7 +25,7 @@ func TestUpstreamSilenceWarning(t *testing.T) {
 	brain.SetUpstream(t0, proxy.Link{Ifindex: 2, Name: "up0"}, nil, nil)
 	in := &instance{cfg: &config.Config{}, up: activeUpstream{name: "up0", since: t0}, planes: []*plane{{brain: brain}}}
 	d := &Daemon{
-		log: slog.New(slog.NewTextHandler(&logs, nil)), warned: map[string]bool{},
+		log: logx.New(&logs, logx.Options{}), warned: map[string]bool{},
 		insts: []*instance{in},
 	}
 	warnings := func() int { return strings.Count(logs.String(), "no IGMP/MLD query heard") }

@@ -2,12 +2,12 @@ package daemon
 
 import (
 	"bytes"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
@@ -17,7 +17,7 @@ import (
 // most once a minute per link.
 func TestOlderQuerierIsLogged(t *testing.T) {
 	var out bytes.Buffer
-	p := newPlane(ipv4, nil, slog.New(slog.NewTextHandler(&out, nil)))
+	p := newPlane(ipv4, nil, logx.New(&out, logx.Options{}))
 	p.links[3] = "br-lan"
 	t0 := time.Unix(1000, 0)
 	p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Name: "br-lan", Addr: netip.MustParseAddr("192.168.1.1"),
@@ -41,7 +41,7 @@ func TestOlderQuerierIsLogged(t *testing.T) {
 // It is logged once, with the fix.
 func TestSourceNotAcceptedIsLogged(t *testing.T) {
 	var out bytes.Buffer
-	d := &Daemon{log: slog.New(slog.NewTextHandler(&out, nil)), warned: map[string]bool{}}
+	d := &Daemon{log: logx.New(&out, logx.Options{}), warned: map[string]bool{}}
 	p := newPlane(ipv4, nil, d.log)
 	t0 := time.Unix(1000, 0)
 	p.brain.SetUpstream(t0, proxy.Link{Ifindex: 2, Name: "pppoe-wan", Subnets: []netip.Prefix{netip.MustParsePrefix("100.64.1.2/32")}}, nil, nil)

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
@@ -44,7 +44,7 @@ type inService struct {
 type plane struct {
 	fam   *family
 	in    *instance // the proxy instance the plane belongs to
-	log   *slog.Logger
+	log   *logx.Logger
 	mr    mrouter
 	brain *proxy.Proxy
 
@@ -105,7 +105,7 @@ func (p *plane) noteLoss(now time.Time) {
 	p.brain.ReportsLost(now)
 }
 
-func newPlane(fam *family, mr mrouter, log *slog.Logger) *plane {
+func newPlane(fam *family, mr mrouter, log *logx.Logger) *plane {
 	return &plane{
 		fam: fam, log: log, mr: mr,
 		brain:      proxy.New(proxy.Config{}),
@@ -373,5 +373,5 @@ func (p *plane) logStats() {
 	}
 	st := p.brain.Stats()
 	p.log.Info("stopped", "received", received, "upcalls", p.upcalls, "routes-added", st.RoutesAdded, "routes-removed", st.RoutesDeleted,
-		"source-not-accepted", st.SourceNotAccepted, slog.Group("dropped", dropped...))
+		"source-not-accepted", st.SourceNotAccepted, logx.Group("dropped", dropped...))
 }

@@ -2,12 +2,12 @@ package daemon
 
 import (
 	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
@@ -40,7 +40,7 @@ func TestQueueIsBoundedInBytes(t *testing.T) {
 // brain is told, and a member whose reports were pushed out is not cut at
 // the end of its membership interval.
 func TestQueueDropsHoldExpiry(t *testing.T) {
-	p := newPlane(ipv4, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := newPlane(ipv4, nil, logx.New(io.Discard, logx.Options{}))
 	t0 := time.Unix(1000, 0)
 	lan := netip.MustParseAddr("192.168.1.1")
 	p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Addr: lan}})

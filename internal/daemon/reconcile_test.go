@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mld"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
@@ -59,7 +59,7 @@ func newRigWithRules(t *testing.T, conf string, links []linkwatch.Link, rules []
 	r := &rig{t: t, k: &kernelLog{}, now: time.Now(), fams: map[string]*fakeRouter{}, rules: rules, tables: map[string]bool{}}
 	cfg := parseConf(t, conf)
 	r.d = &Daemon{
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: cfg, started: r.now,
+		log: logx.New(io.Discard, logx.Options{}), cfg: cfg, started: r.now,
 		events: make(chan event, eventQueue),
 		warned: map[string]bool{},
 		budget: membership.NewBudget(int64(cfg.MaxMemoryTotal)),

@@ -3,12 +3,12 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/upstream"
 )
 
@@ -187,7 +187,7 @@ func cfgByName(cfgs []*config.Config, name string) *config.Config {
 }
 
 // instanceLog is the daemon's logger, naming a named instance.
-func (d *Daemon) instanceLog(in *instance) *slog.Logger {
+func (d *Daemon) instanceLog(in *instance) *logx.Logger {
 	if in.cfg.Name == "" {
 		return d.log
 	}

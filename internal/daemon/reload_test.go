@@ -3,12 +3,12 @@ package daemon
 import (
 	"errors"
 	"io"
-	"log/slog"
 	"net/netip"
 	"reflect"
 	"testing"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 	"github.com/mcast-proxy/mcast-proxy/internal/upstream"
 )
@@ -99,9 +99,9 @@ func TestFailedTableChangeChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	mr := &closeRecorder{}
-	p := newPlane(&refusing, mr, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := newPlane(&refusing, mr, logx.New(io.Discard, logx.Options{}))
 	in := &instance{cfg: old, planes: []*plane{p}}
-	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: old, insts: []*instance{in},
+	d := &Daemon{log: logx.New(io.Discard, logx.Options{}), cfg: old, insts: []*instance{in},
 		openRouter: func(f *family, table uint32) (mrouter, error) { return f.open(table) }}
 	if err := d.apply(next); err == nil {
 		t.Fatal("apply succeeded with a table that cannot be opened")

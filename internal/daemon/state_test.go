@@ -3,7 +3,6 @@ package daemon
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
@@ -31,7 +31,7 @@ func withState(r *rig, clk *bootClock) (path string, log *bytes.Buffer) {
 	path = filepath.Join(r.t.TempDir(), "mcast-proxy.state")
 	r.d.state = stateFile{path: path, boot: clk.now}
 	log = &bytes.Buffer{}
-	r.d.log = slog.New(slog.NewTextHandler(log, nil))
+	r.d.log = logx.New(log, logx.Options{})
 	return path, log
 }
 
@@ -315,7 +315,7 @@ func TestStatePath(t *testing.T) {
 func benchDaemon(b *testing.B, n int) (*Daemon, time.Time) {
 	now := time.Now()
 	k := &kernelLog{}
-	p := newPlane(ipv4, newFakeRouter("ipv4", k), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := newPlane(ipv4, newFakeRouter("ipv4", k), logx.New(io.Discard, logx.Options{}))
 	p.brain.SetUpstream(now, proxy.Link{Ifindex: 2, Name: "wan", Subnets: []netip.Prefix{netip.MustParsePrefix(wanPrefix)}}, nil, nil)
 	p.brain.AddDownstream(now, proxy.Downstream{Link: proxy.Link{Ifindex: lanIfindex, Name: "lan", Addr: ma("10.0.0.1")}})
 	p.links[2], p.links[lanIfindex] = "wan", "lan"
@@ -324,7 +324,7 @@ func benchDaemon(b *testing.B, n int) (*Daemon, time.Time) {
 		p.brain.Report(now, lanIfindex, ma(lanHost), 2, []membership.Record{{Type: membership.IsExclude, Group: g}})
 		p.brain.SourceActive(now, 2, ma(provider), g)
 	}
-	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), insts: []*instance{{planes: []*plane{p}}}}
+	d := &Daemon{log: logx.New(io.Discard, logx.Options{}), insts: []*instance{{planes: []*plane{p}}}}
 	clk := &bootClock{testBoot, time.Hour}
 	d.state = stateFile{path: filepath.Join(b.TempDir(), "mcast-proxy.state"), boot: clk.now}
 	return d, now

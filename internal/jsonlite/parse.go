@@ -1,10 +1,10 @@
-// Package jsonlite reads the little JSON the daemon is sent: the control
-// protocol's requests and responses and netifd's ubus answers. It stands
-// in for encoding/json's decoder, which with its reflection costs about
-// 40 KB more of a MIPS binary (encoding/json's encoder stays: log/slog
-// links it in any case). Parse accepts the same documents as
+// Package jsonlite reads and writes the little JSON the daemon handles:
+// the control protocol's requests and responses and netifd's ubus
+// answers. It stands in for encoding/json, which with its reflection
+// costs a MIPS binary far more. Parse accepts the same documents as
 // encoding/json (RFC 8259), with the same error messages for the common
-// mistakes, and decodes strings the same way.
+// mistakes, and decodes strings the same way; Writer writes what
+// json.Marshal and json.MarshalIndent write, byte for byte.
 package jsonlite
 
 import (

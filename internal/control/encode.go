@@ -1,0 +1,305 @@
+package control
+
+import (
+	"slices"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
+)
+
+// The protocol's JSON is written by hand with jsonlite.Writer, as
+// json.Marshal would write it: encoding/json's encoder, all reflection,
+// costs the daemon several times more. Fields go in struct order under their
+// json tag names, omitempty as the tags say. A field added to a protocol
+// type must be added here too; encode_test.go fills every field of every
+// type at random, compares with encoding/json and fails until it is.
+
+func encodeRequest(r Request) ([]byte, error) {
+	var w jsonlite.Writer
+	w.Open('{')
+	w.Key("version")
+	w.Int(int64(r.Version))
+	w.Key("command")
+	w.String(r.Command)
+	w.Close('}')
+	return w.Bytes()
+}
+
+func encodeResponse(r *Response) ([]byte, error) {
+	var w jsonlite.Writer
+	w.Open('{')
+	w.Key("version")
+	w.Int(int64(r.Version))
+	w.Key("ok")
+	w.Bool(r.OK)
+	if r.Error != "" {
+		w.Key("error")
+		w.String(r.Error)
+	}
+	if len(r.Errors) > 0 {
+		w.Key("errors")
+		w.Strings(r.Errors)
+	}
+	if r.Status != nil {
+		w.Key("status")
+		writeStatus(&w, r.Status)
+	}
+	w.Close('}')
+	return w.Bytes()
+}
+
+// MarshalStatus returns s as JSON, what json.MarshalIndent(s, "", indent)
+// returns (json.Marshal's bytes with indent "").
+func MarshalStatus(s *Status, indent string) ([]byte, error) {
+	w := jsonlite.Writer{Indent: indent}
+	writeStatus(&w, s)
+	return w.Bytes()
+}
+
+// list writes the n elements of a slice of structs, null when the slice
+// is nil. One function for all element types: a generic one is compiled
+// once per type.
+func list(w *jsonlite.Writer, n int, isNil bool, elem func(i int)) {
+	if isNil {
+		w.Null()
+		return
+	}
+	w.Open('[')
+	for i := range n {
+		elem(i)
+	}
+	w.Close(']')
+}
+
+// counters writes a map with its keys sorted, null when nil.
+func counters(w *jsonlite.Writer, m map[string]uint64) {
+	if m == nil {
+		w.Null()
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	w.Open('{')
+	for _, k := range keys {
+		w.Key(k)
+		w.Uint(m[k])
+	}
+	w.Close('}')
+}
+
+// proxyName writes the omitempty "proxy" member of the per-instance lists.
+func proxyName(w *jsonlite.Writer, name string) {
+	if name != "" {
+		w.Key("proxy")
+		w.String(name)
+	}
+}
+
+func writeStatus(w *jsonlite.Writer, s *Status) {
+	if s == nil {
+		w.Null()
+		return
+	}
+	w.Open('{')
+	w.Key("version")
+	w.String(s.Version)
+	w.Key("config")
+	w.String(s.Config)
+	w.Key("started")
+	w.Time(s.Started)
+	w.Key("uptime_seconds")
+	w.Float(s.UptimeSeconds)
+	w.Key("table")
+	w.Uint(uint64(s.Table))
+	w.Key("interfaces")
+	list(w, len(s.Interfaces), s.Interfaces == nil, func(i int) { writeInterface(w, &s.Interfaces[i]) })
+	w.Key("upstream")
+	list(w, len(s.Upstream), s.Upstream == nil, func(i int) { writeSubscription(w, &s.Upstream[i]) })
+	w.Key("routes")
+	list(w, len(s.Routes), s.Routes == nil, func(i int) { writeRoute(w, &s.Routes[i]) })
+	w.Key("counters")
+	list(w, len(s.Counters), s.Counters == nil, func(i int) { writeFamilyCounters(w, &s.Counters[i]) })
+	if len(s.Proxies) > 0 {
+		w.Key("proxies")
+		list(w, len(s.Proxies), s.Proxies == nil, func(i int) { writeProxy(w, &s.Proxies[i]) })
+	}
+	w.Close('}')
+}
+
+func writeProxy(w *jsonlite.Writer, p *Proxy) {
+	w.Open('{')
+	w.Key("name")
+	w.String(p.Name)
+	w.Key("table")
+	w.Uint(uint64(p.Table))
+	w.Key("upstream")
+	w.String(p.Upstream)
+	w.Key("memory_bytes")
+	w.Uint(p.MemoryBytes)
+	w.Key("memory_limit")
+	w.Uint(p.MemoryLimit)
+	w.Close('}')
+}
+
+func writeInterface(w *jsonlite.Writer, i *Interface) {
+	w.Open('{')
+	proxyName(w, i.Proxy)
+	w.Key("name")
+	w.String(i.Name)
+	w.Key("family")
+	w.String(i.Family)
+	w.Key("role")
+	w.String(i.Role)
+	w.Key("state")
+	w.String(i.State)
+	w.Key("ifindex")
+	w.Int(int64(i.Ifindex))
+	w.Key("vif")
+	w.Int(int64(i.VIF))
+	w.Key("addresses")
+	w.Strings(i.Addresses)
+	if q := i.Querier; q != nil {
+		w.Key("querier")
+		w.Open('{')
+		w.Key("address")
+		w.String(q.Address)
+		w.Key("self")
+		w.Bool(q.Self)
+		w.Key("version")
+		w.Int(int64(q.Version))
+		w.Close('}')
+	}
+	if len(i.Groups) > 0 {
+		w.Key("groups")
+		list(w, len(i.Groups), i.Groups == nil, func(k int) { writeGroup(w, &i.Groups[k]) })
+	}
+	if len(i.Counters) > 0 {
+		w.Key("counters")
+		counters(w, i.Counters)
+	}
+	w.Close('}')
+}
+
+func writeGroup(w *jsonlite.Writer, g *Group) {
+	w.Open('{')
+	w.Key("group")
+	w.String(g.Group)
+	w.Key("mode")
+	w.String(g.Mode)
+	if len(g.Sources) > 0 {
+		w.Key("sources")
+		list(w, len(g.Sources), g.Sources == nil, func(i int) {
+			s := &g.Sources[i]
+			w.Open('{')
+			w.Key("address")
+			w.String(s.Address)
+			w.Key("expires_in")
+			w.Float(s.ExpiresIn)
+			w.Close('}')
+		})
+	}
+	if len(g.Excluded) > 0 {
+		w.Key("excluded")
+		w.Strings(g.Excluded)
+	}
+	w.Key("expires_in")
+	w.Float(g.ExpiresIn)
+	w.Key("compat")
+	w.Int(int64(g.Compat))
+	if len(g.Hosts) > 0 {
+		w.Key("hosts")
+		list(w, len(g.Hosts), g.Hosts == nil, func(i int) { writeHost(w, &g.Hosts[i]) })
+	}
+	if g.Untracked {
+		w.Key("untracked")
+		w.Bool(true)
+	}
+	w.Close('}')
+}
+
+func writeHost(w *jsonlite.Writer, h *Host) {
+	w.Open('{')
+	w.Key("address")
+	w.String(h.Address)
+	w.Key("mode")
+	w.String(h.Mode)
+	if len(h.Sources) > 0 {
+		w.Key("sources")
+		w.Strings(h.Sources)
+	}
+	if h.SourcesOmitted != 0 {
+		w.Key("sources_omitted")
+		w.Int(int64(h.SourcesOmitted))
+	}
+	w.Key("expires_in")
+	w.Float(h.ExpiresIn)
+	w.Close('}')
+}
+
+func writeSubscription(w *jsonlite.Writer, s *Subscription) {
+	w.Open('{')
+	proxyName(w, s.Proxy)
+	w.Key("family")
+	w.String(s.Family)
+	w.Key("interface")
+	w.String(s.Interface)
+	w.Key("group")
+	w.String(s.Group)
+	w.Key("mode")
+	w.String(s.Mode)
+	if len(s.Sources) > 0 {
+		w.Key("sources")
+		w.Strings(s.Sources)
+	}
+	w.Close('}')
+}
+
+func writeRoute(w *jsonlite.Writer, r *Route) {
+	w.Open('{')
+	proxyName(w, r.Proxy)
+	w.Key("family")
+	w.String(r.Family)
+	w.Key("source")
+	w.String(r.Source)
+	w.Key("group")
+	w.String(r.Group)
+	w.Key("input")
+	w.String(r.Input)
+	w.Key("outputs")
+	w.Strings(r.Outputs)
+	w.Key("packets")
+	w.Uint(r.Packets)
+	w.Key("bytes")
+	w.Uint(r.Bytes)
+	w.Key("wrong_if")
+	w.Uint(r.WrongIf)
+	w.Key("packets_per_second")
+	w.Float(r.PacketsPerSecond)
+	w.Key("bits_per_second")
+	w.Float(r.BitsPerSecond)
+	w.Close('}')
+}
+
+func writeFamilyCounters(w *jsonlite.Writer, f *FamilyCounters) {
+	w.Open('{')
+	proxyName(w, f.Proxy)
+	w.Key("family")
+	w.String(f.Family)
+	w.Key("received")
+	counters(w, f.Received)
+	w.Key("queries_sent")
+	w.Uint(f.QueriesSent)
+	w.Key("dropped")
+	counters(w, f.Dropped)
+	w.Key("upcalls")
+	w.Uint(f.Upcalls)
+	w.Key("routes_added")
+	w.Uint(f.RoutesAdded)
+	w.Key("routes_changed")
+	w.Uint(f.RoutesChanged)
+	w.Key("routes_removed")
+	w.Uint(f.RoutesRemoved)
+	w.Close('}')
+}
