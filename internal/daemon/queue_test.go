@@ -89,7 +89,7 @@ func TestKernelDropsHoldExpiry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := oneRead{pkt: make(chan mroute.Packet, 1), closed: make(chan struct{})}
-			p := newPlane(ipv4, sock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			p := newPlane(ipv4, sock, logx.New(io.Discard, logx.Options{}))
 			t0 := time.Unix(1000, 0)
 			lan := netip.MustParseAddr("192.168.1.1")
 			p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Addr: lan}})
