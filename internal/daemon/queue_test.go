@@ -40,13 +40,7 @@ func TestQueueIsBoundedInBytes(t *testing.T) {
 // brain is told, and a member whose reports were pushed out is not cut at
 // the end of its membership interval.
 func TestQueueDropsHoldExpiry(t *testing.T) {
-	p := newPlane(ipv4, nil, logx.New(io.Discard, logx.Options{}))
-	t0 := time.Unix(1000, 0)
-	lan := netip.MustParseAddr("192.168.1.1")
-	p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Addr: lan}})
-	g := netip.MustParseAddr("239.1.1.1")
-	p.brain.Report(t0, 3, netip.MustParseAddr("192.168.1.11"), 2, []membership.Record{{Type: membership.IsExclude, Group: g}})
-	gmi := 260 * time.Second
+	p, t0, g, gmi := planeWithMember(nil)
 	p.noteLoss(t0.Add(gmi - time.Second)) // nothing dropped yet
 	p.readDrops[dropQueueFull].Add(5)
 	p.noteLoss(t0.Add(gmi - time.Second))
@@ -89,13 +83,7 @@ func TestKernelDropsHoldExpiry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := oneRead{pkt: make(chan mroute.Packet, 1), closed: make(chan struct{})}
-			p := newPlane(ipv4, sock, logx.New(io.Discard, logx.Options{}))
-			t0 := time.Unix(1000, 0)
-			lan := netip.MustParseAddr("192.168.1.1")
-			p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Addr: lan}})
-			g := netip.MustParseAddr("239.1.1.1")
-			p.brain.Report(t0, 3, netip.MustParseAddr("192.168.1.11"), 2, []membership.Record{{Type: membership.IsExclude, Group: g}})
-			gmi := 260 * time.Second
+			p, t0, g, gmi := planeWithMember(sock)
 			p.noteLoss(t0.Add(gmi - time.Second)) // nothing dropped yet
 
 			events := make(chan event, 1)
@@ -113,4 +101,15 @@ func TestKernelDropsHoldExpiry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// planeWithMember is an IPv4 plane on mr whose downstream (ifindex 3) has one
+// member of g, reported at t0; gmi is when that membership runs out.
+func planeWithMember(mr mrouter) (p *plane, t0 time.Time, g netip.Addr, gmi time.Duration) {
+	p = newPlane(ipv4, mr, logx.New(io.Discard, logx.Options{}))
+	t0 = time.Unix(1000, 0)
+	p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Addr: netip.MustParseAddr("192.168.1.1")}})
+	g = netip.MustParseAddr("239.1.1.1")
+	p.brain.Report(t0, 3, netip.MustParseAddr("192.168.1.11"), 2, []membership.Record{{Type: membership.IsExclude, Group: g}})
+	return p, t0, g, 260 * time.Second
 }
