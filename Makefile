@@ -187,13 +187,17 @@ bench:
 # The end-to-end measurements of docs/performance.md (join latency, one host joining 1000
 # groups, CPU and memory), in the test VM, for mcast-proxy and then for igmpproxy (Debian's
 # igmpproxy package) side by side. They log numbers; nothing is timed as pass or fail.
-BENCH_E2E_RUN := ^Test(JoinLatency|ThousandGroups)$$
+# TestReadWakeFloor compares the Go readers with a C one (testdata/wakereader.c), built here
+# where a C compiler is at hand and left out otherwise.
+BENCH_E2E_RUN := ^Test(ReadWakeFloor|JoinLatency|ThousandGroups)$$
 IGMPPROXY ?= /usr/sbin/igmpproxy
 bench-e2e: build testvm
+	@if command -v cc >/dev/null; then cc -O2 -static -o $(BIN)/wakereader internal/e2e/testdata/wakereader.c; else rm -f $(BIN)/wakereader; fi
+	MCAST_E2E_WAKE_READER_C=$$([ -x $(BIN)/wakereader ] && echo $(abspath $(BIN)/wakereader)) \
 	MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -v -p 1 -timeout 30m \
-		-exec '$(abspath $(TESTVM)) exec' -run '$(BENCH_E2E_RUN)' ./internal/e2e | grep -E 'latency_test|^(ok|FAIL|--- )'
+		-exec '$(abspath $(TESTVM)) exec' -run '$(BENCH_E2E_RUN)' ./internal/e2e | grep -E '(latency|wake)_test|^(ok|FAIL|--- )'
 	MCAST_E2E_PROXY=$(IGMPPROXY) MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -v -p 1 -timeout 30m \
-		-exec '$(abspath $(TESTVM)) exec' -run '$(BENCH_E2E_RUN)' ./internal/e2e | grep -E 'latency_test|^(ok|FAIL|--- )'
+		-exec '$(abspath $(TESTVM)) exec' -run '$(BENCH_E2E_RUN)' -skip '^TestReadWakeFloor$$' ./internal/e2e | grep -E 'latency_test|^(ok|FAIL|--- )'
 
 FUZZTIME ?= 10s
 fuzz:

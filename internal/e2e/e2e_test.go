@@ -75,6 +75,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "paced sender:", runPacedSender(spec))
 		os.Exit(1)
 	}
+	if spec := os.Getenv(wakeReaderEnv); spec != "" {
+		if err := runWakeReader(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "wake reader:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	flag.Parse()
 	code := func() int {
 		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
