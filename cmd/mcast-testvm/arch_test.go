@@ -32,6 +32,7 @@ func TestQemuArgs(t *testing.T) {
 		"-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m 3072",
 		"-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
 		"-device virtio-9p-pci,fsdev=out,mount_tag=out",
+		"random.trust_cpu=on tsc=reliable clocksource=tsc -serial",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("amd64 args lack %q:\n%s", want, got)
@@ -50,6 +51,9 @@ func TestQemuArgs(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("mipsle args lack %q:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "tsc") || !strings.Contains(got, "random.trust_cpu=on -serial") {
+		t.Errorf("mipsle kernel command line not the plain one:\n%s", got)
 	}
 	if strings.Contains(got, "-cpu max") {
 		t.Errorf("mipsle args ask for an x86 CPU:\n%s", got)
