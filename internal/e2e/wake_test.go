@@ -136,21 +136,15 @@ func (tp *topo) joinAndLeave(ns string, stop <-chan struct{}) error {
 		defer unix.Close(fd)
 		for i := 0; ; i++ {
 			mreq := &unix.IPMreqn{Multiaddr: [4]byte{239, 7, byte(i / 250 % 250), byte(i%250 + 1)}, Ifindex: int32(ifi.Index)}
-			if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
-				return err
-			}
-			select {
-			case <-stop:
-				return nil
-			case <-time.After(20 * time.Millisecond):
-			}
-			if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_DROP_MEMBERSHIP, mreq); err != nil {
-				return err
-			}
-			select {
-			case <-stop:
-				return nil
-			case <-time.After(20 * time.Millisecond):
+			for _, opt := range []int{unix.IP_ADD_MEMBERSHIP, unix.IP_DROP_MEMBERSHIP} {
+				if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, opt, mreq); err != nil {
+					return err
+				}
+				select {
+				case <-stop:
+					return nil
+				case <-time.After(20 * time.Millisecond):
+				}
 			}
 		}
 	})
