@@ -73,6 +73,14 @@ func (l *Lab) newSniffer(ns, ifname string, ethType uint16, parse func([]byte) (
 			unix.Close(fd)
 			return err
 		}
+		// Room for bursts (one host joining 1000 groups sends 1000
+		// reports at once, while streams cross the same link): at the
+		// default 208 KiB the kernel dropped a quarter of such a burst
+		// before the reader, slowed by the emulated test VM, got to it.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20); err != nil {
+			unix.Close(fd)
+			return err
+		}
 		// The kernel's arrival time: a reader scheduled late on a busy
 		// (or emulated) machine would otherwise shift what it records.
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
