@@ -94,8 +94,11 @@ func execInVM(o vmOptions, prog string, args []string) (int, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
+	// SIGQUIT too: go test sends it to -exec's program when -timeout
+	// runs out, and the runtime's default (dump and exit) left qemu
+	// running, an orphan burning a CPU until its program ended.
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
 		select {
