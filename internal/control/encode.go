@@ -1,6 +1,7 @@
 package control
 
 import (
+	"io"
 	"slices"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
@@ -24,8 +25,28 @@ func encodeRequest(r Request) ([]byte, error) {
 	return w.Bytes()
 }
 
-func encodeResponse(r *Response) ([]byte, error) {
-	var w jsonlite.Writer
+// writeResponse writes r and a newline to out as it is encoded, a few
+// kilobytes at a time: a status of thousands of groups is never held whole.
+// An encoding error before anything went out (the encoders' only errors
+// are floats that are not numbers and times outside years 0 to 9999)
+// sends a failure instead; one after that cuts the response short, which
+// the client reports as a response it cannot read.
+func writeResponse(out io.Writer, r *Response) error {
+	w := jsonlite.Writer{Out: out}
+	writeResponseJSON(&w, r)
+	w.Newline()
+	err := w.Flush()
+	if err != nil && w.Written() == 0 {
+		f := failure("cannot encode response: " + err.Error())
+		w = jsonlite.Writer{Out: out}
+		writeResponseJSON(&w, &f)
+		w.Newline()
+		err = w.Flush()
+	}
+	return err
+}
+
+func writeResponseJSON(w *jsonlite.Writer, r *Response) {
 	w.Open('{')
 	w.Key("version")
 	w.Int(int64(r.Version))
@@ -41,10 +62,9 @@ func encodeResponse(r *Response) ([]byte, error) {
 	}
 	if r.Status != nil {
 		w.Key("status")
-		writeStatus(&w, r.Status)
+		writeStatus(w, r.Status)
 	}
 	w.Close('}')
-	return w.Bytes()
 }
 
 // MarshalStatus returns s as JSON, what json.MarshalIndent(s, "", indent)

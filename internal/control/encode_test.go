@@ -1,13 +1,19 @@
 package control
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
 )
 
 // randFill sets the fields reachable from v at random: left zero, empty
@@ -128,5 +134,114 @@ func TestEncodeRequest(t *testing.T) {
 		if err != nil || string(got) != string(want) {
 			t.Fatalf("%#v: got %s, %v; want %s", req, got, err, want)
 		}
+	}
+}
+
+// encodeResponse is the response as one piece, to compare with json.Marshal.
+func encodeResponse(r *Response) ([]byte, error) {
+	var w jsonlite.Writer
+	writeResponseJSON(&w, r)
+	return w.Bytes()
+}
+
+// writeRecorder keeps each Write apart; failAfter > 0 fails the writes
+// after that many.
+type writeRecorder struct {
+	writes    [][]byte
+	failAfter int
+}
+
+func (r *writeRecorder) Write(b []byte) (int, error) {
+	if r.failAfter > 0 && len(r.writes) >= r.failAfter {
+		return 0, errors.New("broken pipe")
+	}
+	r.writes = append(r.writes, slices.Clone(b))
+	return len(b), nil
+}
+
+func (r *writeRecorder) all() string { return string(bytes.Join(r.writes, nil)) }
+
+// bigStatus is a status of n groups, each with a host, a route and an
+// upstream subscription, as a busy router's.
+func bigStatus(n int) *Status {
+	s := &Status{Version: "test", Started: time.Unix(1700000000, 0).UTC()}
+	down := Interface{Name: "br-lan", Family: FamilyIPv4, Role: RoleDownstream, State: StateActive, Addresses: []string{"192.168.1.1"}}
+	for i := range n {
+		g := fmt.Sprintf("239.1.%d.%d", i>>8, i&255)
+		down.Groups = append(down.Groups, Group{Group: g, Mode: ModeExclude, ExpiresIn: 259.5, Compat: 2,
+			Hosts: []Host{{Address: "192.168.1.100", Mode: ModeExclude, ExpiresIn: 259.5}}})
+		s.Routes = append(s.Routes, Route{Family: FamilyIPv4, Source: "10.0.0.1", Group: g, Input: "wan", Outputs: []string{"br-lan"}, Packets: uint64(i), Bytes: uint64(i) * 1316, PacketsPerSecond: 100, BitsPerSecond: 1052800})
+		s.Upstream = append(s.Upstream, Subscription{Family: FamilyIPv4, Interface: "wan", Group: g, Mode: ModeExclude})
+	}
+	s.Interfaces = []Interface{down}
+	return s
+}
+
+// TestWriteResponseStreams: a large status goes out in pieces of a few
+// kilobytes, and the pieces make exactly json.Marshal's document.
+func TestWriteResponseStreams(t *testing.T) {
+	resp := Response{Version: ProtocolVersion, OK: true, Status: bigStatus(1000)}
+	want, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec writeRecorder
+	if err := writeResponse(&rec, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.all(); got != string(want)+"\n" {
+		t.Fatalf("streamed response differs from json.Marshal's (%d bytes against %d)", len(got), len(want)+1)
+	}
+	if len(rec.writes) < len(want)/jsonlite.FlushSize {
+		t.Errorf("%d bytes in %d writes: not streamed", len(want), len(rec.writes))
+	}
+	for i, w := range rec.writes {
+		// A piece is what was held when a value ended past FlushSize: at
+		// most FlushSize plus one value (here a short string or number).
+		if len(w) > jsonlite.FlushSize+256 {
+			t.Errorf("write %d is %d bytes: the whole response was held", i, len(w))
+		}
+	}
+}
+
+// TestWriteResponseSmall: a small response is one write, the document and
+// its newline.
+func TestWriteResponseSmall(t *testing.T) {
+	var rec writeRecorder
+	if err := writeResponse(&rec, &Response{Version: ProtocolVersion, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.writes) != 1 || rec.all() != `{"version":1,"ok":true}`+"\n" {
+		t.Fatalf("writes %q", rec.writes)
+	}
+}
+
+// TestWriteResponseEncodingError: a value JSON cannot hold, found before
+// anything went out, is answered with a failure the client can read.
+func TestWriteResponseEncodingError(t *testing.T) {
+	var rec writeRecorder
+	resp := Response{Version: ProtocolVersion, OK: true, Status: &Status{UptimeSeconds: math.NaN()}}
+	if err := writeResponse(&rec, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var got Response
+	if err := json.Unmarshal([]byte(rec.all()), &got); err != nil {
+		t.Fatalf("%q: %v", rec.all(), err)
+	}
+	if got.OK || got.Status != nil || got.Error != "cannot encode response: json: unsupported value: NaN" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+// TestWriteResponseWriteError: once a write fails, nothing more is written
+// and the error is returned.
+func TestWriteResponseWriteError(t *testing.T) {
+	rec := writeRecorder{failAfter: 2}
+	resp := Response{Version: ProtocolVersion, OK: true, Status: bigStatus(200)}
+	if err := writeResponse(&rec, &resp); err == nil || err.Error() != "broken pipe" {
+		t.Fatalf("error %v, want broken pipe", err)
+	}
+	if len(rec.writes) != 2 {
+		t.Fatalf("%d writes, want 2 before the failure", len(rec.writes))
 	}
 }

@@ -198,13 +198,8 @@ func (s *Server) handle(conn *os.File, calls chan<- Call) {
 	defer stop()
 	resp := s.answer(conn, calls)
 	resp.Version = ProtocolVersion
-	b, err := encodeResponse(&resp)
-	if err != nil {
-		f := failure("cannot encode response: " + err.Error())
-		b, _ = encodeResponse(&f)
-	}
 	conn.SetWriteDeadline(time.Now().Add(s.ioTimeout))
-	if _, err := conn.Write(append(b, '\n')); err != nil {
+	if err := writeResponse(conn, &resp); err != nil {
 		return
 	}
 	// Closing with unread input (an oversized request, bytes after the

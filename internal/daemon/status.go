@@ -40,16 +40,15 @@ func (d *Daemon) status(now time.Time) *control.Status {
 				x.Proxy = name
 				st.Interfaces = append(st.Interfaces, x)
 			}
-			for _, s := range p.brain.SubscriptionList() {
+			subs := p.brain.SubscriptionList()
+			st.Upstream = grow(st.Upstream, len(subs))
+			for _, s := range subs {
 				st.Upstream = append(st.Upstream, control.Subscription{
 					Proxy: name, Family: p.fam.name, Interface: in.up.name, Group: s.Group.String(),
 					Mode: modeName(s.Sub.Mode), Sources: addrStrings(s.Sub.Sources),
 				})
 			}
-			for _, r := range d.routeStatus(p, now) {
-				r.Proxy = name
-				st.Routes = append(st.Routes, r)
-			}
+			st.Routes = d.appendRouteStatus(st.Routes, p, name, now)
 			fc := p.countersStatus()
 			fc.Proxy = name
 			st.Counters = append(st.Counters, fc)
@@ -102,8 +101,14 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 		q.Address = addr.String()
 	}
 	out.Querier = q
-	for _, g := range r.GroupsWithHostSources(statusHostSources) {
-		cg := groupStatus(g, r.SourceTimers(g.Group), now)
+	groups := r.GroupsWithHostSources(statusHostSources)
+	out.Groups = make([]control.Group, 0, len(groups))
+	for _, g := range groups {
+		var timers map[netip.Addr]time.Time
+		if len(g.Include) > 0 {
+			timers = r.SourceTimers(g.Group)
+		}
+		cg := groupStatus(g, timers, now)
 		if p.fam == ipv6 {
 			cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
 		}
@@ -143,20 +148,19 @@ func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now t
 	return cg
 }
 
-// routeStatus lists the forwarding entries with the kernel's counters and
-// the rate since the previous reading.
-func (d *Daemon) routeStatus(p *plane, now time.Time) []control.Route {
-	var out []control.Route
-	seen := map[proxy.Flow]bool{}
-	for _, r := range p.mr.Routes() {
+// appendRouteStatus appends the plane's forwarding entries with the
+// kernel's counters and the rate since the previous reading.
+func (d *Daemon) appendRouteStatus(out []control.Route, p *plane, proxyName string, now time.Time) []control.Route {
+	routes := p.mr.Routes()
+	out = grow(out, len(routes))
+	for _, r := range routes {
 		cr := control.Route{
-			Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
+			Proxy: proxyName, Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
 			Input: p.links[r.Input], Outputs: p.names(r.Outputs),
 		}
 		if c, err := p.mr.Counters(r.Source, r.Group); err == nil {
 			cr.Packets, cr.Bytes, cr.WrongIf = c.Packets, c.Bytes, c.WrongIf
 			f := proxy.Flow{Source: r.Source, Group: r.Group}
-			seen[f] = true
 			if prev, ok := p.samples[f]; ok && c.Packets >= prev.packets {
 				if dt := now.Sub(prev.at).Seconds(); dt > 0 {
 					cr.PacketsPerSecond = float64(c.Packets-prev.packets) / dt
@@ -167,9 +171,10 @@ func (d *Daemon) routeStatus(p *plane, now time.Time) []control.Route {
 		}
 		out = append(out, cr)
 	}
-	// Forget readings of entries that are gone.
-	for f := range p.samples {
-		if !seen[f] {
+	// Forget readings of entries that are gone: every reading of an entry
+	// still there was taken just now.
+	for f, s := range p.samples {
+		if !s.at.Equal(now) {
 			delete(p.samples, f)
 		}
 	}
@@ -225,6 +230,15 @@ func modeName(m membership.FilterMode) string {
 		return control.ModeExclude
 	}
 	return control.ModeInclude
+}
+
+// grow makes room for n more elements at once: status lists of thousands
+// of entries, grown by append, would leave twice their size behind.
+func grow[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return append(make([]T, 0, len(s)+n), s...)
 }
 
 func addrStrings(as []netip.Addr) []string {

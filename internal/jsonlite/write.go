@@ -2,6 +2,7 @@ package jsonlite
 
 import (
 	"errors"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -18,12 +19,20 @@ import (
 // object, then its value. The first error (a float that is not a number,
 // a time outside years 0 to 9999) sticks and is returned by Bytes, with
 // encoding/json's message.
+//
+// With Out set, the document goes to Out in pieces of about FlushSize
+// bytes as it is written, and Flush ends it: a status of thousands of
+// groups then never sits in memory whole, which on a router doubled the
+// daemon's peak memory for each status request.
 type Writer struct {
 	// Indent, when set, lays the document out as
 	// json.MarshalIndent(v, "", Indent) does.
 	Indent string
+	// Out, when set, receives the document as it is written.
+	Out io.Writer
 
 	b        []byte
+	written  int64 // bytes given to Out
 	depth    int
 	comma    bool // a member or element came before in this container
 	afterKey bool // the next value is a member's, its key written
@@ -36,6 +45,33 @@ func (w *Writer) Bytes() ([]byte, error) {
 		return nil, w.err
 	}
 	return w.b, nil
+}
+
+// FlushSize is about how much a Writer with Out set holds before it
+// writes: a few pages, whatever the document's size.
+const FlushSize = 4096
+
+// Flush writes what is held to Out and returns the first error, of the
+// encoding or of Out. After an error nothing more goes to Out.
+func (w *Writer) Flush() error {
+	w.flush()
+	return w.err
+}
+
+// Written is how many bytes went to Out: when it is 0 after an encoding
+// error, the receiver has seen nothing and can be sent something else.
+func (w *Writer) Written() int64 { return w.written }
+
+//go:noinline // as Open
+func (w *Writer) flush() {
+	if w.err == nil && len(w.b) > 0 {
+		n, err := w.Out.Write(w.b)
+		w.written += int64(n)
+		if err != nil {
+			w.err = err
+		}
+	}
+	w.b = w.b[:0]
 }
 
 // next starts a value: after a key nothing, else in a container the comma
@@ -101,10 +137,22 @@ func (w *Writer) Close(c byte) {
 		w.newline(w.depth)
 	}
 	w.b = append(w.b, c)
-	w.comma = true
+	w.done()
 }
 
-func (w *Writer) done() { w.comma = true }
+// done ends a value; streaming, it passes on a full buffer.
+func (w *Writer) done() {
+	w.comma = true
+	if w.Out != nil && len(w.b) >= FlushSize {
+		w.flush()
+	}
+}
+
+// Newline ends a document with a line break, as a line-based protocol
+// needs, where json.Encoder would put it.
+func (w *Writer) Newline() {
+	w.b = append(w.b, '\n')
+}
 
 // Null writes null.
 func (w *Writer) Null() {

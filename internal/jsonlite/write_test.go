@@ -1,6 +1,7 @@
 package jsonlite
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -163,4 +164,54 @@ func FuzzString(f *testing.F) {
 			t.Fatalf("%q: got %s, want %s", s, got, want)
 		}
 	})
+}
+
+// chunks records each write to it.
+type chunks [][]byte
+
+func (c *chunks) Write(b []byte) (int, error) {
+	*c = append(*c, slices.Clone(b))
+	return len(b), nil
+}
+
+// TestWriterStreams: with Out set, random documents of many kilobytes go
+// out in pieces near FlushSize that add up to what Bytes would return.
+func TestWriterStreams(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 50 {
+		doc := make([]any, 2000)
+		for i := range doc {
+			doc[i] = randJSON(r, 0)
+		}
+		for _, indent := range []string{"", "  "} {
+			whole := Writer{Indent: indent}
+			write(&whole, doc)
+			want, werr := whole.Bytes()
+			var out chunks
+			w := Writer{Indent: indent, Out: &out}
+			write(&w, doc)
+			err := w.Flush()
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("streamed error %v, whole %v", err, werr)
+			}
+			if err != nil {
+				// Nothing goes out after an encoding error.
+				if got := bytes.Join(out, nil); !bytes.HasPrefix(whole.b, got) || w.Written() != int64(len(got)) {
+					t.Fatalf("after an error: %d bytes written, not a prefix of the document", len(got))
+				}
+				continue
+			}
+			if got := bytes.Join(out, nil); !bytes.Equal(got, want) || w.Written() != int64(len(want)) {
+				t.Fatalf("streamed %d bytes (Written %d), whole %d: they differ", len(got), w.Written(), len(want))
+			}
+			if len(out) < len(want)/FlushSize {
+				t.Fatalf("%d bytes in %d writes: not streamed", len(want), len(out))
+			}
+			for i, c := range out[:len(out)-1] {
+				if len(c) < FlushSize {
+					t.Fatalf("write %d of %d is %d bytes, under FlushSize", i, len(out), len(c))
+				}
+			}
+		}
+	}
 }
