@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -243,5 +244,18 @@ func TestWriteResponseWriteError(t *testing.T) {
 	}
 	if len(rec.writes) != 2 {
 		t.Fatalf("%d writes, want 2 before the failure", len(rec.writes))
+	}
+}
+
+// BenchmarkWriteStatus: encoding a status of 1000 groups as the server
+// does, straight to the connection.
+func BenchmarkWriteStatus(b *testing.B) {
+	resp := Response{Version: ProtocolVersion, OK: true, Status: bigStatus(1000)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := writeResponse(io.Discard, &resp); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -38,12 +38,16 @@ type benchRouter struct {
 	in     chan mroute.Packet
 	routed chan mroute.Route // every SetRoute, when not nil
 	sets   int
+	keep   bool // keep the routes set, for Routes
 }
 
 func (f *benchRouter) SetRoute(r mroute.Route) error {
 	f.sets++
 	if f.routed != nil {
 		f.routed <- r
+	}
+	if f.keep {
+		return f.fakeRouter.SetRoute(r)
 	}
 	return nil
 }
@@ -192,23 +196,49 @@ func BenchmarkThousandGroupsHeap(b *testing.B) {
 	var perGroup float64
 	for range b.N {
 		d, _, _ := reportBenchDaemon(b)
-		p := d.allPlanes()[0]
 		before := memtest.LiveHeap()
-		for i := range groups {
-			grp := netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)})
-			d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Upcall: &mroute.Upcall{
-				Type: mroute.UpcallNoCache, Ifindex: wanUp.Index, Source: netip.MustParseAddr(provider), Group: grp}}})
-			payload, err := (&igmp.Report{Version: 2, Group: grp}).Marshal()
-			if err != nil {
-				b.Fatal(err)
-			}
-			d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Ifindex: lanUp.Index, Src: netip.MustParseAddr(lanHost),
-				Dst: grp, TTL: 1, RouterAlert: true, Payload: payload}})
-		}
+		joinGroups(b, d, groups)
 		perGroup = float64(memtest.LiveHeap()-before) / groups
 		runtime.KeepAlive(d)
 		d.stopAll()
 	}
 	b.ReportMetric(perGroup, "heapB/group")
 	b.ReportMetric(0, "ns/op")
+}
+
+// joinGroups feeds the loop n flows and one host's IGMPv2 joins of their
+// groups.
+func joinGroups(b *testing.B, d *Daemon, n int) {
+	p := d.allPlanes()[0]
+	for i := range n {
+		grp := netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)})
+		d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Upcall: &mroute.Upcall{
+			Type: mroute.UpcallNoCache, Ifindex: wanUp.Index, Source: netip.MustParseAddr(provider), Group: grp}}})
+		payload, err := (&igmp.Report{Version: 2, Group: grp}).Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Ifindex: lanUp.Index, Src: netip.MustParseAddr(lanHost),
+			Dst: grp, TTL: 1, RouterAlert: true, Payload: payload}})
+	}
+}
+
+// BenchmarkStatusThousandGroups: what the loop allocates to answer a
+// status request with 1000 groups joined and forwarded (the answer's
+// lists; the server encodes them as it writes, see internal/control's
+// BenchmarkWriteStatus). The bytes are garbage once the answer is sent,
+// but they add to the heap's peak.
+func BenchmarkStatusThousandGroups(b *testing.B) {
+	d, br, _ := reportBenchDaemon(b)
+	br.keep = true
+	joinGroups(b, d, 1000)
+	st := d.status(time.Now())
+	if n := len(st.Routes); n < 1000 {
+		b.Fatalf("%d routes in status, want the 1000 joined", n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		d.status(time.Now())
+	}
 }

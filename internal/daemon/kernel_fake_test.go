@@ -117,7 +117,7 @@ func (f *fakeRouter) DelRoute(src, grp netip.Addr) error {
 }
 
 func (f *fakeRouter) Routes() []mroute.Route {
-	var rs []mroute.Route
+	rs := make([]mroute.Route, 0, len(f.routes)) // as the routing socket's list
 	for _, r := range f.routes {
 		rs = append(rs, r)
 	}

@@ -101,9 +101,8 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 		q.Address = addr.String()
 	}
 	out.Querier = q
-	groups := r.GroupsWithHostSources(statusHostSources)
-	out.Groups = make([]control.Group, 0, len(groups))
-	for _, g := range groups {
+	out.Groups = make([]control.Group, 0, r.NumGroups())
+	r.EachGroup(statusHostSources, func(g membership.GroupState) {
 		var timers map[netip.Addr]time.Time
 		if len(g.Include) > 0 {
 			timers = r.SourceTimers(g.Group)
@@ -113,7 +112,7 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 			cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
 		}
 		out.Groups = append(out.Groups, cg)
-	}
+	})
 	return out
 }
 

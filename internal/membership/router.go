@@ -527,11 +527,22 @@ const hostNone = -2
 // worth.
 func (r *Router) GroupsWithHostSources(n int) []GroupState {
 	out := make([]GroupState, 0, len(r.groups))
-	for _, g := range r.groups {
-		out = append(out, g.state(r.cfg.Version, max(n, -1)))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Group.Less(out[j].Group) })
+	r.EachGroup(n, func(g GroupState) { out = append(out, g) })
 	return out
+}
+
+// EachGroup calls visit with every group record in group order, as
+// GroupsWithHostSources lists them, one at a time: a status answer of
+// thousands of groups then holds one copy of a record, not all of them.
+func (r *Router) EachGroup(hostSources int, visit func(GroupState)) {
+	addrs := make([]netip.Addr, 0, len(r.groups))
+	for a := range r.groups {
+		addrs = append(addrs, a)
+	}
+	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
+	for _, a := range addrs {
+		visit(r.groups[a].state(r.cfg.Version, max(hostSources, -1)))
+	}
 }
 
 // Filter returns the forwarding state of group grp, without its hosts:
