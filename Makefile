@@ -1,4 +1,4 @@
-# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross size ipk lint bench bench-e2e fuzz clean.
+# Makefile for mcast-proxy. Targets: build test test-cross test-kernel test-vm test-vm-32 test-systemd test-mips test-mips-deps demo cross size ipk lint bench bench-e2e bench-e2e-32 fuzz clean.
 # The kernel tests and the demo need root and a kernel that routes multicast. Where the
 # running kernel cannot (built without CONFIG_IP_MROUTE, or not root), they run in a QEMU
 # test VM booting Debian's stock kernel instead (cmd/mcast-testvm, docs/testvm.md).
@@ -31,7 +31,7 @@ VM_TIMEOUT ?= 80m
 # Whether to use the VM: "yes" or "no", decided once per make run.
 use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
 
-.PHONY: all build test test-pure test-cross test-kernel test-vm test-systemd test-mips test-mips-deps demo cross size ipk lint bench bench-e2e fuzz clean testvm
+.PHONY: all build test test-pure test-cross test-kernel test-vm test-vm-32 test-systemd test-mips test-mips-deps demo cross size ipk lint bench bench-e2e bench-e2e-32 fuzz clean testvm
 
 all: build
 
@@ -44,6 +44,7 @@ test:
 	$(MAKE) --no-print-directory test-cross
 	$(MAKE) --no-print-directory test-pure
 	$(MAKE) --no-print-directory test-systemd
+	$(MAKE) --no-print-directory test-vm-32
 	$(MAKE) --no-print-directory test-kernel
 
 # Everything that needs neither root nor multicast routing, natively.
@@ -65,6 +66,16 @@ test-vm: build testvm
 	@k=$$($(TESTVM) kernel) && echo "test VM kernel: $$k"
 	MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -p 1 -timeout $(VM_TIMEOUT) \
 		-exec '$(abspath $(TESTVM)) exec' $(if $(VM_RUN),-run '$(value VM_RUN)') $(VM_PKGS)
+
+# A selection of the end-to-end tests with a 32-bit build of the daemon (GOARCH=386), run in
+# the x86-64 test VM by its kernel's 32-bit mode: routers run 32-bit binaries, whose kernel
+# structs with word-sized fields (the routing socket's counters) and 64-bit atomics differ
+# from the 64-bit build's. make test-mips runs all of them on a MIPS kernel, much slower.
+VM32_RUN := ^(TestJoinForwards|TestSourceFilters|TestMLDJoinForwards|TestMLDSourceFilters|TestDualStack|TestStatus|TestOwnTable|TestRestartKeepsStreams|TestInstancesReadmeExample|TestHostileFlood|TestUnprivileged)$$
+test-vm-32: testvm
+	CGO_ENABLED=0 GOARCH=386 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/386/mcast-proxy ./cmd/mcast-proxy
+	MCAST_PROXY_BIN=$(abspath $(BIN)/386/mcast-proxy) $(GO) test -count=1 -p 1 -timeout 30m \
+		-exec '$(abspath $(TESTVM)) exec' -run '$(VM32_RUN)' ./internal/e2e
 
 # The systemd unit as shipped, under a real systemd: the test VM boots the host's systemd as
 # init and runs internal/e2e's TestSystemdUnit (build tag systemdvm) as a service of it.
@@ -199,6 +210,14 @@ bench-e2e: build testvm
 		-exec '$(abspath $(TESTVM)) exec' -run '$(BENCH_E2E_RUN)' ./internal/e2e | grep -E '(latency|wake)_test|^(ok|FAIL|--- )'
 	MCAST_E2E_PROXY=$(IGMPPROXY) MCAST_PROXY_BIN=$(abspath $(BIN)/mcast-proxy) $(GO) test -count=1 -v -p 1 -timeout 30m \
 		-exec '$(abspath $(TESTVM)) exec' -run '$(BENCH_E2E_RUN)' -skip '^TestReadWakeFloor$$' ./internal/e2e | grep -E 'latency_test|^(ok|FAIL|--- )'
+
+# TestThousandGroups with a 32-bit build of the daemon (GOARCH=386, run by the x86-64 test
+# VM's kernel in its 32-bit mode): routers' CPUs are 32-bit, and a 64-bit build's pointers and
+# words make much of the heap bigger than a router's would be (docs/performance.md, Memory).
+bench-e2e-32: testvm
+	CGO_ENABLED=0 GOARCH=386 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/386/mcast-proxy ./cmd/mcast-proxy
+	MCAST_PROXY_BIN=$(abspath $(BIN)/386/mcast-proxy) $(GO) test -count=1 -v -p 1 -timeout 30m \
+		-exec '$(abspath $(TESTVM)) exec' -run '^TestThousandGroups$$' ./internal/e2e | grep -E 'latency_test|^(ok|FAIL|--- )'
 
 FUZZTIME ?= 10s
 fuzz:
