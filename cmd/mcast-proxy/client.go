@@ -50,8 +50,13 @@ func runClient(args []string, stdout, stderr io.Writer) (code int, handled bool)
 	}
 
 	resp, err := control.Do(*socket, control.Request{Version: control.ProtocolVersion, Command: cmd})
-	if err != nil {
+	var unreachable *control.UnreachableError
+	switch {
+	case errors.As(err, &unreachable):
 		fmt.Fprintf(stderr, "mcast-proxy: cannot reach the daemon on %s; is mcast-proxy running? (%v)\n", *socket, err)
+		return exitRuntime, true
+	case err != nil:
+		fmt.Fprintf(stderr, "mcast-proxy: no complete answer from the daemon on %s (%v)\n", *socket, err)
 		return exitRuntime, true
 	}
 	if cmd == control.CommandStatus {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,6 +168,32 @@ func TestRunClientNoDaemon(t *testing.T) {
 				t.Errorf("stderr %q, want prefix %q; stdout %q", stderr.String(), want, stdout.String())
 			}
 		})
+	}
+}
+
+// TestRunClientCutAnswer: an answer cut short is said to be that, not
+// an absent daemon.
+func TestRunClientCutAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cut.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		bufio.NewReader(c).ReadString('\n')
+		c.Write([]byte(`{"version":1,"ok":true,"status":{"inter`))
+		c.Close()
+	}()
+	var stdout, stderr bytes.Buffer
+	code, handled := runClient([]string{"status", "-s", path}, &stdout, &stderr)
+	want := "mcast-proxy: no complete answer from the daemon on " + path + " ("
+	if !handled || code != 2 || !strings.HasPrefix(stderr.String(), want) || stdout.Len() != 0 {
+		t.Errorf("runClient = %d, %v; stderr %q, want prefix %q", code, handled, stderr.String(), want)
 	}
 }
 

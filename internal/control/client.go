@@ -8,24 +8,35 @@ import (
 )
 
 const (
-	// clientTimeout covers the server's worst case: reading the request,
-	// handing it to the loop and waiting for the reply.
+	// clientTimeout covers the server's worst case until the response
+	// starts: reading the request, handing it to the loop and waiting for
+	// the reply. Then each piece of the response may take the server's
+	// ioTimeout, and all of it its writeLimit.
 	clientTimeout = ioTimeout + 2*loopTimeout + time.Second
 	// maxResponse bounds a response; a status with thousands of groups
 	// and hosts stays well below it.
 	maxResponse = 16 << 20
 )
 
+// UnreachableError is Do's error when nothing accepts the connection: no
+// daemon is listening at the path.
+type UnreachableError struct{ Err error }
+
+func (e *UnreachableError) Error() string { return "control: " + e.Err.Error() }
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
 // Do sends one request to the daemon listening at path and returns its
-// response. An error means the daemon could not be reached or did not
-// answer; a Response with OK false is the daemon's (or server's) refusal.
+// response. An error means the daemon could not be reached
+// (*UnreachableError) or did not answer in full; a Response with OK false
+// is the daemon's (or server's) refusal.
 func Do(path string, req Request) (Response, error) {
 	conn, err := dial(path)
 	if err != nil {
-		return Response{}, fmt.Errorf("control: %w", err)
+		return Response{}, &UnreachableError{err}
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(clientTimeout)); err != nil {
+	start := time.Now()
+	if err := conn.SetDeadline(start.Add(clientTimeout)); err != nil {
 		return Response{}, fmt.Errorf("control: %w", err)
 	}
 	b, err := encodeRequest(req)
@@ -36,7 +47,7 @@ func Do(path string, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("control: send request: %w", err)
 	}
 	// The server writes one response and a newline, then closes its side.
-	b, err = io.ReadAll(io.LimitReader(conn, maxResponse))
+	b, err = readResponse(conn, start.Add(clientTimeout+writeLimit))
 	if err != nil {
 		return Response{}, fmt.Errorf("control: read response: %w", err)
 	}
@@ -45,4 +56,38 @@ func Do(path string, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("control: read response: %w", err)
 	}
 	return resp, nil
+}
+
+// readResponse reads until the server closes, at most maxResponse bytes.
+// Once the response has started, each read waits up to the server's
+// ioTimeout (and a second), and the whole up to end.
+func readResponse(conn interface {
+	io.Reader
+	SetReadDeadline(time.Time) error
+}, end time.Time) ([]byte, error) {
+	var out bytes.Buffer
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := conn.Read(buf)
+		out.Write(buf[:n])
+		if out.Len() > maxResponse {
+			return nil, fmt.Errorf("response longer than %d bytes", maxResponse)
+		}
+		if err == io.EOF {
+			return out.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			conn.SetReadDeadline(earlier(time.Now().Add(ioTimeout+time.Second), end))
+		}
+	}
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

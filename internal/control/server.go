@@ -17,9 +17,14 @@ import (
 const (
 	// maxRequest bounds a request; a valid one is a few dozen bytes.
 	maxRequest = 4 << 10
-	// ioTimeout bounds reading a request and writing a response, so a stuck
-	// or slow client only ever holds its own handler.
+	// ioTimeout bounds reading a request and writing each piece of a
+	// response, so a stuck client only ever holds its own handler.
 	ioTimeout = 2 * time.Second
+	// writeLimit bounds writing a whole response. A response goes out as
+	// it is encoded; on a slow CPU a status of thousands of groups takes
+	// longer than ioTimeout to encode and send (the emulated MIPS test VM
+	// cut one short at 2 s), which is not the client's fault.
+	writeLimit = 20 * time.Second
 	// loopTimeout bounds both handing a call to the daemon loop and waiting
 	// for its reply.
 	loopTimeout = 2 * time.Second
@@ -28,7 +33,8 @@ const (
 	// a client that connects and sends nothing cannot hold every handler
 	// (a real client sends its request at once). When every handler
 	// already has its request, new connections wait in the kernel's
-	// backlog until one finishes (at most ioTimeout+2*loopTimeout).
+	// backlog until one finishes (at most ioTimeout+2*loopTimeout before
+	// the response, writeLimit to write it).
 	maxHandlers = 8
 	// maxDrain and drainTimeout bound reading past the request.
 	maxDrain     = 64 << 10
@@ -198,8 +204,7 @@ func (s *Server) handle(conn *os.File, calls chan<- Call) {
 	defer stop()
 	resp := s.answer(conn, calls)
 	resp.Version = ProtocolVersion
-	conn.SetWriteDeadline(time.Now().Add(s.ioTimeout))
-	if err := writeResponse(conn, &resp); err != nil {
+	if err := writeResponse(&pieceWriter{conn: conn, timeout: s.ioTimeout, end: time.Now().Add(writeLimit)}, &resp); err != nil {
 		return
 	}
 	// Closing with unread input (an oversized request, bytes after the
@@ -208,6 +213,26 @@ func (s *Server) handle(conn *os.File, calls chan<- Call) {
 	closeWrite(conn)
 	conn.SetReadDeadline(time.Now().Add(drainTimeout))
 	io.Copy(io.Discard, io.LimitReader(conn, maxDrain))
+}
+
+// pieceWriter gives each piece of a response its own write deadline, so
+// that the deadline bounds a client that stopped reading, not the time the
+// encoding takes, and refuses pieces after end.
+type pieceWriter struct {
+	conn    *os.File
+	timeout time.Duration
+	end     time.Time
+}
+
+var errWriteLimit = errors.New("control: response not written within the write limit")
+
+func (w *pieceWriter) Write(b []byte) (int, error) {
+	now := time.Now()
+	if now.After(w.end) {
+		return 0, errWriteLimit
+	}
+	w.conn.SetWriteDeadline(earlier(now.Add(w.timeout), w.end))
+	return w.conn.Write(b)
 }
 
 // evictOldestReader closes the connection that has waited longest for its

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -400,7 +402,103 @@ func TestClosePendingCall(t *testing.T) {
 func TestDoNoDaemon(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "none.sock")
 	_, err := Do(path, Request{Version: 1, Command: CommandStatus})
-	if err == nil || !strings.HasPrefix(err.Error(), "control: ") || !errors.Is(err, os.ErrNotExist) {
+	var unreachable *UnreachableError
+	if err == nil || !strings.HasPrefix(err.Error(), "control: ") || !errors.Is(err, os.ErrNotExist) || !errors.As(err, &unreachable) {
+		t.Fatalf("Do error = %v", err)
+	}
+}
+
+// TestSlowLargeResponse: a response that takes longer than ioTimeout to
+// go out in all, each piece well within it, arrives whole: the deadline is
+// per piece, for a client that stopped reading, not for the response.
+func TestSlowLargeResponse(t *testing.T) {
+	big := bigStatus(3000)
+	const timeout = 250 * time.Millisecond
+	path, _ := serve(t, func(s *Server) { s.ioTimeout = timeout }, func(c Call) {
+		c.Reply <- Response{OK: true, Status: big}
+	})
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(`{"version":1,"command":"status"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var raw []byte
+	buf := make([]byte, 16<<10)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		// A slow reader, but a reader: the writer, blocked on a full
+		// socket buffer, is woken once a quarter of it is free again,
+		// within about a hundred milliseconds here.
+		time.Sleep(10 * time.Millisecond)
+		n, err := c.Read(buf)
+		raw = append(raw, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took < 2*timeout {
+		t.Fatalf("read %d bytes in %v: not slow enough to test the deadline", len(raw), took)
+	}
+	resp, err := decodeResponse(bytes.TrimSpace(raw))
+	if err != nil || len(resp.Status.Routes) != 3000 {
+		t.Fatalf("%d bytes: %v", len(raw), err)
+	}
+}
+
+// TestStalledClientCut: a client that stops reading a large response is
+// cut off after ioTimeout, and the handler is free again.
+func TestStalledClientCut(t *testing.T) {
+	big := bigStatus(3000)
+	path, _ := serve(t, func(s *Server) { s.ioTimeout = 200 * time.Millisecond }, func(c Call) {
+		c.Reply <- Response{OK: true, Status: big}
+	})
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(`{"version":1,"command":"status"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the server's write deadline passes
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	raw, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeResponse(bytes.TrimSpace(raw)); err == nil {
+		t.Fatalf("a stalled client got the whole response (%d bytes)", len(raw))
+	}
+}
+
+// TestDoCutResponse: a response cut short is Do's error, not an
+// unreachable daemon.
+func TestDoCutResponse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cut.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		bufio.NewReader(c).ReadString('\n')
+		c.Write([]byte(`{"version":1,"ok":true,"status":{"ver`))
+		c.Close()
+	}()
+	_, err = Do(path, Request{Version: ProtocolVersion, Command: CommandStatus})
+	var unreachable *UnreachableError
+	if err == nil || errors.As(err, &unreachable) || !strings.Contains(err.Error(), "read response") {
 		t.Fatalf("Do error = %v", err)
 	}
 }
