@@ -31,7 +31,7 @@ VM_TIMEOUT ?= 80m
 # Whether to use the VM: "yes" or "no", decided once per make run.
 use_vm = $(shell if [ "$(VM)" = yes ] || { [ "$(VM)" != no ] && ! $(TESTVM) probe >/dev/null 2>&1; }; then echo yes; else echo no; fi)
 
-.PHONY: all build test test-pure test-cross test-kernel test-vm test-vm-32 test-systemd test-mips test-mips-deps demo cross size ipk lint bench bench-e2e bench-e2e-32 fuzz clean testvm
+.PHONY: all build build-386 test test-pure test-cross test-kernel test-vm test-vm-32 test-systemd test-mips test-mips-deps demo cross size ipk lint bench bench-e2e bench-e2e-32 fuzz clean testvm
 
 all: build
 
@@ -72,10 +72,12 @@ test-vm: build testvm
 # structs with word-sized fields (the routing socket's counters) and 64-bit atomics differ
 # from the 64-bit build's. make test-mips runs all of them on a MIPS kernel, much slower.
 VM32_RUN := ^(TestJoinForwards|TestSourceFilters|TestMLDJoinForwards|TestMLDSourceFilters|TestDualStack|TestStatus|TestOwnTable|TestRestartKeepsStreams|TestInstancesReadmeExample|TestHostileFlood|TestUnprivileged)$$
-test-vm-32: testvm
-	CGO_ENABLED=0 GOARCH=386 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/386/mcast-proxy ./cmd/mcast-proxy
+test-vm-32: build-386 testvm
 	MCAST_PROXY_BIN=$(abspath $(BIN)/386/mcast-proxy) $(GO) test -count=1 -p 1 -timeout 30m \
 		-exec '$(abspath $(TESTVM)) exec' -run '$(VM32_RUN)' ./internal/e2e
+
+build-386:
+	GOARCH=386 $(GOBUILD) -o $(BIN)/386/mcast-proxy ./cmd/mcast-proxy
 
 # The systemd unit as shipped, under a real systemd: the test VM boots the host's systemd as
 # init and runs internal/e2e's TestSystemdUnit (build tag systemdvm) as a service of it.
@@ -214,8 +216,7 @@ bench-e2e: build testvm
 # TestThousandGroups with a 32-bit build of the daemon (GOARCH=386, run by the x86-64 test
 # VM's kernel in its 32-bit mode): routers' CPUs are 32-bit, and a 64-bit build's pointers and
 # words make much of the heap bigger than a router's would be (docs/performance.md, Memory).
-bench-e2e-32: testvm
-	CGO_ENABLED=0 GOARCH=386 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/386/mcast-proxy ./cmd/mcast-proxy
+bench-e2e-32: build-386 testvm
 	MCAST_PROXY_BIN=$(abspath $(BIN)/386/mcast-proxy) $(GO) test -count=1 -v -p 1 -timeout 30m \
 		-exec '$(abspath $(TESTVM)) exec' -run '^TestThousandGroups$$' ./internal/e2e | grep -E 'latency_test|^(ok|FAIL|--- )'
 
