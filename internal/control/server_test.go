@@ -412,19 +412,8 @@ func TestDoNoDaemon(t *testing.T) {
 // go out in all, each piece well within it, arrives whole: the deadline is
 // per piece, for a client that stopped reading, not for the response.
 func TestSlowLargeResponse(t *testing.T) {
-	big := bigStatus(3000)
 	const timeout = 250 * time.Millisecond
-	path, _ := serve(t, func(s *Server) { s.ioTimeout = timeout }, func(c Call) {
-		c.Reply <- Response{OK: true, Status: big}
-	})
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(`{"version":1,"command":"status"}` + "\n")); err != nil {
-		t.Fatal(err)
-	}
+	_, c := askBigStatus(t, timeout)
 	start := time.Now()
 	var raw []byte
 	buf := make([]byte, 16<<10)
@@ -452,21 +441,29 @@ func TestSlowLargeResponse(t *testing.T) {
 	}
 }
 
-// TestStalledClientCut: a client that stops reading a large response is
-// cut off after ioTimeout, and the handler is free again.
-func TestStalledClientCut(t *testing.T) {
+// askBigStatus serves a status of 3000 groups with the given ioTimeout
+// and sends a status request on a connection of its own.
+func askBigStatus(t *testing.T, ioTimeout time.Duration) (path string, conn net.Conn) {
+	t.Helper()
 	big := bigStatus(3000)
-	path, _ := serve(t, func(s *Server) { s.ioTimeout = 200 * time.Millisecond }, func(c Call) {
+	path, _ = serve(t, func(s *Server) { s.ioTimeout = ioTimeout }, func(c Call) {
 		c.Reply <- Response{OK: true, Status: big}
 	})
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if _, err := c.Write([]byte(`{"version":1,"command":"status"}` + "\n")); err != nil {
 		t.Fatal(err)
 	}
+	return path, c
+}
+
+// TestStalledClientCut: a client that stops reading a large response is
+// cut off after ioTimeout, and the daemon answers others.
+func TestStalledClientCut(t *testing.T) {
+	path, c := askBigStatus(t, 200*time.Millisecond)
 	time.Sleep(time.Second) // the server's write deadline passes
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	raw, err := io.ReadAll(c)
@@ -475,6 +472,9 @@ func TestStalledClientCut(t *testing.T) {
 	}
 	if _, err := decodeResponse(bytes.TrimSpace(raw)); err == nil {
 		t.Fatalf("a stalled client got the whole response (%d bytes)", len(raw))
+	}
+	if resp, err := Do(path, Request{Version: ProtocolVersion, Command: CommandStatus}); err != nil || len(resp.Status.Routes) != 3000 {
+		t.Fatalf("the next client: %v", err)
 	}
 }
 
