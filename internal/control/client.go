@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -47,7 +48,7 @@ func Do(path string, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("control: send request: %w", err)
 	}
 	// The server writes one response and a newline, then closes its side.
-	b, err = readResponse(conn, start.Add(clientTimeout+writeLimit))
+	b, err = io.ReadAll(io.LimitReader(&pieceReader{conn, start.Add(clientTimeout + writeLimit)}, maxResponse))
 	if err != nil {
 		return Response{}, fmt.Errorf("control: read response: %w", err)
 	}
@@ -58,31 +59,20 @@ func Do(path string, req Request) (Response, error) {
 	return resp, nil
 }
 
-// readResponse reads until the server closes, at most maxResponse bytes.
-// Once the response has started, each read waits up to the server's
-// ioTimeout (and a second), and the whole up to end.
-func readResponse(conn interface {
-	io.Reader
-	SetReadDeadline(time.Time) error
-}, end time.Time) ([]byte, error) {
-	var out bytes.Buffer
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := conn.Read(buf)
-		out.Write(buf[:n])
-		if out.Len() > maxResponse {
-			return nil, fmt.Errorf("response longer than %d bytes", maxResponse)
-		}
-		if err == io.EOF {
-			return out.Bytes(), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 {
-			conn.SetReadDeadline(earlier(time.Now().Add(ioTimeout+time.Second), end))
-		}
+// pieceReader reads a response that goes out as it is encoded: once it has
+// started, each read waits up to the server's ioTimeout (and a second),
+// and all of them up to end.
+type pieceReader struct {
+	conn *os.File
+	end  time.Time
+}
+
+func (r *pieceReader) Read(b []byte) (int, error) {
+	n, err := r.conn.Read(b)
+	if n > 0 {
+		r.conn.SetReadDeadline(earlier(time.Now().Add(ioTimeout+time.Second), r.end))
 	}
+	return n, err
 }
 
 func earlier(a, b time.Time) time.Time {

@@ -32,16 +32,17 @@ func encodeRequest(r Request) ([]byte, error) {
 // sends a failure instead; one after that cuts the response short, which
 // the client reports as a response it cannot read.
 func writeResponse(out io.Writer, r *Response) error {
-	w := jsonlite.Writer{Out: out}
-	writeResponseJSON(&w, r)
-	w.Newline()
-	err := w.Flush()
-	if err != nil && w.Written() == 0 {
-		f := failure("cannot encode response: " + err.Error())
-		w = jsonlite.Writer{Out: out}
-		writeResponseJSON(&w, &f)
+	send := func(r *Response) (written int64, err error) {
+		w := jsonlite.Writer{Out: out}
+		writeResponseJSON(&w, r)
 		w.Newline()
 		err = w.Flush()
+		return w.Written(), err
+	}
+	written, err := send(r)
+	if err != nil && written == 0 {
+		f := failure("cannot encode response: " + err.Error())
+		_, err = send(&f)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -41,7 +42,9 @@ func (d *Daemon) status(now time.Time) *control.Status {
 				st.Interfaces = append(st.Interfaces, x)
 			}
 			subs := p.brain.SubscriptionList()
-			st.Upstream = grow(st.Upstream, len(subs))
+			// Room for all at once: lists of thousands of entries grown by
+			// append would leave twice their size behind.
+			st.Upstream = slices.Grow(st.Upstream, len(subs))
 			for _, s := range subs {
 				st.Upstream = append(st.Upstream, control.Subscription{
 					Proxy: name, Family: p.fam.name, Interface: in.up.name, Group: s.Group.String(),
@@ -151,7 +154,7 @@ func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now t
 // kernel's counters and the rate since the previous reading.
 func (d *Daemon) appendRouteStatus(out []control.Route, p *plane, proxyName string, now time.Time) []control.Route {
 	routes := p.mr.Routes()
-	out = grow(out, len(routes))
+	out = slices.Grow(out, len(routes))
 	for _, r := range routes {
 		cr := control.Route{
 			Proxy: proxyName, Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
@@ -229,15 +232,6 @@ func modeName(m membership.FilterMode) string {
 		return control.ModeExclude
 	}
 	return control.ModeInclude
-}
-
-// grow makes room for n more elements at once: status lists of thousands
-// of entries, grown by append, would leave twice their size behind.
-func grow[T any](s []T, n int) []T {
-	if cap(s)-len(s) >= n {
-		return s
-	}
-	return append(make([]T, 0, len(s)+n), s...)
 }
 
 func addrStrings(as []netip.Addr) []string {
