@@ -59,21 +59,33 @@ func (a abi) putSockaddr(b []byte, addr netip.Addr) {
 // group_source_req and group_filter.
 func (a abi) storageOff() int { return a.word }
 
+// buffer returns buf resized to n zero bytes, reusing its memory when it
+// is large enough. The encoders below take a buffer to fill this way.
+func buffer(buf []byte, n int) []byte {
+	if cap(buf) < n {
+		return make([]byte, n)
+	}
+	buf = buf[:n]
+	clear(buf)
+	return buf
+}
+
 // groupReq encodes struct group_req for MCAST_JOIN_GROUP and
-// MCAST_LEAVE_GROUP.
-func (a abi) groupReq(ifindex int, group netip.Addr) []byte {
+// MCAST_LEAVE_GROUP into buf (see buffer).
+func (a abi) groupReq(buf []byte, ifindex int, group netip.Addr) []byte {
 	off := a.storageOff()
-	b := make([]byte, off+storageLen)
+	b := buffer(buf, off+storageLen)
 	a.order.PutUint32(b, uint32(ifindex))
 	a.putSockaddr(b[off:], group)
 	return b
 }
 
 // groupSourceReq encodes struct group_source_req for the
-// MCAST_{JOIN,LEAVE}_SOURCE_GROUP and MCAST_{BLOCK,UNBLOCK}_SOURCE options.
-func (a abi) groupSourceReq(ifindex int, group, source netip.Addr) []byte {
+// MCAST_{JOIN,LEAVE}_SOURCE_GROUP and MCAST_{BLOCK,UNBLOCK}_SOURCE options,
+// into buf.
+func (a abi) groupSourceReq(buf []byte, ifindex int, group, source netip.Addr) []byte {
 	off := a.storageOff()
-	b := make([]byte, off+2*storageLen)
+	b := buffer(buf, off+2*storageLen)
 	a.order.PutUint32(b, uint32(ifindex))
 	a.putSockaddr(b[off:], group)
 	a.putSockaddr(b[off+storageLen:], source)
@@ -84,10 +96,10 @@ func (a abi) groupSourceReq(ifindex int, group, source netip.Addr) []byte {
 func (a abi) groupFilterHdr() int { return a.storageOff() + storageLen + 8 }
 
 // groupFilter encodes struct group_filter for MCAST_MSFILTER, sized exactly
-// GROUP_FILTER_SIZE(len(sources)) as the kernel checks.
-func (a abi) groupFilter(ifindex int, group netip.Addr, mode Mode, sources []netip.Addr) []byte {
+// GROUP_FILTER_SIZE(len(sources)) as the kernel checks, into buf.
+func (a abi) groupFilter(buf []byte, ifindex int, group netip.Addr, mode Mode, sources []netip.Addr) []byte {
 	hdr := a.groupFilterHdr()
-	b := make([]byte, hdr+len(sources)*storageLen)
+	b := buffer(buf, hdr+len(sources)*storageLen)
 	a.order.PutUint32(b, uint32(ifindex))
 	off := a.storageOff()
 	a.putSockaddr(b[off:], group)

@@ -64,7 +64,7 @@ func TestEncodeGroupReq(t *testing.T) {
 					size, goff = 136, 8
 				}
 				want := build(size, append([]field{{0, u32(o, 7)}}, sockaddr(o, goff, grp)...)...)
-				if got := l.abi.groupReq(7, grp); !bytes.Equal(got, want) {
+				if got := l.abi.groupReq(dirty(), 7, grp); !bytes.Equal(got, want) {
 					t.Errorf("group_req\n got % x\nwant % x", got, want)
 				}
 			})
@@ -84,7 +84,7 @@ func TestEncodeGroupSourceReq(t *testing.T) {
 				fs := []field{{0, u32(o, 0x01020304)}}
 				fs = append(fs, sockaddr(o, goff, grp)...)
 				fs = append(fs, sockaddr(o, goff+128, src)...)
-				if got := l.abi.groupSourceReq(0x01020304, grp, src); !bytes.Equal(got, build(size, fs...)) {
+				if got := l.abi.groupSourceReq(dirty(), 0x01020304, grp, src); !bytes.Equal(got, build(size, fs...)) {
 					t.Errorf("group_source_req\n got % x\nwant % x", got, build(size, fs...))
 				}
 			})
@@ -124,7 +124,7 @@ func TestEncodeGroupFilter(t *testing.T) {
 					fs = append(fs, sockaddr(o, hdr+128*i, s)...)
 				}
 				want := build(hdr+128*len(c.sources), fs...)
-				if got := l.abi.groupFilter(5, grp, c.mode, c.sources); !bytes.Equal(got, want) {
+				if got := l.abi.groupFilter(dirty(), 5, grp, c.mode, c.sources); !bytes.Equal(got, want) {
 					t.Errorf("group_filter\n got % x\nwant % x", got, want)
 				}
 			})
@@ -142,4 +142,16 @@ func TestEncodeNative(t *testing.T) {
 	if got := nativeABI.order.Uint32(unsafe.Slice((*byte)(unsafe.Pointer(&x)), 4)); got != x {
 		t.Errorf("native byte order %v does not match memory", nativeABI.order)
 	}
+}
+
+// dirty is a buffer for the encoders to reuse, full of bytes they must
+// overwrite or clear, and sometimes too small.
+var dirtyCalls int
+
+func dirty() []byte {
+	dirtyCalls++
+	if dirtyCalls%3 == 0 {
+		return nil
+	}
+	return bytes.Repeat([]byte{0xa5}, 64+dirtyCalls%2*4096)
 }

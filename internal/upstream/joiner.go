@@ -42,6 +42,7 @@ type sock struct {
 	fd      int
 	cost    int // option memory charged, per limits.cost
 	members map[netip.Addr]member
+	slot    int // its index in Joiner.socks, set by apply for its plan
 }
 
 // group is the state of one group; what the kernel merges from its
@@ -63,6 +64,15 @@ type Joiner struct {
 	socks   [nfam][]*sock
 	groups  map[netip.Addr]*group
 	closed  bool
+
+	// Working memory of apply, kept so that a change allocates nothing
+	// beyond the state it records (a thousand joins in a burst would
+	// otherwise leave garbage of the order of the number of sockets
+	// each).
+	slots []slotUse
+	cur   []piece
+	plan  planScratch
+	req   []byte // the socket option's value; the kernel copies it
 }
 
 var errClosed = errors.New("upstream: joiner closed")
@@ -235,22 +245,23 @@ func (j *Joiner) apply(addr netip.Addr, want Filter) error {
 	}
 	g.want, g.ok = want, false
 
-	socks := j.socks[fam]
-	index := make(map[*sock]int, len(socks))
-	slots := make([]slotUse, len(socks))
-	for i, s := range socks {
-		index[s] = i
+	slots := j.slots[:0]
+	for i, s := range j.socks[fam] {
+		s.slot = i
 		_, has := s.members[addr]
-		slots[i] = slotUse{groups: len(s.members), cost: s.cost, has: has}
+		slots = append(slots, slotUse{groups: len(s.members), cost: s.cost, has: has})
 	}
-	cur := make([]piece, len(g.socks))
-	for i, s := range g.socks {
+	cur := j.cur[:0]
+	for _, s := range g.socks {
 		m := s.members[addr]
-		cur[i] = piece{slot: index[s], mode: m.mode, sources: m.sources}
+		cur = append(cur, piece{slot: s.slot, mode: m.mode, sources: m.sources})
 	}
-	next, dropped := planGroup(lim, slots, cur, want)
+	next, dropped := planGroup(&j.plan, lim, slots, cur, want)
 
 	err := j.applyPieces(fam, addr, slots, next, cur)
+	j.slots = slots
+	clear(cur) // the pieces' sources are the members' own lists
+	j.cur = cur[:0]
 
 	// Record what the sockets hold now, whatever failed, in socket order.
 	g.socks = g.socks[:0]
@@ -339,13 +350,15 @@ func (j *Joiner) record(fam int, s *sock, addr netip.Addr, m member, present boo
 
 func (j *Joiner) join(fam int, s *sock, addr netip.Addr, p piece) error {
 	if p.mode == Include {
-		b := j.abi.groupSourceReq(j.ifindex, addr, p.sources[0])
+		b := j.abi.groupSourceReq(j.req, j.ifindex, addr, p.sources[0])
+		j.req = b
 		if err := j.k.setsockopt(s.fd, level(fam), optJoinSourceGroup, b); err != nil {
 			return fmt.Errorf("upstream: join %s source %s on ifindex %d: %w", addr, p.sources[0], j.ifindex, err)
 		}
 		j.record(fam, s, addr, member{mode: Include, sources: p.sources[:1:1]}, true)
 	} else {
-		b := j.abi.groupReq(j.ifindex, addr)
+		b := j.abi.groupReq(j.req, j.ifindex, addr)
+		j.req = b
 		if err := j.k.setsockopt(s.fd, level(fam), optJoinGroup, b); err != nil {
 			return fmt.Errorf("upstream: join %s on ifindex %d: %w", addr, j.ifindex, err)
 		}
@@ -358,7 +371,8 @@ func (j *Joiner) join(fam int, s *sock, addr netip.Addr, p piece) error {
 }
 
 func (j *Joiner) msfilter(fam int, s *sock, addr netip.Addr, mode Mode, sources []netip.Addr) error {
-	b := j.abi.groupFilter(j.ifindex, addr, mode, sources)
+	b := j.abi.groupFilter(j.req, j.ifindex, addr, mode, sources)
+	j.req = b
 	if err := j.k.setsockopt(s.fd, level(fam), optMSFilter, b); err != nil {
 		return fmt.Errorf("upstream: set %s %s filter of %d sources on ifindex %d: %w", addr, mode, len(sources), j.ifindex, err)
 	}
@@ -367,7 +381,8 @@ func (j *Joiner) msfilter(fam int, s *sock, addr netip.Addr, mode Mode, sources 
 }
 
 func (j *Joiner) leave(fam int, s *sock, addr netip.Addr) error {
-	b := j.abi.groupReq(j.ifindex, addr)
+	b := j.abi.groupReq(j.req, j.ifindex, addr)
+	j.req = b
 	if err := j.k.setsockopt(s.fd, level(fam), optLeaveGroup, b); err != nil {
 		return fmt.Errorf("upstream: leave %s on ifindex %d: %w", addr, j.ifindex, err)
 	}

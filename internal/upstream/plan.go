@@ -63,54 +63,64 @@ type piece struct {
 	sources []netip.Addr
 }
 
+// planScratch is the planner's working memory, kept by the caller between
+// plans so that placing a group allocates nothing but the source lists of
+// new pieces. What planGroup returns lives in it until the next plan.
+type planScratch struct {
+	base   []int // a slot's cost without the planned group's current piece
+	cands  []int
+	next   []piece
+	rest   []netip.Addr
+	placed []bool // by index in the wanted sources
+}
+
 // planGroup spreads the wanted filter of one group over sockets. cur lists
 // the group's current pieces; slots describes every existing socket of the
 // family. The result never moves a source that stays wanted to another
 // socket, so applying each piece on its socket never drops wanted traffic.
+// want.Sources is sorted without repeats (normalize).
 //
 // INCLUDE lists are split over as many sockets as needed: the kernel takes
 // their union. An EXCLUDE list lives on one socket; the kernel intersects
 // EXCLUDE lists of several sockets, so splitting would exclude nothing. When
 // it is longer than a socket can hold, only part of it is excluded (more
 // traffic than wanted, never less) and dropped counts the rest.
-func planGroup(l limits, slots []slotUse, cur []piece, want Filter) (next []piece, dropped int) {
+func planGroup(sc *planScratch, l limits, slots []slotUse, cur []piece, want Filter) (next []piece, dropped int) {
 	if want.empty() {
 		return nil, 0
 	}
-	pl := newPlanner(l, slots, cur)
+	pl := planner{l: l, slots: slots, sc: sc}
+	sc.base = sc.base[:0]
+	for _, s := range slots {
+		sc.base = append(sc.base, s.cost)
+	}
+	for _, p := range cur {
+		sc.base[p.slot] -= l.cost(len(p.sources))
+	}
 	// Candidate sockets: those holding the group first, then the others
 	// in order, then new ones.
-	var cands []int
+	sc.cands = sc.cands[:0]
 	for _, p := range cur {
-		cands = append(cands, p.slot)
+		sc.cands = append(sc.cands, p.slot)
 	}
 	for i, s := range slots {
 		if !s.has {
-			cands = append(cands, i)
+			sc.cands = append(sc.cands, i)
 		}
 	}
+	clear(sc.next)
+	sc.next = sc.next[:0]
 	if want.Mode == Exclude {
-		return pl.exclude(cands, cur, want.Sources)
+		return pl.exclude(sc.cands, cur, want.Sources)
 	}
-	return pl.include(cands, cur, want.Sources), 0
+	return pl.include(sc.cands, cur, want.Sources), 0
 }
 
 // planner is what planGroup knows of the sockets while it places one group.
 type planner struct {
 	l     limits
 	slots []slotUse
-	base  []int // a slot's cost without the planned group's current piece
-}
-
-func newPlanner(l limits, slots []slotUse, cur []piece) *planner {
-	pl := &planner{l: l, slots: slots, base: make([]int, len(slots))}
-	for i, s := range slots {
-		pl.base[i] = s.cost
-	}
-	for _, p := range cur {
-		pl.base[p.slot] -= l.cost(len(p.sources))
-	}
-	return pl
+	sc    *planScratch
 }
 
 // room is how many sources a piece of n sources on slot i may gain; -1 when
@@ -118,7 +128,7 @@ func newPlanner(l limits, slots []slotUse, cur []piece) *planner {
 func (pl *planner) room(i, n int) int {
 	b, groups, has := 0, 0, false
 	if i < len(pl.slots) {
-		b, groups, has = pl.base[i], pl.slots[i].groups, pl.slots[i].has
+		b, groups, has = pl.sc.base[i], pl.slots[i].groups, pl.slots[i].has
 	}
 	if !has && pl.l.maxGroups > 0 && groups >= pl.l.maxGroups {
 		return -1
@@ -146,36 +156,35 @@ func (pl *planner) exclude(cands []int, cur []piece, sources []netip.Addr) ([]pi
 			break
 		}
 	}
-	return []piece{{slot: slot, mode: Exclude, sources: keep}}, dropped
+	pl.sc.next = append(pl.sc.next, piece{slot: slot, mode: Exclude, sources: keep})
+	return pl.sc.next, dropped
 }
 
 // include keeps every wanted source where it already is, then fills the
 // current pieces, the other candidates and new sockets with the rest.
 func (pl *planner) include(cands []int, cur []piece, sources []netip.Addr) []piece {
-	wanted := map[netip.Addr]bool{}
-	for _, s := range sources {
-		wanted[s] = true
-	}
-	placed := map[netip.Addr]bool{}
-	var next []piece
+	sc := pl.sc
+	sc.placed = append(sc.placed[:0], make([]bool, len(sources))...)
+	next := sc.next
 	for _, p := range cur {
 		np := piece{slot: p.slot, mode: Include}
 		if p.mode == Include {
 			for _, s := range p.sources {
-				if wanted[s] && !placed[s] {
+				if i, wanted := slices.BinarySearchFunc(sources, s, netip.Addr.Compare); wanted && !sc.placed[i] {
 					np.sources = append(np.sources, s)
-					placed[s] = true
+					sc.placed[i] = true
 				}
 			}
 		}
 		next = append(next, np)
 	}
-	var rest []netip.Addr
-	for _, s := range sources {
-		if !placed[s] {
+	rest := sc.rest[:0]
+	for i, s := range sources {
+		if !sc.placed[i] {
 			rest = append(rest, s)
 		}
 	}
+	sc.rest = rest
 	for i := range next {
 		rest = pl.fill(&next[i], rest)
 	}
@@ -197,6 +206,7 @@ func (pl *planner) include(cands []int, cur []piece, sources []netip.Addr) []pie
 	for _, p := range next {
 		slices.SortFunc(p.sources, netip.Addr.Compare)
 	}
+	sc.next = next
 	return next
 }
 

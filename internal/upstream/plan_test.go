@@ -3,6 +3,7 @@ package upstream
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -64,11 +65,11 @@ func TestPlanGroupsOverSockets(t *testing.T) {
 	n := 0
 	for i := range 1000 {
 		g := fmt.Sprint(i)
-		next, _ := planGroup(v4, usage(v4, n, held, g), nil, Filter{Mode: Exclude})
+		next, _ := planGroup(&sharedScratch, v4, usage(v4, n, held, g), nil, Filter{Mode: Exclude})
 		if len(next) != 1 || next[0].slot != i/20 {
 			t.Fatalf("group %d: plan %+v, want slot %d", i, next, i/20)
 		}
-		held[g] = next
+		held[g] = slices.Clone(next) // next lives in the scratch until the next plan
 		n = max(n, next[0].slot+1)
 	}
 	if n != 50 {
@@ -76,7 +77,7 @@ func TestPlanGroupsOverSockets(t *testing.T) {
 	}
 	// A group left in the middle frees a place that the next one takes.
 	delete(held, "25")
-	next, _ := planGroup(v4, usage(v4, n, held, "new"), nil, Filter{Mode: Exclude})
+	next, _ := planGroup(&sharedScratch, v4, usage(v4, n, held, "new"), nil, Filter{Mode: Exclude})
 	if next[0].slot != 1 {
 		t.Errorf("new group on slot %d, want the freed slot 1", next[0].slot)
 	}
@@ -165,7 +166,7 @@ func TestPlanGroup(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			next, dropped := planGroup(c.lim, c.slots, c.cur, c.want)
+			next, dropped := planGroup(&sharedScratch, c.lim, c.slots, c.cur, c.want)
 			if got := fmtPlan(next); got != c.next || dropped != c.dropped {
 				t.Errorf("plan\n got %s dropped %d\nwant %s dropped %d", got, dropped, c.next, c.dropped)
 			}
@@ -192,3 +193,8 @@ func v6srcs(n int) []netip.Addr {
 	}
 	return out
 }
+
+// sharedScratch is the working memory of every plan in these tests, as a
+// Joiner keeps one for all its plans: what one plan leaves in it must not
+// change the next.
+var sharedScratch planScratch
