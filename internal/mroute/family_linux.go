@@ -44,7 +44,7 @@ type family struct {
 	isUpcall func(b []byte) bool // tells a kernel upcall from a message
 	upcall   func(order binary.ByteOrder, b []byte) (Upcall, error)
 	// parse reads a message that is not an upcall.
-	parse func(b, oob []byte, flags int, from unix.Sockaddr) (Packet, error)
+	parse func(b, oob []byte, flags int, from netip.Addr) (Packet, error)
 	// message builds what Send passes to sendmsg.
 	message func(ifindex int, src, dst netip.Addr, payload []byte) (pkt, oob []byte, to unix.Sockaddr, err error)
 }
@@ -115,7 +115,7 @@ var ipv4 = &family{
 }
 
 // parseIGMP reads an IGMP message with the IPv4 header the raw socket keeps.
-func parseIGMP(b, oob []byte, _ int, _ unix.Sockaddr) (Packet, error) {
+func parseIGMP(b, oob []byte, _ int, _ netip.Addr) (Packet, error) {
 	h, err := parseIPv4Header(b, true)
 	if err != nil {
 		return Packet{}, err
@@ -140,18 +140,19 @@ func parseIGMP(b, oob []byte, _ int, _ unix.Sockaddr) (Packet, error) {
 // pktinfoIfindex finds the IP_PKTINFO control message; without it the
 // arrival interface is unknown, and guessing from the source would be wrong.
 func pktinfoIfindex(oob []byte) (int, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, fmt.Errorf("%w: control messages: %w", ErrMalformed, err)
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_PKTINFO {
-			ifindex, err := decodePktinfo(binary.NativeEndian, m.Data)
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return 0, fmt.Errorf("%w: control messages: %w", ErrMalformed, err)
+		}
+		if h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO {
+			ifindex, err := decodePktinfo(binary.NativeEndian, data)
 			if err != nil {
 				return 0, fmt.Errorf("%w: %w", ErrMalformed, err)
 			}
 			return ifindex, nil
 		}
+		oob = rest
 	}
 	return 0, fmt.Errorf("%w: no ip_pktinfo control message", ErrMalformed)
 }
@@ -249,18 +250,17 @@ var ipv6 = &family{
 // parseMLD reads an MLD message. The kernel has verified the ICMPv6
 // checksum: raw ICMPv6 sockets always checksum, and recvmsg drops a message
 // that fails.
-func parseMLD(b, oob []byte, flags int, from unix.Sockaddr) (Packet, error) {
+func parseMLD(b, oob []byte, flags int, from netip.Addr) (Packet, error) {
 	if len(b) < icmp6HeaderLen {
 		return Packet{}, fmt.Errorf("%w: icmpv6 message of %d bytes", ErrMalformed, len(b))
 	}
 	if flags&unix.MSG_CTRUNC != 0 {
 		return Packet{}, fmt.Errorf("%w: control messages truncated", ErrMalformed)
 	}
-	sa, ok := from.(*unix.SockaddrInet6)
-	if !ok {
+	if !from.Is6() {
 		return Packet{}, fmt.Errorf("%w: icmpv6 message without an ipv6 sender", ErrMalformed)
 	}
-	p := Packet{Src: netip.AddrFrom16(sa.Addr), Payload: b}
+	p := Packet{Src: from, Payload: b}
 	if err := parseControl6(oob, &p); err != nil {
 		return Packet{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -272,28 +272,29 @@ func parseMLD(b, oob []byte, flags int, from unix.Sockaddr) (Packet, error) {
 // required: without them the arrival interface or the hop-limit check of RFC
 // 3810 §5 would be guessed.
 func parseControl6(oob []byte, p *Packet) error {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return fmt.Errorf("control messages: %w", err)
-	}
 	var havePktinfo, haveHopLimit bool
-	for _, m := range msgs {
-		if m.Header.Level != unix.IPPROTO_IPV6 {
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return fmt.Errorf("control messages: %w", err)
+		}
+		oob = rest
+		if h.Level != unix.IPPROTO_IPV6 {
 			continue
 		}
-		switch m.Header.Type {
+		switch h.Type {
 		case unix.IPV6_PKTINFO:
-			if p.Dst, p.Ifindex, err = decodePktinfo6(binary.NativeEndian, m.Data); err != nil {
+			if p.Dst, p.Ifindex, err = decodePktinfo6(binary.NativeEndian, data); err != nil {
 				return err
 			}
 			havePktinfo = true
 		case unix.IPV6_HOPLIMIT:
-			if p.TTL, err = decodeHopLimit(binary.NativeEndian, m.Data); err != nil {
+			if p.TTL, err = decodeHopLimit(binary.NativeEndian, data); err != nil {
 				return err
 			}
 			haveHopLimit = true
 		case unix.IPV6_HOPOPTS:
-			if p.RouterAlert, err = scanHopByHop(m.Data); err != nil {
+			if p.RouterAlert, err = scanHopByHop(data); err != nil {
 				return err
 			}
 		}

@@ -46,6 +46,8 @@ type Socket struct {
 	raw   syscall.RawConn // conn's fd, for socket options, ioctls, recvmsg and sendmsg
 	table uint32
 
+	rd readState // Read's working memory: one goroutine reads
+
 	mu      sync.Mutex  // guards the fields below
 	rec     record      // installed slots and routes; rec.closed once Close has run
 	joinFDs []int       // sockets holding router-group memberships; -1 once closed
@@ -86,6 +88,8 @@ func Open(fam Family, table uint32) (*Socket, error) {
 	for i := range s.joinFDs {
 		s.joinFDs[i] = -1
 	}
+	s.rd.oob = make([]byte, f.oobLen+unix.CmsgSpace(4)) // and SO_RXQ_OVFL's count
+	s.rd.recv = s.rd.recvmsg
 	if err := s.init(); err != nil {
 		s.closeJoinSockets()
 		conn.Close()
@@ -361,28 +365,42 @@ func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
 	return c, nil
 }
 
-// Read blocks until one IGMP or MLD message or kernel upcall arrives.
+// readState is what Read keeps between reads so that reading a report
+// allocates nothing: the control message buffer, the sender's address,
+// and the function the poller calls, bound once (a closure over Read's
+// variables would escape to the heap on every read).
+type readState struct {
+	buf, oob       []byte
+	from           unix.RawSockaddrAny
+	n, oobn, flags int
+	err            error
+	recv           func(fd uintptr) bool // recvmsg, bound to this reader
+}
+
+func (r *readState) recvmsg(fd uintptr) bool {
+	r.n, r.oobn, r.flags, r.err = rawsys.Recvmsg(int(fd), r.buf, r.oob, &r.from)
+	return r.err != unix.EAGAIN
+}
+
+// Read blocks until one IGMP or MLD message or kernel upcall arrives. One
+// goroutine reads: Read must not be called concurrently with itself.
 func (s *Socket) Read(buf []byte) (Packet, error) {
-	oob := make([]byte, s.fam.oobLen+unix.CmsgSpace(4)) // and SO_RXQ_OVFL's count
-	var n, oobn, flags int
-	var from unix.RawSockaddrAny
-	var rerr error
-	err := s.raw.Read(func(fd uintptr) bool {
-		n, oobn, flags, rerr = rawsys.Recvmsg(int(fd), buf, oob, &from)
-		return rerr != unix.EAGAIN
-	})
+	r := &s.rd
+	r.buf = buf
+	err := s.raw.Read(r.recv)
+	r.buf = nil
 	if err != nil {
 		// The poller reports os.ErrClosed after Close.
 		return Packet{}, fmt.Errorf("mroute: read: %w", err)
 	}
-	if rerr != nil {
-		return Packet{}, fmt.Errorf("mroute: read: %w", rerr)
+	if r.err != nil {
+		return Packet{}, fmt.Errorf("mroute: read: %w", r.err)
 	}
-	if flags&unix.MSG_TRUNC != 0 {
+	if r.flags&unix.MSG_TRUNC != 0 {
 		return Packet{}, fmt.Errorf("%w: packet longer than the %d-byte buffer", ErrMalformed, len(buf))
 	}
-	b := buf[:n]
-	drops := kernelDrops(oob[:oobn])
+	b, oob := buf[:r.n], r.oob[:r.oobn]
+	drops := kernelDrops(oob)
 	if s.fam.isUpcall(b) {
 		u, err := s.fam.upcall(binary.NativeEndian, b)
 		if err != nil {
@@ -396,7 +414,7 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 		s.mu.Unlock()
 		return Packet{Upcall: &u, KernelDrops: drops}, nil
 	}
-	p, err := s.fam.parse(b, oob[:oobn], flags, rawsys.Sockaddr(&from))
+	p, err := s.fam.parse(b, oob, r.flags, rawsys.SenderAddr(&r.from))
 	p.KernelDrops = drops
 	return p, err
 }

@@ -598,7 +598,7 @@ func openPeer(t *testing.T, l *lab, extra ...sockopt) func(t *testing.T) Packet 
 }
 
 // peerRead reads one message with its control messages, failing after 3s.
-func peerRead(t *testing.T, conn *os.File) (b, oob []byte, from unix.Sockaddr) {
+func peerRead(t *testing.T, conn *os.File) (b, oob []byte, from netip.Addr) {
 	t.Helper()
 	raw, err := conn.SyscallConn()
 	if err != nil {
@@ -608,11 +608,18 @@ func peerRead(t *testing.T, conn *os.File) (b, oob []byte, from unix.Sockaddr) {
 	buf := make([]byte, 1500)
 	oob = make([]byte, 4096)
 	var n, oobn int
+	var sa unix.Sockaddr
 	var rerr error
 	err = raw.Read(func(fd uintptr) bool {
-		n, oobn, _, from, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
+		n, oobn, _, sa, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
 		return rerr != unix.EAGAIN
 	})
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		from = netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		from = netip.AddrFrom16(sa.Addr)
+	}
 	if err == nil {
 		err = rerr
 	}
@@ -761,6 +768,54 @@ func TestReadReports(t *testing.T) {
 		}
 		if err := s.LeaveRouterGroups(l.ra); err != nil {
 			t.Fatalf("second leave: %v", err)
+		}
+	})
+}
+
+// TestReadAllocatesNothing: reading a report allocates nothing; in a burst
+// of joins every allocation per read would be garbage the heap grows into.
+// Host A joins groups with nothing reading the socket, so their reports
+// wait in its queue, and each measured read finds one.
+func TestReadAllocatesNothing(t *testing.T) {
+	forFamilies(t, func(t *testing.T, f *labFamily) {
+		l := newLab(t, f)
+		s := l.open(t, 0)
+		if _, err := s.AddVIF(l.ra, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.JoinRouterGroups(l.ra); err != nil {
+			t.Fatal(err)
+		}
+		// IGMPv2 and MLDv1 send a report for each join; the later
+		// versions gather the joins of a moment into one report.
+		version := "2"
+		if f.group.Is6() {
+			version = "1"
+		}
+		l.a.sysctl(t, f.versionSysctl, version)
+		const groups = 30
+		for i := range groups {
+			g := f.group.AsSlice()
+			g[len(g)-1] = byte(100 + i)
+			grp, _ := netip.AddrFromSlice(g)
+			joinGroup(t, l.a, l.ar, grp)
+		}
+		// A read that finds nothing would block: closing the socket
+		// turns that into a failure.
+		guard := time.AfterFunc(10*time.Second, func() { s.Close() })
+		defer guard.Stop()
+		buf := make([]byte, 2048)
+		read := func() {
+			if _, err := s.Read(buf); err != nil {
+				t.Fatalf("read: %v", err)
+			}
+		}
+		read() // the first report is there: the others follow within microseconds
+		time.Sleep(100 * time.Millisecond)
+		// AllocsPerRun reads once more to warm up: groups/2+1 reads of
+		// at least one report per join.
+		if allocs := testing.AllocsPerRun(groups/2, read); allocs != 0 {
+			t.Errorf("a read allocates %.1f times, want 0", allocs)
 		}
 	})
 }

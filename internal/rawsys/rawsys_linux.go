@@ -14,6 +14,7 @@
 package rawsys
 
 import (
+	"net/netip"
 	"os"
 	"unsafe"
 
@@ -62,24 +63,17 @@ func msghdr(iov *unix.Iovec, buf, oob []byte, name unsafe.Pointer, namelen uint3
 	return msg
 }
 
-// Sockaddr decodes the sender Recvmsg filled in: an IPv4 or IPv6 address,
-// or nil for any other family.
-func Sockaddr(rsa *unix.RawSockaddrAny) unix.Sockaddr {
+// SenderAddr is the address of the sender Recvmsg filled in: IPv4 or
+// IPv6 (without zone), or the zero Addr for any other family. It
+// allocates nothing, unlike a unix.Sockaddr.
+func SenderAddr(rsa *unix.RawSockaddrAny) netip.Addr {
 	switch rsa.Addr.Family {
 	case unix.AF_INET:
-		pp := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		sa := &unix.SockaddrInet4{Addr: pp.Addr}
-		p := (*[2]byte)(unsafe.Pointer(&pp.Port))
-		sa.Port = int(p[0])<<8 + int(p[1])
-		return sa
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(rsa)).Addr)
 	case unix.AF_INET6:
-		pp := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		sa := &unix.SockaddrInet6{Addr: pp.Addr, ZoneId: pp.Scope_id}
-		p := (*[2]byte)(unsafe.Pointer(&pp.Port))
-		sa.Port = int(p[0])<<8 + int(p[1])
-		return sa
+		return netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(rsa)).Addr)
 	}
-	return nil
+	return netip.Addr{}
 }
 
 // atFDCWD is AT_FDCWD (-100) as a system call argument, sign-extended

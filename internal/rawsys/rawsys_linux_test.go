@@ -73,8 +73,8 @@ func TestSendmsgRecvmsg(t *testing.T) {
 			if !bytes.Equal(buf[:n], payload) || flags&unix.MSG_TRUNC != 0 {
 				t.Errorf("got %q, flags %#x; want %q", buf[:n], flags, payload)
 			}
-			if got := Sockaddr(&rsa); !sameAddr(got, from) {
-				t.Errorf("sender %#v, want %#v", got, from)
+			if got, want := SenderAddr(&rsa), addrOf(from); got != want {
+				t.Errorf("sender %v, want %v", got, want)
 			}
 			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 			want := int32(unix.IP_PKTINFO)
@@ -105,16 +105,24 @@ func pktinfoOpt(a netip.Addr) int {
 	return unix.IP_PKTINFO
 }
 
-func sameAddr(a, b unix.Sockaddr) bool {
-	switch a := a.(type) {
+func addrOf(sa unix.Sockaddr) netip.Addr {
+	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		b, ok := b.(*unix.SockaddrInet4)
-		return ok && a.Addr == b.Addr && a.Port == b.Port
+		return netip.AddrFrom4(sa.Addr)
 	case *unix.SockaddrInet6:
-		b, ok := b.(*unix.SockaddrInet6)
-		return ok && a.Addr == b.Addr && a.Port == b.Port
+		return netip.AddrFrom16(sa.Addr)
 	}
-	return false
+	return netip.Addr{}
+}
+
+// TestSenderAddrOtherFamily: a sender of another family (a unix socket's)
+// is no address.
+func TestSenderAddrOtherFamily(t *testing.T) {
+	var rsa unix.RawSockaddrAny
+	rsa.Addr.Family = unix.AF_UNIX
+	if got := SenderAddr(&rsa); got.IsValid() {
+		t.Errorf("SenderAddr of AF_UNIX = %v, want none", got)
+	}
 }
 
 // TestSetsockoptErrors: the kernel's refusal comes back as its errno.
