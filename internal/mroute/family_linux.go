@@ -36,7 +36,7 @@ type family struct {
 	// routeAddrs checks and normalises the addresses of an (S,G).
 	routeAddrs func(src, grp netip.Addr) (netip.Addr, netip.Addr, bool)
 	vifctl     func(order binary.ByteOrder, slot, threshold, ifindex int) []byte
-	mfcctl     func(order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error)
+	mfcctl     func(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error) // into b when it has room
 	sgReq      func(order binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte
 	sgCounters func(order binary.ByteOrder, wordSize int, b []byte) (Counters, error)
 
@@ -98,8 +98,8 @@ var ipv4 = &family{
 		return src, grp, src.Is4() && grp.Is4() && grp.IsMulticast()
 	},
 	vifctl: encodeVIFCtl,
-	mfcctl: func(order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error) {
-		return encodeMFCCtl(order, src, grp, parent, ttls), nil
+	mfcctl: func(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error) {
+		return encodeMFCCtl(b, order, src, grp, parent, ttls), nil
 	},
 	sgReq: func(_ binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte {
 		return encodeSGReq(src, grp, wordSize)
@@ -223,14 +223,15 @@ var ipv6 = &family{
 	vifctl: encodeMIF6Ctl,
 	// Only which MIFs are outputs is passed: ip6mr gives each a threshold
 	// of 1 whatever the MIF says.
-	mfcctl: func(order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error) {
-		var mifs []int
+	mfcctl: func(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error) {
+		var outputs [MaxVIFs]int // on the stack: no allocation per entry
+		mifs := outputs[:0]
 		for mif, ttl := range ttls {
 			if ttl > 0 {
 				mifs = append(mifs, mif)
 			}
 		}
-		return encodeMF6CCtl(order, src, grp, parent, mifs)
+		return encodeMF6CCtl(b, order, src, grp, parent, mifs)
 	},
 	sgReq:      encodeSGReq6,
 	sgCounters: decodeSGReq6,

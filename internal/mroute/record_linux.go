@@ -24,6 +24,10 @@ type record struct {
 	closed bool                   // the owner's Close has run
 	slots  [MaxVIFs]vifEntry      // installed slots
 	routes map[routeKey]installed // installed MFC entries
+
+	// ttls is addMFC's working memory: passed through the kernelTable
+	// interface, a local array would be moved to the heap on every call.
+	ttls [MaxVIFs]uint8
 }
 
 // kernelTable issues one family's MRT(6)_ADD/DEL_VIF(MIF)/MFC socket options.
@@ -31,7 +35,8 @@ type kernelTable interface {
 	addVIF(slot, ifindex, threshold int) error
 	delVIF(slot, ifindex int) error
 	// addMFC installs (src,grp) arriving on slot parent; ttls holds the
-	// threshold of every output slot and 0 for the others.
+	// threshold of every output slot and 0 for the others, and is the
+	// record's to reuse once the call returns.
 	addMFC(src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) error
 	delMFC(src, grp netip.Addr) error
 }
@@ -201,7 +206,8 @@ func (rec *record) addMFC(r Route) error {
 	if !ok {
 		return fmt.Errorf("input ifindex %d has no %s", r.Input, rec.slot)
 	}
-	var ttls [MaxVIFs]uint8
+	ttls := &rec.ttls
+	clear(ttls[:])
 	for _, o := range r.Outputs {
 		slot, ok := rec.lookup(o)
 		if !ok {
@@ -209,7 +215,7 @@ func (rec *record) addMFC(r Route) error {
 		}
 		ttls[slot] = uint8(rec.slots[slot].threshold)
 	}
-	return rec.kernel.addMFC(r.Source, r.Group, parent, &ttls)
+	return rec.kernel.addMFC(r.Source, r.Group, parent, ttls)
 }
 
 // delRoute deletes (src,grp), already checked and normalised; see

@@ -81,7 +81,7 @@ func Open(fam Family, table uint32) (*Socket, error) {
 		conn:    conn,
 		raw:     raw,
 		table:   table,
-		rec:     newRecord(mrt{raw, f}, f.slot),
+		rec:     newRecord(newMRT(raw, f), f.slot),
 		joinFDs: make([]int, f.joinSockets),
 		joined:  make(map[int]int),
 	}
@@ -202,19 +202,12 @@ func (s *Socket) dropLoopedBack() error {
 
 // setsockopt sets one option with a byte-encoded value.
 func (s *Socket) setsockopt(level, opt int, val []byte) error {
-	return mrt{s.raw, s.fam}.setsockopt(level, opt, val)
+	return setOption(s.raw, level, opt, val)
 }
 
-// mrt issues the multicast routing socket options of one family; it is the
-// kernelTable of a Socket's record.
-type mrt struct {
-	raw syscall.RawConn
-	fam *family
-}
-
-func (m mrt) setsockopt(level, opt int, val []byte) error {
+func setOption(raw syscall.RawConn, level, opt int, val []byte) error {
 	var serr error
-	if err := m.raw.Control(func(fd uintptr) {
+	if err := raw.Control(func(fd uintptr) {
 		serr = rawsys.Setsockopt(int(fd), level, opt, val)
 	}); err != nil {
 		return err
@@ -222,28 +215,70 @@ func (m mrt) setsockopt(level, opt int, val []byte) error {
 	return serr
 }
 
-func (m mrt) addVIF(slot, ifindex, threshold int) error {
+// mrt issues the multicast routing socket options of one family; it is the
+// kernelTable of a Socket's record. The record's calls are serialized (by
+// the Socket's mutex), so one buffer and one bound call serve them all and
+// installing a forwarding entry allocates nothing: a burst of joins would
+// leave each allocation as garbage the heap grows into.
+type mrt struct {
+	raw syscall.RawConn
+	fam *family
+	buf []byte // the last mfcctl built
+
+	// The pending option, which set passes to the kernel, and its result.
+	level, opt int
+	val        []byte
+	err        error
+	set        func(fd uintptr) // m.setOnFD, bound once
+}
+
+func newMRT(raw syscall.RawConn, fam *family) *mrt {
+	m := &mrt{raw: raw, fam: fam}
+	m.set = m.setOnFD
+	return m
+}
+
+func (m *mrt) setOnFD(fd uintptr) {
+	m.err = rawsys.Setsockopt(int(fd), m.level, m.opt, m.val)
+}
+
+func (m *mrt) setsockopt(level, opt int, val []byte) error {
+	m.level, m.opt, m.val = level, opt, val
+	err := m.raw.Control(m.set)
+	m.val = nil
+	if err != nil {
+		return err
+	}
+	return m.err
+}
+
+func (m *mrt) addVIF(slot, ifindex, threshold int) error {
 	return m.setsockopt(m.fam.level, mrtAddVIF, m.fam.vifctl(binary.NativeEndian, slot, threshold, ifindex))
 }
 
-func (m mrt) delVIF(slot, ifindex int) error {
+func (m *mrt) delVIF(slot, ifindex int) error {
 	return m.setsockopt(m.fam.level, mrtDelVIF, m.fam.vifctl(binary.NativeEndian, slot, 0, ifindex))
 }
 
-func (m mrt) addMFC(src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) error {
-	b, err := m.fam.mfcctl(binary.NativeEndian, src, grp, parent, ttls)
+func (m *mrt) addMFC(src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) error {
+	b, err := m.fam.mfcctl(m.buf, binary.NativeEndian, src, grp, parent, ttls)
 	if err != nil {
 		return err
 	}
+	m.buf = b
 	return m.setsockopt(m.fam.level, mrtAddMFC, b)
 }
 
-func (m mrt) delMFC(src, grp netip.Addr) error {
-	var ttls [MaxVIFs]uint8
-	b, err := m.fam.mfcctl(binary.NativeEndian, src, grp, 0, &ttls)
+// noOutputs is the outputs of an entry being deleted, which the kernel
+// ignores; shared and never written, so that deleting allocates nothing.
+var noOutputs [MaxVIFs]uint8
+
+func (m *mrt) delMFC(src, grp netip.Addr) error {
+	b, err := m.fam.mfcctl(m.buf, binary.NativeEndian, src, grp, 0, &noOutputs)
 	if err != nil {
 		return err
 	}
+	m.buf = b
 	return m.setsockopt(m.fam.level, mrtDelMFC, b)
 }
 

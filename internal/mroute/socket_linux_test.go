@@ -299,6 +299,36 @@ func TestOpenClose(t *testing.T) {
 	})
 }
 
+// TestSetRouteAllocatesNothing: changing a known forwarding entry (here
+// its input, so that every call goes to the kernel) allocates nothing; a
+// burst of joins changes one entry per group.
+func TestSetRouteAllocatesNothing(t *testing.T) {
+	forFamilies(t, func(t *testing.T, f *labFamily) {
+		l := newLab(t, f)
+		s := l.open(t, 0)
+		for _, ifi := range []int{l.ra, l.rc} {
+			if _, err := s.AddVIF(ifi, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inputs := [2]int{l.ra, l.rc}
+		calls := 0
+		set := func() {
+			calls++
+			if err := s.SetRoute(Route{Source: l.aSrc, Group: l.group, Input: inputs[calls%2]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set()
+		if allocs := testing.AllocsPerRun(20, set); allocs != 0 {
+			t.Errorf("changing an entry allocates %.1f times, want 0", allocs)
+		}
+		if got := s.Routes(); len(got) != 1 || got[0].Input != inputs[calls%2] {
+			t.Errorf("routes %+v, want one with input %d", got, inputs[calls%2])
+		}
+	})
+}
+
 func TestVIFsAndRoutes(t *testing.T) {
 	forFamilies(t, func(t *testing.T, f *labFamily) {
 		l := newLab(t, f)
@@ -581,7 +611,7 @@ func openPeer(t *testing.T, l *lab, extra ...sockopt) func(t *testing.T) Packet 
 		t.Fatal(err)
 	}
 	for _, o := range append(slices.Clone(l.f.peer), extra...) {
-		if err := (mrt{raw: raw}).setsockopt(o.level, o.opt, o.val); err != nil {
+		if err := setOption(raw, o.level, o.opt, o.val); err != nil {
 			t.Fatalf("peer: set %s: %v", o.name, err)
 		}
 	}

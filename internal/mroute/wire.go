@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 )
@@ -45,14 +46,22 @@ func encodeVIFCtl(order binary.ByteOrder, vif, threshold, ifindex int) []byte {
 // encodeMFCCtl builds struct mfcctl for MRT_ADD_MFC/MRT_DEL_MFC: origin @0,
 // mcastgrp @4 (network order), parent u16 @8, ttls[32] @10, then padding and
 // counters the kernel ignores on input. ttls[v] is the TTL a packet must exceed
-// to leave on VIF v; 0 means not forwarded there.
-func encodeMFCCtl(order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) []byte {
-	b := make([]byte, sizeofMFCCtl)
+// to leave on VIF v; 0 means not forwarded there. It writes into b when b
+// has room (the routing socket reuses one buffer for every entry).
+func encodeMFCCtl(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) []byte {
+	b = zeroed(b, sizeofMFCCtl)
 	s, g := src.As4(), grp.As4()
 	copy(b[0:4], s[:])
 	copy(b[4:8], g[:])
 	order.PutUint16(b[8:], uint16(parent))
 	copy(b[10:10+MaxVIFs], ttls[:])
+	return b
+}
+
+// zeroed is b resized to n zero bytes, reusing its array when it has room.
+func zeroed(b []byte, n int) []byte {
+	b = slices.Grow(b[:0], n)[:n]
+	clear(b)
 	return b
 }
 

@@ -63,9 +63,10 @@ func putSockaddrIn6(order binary.ByteOrder, b []byte, addr netip.Addr) {
 // padding, if_set @60. MIF n is bit n%32 of the host-order u32 word n/32 of
 // if_set (IF_SET in linux/mroute6.h), so on a big-endian machine MIF 0 sits in
 // the last byte of the first word. Unlike IPv4 there is no per-output TTL: the
-// kernel gives every output a threshold of 1.
-func encodeMF6CCtl(order binary.ByteOrder, src, grp netip.Addr, parent int, outputs []int) ([]byte, error) {
-	b := make([]byte, sizeofMF6CCtl)
+// kernel gives every output a threshold of 1. It writes into b when b has
+// room.
+func encodeMF6CCtl(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, outputs []int) ([]byte, error) {
+	b = zeroed(b, sizeofMF6CCtl)
 	putSockaddrIn6(order, b[0:], src)
 	putSockaddrIn6(order, b[sizeofSockaddrIn6:], grp)
 	order.PutUint16(b[56:], uint16(parent))

@@ -72,7 +72,7 @@ func TestEncodeMF6CCtl(t *testing.T) {
 	}
 	for _, bo := range byteOrders {
 		t.Run(bo.name, func(t *testing.T) {
-			got, err := encodeMF6CCtl(bo.order, netip.MustParseAddr(src), netip.MustParseAddr(grp), 3, mifs)
+			got, err := encodeMF6CCtl(nil, bo.order, netip.MustParseAddr(src), netip.MustParseAddr(grp), 3, mifs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,10 +82,14 @@ func TestEncodeMF6CCtl(t *testing.T) {
 			if !bytes.Equal(got, want[bo.name]) {
 				t.Errorf("mf6cctl\n got % x\nwant % x", got, want[bo.name])
 			}
+			reused, err := encodeMF6CCtl(dirtyBuffer(), bo.order, netip.MustParseAddr(src), netip.MustParseAddr(grp), 3, mifs)
+			if err != nil || !bytes.Equal(reused, want[bo.name]) {
+				t.Errorf("mf6cctl in a used buffer\n got % x, %v\nwant % x", reused, err, want[bo.name])
+			}
 		})
 	}
 	t.Run("high word", func(t *testing.T) {
-		got, err := encodeMF6CCtl(byteOrders[1].order, netip.MustParseAddr(src), netip.MustParseAddr(grp), 0, []int{32, 255})
+		got, err := encodeMF6CCtl(nil, byteOrders[1].order, netip.MustParseAddr(src), netip.MustParseAddr(grp), 0, []int{32, 255})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +103,7 @@ func TestEncodeMF6CCtl(t *testing.T) {
 	})
 	t.Run("mif outside if_set", func(t *testing.T) {
 		for _, mif := range []int{-1, 256} {
-			if _, err := encodeMF6CCtl(byteOrders[0].order, netip.MustParseAddr(src), netip.MustParseAddr(grp), 0, []int{mif}); err == nil {
+			if _, err := encodeMF6CCtl(nil, byteOrders[0].order, netip.MustParseAddr(src), netip.MustParseAddr(grp), 0, []int{mif}); err == nil {
 				t.Errorf("mif %d accepted", mif)
 			}
 		}

@@ -72,16 +72,25 @@ func TestEncodeMFCCtl(t *testing.T) {
 	}
 	for _, bo := range byteOrders {
 		t.Run(bo.name, func(t *testing.T) {
-			got := encodeMFCCtl(bo.order, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("239.1.2.3"), 2, &ttls)
+			got := encodeMFCCtl(nil, bo.order, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("239.1.2.3"), 2, &ttls)
 			if len(got) != sizeofMFCCtl {
 				t.Fatalf("mfcctl is %d bytes, want %d", len(got), sizeofMFCCtl)
 			}
 			if !bytes.Equal(got, want[bo.name]) {
 				t.Errorf("mfcctl\n got % x\nwant % x", got, want[bo.name])
 			}
+			// The socket reuses one buffer: what an earlier entry left
+			// in it must not show through.
+			reused := encodeMFCCtl(dirtyBuffer(), bo.order, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("239.1.2.3"), 2, &ttls)
+			if !bytes.Equal(reused, want[bo.name]) {
+				t.Errorf("mfcctl in a used buffer\n got % x\nwant % x", reused, want[bo.name])
+			}
 		})
 	}
 }
+
+// dirtyBuffer is a used buffer with room for any of the encodings.
+func dirtyBuffer() []byte { return bytes.Repeat([]byte{0xff}, 256) }
 
 func TestEncodeSGReq(t *testing.T) {
 	src, grp := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("239.1.2.3")
