@@ -65,7 +65,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, reason, accepted := decodeIGMP(tt.info, tt.payload)
+			got, reason, accepted := decodeIGMP(tt.info, tt.payload, nil)
 			if tt.drop >= 0 {
 				if accepted || reason != tt.drop {
 					t.Fatalf("accepted=%v reason=%s, want drop %s", accepted, dropNames[reason], dropNames[tt.drop])
@@ -78,13 +78,45 @@ func TestDecode(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
+			// The plane reuses one records slice: what an earlier report
+			// left in it must not show through.
+			again, _, _ := decodeIGMP(tt.info, tt.payload, usedRecords())
+			if !reflect.DeepEqual(again, tt.want) {
+				t.Fatalf("into used records: got %+v, want %+v", again, tt.want)
+			}
 		})
+	}
+}
+
+// usedRecords is a plane's records slice after an earlier report.
+func usedRecords() []membership.Record {
+	used := []membership.Record{
+		{Type: membership.Block, Group: netip.MustParseAddr("239.9.9.9"), Sources: []netip.Addr{netip.MustParseAddr("10.9.9.9")}},
+		{Type: membership.IsExclude, Group: netip.MustParseAddr("ff3e::9")},
+	}
+	return used[:0]
+}
+
+// TestDecodeReportAllocations: a report decoded into the plane's records
+// allocates only what the codec returns (the parsed message), not a
+// records slice per report.
+func TestDecodeReportAllocations(t *testing.T) {
+	v2 := mustMarshal(t, &igmp.Report{Version: 2, Group: netip.MustParseAddr("239.1.1.1")})
+	recs := make([]membership.Record, 0, 4)
+	allocs := testing.AllocsPerRun(100, func() {
+		msg, _, ok := decodeIGMP(packetInfo{ttl: 1, routerAlert: true}, v2, recs[:0])
+		if !ok || len(msg.records) != 1 {
+			t.Fatalf("v2 report not decoded: %+v", msg)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("decoding a v2 report allocates %.0f times, want at most 1 (the codec's message)", allocs)
 	}
 }
 
 func TestDecodeQuery(t *testing.T) {
 	q := &igmp.Query{Version: 3, MaxResp: time.Second, Group: netip.IPv4Unspecified(), QRV: 2, QQI: 20 * time.Second}
-	got, _, ok := decodeIGMP(packetInfo{ttl: 1, routerAlert: true}, mustMarshal(t, q))
+	got, _, ok := decodeIGMP(packetInfo{ttl: 1, routerAlert: true}, mustMarshal(t, q), nil)
 	if !ok || got.query == nil {
 		t.Fatalf("query not accepted: %+v", got)
 	}

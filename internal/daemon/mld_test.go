@@ -46,7 +46,7 @@ func TestDecodeMLD(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, reason, accepted := decodeMLD(tt.info, tt.payload)
+			got, reason, accepted := decodeMLD(tt.info, tt.payload, nil)
 			if tt.drop >= 0 {
 				if accepted || reason != tt.drop {
 					t.Fatalf("accepted=%v reason=%s, want drop %s", accepted, dropNames[reason], dropNames[tt.drop])
@@ -58,6 +58,10 @@ func TestDecodeMLD(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			again, _, _ := decodeMLD(tt.info, tt.payload, usedRecords())
+			if !reflect.DeepEqual(again, tt.want) {
+				t.Fatalf("into used records: got %+v, want %+v", again, tt.want)
 			}
 		})
 	}

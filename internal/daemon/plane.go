@@ -23,7 +23,7 @@ type family struct {
 	ifEnabled   func(i *config.Interface) bool
 	version     func(i *config.Interface) int // membership version scale (1..3)
 	is          func(a netip.Addr) bool
-	decode      func(info packetInfo, payload []byte) (message, int, bool)
+	decode      func(info packetInfo, payload []byte, recs []membership.Record) (message, int, bool) // appends a report's records to recs
 	encodeQuery func(q membership.SendQuery) ([]byte, netip.Addr, error)
 	// querierAddr picks our address for the querier election from the
 	// link's addresses of this family (IGMP: the primary address; MLD: the
@@ -56,6 +56,10 @@ type plane struct {
 	closed     bool      // its socket is closed; packets still queued are dropped
 	queued     *byteGate // packet bytes of this plane in the event queue
 	lostSeen   uint64    // packets the reader dropped, as last told to the brain
+
+	// records is the loop's working memory for a report's records, reused
+	// from one message to the next: the brain does not keep the slice.
+	records []membership.Record
 
 	received    map[string]uint64 // by message kind
 	queriesSent uint64
