@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
+	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
 
 const (
@@ -49,19 +49,12 @@ func encodeVIFCtl(order binary.ByteOrder, vif, threshold, ifindex int) []byte {
 // to leave on VIF v; 0 means not forwarded there. It writes into b when b
 // has room (the routing socket reuses one buffer for every entry).
 func encodeMFCCtl(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) []byte {
-	b = zeroed(b, sizeofMFCCtl)
+	b = rawsys.OptionValue(b, sizeofMFCCtl)
 	s, g := src.As4(), grp.As4()
 	copy(b[0:4], s[:])
 	copy(b[4:8], g[:])
 	order.PutUint16(b[8:], uint16(parent))
 	copy(b[10:10+MaxVIFs], ttls[:])
-	return b
-}
-
-// zeroed is b resized to n zero bytes, reusing its array when it has room.
-func zeroed(b []byte, n int) []byte {
-	b = slices.Grow(b[:0], n)[:n]
-	clear(b)
 	return b
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
 
 const (
@@ -66,7 +68,7 @@ func putSockaddrIn6(order binary.ByteOrder, b []byte, addr netip.Addr) {
 // kernel gives every output a threshold of 1. It writes into b when b has
 // room.
 func encodeMF6CCtl(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, outputs []int) ([]byte, error) {
-	b = zeroed(b, sizeofMF6CCtl)
+	b = rawsys.OptionValue(b, sizeofMF6CCtl)
 	putSockaddrIn6(order, b[0:], src)
 	putSockaddrIn6(order, b[sizeofSockaddrIn6:], grp)
 	order.PutUint16(b[56:], uint16(parent))

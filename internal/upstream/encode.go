@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
 
 // Linux ABI numbers (linux/socket.h, linux/in.h, linux/in6.h). They are the
@@ -59,22 +61,11 @@ func (a abi) putSockaddr(b []byte, addr netip.Addr) {
 // group_source_req and group_filter.
 func (a abi) storageOff() int { return a.word }
 
-// buffer returns buf resized to n zero bytes, reusing its memory when it
-// is large enough. The encoders below take a buffer to fill this way.
-func buffer(buf []byte, n int) []byte {
-	if cap(buf) < n {
-		return make([]byte, n)
-	}
-	buf = buf[:n]
-	clear(buf)
-	return buf
-}
-
 // groupReq encodes struct group_req for MCAST_JOIN_GROUP and
-// MCAST_LEAVE_GROUP into buf (see buffer).
+// MCAST_LEAVE_GROUP into buf (see rawsys.OptionValue).
 func (a abi) groupReq(buf []byte, ifindex int, group netip.Addr) []byte {
 	off := a.storageOff()
-	b := buffer(buf, off+storageLen)
+	b := rawsys.OptionValue(buf, off+storageLen)
 	a.order.PutUint32(b, uint32(ifindex))
 	a.putSockaddr(b[off:], group)
 	return b
@@ -85,7 +76,7 @@ func (a abi) groupReq(buf []byte, ifindex int, group netip.Addr) []byte {
 // into buf.
 func (a abi) groupSourceReq(buf []byte, ifindex int, group, source netip.Addr) []byte {
 	off := a.storageOff()
-	b := buffer(buf, off+2*storageLen)
+	b := rawsys.OptionValue(buf, off+2*storageLen)
 	a.order.PutUint32(b, uint32(ifindex))
 	a.putSockaddr(b[off:], group)
 	a.putSockaddr(b[off+storageLen:], source)
@@ -99,7 +90,7 @@ func (a abi) groupFilterHdr() int { return a.storageOff() + storageLen + 8 }
 // GROUP_FILTER_SIZE(len(sources)) as the kernel checks, into buf.
 func (a abi) groupFilter(buf []byte, ifindex int, group netip.Addr, mode Mode, sources []netip.Addr) []byte {
 	hdr := a.groupFilterHdr()
-	b := buffer(buf, hdr+len(sources)*storageLen)
+	b := rawsys.OptionValue(buf, hdr+len(sources)*storageLen)
 	a.order.PutUint32(b, uint32(ifindex))
 	off := a.storageOff()
 	a.putSockaddr(b[off:], group)
