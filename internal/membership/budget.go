@@ -153,7 +153,7 @@ const (
 
 // mayQuerySpecific takes a token for one last-member procedure and reports
 // whether there was one; a refusal is counted.
-func (r *Router) mayQuerySpecific(now time.Time) bool {
+func (r *Router) mayQuerySpecific(now instant) bool {
 	if r.queryTokensAt.IsZero() || now.Before(r.queryTokensAt) {
 		r.queryTokens, r.queryTokensAt = specificQueryBurst, now
 	}

@@ -56,7 +56,7 @@ func (r *Router) SourceTimers(grp netip.Addr) map[netip.Addr]time.Time {
 	out := make(map[netip.Addr]time.Time, len(g.sources))
 	for a, s := range g.sources {
 		if !s.timer.IsZero() {
-			out[a] = s.timer
+			out[a] = r.clock.time(s.timer)
 		}
 	}
 	return out

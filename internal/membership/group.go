@@ -3,14 +3,13 @@ package membership
 import (
 	"net/netip"
 	"slices"
-	"time"
 )
 
 // source is one source record (RFC 3376 §6.2.3). In INCLUDE mode every
 // source has a running timer; in EXCLUDE mode a zero timer puts the source on
 // the exclude list.
 type source struct {
-	timer  time.Time
+	timer  instant
 	rexmit int // retransmissions left in group-and-source-specific queries (§6.6.3.2)
 }
 
@@ -18,25 +17,25 @@ type source struct {
 type group struct {
 	addr    netip.Addr
 	mode    FilterMode
-	timer   time.Time              // group timer, running only in EXCLUDE mode (§6.2.2)
+	changed bool                   // forwarding-relevant state changed during this call (beside mode: no padding)
+	timer   instant                // group timer, running only in EXCLUDE mode (§6.2.2)
 	sources map[netip.Addr]*source // nil until the first source: most groups have none (EXCLUDE{})
 
 	// Older Host Present timers (§7.3.2); zero when not running.
-	v1Host, v2Host time.Time
+	v1Host, v2Host instant
 
-	hosts     []host    // tracked reporters, sorted by address
-	hostAddrs int       // addresses the hosts' source lists have room for
-	untracked time.Time // an untracked member was heard until then; zero when none
+	hosts     []host  // tracked reporters, sorted by address
+	hostAddrs int     // addresses the hosts' source lists have room for
+	untracked instant // an untracked member was heard until then; zero when none
 
-	grpRexmit  int       // Q(G) retransmissions left (§6.6.3.1)
-	grpQueryAt time.Time // next Q(G) retransmission
-	srcQueryAt time.Time // next Q(G,S) retransmission
-	sentAt     time.Time // last time a query for this group went out
+	grpRexmit  int     // Q(G) retransmissions left (§6.6.3.1)
+	grpQueryAt instant // next Q(G) retransmission
+	srcQueryAt instant // next Q(G,S) retransmission
+	sentAt     instant // last time a query for this group went out
 
-	changed  bool      // forwarding-relevant state changed during this call
-	deadline time.Time // earliest of all the times above and the source timers
-	index    int       // position in the deadline heap
-	charged  int64     // bytes charged for the group at its last update
+	deadline instant // earliest of all the times above and the source timers
+	index    int     // position in the deadline heap
+	charged  int64   // bytes charged for the group at its last update
 }
 
 func newGroup(addr netip.Addr) *group {
@@ -58,7 +57,7 @@ func (g *group) compat(version int) int {
 }
 
 // set gives source a the timer t, creating it if needed.
-func (g *group) set(a netip.Addr, t time.Time) {
+func (g *group) set(a netip.Addr, t instant) {
 	s := g.sources[a]
 	if s == nil {
 		s = &source{}
@@ -121,9 +120,9 @@ func (g *group) toInclude() {
 		}
 	}
 	g.mode = Include
-	g.timer = time.Time{}
+	g.timer = 0
 	g.grpRexmit = 0
-	g.grpQueryAt = time.Time{}
+	g.grpQueryAt = 0
 	g.changed = true
 }
 
@@ -136,8 +135,8 @@ func (g *group) wants(src netip.Addr) bool {
 }
 
 func (g *group) computeDeadline() {
-	var d time.Time
-	earliest := func(t time.Time) {
+	var d instant
+	earliest := func(t instant) {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -161,13 +160,14 @@ func (g *group) computeDeadline() {
 
 // state is the view of g. hostSources bounds the sources copied per tracked
 // host (negative: all); with hostNone the hosts are left out.
-func (g *group) state(version, hostSources int) GroupState {
+func (g *group) state(c *clock, version, hostSources int) GroupState {
 	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version), Untracked: !g.untracked.IsZero()}
 	if hostSources != hostNone {
-		st.Hosts = g.hostStates(hostSources)
+		st.Hosts = g.hostStates(c, hostSources)
 	}
+	var expires instant
 	if g.mode == Exclude {
-		st.Expires = g.timer
+		expires = g.timer
 	}
 	for a, s := range g.sources {
 		if s.timer.IsZero() {
@@ -175,10 +175,11 @@ func (g *group) state(version, hostSources int) GroupState {
 			continue
 		}
 		st.Include = append(st.Include, a)
-		if g.mode == Include && s.timer.After(st.Expires) {
-			st.Expires = s.timer
+		if g.mode == Include && s.timer.After(expires) {
+			expires = s.timer
 		}
 	}
+	st.Expires = c.time(expires)
 	slices.SortFunc(st.Include, netip.Addr.Compare)
 	slices.SortFunc(st.Exclude, netip.Addr.Compare)
 	return st

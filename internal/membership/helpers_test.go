@@ -204,8 +204,8 @@ func checkGroup(t *testing.T, r *Router, gc groupCheck) {
 		if d != zero {
 			w = at(d)
 		}
-		if !src.timer.Equal(w) {
-			t.Errorf("group %s source %s: timer %v, want %v", gc.group, s, offset(src.timer), offset(w))
+		if got := r.clock.time(src.timer); !got.Equal(w) {
+			t.Errorf("group %s source %s: timer %v, want %v", gc.group, s, offset(got), offset(w))
 		}
 	}
 }

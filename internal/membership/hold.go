@@ -10,7 +10,8 @@ import "time"
 // extended to the end of the hold. Forwarding a little longer than needed
 // is the safe side; cutting a receiver whose reports the flood pushed out
 // is not.
-func (r *Router) ReportsLost(now time.Time) {
+func (r *Router) ReportsLost(when time.Time) {
+	now := r.clock.at(when)
 	if until := now.Add(r.qi + r.cfg.QueryResponseInterval); until.After(r.holdUntil) {
 		r.holdUntil = until
 	}
@@ -20,7 +21,7 @@ func (r *Router) ReportsLost(now time.Time) {
 // that is due: the group timer, running source timers, tracked hosts and
 // the untracked mark. Query retransmissions and compatibility timers run
 // as usual.
-func (r *Router) hold(g *group, t time.Time) {
+func (r *Router) hold(g *group, t instant) {
 	if !t.Before(r.holdUntil) {
 		return
 	}

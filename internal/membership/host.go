@@ -3,7 +3,6 @@ package membership
 import (
 	"net/netip"
 	"slices"
-	"time"
 )
 
 // maxHosts bounds the hosts tracked per group. Past it new hosts are not
@@ -17,7 +16,7 @@ type host struct {
 	addr    netip.Addr
 	mode    FilterMode
 	srcs    []netip.Addr
-	expires time.Time
+	expires instant
 }
 
 // wants reports whether the host is interested in traffic from src:
@@ -50,7 +49,7 @@ func interested(typ RecordType, b []netip.Addr) bool {
 // mapping of the router. A host we hold no state for starts from INCLUDE{},
 // every host's initial state, so a fresh source-specific join (ALLOW) is
 // tracked.
-func (r *Router) track(g *group, now time.Time, from netip.Addr, version int, typ RecordType, b []netip.Addr) {
+func (r *Router) track(g *group, now instant, from netip.Addr, version int, typ RecordType, b []netip.Addr) {
 	expires := now.Add(r.gmi())
 	// IGMPv1 hosts send no leave (RFC 2236 §4), so their interest cannot
 	// be followed; neither can one address shared by many hosts.
@@ -256,7 +255,7 @@ func (g *group) findHost(a netip.Addr) (int, bool) {
 }
 
 // expireHosts drops the hosts whose entry is due at time t.
-func (g *group) expireHosts(t time.Time) {
+func (g *group) expireHosts(t instant) {
 	n := 0
 	for i := range g.hosts {
 		if !due(g.hosts[i].expires, t) {
@@ -293,13 +292,13 @@ func (g *group) excludeHost() bool {
 }
 
 // hostStates returns the tracked hosts, sorted by address.
-func (g *group) hostStates(maxSources int) []Host {
+func (g *group) hostStates(c *clock, maxSources int) []Host {
 	if len(g.hosts) == 0 {
 		return nil
 	}
 	out := make([]Host, len(g.hosts))
 	for i, h := range g.hosts {
-		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: h.expires, SourceCount: len(h.srcs)}
+		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: c.time(h.expires), SourceCount: len(h.srcs)}
 		srcs := h.srcs
 		if maxSources >= 0 && len(srcs) > maxSources {
 			srcs = srcs[:maxSources]
@@ -326,7 +325,7 @@ func (r *Router) fastLeaveApplies(g *group, isNew bool, from netip.Addr, version
 // still wants is left alone, with no query at all, so another receiver on
 // the link sees no gap. It reports whether g was
 // removed.
-func (r *Router) fastLeave(g *group, now time.Time, typ RecordType, b []netip.Addr) bool {
+func (r *Router) fastLeave(g *group, now instant, typ RecordType, b []netip.Addr) bool {
 	if len(g.hosts) == 0 {
 		r.cutGroup(g, now)
 		return true
@@ -355,7 +354,7 @@ func (r *Router) fastLeave(g *group, now time.Time, typ RecordType, b []netip.Ad
 			g.del(a)
 		} else {
 			// §6.3: a source with timer zero in EXCLUDE mode is blocked.
-			s.timer = time.Time{}
+			s.timer = 0
 			s.rexmit = 0
 			g.changed = true
 		}
@@ -388,7 +387,7 @@ func (r *Router) fastLeave(g *group, now time.Time, typ RecordType, b []netip.Ad
 // while we were down) answers within Max Response Time and its report
 // creates the group again. We do not wait for that answer, so a brief gap
 // for such a member is the price of fast leave.
-func (r *Router) cutGroup(g *group, now time.Time) {
+func (r *Router) cutGroup(g *group, now instant) {
 	r.oneQuery(g, now, nil)
 	r.remove(g)
 }
@@ -396,7 +395,7 @@ func (r *Router) cutGroup(g *group, now time.Time) {
 // oneQuery sends a single group or group-and-source-specific query with no
 // retransmissions and no timer lowering. Only a querier speaking version 2
 // or later sends it (§6.6.1); a version 2 query carries no sources.
-func (r *Router) oneQuery(g *group, now time.Time, srcs []netip.Addr) {
+func (r *Router) oneQuery(g *group, now instant, srcs []netip.Addr) {
 	if !r.querier || r.cfg.Version < 2 || !r.mayQuerySpecific(now) {
 		return
 	}

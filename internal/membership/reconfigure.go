@@ -11,7 +11,8 @@ import (
 // scheduled further away than the new Query Interval is brought forward.
 // Lowered limits (MaxGroups, MaxSources) evict nothing: they refuse new
 // state until the link is back under them.
-func (r *Router) Reconfigure(now time.Time, cfg Config) []Action {
+func (r *Router) Reconfigure(when time.Time, cfg Config) []Action {
+	now := r.clock.at(when)
 	r.begin()
 	r.advance(now)
 	r.cfg = cfg.WithDefaults()
@@ -30,7 +31,8 @@ func (r *Router) Reconfigure(now time.Time, cfg Config) []Action {
 // Forget drops a group's record at once, as if its timers had run out
 // (RFC 3376 §6.5). The proxy uses it when a reload's access list denies a
 // group hosts had joined: nothing of it may stay forwarded or requested.
-func (r *Router) Forget(now time.Time, grp netip.Addr) []Action {
+func (r *Router) Forget(when time.Time, grp netip.Addr) []Action {
+	now := r.clock.at(when)
 	r.begin()
 	r.advance(now)
 	if g, ok := r.groups[grp]; ok {

@@ -30,7 +30,8 @@ type SavedSource struct {
 // Save returns every group record with the time its timers have left after
 // now, in no particular order: a snapshot needs none, and sorting would
 // cost the daemon's loop more than the rest of the save.
-func (r *Router) Save(now time.Time) []Saved {
+func (r *Router) Save(when time.Time) []Saved {
+	now := r.clock.at(when)
 	out := make([]Saved, 0, len(r.groups))
 	for _, g := range r.groups {
 		s := Saved{Group: g.addr, Mode: g.mode, Compat: g.compat(r.cfg.Version)}
@@ -71,7 +72,8 @@ func (r *Router) Save(now time.Time) []Saved {
 // The hosts behind a restored group are unknown, so it counts as having
 // an untracked member until the startup queries (§8.6) have had their
 // answers: fast leave does not act on it before.
-func (r *Router) Restore(now time.Time, age time.Duration, recs []Saved) []Action {
+func (r *Router) Restore(when time.Time, age time.Duration, recs []Saved) []Action {
+	now := r.clock.at(when)
 	r.begin()
 	r.advance(now)
 	gmi := r.gmi()
@@ -136,14 +138,14 @@ func (r *Router) Restore(now time.Time, age time.Duration, recs []Saved) []Actio
 	return r.end()
 }
 
-func later(a, b time.Time) time.Time {
+func later(a, b instant) instant {
 	if b.After(a) {
 		return b
 	}
 	return a
 }
 
-func earlier(a, b time.Time) time.Time {
+func earlier(a, b instant) instant {
 	if b.Before(a) {
 		return b
 	}

@@ -30,8 +30,8 @@ type Router struct {
 
 	querier      bool
 	otherQuerier netip.Addr // the querier while we are not
-	otherUntil   time.Time  // Other Querier Present timer (§6.6.2)
-	nextGeneral  time.Time  // next general query; zero before Start
+	otherUntil   instant    // Other Querier Present timer (§6.6.2)
+	nextGeneral  instant    // next general query; zero before Start
 	startupLeft  int        // startup queries still to send (§8.7)
 
 	groups map[netip.Addr]*group
@@ -45,7 +45,7 @@ type Router struct {
 
 	// Membership expiry is held until then: reports were lost (see
 	// ReportsLost).
-	holdUntil time.Time
+	holdUntil instant
 
 	// The last querier heard speaking an older version (§7.3.1).
 	olderQuerier netip.Addr
@@ -54,7 +54,9 @@ type Router struct {
 	// Tokens for starting last-member query procedures (see
 	// mayQuerySpecific) and when they were last counted.
 	queryTokens   int
-	queryTokensAt time.Time
+	queryTokensAt instant
+
+	clock clock // the instants above and in the group records
 
 	// Per-call scratch, reused to keep the hot path free of allocations.
 	acts    []Action
@@ -99,7 +101,8 @@ func (r *Router) oqpi() time.Duration {
 
 // Start makes the router querier and sends the first of the startup general
 // queries (§8.6, §8.7); the rest follow through Advance.
-func (r *Router) Start(now time.Time) []Action {
+func (r *Router) Start(when time.Time) []Action {
+	now := r.clock.at(when)
 	r.begin()
 	r.becomeQuerier()
 	r.startupLeft = r.cfg.StartupQueryCount
@@ -110,7 +113,8 @@ func (r *Router) Start(now time.Time) []Action {
 // SetAddress records our address on the link. If we are not the querier and
 // the new address is lower than the querier's, we take over at once (§6.6.2);
 // the other router yields when it hears our query.
-func (r *Router) SetAddress(now time.Time, self netip.Addr) []Action {
+func (r *Router) SetAddress(when time.Time, self netip.Addr) []Action {
+	now := r.clock.at(when)
 	r.begin()
 	r.advance(now)
 	r.self = self
@@ -132,7 +136,7 @@ func (r *Router) Querier() (addr netip.Addr, self bool) {
 func (r *Router) becomeQuerier() {
 	r.querier = true
 	r.otherQuerier = netip.Addr{}
-	r.otherUntil = time.Time{}
+	r.otherUntil = 0
 	// Adopted values belong to the querier we followed (§4.1.6, §4.1.7).
 	r.robustness = r.cfg.Robustness
 	r.qi = r.cfg.QueryInterval
@@ -140,7 +144,7 @@ func (r *Router) becomeQuerier() {
 
 // generalQuery sends a general query at time at and schedules the next one;
 // now is the time the caller passed in, so a late Advance does not burst.
-func (r *Router) generalQuery(at, now time.Time) {
+func (r *Router) generalQuery(at, now instant) {
 	r.acts = append(r.acts, SendQuery{
 		Version: r.cfg.Version,
 		MaxResp: r.cfg.QueryResponseInterval,
@@ -170,7 +174,8 @@ func (r *Router) qrv() int {
 }
 
 // Query handles a query heard from another router on the link.
-func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
+func (r *Router) Query(when time.Time, from netip.Addr, q Query) []Action {
+	now := r.clock.at(when)
 	r.begin()
 	r.advance(now)
 	// An unspecified source cannot take part in the election (snooping
@@ -190,7 +195,7 @@ func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 	if lower {
 		r.querier = false
 		r.otherQuerier = from
-		r.nextGeneral = time.Time{}
+		r.nextGeneral = 0
 		r.startupLeft = 0
 	}
 	if r.querier || from != r.otherQuerier {
@@ -242,7 +247,8 @@ func (r *Router) Query(now time.Time, from netip.Addr, q Query) []Action {
 // The router rules of §6 keep no per-host state: from only feeds host
 // tracking (GroupState.Hosts), which changes the result only when
 // Config.FastLeave is set.
-func (r *Router) Report(now time.Time, from netip.Addr, version int, recs []Record) []Action {
+func (r *Router) Report(when time.Time, from netip.Addr, version int, recs []Record) []Action {
+	now := r.clock.at(when)
 	r.begin()
 	r.advance(now)
 	if version < 1 || version > 3 {
@@ -267,7 +273,7 @@ func creates(typ RecordType, b []netip.Addr) bool {
 	return false
 }
 
-func (r *Router) record(now time.Time, from netip.Addr, version int, rec *Record) {
+func (r *Router) record(now instant, from netip.Addr, version int, rec *Record) {
 	if !rec.Group.IsValid() || !rec.Group.IsMulticast() {
 		return
 	}
@@ -394,7 +400,7 @@ func (r *Router) full(g *group) bool {
 // room: a full group keeps its list and a record's new sources are taken
 // in record order until it is full. In EXCLUDE mode a refused requested
 // source is still forwarded as unlisted; in INCLUDE mode it is not.
-func (r *Router) setSource(g *group, a netip.Addr, t time.Time) {
+func (r *Router) setSource(g *group, a netip.Addr, t instant) {
 	if g.sources[a] == nil {
 		if r.full(g) {
 			r.stats.SourceLimit++
@@ -428,7 +434,7 @@ func (r *Router) blockSource(g *group, a netip.Addr) bool {
 // apply runs one row of the action tables of RFC 3376 §6.4.1 and §6.4.2.
 // A is the include list (INCLUDE mode), X the requested and Y the exclude
 // list (EXCLUDE mode), B the record's sources.
-func (r *Router) apply(g *group, now time.Time, typ RecordType, b []netip.Addr) {
+func (r *Router) apply(g *group, now instant, typ RecordType, b []netip.Addr) {
 	gmi := now.Add(r.gmi())
 	if g.mode == Include {
 		switch typ {
@@ -541,7 +547,7 @@ func (r *Router) EachGroup(hostSources int, visit func(GroupState)) {
 	}
 	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 	for _, a := range addrs {
-		visit(r.groups[a].state(r.cfg.Version, max(hostSources, -1)))
+		visit(r.groups[a].state(&r.clock, r.cfg.Version, max(hostSources, -1)))
 	}
 }
 
@@ -552,7 +558,7 @@ func (r *Router) Filter(grp netip.Addr) (GroupState, bool) {
 	if g == nil {
 		return GroupState{}, false
 	}
-	return g.state(r.cfg.Version, hostNone), true
+	return g.state(&r.clock, r.cfg.Version, hostNone), true
 }
 
 // Group returns the record of group g.
@@ -561,13 +567,15 @@ func (r *Router) Group(g netip.Addr) (GroupState, bool) {
 	if grp == nil {
 		return GroupState{}, false
 	}
-	return grp.state(r.cfg.Version, -1), true
+	return grp.state(&r.clock, r.cfg.Version, -1), true
 }
 
 // NextDeadline returns the earliest time Advance has work to do, or the zero
 // Time if there is none.
-func (r *Router) NextDeadline() time.Time {
-	var d time.Time
+func (r *Router) NextDeadline() time.Time { return r.clock.time(r.nextDeadline()) }
+
+func (r *Router) nextDeadline() instant {
+	var d instant
 	if r.querier {
 		d = r.nextGeneral
 	} else {
@@ -583,17 +591,17 @@ func (r *Router) NextDeadline() time.Time {
 
 // Advance fires, in time order, every deadline not after now: timer
 // expiries, query retransmissions and periodic queries.
-func (r *Router) Advance(now time.Time) []Action {
+func (r *Router) Advance(when time.Time) []Action {
 	r.begin()
-	r.advance(now)
+	r.advance(r.clock.at(when))
 	return r.end()
 }
 
 // advance fires the due deadlines. Every event handler runs it first, so
 // state is never older than the event even if the caller was late.
-func (r *Router) advance(now time.Time) {
+func (r *Router) advance(now instant) {
 	for {
-		t := r.NextDeadline()
+		t := r.nextDeadline()
 		if t.IsZero() || t.After(now) {
 			break
 		}
@@ -610,26 +618,26 @@ func (r *Router) advance(now time.Time) {
 	}
 }
 
-func due(deadline, t time.Time) bool {
+func due(deadline, t instant) bool {
 	return !deadline.IsZero() && !deadline.After(t)
 }
 
 // fire handles everything due at time t for group g.
-func (r *Router) fire(g *group, t time.Time) {
+func (r *Router) fire(g *group, t instant) {
 	r.hold(g, t)
 	// §7.3.2: compatibility returns upward as older host timers expire.
 	if due(g.v1Host, t) {
-		g.v1Host = time.Time{}
+		g.v1Host = 0
 	}
 	if due(g.v2Host, t) {
-		g.v2Host = time.Time{}
+		g.v2Host = 0
 	}
 	if due(g.srcQueryAt, t) {
-		g.srcQueryAt = time.Time{}
+		g.srcQueryAt = 0
 		r.sendSourceQueries(g, t)
 	}
 	if due(g.grpQueryAt, t) {
-		g.grpQueryAt = time.Time{}
+		g.grpQueryAt = 0
 		r.sendGroupQuery(g, t)
 	}
 	for a, s := range g.sources {
@@ -642,7 +650,7 @@ func (r *Router) fire(g *group, t time.Time) {
 			continue
 		}
 		// §6.3: in EXCLUDE mode it moves to the exclude list.
-		s.timer = time.Time{}
+		s.timer = 0
 		s.rexmit = 0
 		g.changed = true
 	}
@@ -651,7 +659,7 @@ func (r *Router) fire(g *group, t time.Time) {
 	}
 	// Host state is not forwarding state: expiring it changes nothing.
 	if due(g.untracked, t) {
-		g.untracked = time.Time{}
+		g.untracked = 0
 	}
 	g.expireHosts(t)
 	if g.mode == Include && len(g.sources) == 0 {
@@ -664,7 +672,7 @@ func (r *Router) fire(g *group, t time.Time) {
 // queryGroup runs the table action "Send Q(G)" (§6.6.3.1). Only a querier
 // that speaks version 2 or later sends group-specific queries; others leave
 // the timers to the querier's queries (§6.6.1).
-func (r *Router) queryGroup(g *group, now time.Time) {
+func (r *Router) queryGroup(g *group, now instant) {
 	if !r.querier || r.cfg.Version < 2 || g.mode != Exclude || !r.mayQuerySpecific(now) {
 		return
 	}
@@ -676,7 +684,7 @@ func (r *Router) queryGroup(g *group, now time.Time) {
 }
 
 // sendGroupQuery sends one Q(G) at time at and schedules the next.
-func (r *Router) sendGroupQuery(g *group, at time.Time) {
+func (r *Router) sendGroupQuery(g *group, at instant) {
 	if !r.querier || g.mode != Exclude || g.grpRexmit <= 0 {
 		g.grpRexmit = 0
 		return
@@ -691,7 +699,7 @@ func (r *Router) sendGroupQuery(g *group, at time.Time) {
 }
 
 // querySources runs "Send Q(G,X)" (§6.6.3.2) for the sources of list.
-func (r *Router) querySources(g *group, now time.Time, list []netip.Addr) {
+func (r *Router) querySources(g *group, now instant, list []netip.Addr) {
 	if !r.querier || r.cfg.Version < 2 {
 		return
 	}
@@ -708,7 +716,7 @@ func (r *Router) querySources(g *group, now time.Time, list []netip.Addr) {
 }
 
 // querySourcesExcept runs "Send Q(G,X)" for the running sources not in skip.
-func (r *Router) querySourcesExcept(g *group, now time.Time, skip srcSet) {
+func (r *Router) querySourcesExcept(g *group, now instant, skip srcSet) {
 	if !r.querier || r.cfg.Version < 2 {
 		return
 	}
@@ -734,14 +742,14 @@ func (r *Router) querySourcesExcept(g *group, now time.Time, skip srcSet) {
 }
 
 // markable reports whether markSource would mark a.
-func (r *Router) markable(g *group, now time.Time, a netip.Addr) bool {
+func (r *Router) markable(g *group, now instant, a netip.Addr) bool {
 	s := g.sources[a]
 	return s != nil && s.timer.After(now.Add(r.lmqt()))
 }
 
 // markSource gives source a retransmission state and lowers its timer to
 // LMQT if the timer is above it (§6.6.3.2).
-func (r *Router) markSource(g *group, now time.Time, a netip.Addr) bool {
+func (r *Router) markSource(g *group, now instant, a netip.Addr) bool {
 	s := g.sources[a]
 	limit := now.Add(r.lmqt())
 	if s == nil || !s.timer.After(limit) {
@@ -755,7 +763,7 @@ func (r *Router) markSource(g *group, now time.Time, a netip.Addr) bool {
 // sendSourceQueries sends the group-and-source-specific queries due at time
 // at: one with S set for sources whose timer is above LMQT, one with S clear
 // for the rest, each only if non-empty (§6.6.3.2).
-func (r *Router) sendSourceQueries(g *group, at time.Time) {
+func (r *Router) sendSourceQueries(g *group, at instant) {
 	var hi, lo []netip.Addr
 	more := false
 	lmqt := r.lmqt()
@@ -799,7 +807,7 @@ func (r *Router) sendSourceQueries(g *group, at time.Time) {
 // specificQuery emits a group or group-and-source-specific query. In version
 // 2 there is neither an S flag nor a source list, and one query per group
 // and instant is enough.
-func (r *Router) specificQuery(g *group, at time.Time, srcs []netip.Addr, suppress bool) {
+func (r *Router) specificQuery(g *group, at instant, srcs []netip.Addr, suppress bool) {
 	if r.cfg.Version < 3 {
 		if g.sentAt.Equal(at) {
 			return
