@@ -48,15 +48,50 @@ type vifEntry struct {
 
 type routeKey struct{ src, grp netip.Addr }
 
-// installed is an installed MFC entry less its key: a thousand groups
-// keep a thousand of them, and the key's addresses are most of a Route.
+// installed is an installed MFC entry less its key, in slots: a thousand
+// groups keep a thousand of them, so it is 8 bytes where the interfaces'
+// ifindexes took a slice header and an array of their own. A slot stands
+// for its interface as long as the route is recorded: delVIF takes the
+// slot out of every route before it frees it.
 type installed struct {
-	input   int
-	outputs []int // normalised: sorted, distinct, without the input
+	input   uint8  // the input's slot
+	outputs uint32 // bit n: slot n is an output; never the input's
 }
 
-func (k routeKey) route(in installed) Route {
-	return Route{Source: k.src, Group: k.grp, Input: in.input, Outputs: in.outputs}
+// Slots must fit installed.outputs.
+var _ [32 - MaxVIFs]struct{}
+
+// route returns the entry as a Route of ifindexes, outputs sorted.
+func (rec *record) route(k routeKey, in installed) Route {
+	r := Route{Source: k.src, Group: k.grp, Input: rec.slots[in.input].ifindex}
+	for slot := range MaxVIFs {
+		if in.outputs&(1<<slot) != 0 {
+			r.Outputs = append(r.Outputs, rec.slots[slot].ifindex)
+		}
+	}
+	slices.Sort(r.Outputs)
+	return r
+}
+
+// installed maps the interfaces of r to slots; outputs that repeat or are
+// the input count once or not at all.
+func (rec *record) installed(r Route) (installed, error) {
+	parent, ok := rec.lookup(r.Input)
+	if !ok {
+		return installed{}, fmt.Errorf("input ifindex %d has no %s", r.Input, rec.slot)
+	}
+	in := installed{input: uint8(parent)}
+	for _, o := range r.Outputs {
+		if o == r.Input {
+			continue
+		}
+		slot, ok := rec.lookup(o)
+		if !ok {
+			return installed{}, fmt.Errorf("output ifindex %d has no %s", o, rec.slot)
+		}
+		in.outputs |= 1 << slot
+	}
+	return in, nil
 }
 
 func newRecord(kernel kernelTable, slot string) record {
@@ -119,14 +154,14 @@ func (rec *record) delVIF(ifindex int) error {
 	var errs []error
 	for k, in := range rec.routes {
 		switch {
-		case in.input == ifindex:
+		case int(in.input) == slot:
 			if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
 				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: delete route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
 			}
 			delete(rec.routes, k)
-		case slices.Contains(in.outputs, ifindex):
-			in.outputs = slices.DeleteFunc(slices.Clone(in.outputs), func(o int) bool { return o == ifindex })
-			if err := rec.addMFC(k.route(in)); err != nil {
+		case in.outputs&(1<<slot) != 0:
+			in.outputs &^= 1 << slot
+			if err := rec.install(k, in); err != nil {
 				// Forget it so the daemon's next SetRoute installs it afresh.
 				delete(rec.routes, k)
 				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: update route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
@@ -169,23 +204,21 @@ func (rec *record) ifindex(slot int) int {
 // see Socket.SetRoute.
 func (rec *record) setRoute(r Route) error {
 	src, grp := r.Source, r.Group
-	outs := slices.Clone(r.Outputs)
-	slices.Sort(outs)
-	outs = slices.Compact(outs)
-	outs = slices.DeleteFunc(outs, func(o int) bool { return o == r.Input })
-	want := Route{Source: src, Group: grp, Input: r.Input, Outputs: outs}
-
 	if rec.closed {
 		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, os.ErrClosed)
 	}
-	k := routeKey{src, grp}
-	if have, ok := rec.routes[k]; ok && have.input == want.Input && slices.Equal(have.outputs, want.Outputs) {
-		return nil
-	}
-	if err := rec.addMFC(want); err != nil {
+	want, err := rec.installed(r)
+	if err != nil {
 		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
 	}
-	rec.routes[k] = installed{input: want.Input, outputs: want.Outputs}
+	k := routeKey{src, grp}
+	if have, ok := rec.routes[k]; ok && have == want {
+		return nil
+	}
+	if err := rec.install(k, want); err != nil {
+		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
+	}
+	rec.routes[k] = want
 	return nil
 }
 
@@ -200,22 +233,17 @@ func (rec *record) kernelHasNoRoute(src, grp netip.Addr) {
 	delete(rec.routes, routeKey{src, grp})
 }
 
-// addMFC maps the interfaces of r to slots and installs it.
-func (rec *record) addMFC(r Route) error {
-	parent, ok := rec.lookup(r.Input)
-	if !ok {
-		return fmt.Errorf("input ifindex %d has no %s", r.Input, rec.slot)
-	}
+// install gives the kernel the entry (k, in): each output slot with its
+// threshold.
+func (rec *record) install(k routeKey, in installed) error {
 	ttls := &rec.ttls
-	clear(ttls[:])
-	for _, o := range r.Outputs {
-		slot, ok := rec.lookup(o)
-		if !ok {
-			return fmt.Errorf("output ifindex %d has no %s", o, rec.slot)
+	for slot := range ttls {
+		ttls[slot] = 0
+		if in.outputs&(1<<slot) != 0 {
+			ttls[slot] = uint8(rec.slots[slot].threshold)
 		}
-		ttls[slot] = uint8(rec.slots[slot].threshold)
 	}
-	return rec.kernel.addMFC(r.Source, r.Group, parent, ttls)
+	return rec.kernel.addMFC(k.src, k.grp, int(in.input), ttls)
 }
 
 // delRoute deletes (src,grp), already checked and normalised; see
@@ -236,9 +264,7 @@ func (rec *record) delRoute(src, grp netip.Addr) error {
 func (rec *record) list() []Route {
 	rs := make([]Route, 0, len(rec.routes))
 	for k, in := range rec.routes {
-		r := k.route(in)
-		r.Outputs = slices.Clone(r.Outputs)
-		rs = append(rs, r)
+		rs = append(rs, rec.route(k, in))
 	}
 	sort.Slice(rs, func(i, j int) bool {
 		return cmp.Or(rs[i].Group.Compare(rs[j].Group), rs[i].Source.Compare(rs[j].Source)) < 0

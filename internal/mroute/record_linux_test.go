@@ -100,6 +100,35 @@ func TestNoCacheUpcallReinstalls(t *testing.T) {
 	}
 }
 
+// TestSetRouteWithOutputsAllocatesNothing: a join or leave changes an
+// entry's outputs; recording the change takes no memory of its own (the
+// outputs are slot bits, not a copy of the caller's list).
+func TestSetRouteWithOutputsAllocatesNothing(t *testing.T) {
+	adds := 0
+	rec := newRecord(countingTable{&adds}, "vif")
+	for _, ifindex := range []int{2, 3, 4} {
+		if _, err := rec.addVIF(ifindex, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, grp := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("239.1.1.1")
+	outputs := [][]int{{3}, {4, 3}, {4}}
+	calls := 0
+	set := func() {
+		calls++
+		if err := rec.setRoute(Route{Source: src, Group: grp, Input: 2, Outputs: outputs[calls%len(outputs)]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set()
+	if allocs := testing.AllocsPerRun(30, set); allocs != 0 {
+		t.Errorf("changing an entry's outputs allocates %.1f times, want 0", allocs)
+	}
+	if adds != calls {
+		t.Errorf("%d entries added for %d changes", adds, calls)
+	}
+}
+
 // mfcLog is a kernel table that records the forwarding entries added and
 // deleted, the outputs as ifindexes through the record's slots.
 type mfcLog struct {
