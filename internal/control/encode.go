@@ -1,6 +1,7 @@
 package control
 
 import (
+	"fmt"
 	"io"
 	"slices"
 
@@ -31,10 +32,13 @@ func encodeRequest(r Request) ([]byte, error) {
 // are floats that are not numbers and times outside years 0 to 9999)
 // sends a failure instead; one after that cuts the response short, which
 // the client reports as a response it cannot read.
-func writeResponse(out io.Writer, r *Response) error {
+//
+// fill gets the pages of a status with Pages set; nil calls Pages itself.
+// A page it cannot get cuts the response short.
+func writeResponse(out io.Writer, r *Response, fill func(*Page) error) error {
 	send := func(r *Response) (written int64, err error) {
 		w := jsonlite.Writer{Out: out}
-		writeResponseJSON(&w, r)
+		writeResponseJSON(&w, r, fill)
 		w.Newline()
 		err = w.Flush()
 		return w.Written(), err
@@ -47,7 +51,7 @@ func writeResponse(out io.Writer, r *Response) error {
 	return err
 }
 
-func writeResponseJSON(w *jsonlite.Writer, r *Response) {
+func writeResponseJSON(w *jsonlite.Writer, r *Response, fill func(*Page) error) {
 	w.Open('{')
 	w.Key("version")
 	w.Int(int64(r.Version))
@@ -63,17 +67,59 @@ func writeResponseJSON(w *jsonlite.Writer, r *Response) {
 	}
 	if r.Status != nil {
 		w.Key("status")
-		writeStatus(w, r.Status)
+		writeStatus(w, r.Status, fill)
 	}
 	w.Close('}')
 }
 
 // MarshalStatus returns s as JSON, what json.MarshalIndent(s, "", indent)
-// returns (json.Marshal's bytes with indent "").
+// returns (json.Marshal's bytes with indent "") for s with its pages in
+// their lists. The pages of s, if any, are filled by calling s.Pages.
 func MarshalStatus(s *Status, indent string) ([]byte, error) {
 	w := jsonlite.Writer{Indent: indent}
-	writeStatus(&w, s)
+	writeStatus(&w, s, nil)
 	return w.Bytes()
+}
+
+// pager gets the pages of one list of s, in order.
+type pager struct {
+	w    *jsonlite.Writer
+	fill func(*Page) error
+	pg   Page
+}
+
+func newPager(w *jsonlite.Writer, s *Status, fill func(*Page) error, list string, iface int) *pager {
+	if fill == nil {
+		fill = func(pg *Page) error {
+			s.Pages.FillPage(pg)
+			return nil
+		}
+	}
+	return &pager{w: w, fill: fill, pg: Page{List: list, Interface: iface}}
+}
+
+// next gets the next page into p.pg and reports whether it has entries.
+// A page it cannot get fails the writer: the document stops.
+func (p *pager) next() bool {
+	if p.pg.Done || p.w.Err() != nil {
+		return false // nothing more goes out after an error
+	}
+	p.pg = Page{List: p.pg.List, Interface: p.pg.Interface, From: p.pg.Next}
+	if err := p.fill(&p.pg); err != nil {
+		p.w.Fail(fmt.Errorf("status %s: %w", p.pg.List, err))
+		return false
+	}
+	return len(p.pg.Groups)+len(p.pg.Upstream)+len(p.pg.Routes) > 0
+}
+
+// pagedList writes a list from its pages, elem writing each page's
+// entries.
+func pagedList(p *pager, elem func(pg *Page)) {
+	p.w.Open('[')
+	for p.next() {
+		elem(&p.pg)
+	}
+	p.w.Close(']')
 }
 
 // list writes the n elements of a slice of structs, null when the slice
@@ -118,7 +164,7 @@ func proxyName(w *jsonlite.Writer, name string) {
 	}
 }
 
-func writeStatus(w *jsonlite.Writer, s *Status) {
+func writeStatus(w *jsonlite.Writer, s *Status, fill func(*Page) error) {
 	if s == nil {
 		w.Null()
 		return
@@ -135,11 +181,33 @@ func writeStatus(w *jsonlite.Writer, s *Status) {
 	w.Key("table")
 	w.Uint(uint64(s.Table))
 	w.Key("interfaces")
-	list(w, len(s.Interfaces), s.Interfaces == nil, func(i int) { writeInterface(w, &s.Interfaces[i]) })
+	list(w, len(s.Interfaces), s.Interfaces == nil, func(i int) {
+		var groups *pager
+		if s.Pages != nil {
+			groups = newPager(w, s, fill, PageGroups, i)
+		}
+		writeInterface(w, &s.Interfaces[i], groups)
+	})
 	w.Key("upstream")
-	list(w, len(s.Upstream), s.Upstream == nil, func(i int) { writeSubscription(w, &s.Upstream[i]) })
+	if s.Pages != nil {
+		pagedList(newPager(w, s, fill, PageUpstream, 0), func(pg *Page) {
+			for i := range pg.Upstream {
+				writeSubscription(w, &pg.Upstream[i])
+			}
+		})
+	} else {
+		list(w, len(s.Upstream), s.Upstream == nil, func(i int) { writeSubscription(w, &s.Upstream[i]) })
+	}
 	w.Key("routes")
-	list(w, len(s.Routes), s.Routes == nil, func(i int) { writeRoute(w, &s.Routes[i]) })
+	if s.Pages != nil {
+		pagedList(newPager(w, s, fill, PageRoutes, 0), func(pg *Page) {
+			for i := range pg.Routes {
+				writeRoute(w, &pg.Routes[i])
+			}
+		})
+	} else {
+		list(w, len(s.Routes), s.Routes == nil, func(i int) { writeRoute(w, &s.Routes[i]) })
+	}
 	w.Key("counters")
 	list(w, len(s.Counters), s.Counters == nil, func(i int) { writeFamilyCounters(w, &s.Counters[i]) })
 	if len(s.Proxies) > 0 {
@@ -164,7 +232,8 @@ func writeProxy(w *jsonlite.Writer, p *Proxy) {
 	w.Close('}')
 }
 
-func writeInterface(w *jsonlite.Writer, i *Interface) {
+// writeInterface writes i; its groups come from groups when not nil.
+func writeInterface(w *jsonlite.Writer, i *Interface, groups *pager) {
 	w.Open('{')
 	proxyName(w, i.Proxy)
 	w.Key("name")
@@ -192,7 +261,20 @@ func writeInterface(w *jsonlite.Writer, i *Interface) {
 		w.Int(int64(q.Version))
 		w.Close('}')
 	}
-	if len(i.Groups) > 0 {
+	switch {
+	case groups != nil:
+		// omitempty: the key only if the first page has a group.
+		if groups.next() {
+			w.Key("groups")
+			w.Open('[')
+			for ok := true; ok; ok = groups.next() {
+				for k := range groups.pg.Groups {
+					writeGroup(w, &groups.pg.Groups[k])
+				}
+			}
+			w.Close(']')
+		}
+	case len(i.Groups) > 0:
 		w.Key("groups")
 		list(w, len(i.Groups), i.Groups == nil, func(k int) { writeGroup(w, &i.Groups[k]) })
 	}

@@ -65,6 +65,9 @@ func randFill(r *rand.Rand, v reflect.Value) {
 			return
 		}
 		for i := range v.NumField() {
+			if v.Type().Field(i).Tag.Get("json") == "-" {
+				continue // not part of the document
+			}
 			randFill(r, v.Field(i))
 		}
 	default:
@@ -141,7 +144,7 @@ func TestEncodeRequest(t *testing.T) {
 // encodeResponse is the response as one piece, to compare with json.Marshal.
 func encodeResponse(r *Response) ([]byte, error) {
 	var w jsonlite.Writer
-	writeResponseJSON(&w, r)
+	writeResponseJSON(&w, r, nil)
 	return w.Bytes()
 }
 
@@ -187,7 +190,7 @@ func TestWriteResponseStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec writeRecorder
-	if err := writeResponse(&rec, &resp); err != nil {
+	if err := writeResponse(&rec, &resp, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := rec.all(); got != string(want)+"\n" {
@@ -209,7 +212,7 @@ func TestWriteResponseStreams(t *testing.T) {
 // its newline.
 func TestWriteResponseSmall(t *testing.T) {
 	var rec writeRecorder
-	if err := writeResponse(&rec, &Response{Version: ProtocolVersion, OK: true}); err != nil {
+	if err := writeResponse(&rec, &Response{Version: ProtocolVersion, OK: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.writes) != 1 || rec.all() != `{"version":1,"ok":true}`+"\n" {
@@ -222,7 +225,7 @@ func TestWriteResponseSmall(t *testing.T) {
 func TestWriteResponseEncodingError(t *testing.T) {
 	var rec writeRecorder
 	resp := Response{Version: ProtocolVersion, OK: true, Status: &Status{UptimeSeconds: math.NaN()}}
-	if err := writeResponse(&rec, &resp); err != nil {
+	if err := writeResponse(&rec, &resp, nil); err != nil {
 		t.Fatal(err)
 	}
 	var got Response
@@ -239,7 +242,7 @@ func TestWriteResponseEncodingError(t *testing.T) {
 func TestWriteResponseWriteError(t *testing.T) {
 	rec := writeRecorder{failAfter: 2}
 	resp := Response{Version: ProtocolVersion, OK: true, Status: bigStatus(200)}
-	if err := writeResponse(&rec, &resp); err == nil || err.Error() != "broken pipe" {
+	if err := writeResponse(&rec, &resp, nil); err == nil || err.Error() != "broken pipe" {
 		t.Fatalf("error %v, want broken pipe", err)
 	}
 	if len(rec.writes) != 2 {
@@ -254,7 +257,7 @@ func BenchmarkWriteStatus(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if err := writeResponse(io.Discard, &resp); err != nil {
+		if err := writeResponse(io.Discard, &resp, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -52,6 +52,9 @@ func fill(v reflect.Value, seed int) {
 			return
 		}
 		for i := range v.NumField() {
+			if v.Type().Field(i).Tag.Get("json") == "-" {
+				continue // not part of the document
+			}
 			fill(v.Field(i), seed+i)
 		}
 	default:

@@ -48,7 +48,12 @@ type Response struct {
 // sending exactly one Response on Reply, which is buffered (capacity 1) so the
 // send never blocks even if the client has gone. The server sets
 // Response.Version.
+//
+// A Call with Fill set carries no request: the loop runs Fill, which fills
+// a page of a status it answered before (StatusPages), and then sends any
+// Response to say it has.
 type Call struct {
 	Req   Request
+	Fill  func()
 	Reply chan Response
 }

@@ -204,7 +204,18 @@ func (s *Server) handle(conn *os.File, calls chan<- Call) {
 	defer stop()
 	resp := s.answer(conn, calls)
 	resp.Version = ProtocolVersion
-	if err := writeResponse(&pieceWriter{conn: conn, timeout: s.ioTimeout, end: time.Now().Add(writeLimit)}, &resp); err != nil {
+	var fill func(*Page) error
+	if resp.Status != nil && resp.Status.Pages != nil {
+		pages := resp.Status.Pages
+		fill = func(pg *Page) error {
+			r := s.call(calls, Call{Fill: func() { pages.FillPage(pg) }, Reply: make(chan Response, 1)})
+			if r.Error != "" {
+				return errors.New(r.Error)
+			}
+			return nil
+		}
+	}
+	if err := writeResponse(&pieceWriter{conn: conn, timeout: s.ioTimeout, end: time.Now().Add(writeLimit)}, &resp, fill); err != nil {
 		return
 	}
 	// Closing with unread input (an oversized request, bytes after the
@@ -265,7 +276,12 @@ func (s *Server) answer(conn *os.File, calls chan<- Call) Response {
 	if err != nil {
 		return failure(err.Error())
 	}
-	call := Call{Req: req, Reply: make(chan Response, 1)}
+	return s.call(calls, Call{Req: req, Reply: make(chan Response, 1)})
+}
+
+// call hands call to the loop and waits for its reply, each step at most
+// the loop timeout.
+func (s *Server) call(calls chan<- Call, call Call) Response {
 	t := time.NewTimer(s.loopTimeout)
 	defer t.Stop()
 	select {

@@ -20,6 +20,49 @@ type Status struct {
 	// when it has interfaces. The entries of the lists above name their
 	// instance in Proxy, empty for the default one.
 	Proxies []Proxy `json:"proxies,omitempty"`
+
+	// Pages, when set, holds the long lists back: Interfaces[].Groups,
+	// Upstream and Routes are left empty and the server writes them as
+	// it gets them from Pages, a piece at a time. It is not part of the
+	// document.
+	Pages StatusPages `json:"-"`
+}
+
+// StatusPages gives a status's long lists a page at a time. A daemon loop
+// answers a status of thousands of groups with the lists' keys only and
+// builds each page when the server asks for it: the answer then never
+// holds every group, subscription and route at once (on a router that
+// doubled the daemon's memory at each status request), and the loop
+// handles reports between two pages instead of stalling for the whole
+// answer.
+type StatusPages interface {
+	// FillPage fills pg's entries from pg.From on. The server calls it
+	// from the loop's goroutine (see Call.Fill), where the state is.
+	FillPage(pg *Page)
+}
+
+// Lists a Page can be a piece of.
+const (
+	PageGroups   = "groups"   // Interfaces[Page.Interface].Groups
+	PageUpstream = "upstream" // Upstream
+	PageRoutes   = "routes"   // Routes
+)
+
+// Page is a piece of one of a status's long lists.
+type Page struct {
+	List      string // PageGroups, PageUpstream or PageRoutes
+	Interface int    // for PageGroups: the interface's index in Status.Interfaces
+	From      int    // where the page starts: 0, then the previous page's Next
+
+	// Set by FillPage: the entries (of List's type), where the next page
+	// starts, and Done when there is no next page. A page that is not
+	// Done has at least one entry; entries gone since the status was
+	// taken are left out.
+	Groups   []Group
+	Upstream []Subscription
+	Routes   []Route
+	Next     int
+	Done     bool
 }
 
 // Proxy is one proxy instance: its own upstream, downstreams and multicast

@@ -243,6 +243,13 @@ func (w *Writer) Strings(s []string) {
 	w.Close(']')
 }
 
+// Err returns the writer's error, nil while it has none.
+func (w *Writer) Err() error { return w.err }
+
+// Fail makes err the writer's error, unless it has one already: the
+// document stops there, and Bytes and Flush return the error.
+func (w *Writer) Fail(err error) { w.fail(err) }
+
 func (w *Writer) fail(err error) {
 	if w.err == nil {
 		w.err = err
