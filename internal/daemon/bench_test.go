@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/logx"
@@ -85,7 +86,7 @@ func (noLinks) Close() error               { return nil }
 
 // reportBenchDaemon is a started daemon with wan (2) and lan (3) and one flow of
 // g1 from provider known with no outputs.
-func reportBenchDaemon(b *testing.B) (*Daemon, *benchRouter, *benchJoiner) {
+func reportBenchDaemon(b testing.TB) (*Daemon, *benchRouter, *benchJoiner) {
 	b.Helper()
 	cfg, err := parseConfig(benchConf)
 	if err != nil {
@@ -208,7 +209,7 @@ func BenchmarkThousandGroupsHeap(b *testing.B) {
 
 // joinGroups feeds the loop n flows and one host's IGMPv2 joins of their
 // groups.
-func joinGroups(b *testing.B, d *Daemon, n int) {
+func joinGroups(b testing.TB, d *Daemon, n int) {
 	p := d.allPlanes()[0]
 	for i := range n {
 		grp := netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)})
@@ -224,10 +225,12 @@ func joinGroups(b *testing.B, d *Daemon, n int) {
 }
 
 // BenchmarkStatusThousandGroups: what the loop allocates to answer a
-// status request with 1000 groups joined and forwarded (the answer's
-// lists; the server encodes them as it writes, see internal/control's
-// BenchmarkWriteStatus). The bytes are garbage once the answer is sent,
-// but they add to the heap's peak.
+// status request with 1000 groups joined and forwarded. "whole" builds
+// every list at once (as the answer did before its lists came in pages);
+// "head" is what a paged answer starts with (the short lists and the keys
+// of the long ones), "page" one page of a long list (metric B/page, over
+// every page of the three lists). A page is garbage once written, so a
+// paged answer holds its head and one page at a time.
 func BenchmarkStatusThousandGroups(b *testing.B) {
 	d, br, _ := reportBenchDaemon(b)
 	br.keep = true
@@ -236,9 +239,41 @@ func BenchmarkStatusThousandGroups(b *testing.B) {
 	if n := len(st.Routes); n < 1000 {
 		b.Fatalf("%d routes in status, want the 1000 joined", n)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		d.status(time.Now())
-	}
+	b.Run("whole", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			d.status(time.Now())
+		}
+	})
+	b.Run("head", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			d.statusHead(time.Now())
+		}
+	})
+	b.Run("page", func(b *testing.B) {
+		_, pages := d.statusHead(time.Now())
+		pages.now = time.Now
+		n := 0
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before := ms.TotalAlloc
+		b.ResetTimer()
+		for range b.N {
+			for _, list := range []string{control.PageGroups, control.PageUpstream, control.PageRoutes} {
+				pg := control.Page{List: list, Interface: 1}
+				for {
+					pages.FillPage(&pg)
+					n++
+					if pg.Done {
+						break
+					}
+					pg = control.Page{List: list, Interface: 1, From: pg.Next}
+				}
+			}
+		}
+		b.StopTimer()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.TotalAlloc-before)/float64(n), "B/page")
+	})
 }

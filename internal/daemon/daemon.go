@@ -40,6 +40,7 @@ type mrouter interface {
 	SetRoute(r mroute.Route) error
 	DelRoute(src, grp netip.Addr) error
 	Routes() []mroute.Route
+	NumRoutes() int
 	Counters(src, grp netip.Addr) (mroute.Counters, error)
 	Send(ifindex int, src, dst netip.Addr, payload []byte) error
 	Read(buf []byte) (mroute.Packet, error)
@@ -257,7 +258,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 		// event queue is never empty, and status must still answer.
 		select {
 		case call := <-d.calls:
-			call.Reply <- d.answer(call.Req)
+			d.serveCall(call)
 			continue
 		default:
 		}
@@ -275,7 +276,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 		case <-d.opts.Reload:
 			d.reloading(d.reloadAndLog)
 		case call := <-d.calls:
-			call.Reply <- d.answer(call.Req)
+			d.serveCall(call)
 		case fired := <-timer.C:
 			now := d.clock.at(fired)
 			for _, p := range d.allPlanes() {
@@ -297,13 +298,25 @@ func (d *Daemon) serve(ctx context.Context) error {
 	}
 }
 
+// serveCall answers a control call inside the loop: a request, or a page
+// of a status answered before (control.Call.Fill).
+func (d *Daemon) serveCall(call control.Call) {
+	if call.Fill != nil {
+		call.Fill()
+		call.Reply <- control.Response{OK: true}
+		return
+	}
+	call.Reply <- d.answer(call.Req)
+}
+
 // answer serves one control request inside the loop, so it sees a
-// consistent state and needs no locks.
+// consistent state and needs no locks. A status hands its long lists over
+// in pages, each built in the loop when the server writes it.
 func (d *Daemon) answer(req control.Request) control.Response {
 	resp := control.Response{Version: control.ProtocolVersion, OK: true}
 	switch req.Command {
 	case control.CommandStatus:
-		resp.Status = d.status(time.Now())
+		resp.Status = d.pagedStatus(time.Now(), time.Now)
 	case control.CommandReload:
 		if errs := d.reloading(d.reloadAndLog); errs != nil {
 			resp.OK = false

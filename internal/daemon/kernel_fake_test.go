@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -121,8 +122,14 @@ func (f *fakeRouter) Routes() []mroute.Route {
 	for _, r := range f.routes {
 		rs = append(rs, r)
 	}
+	// Sorted by group, then source, as the routing socket's.
+	slices.SortFunc(rs, func(a, b mroute.Route) int {
+		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
+	})
 	return rs
 }
+
+func (f *fakeRouter) NumRoutes() int { return len(f.routes) }
 
 func (f *fakeRouter) Counters(src, grp netip.Addr) (mroute.Counters, error) {
 	return mroute.Counters{}, nil

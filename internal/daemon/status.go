@@ -2,18 +2,73 @@ package daemon
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
 
-// status builds the answer to a status request from the loop's own state
-// and the kernel's counters.
+// statusPageSize is how many entries of a long list of a status answer
+// (a link's groups, the upstream subscriptions, the routes) the loop builds
+// at a time: a page is a few tens of kilobytes however many groups there
+// are, and between two pages the loop handles what else came in.
+const statusPageSize = 64
+
+// status builds the whole answer to a status request at now, every page
+// filled in (tests, and a status built where no server asks for pages).
 func (d *Daemon) status(now time.Time) *control.Status {
+	st, pages := d.statusHead(now)
+	pages.now = func() time.Time { return now }
+	for i := range st.Interfaces {
+		if gk, ok := pages.groups[i]; ok {
+			st.Interfaces[i].Groups = make([]control.Group, 0, len(gk.keys))
+			st.Interfaces[i].Groups = allPages(pages, control.PageGroups, i, st.Interfaces[i].Groups, func(pg *control.Page) []control.Group { return pg.Groups })
+		}
+	}
+	nsubs, nroutes := 0, 0
+	for _, seg := range pages.upstream {
+		nsubs += len(seg.keys)
+	}
+	for _, seg := range pages.routes {
+		nroutes += len(seg.routes)
+	}
+	st.Upstream = allPages(pages, control.PageUpstream, 0, make([]control.Subscription, 0, nsubs), func(pg *control.Page) []control.Subscription { return pg.Upstream })
+	st.Routes = allPages(pages, control.PageRoutes, 0, make([]control.Route, 0, nroutes), func(pg *control.Page) []control.Route { return pg.Routes })
+	return st
+}
+
+// allPages appends the entries of every page of one list to out.
+func allPages[T any](pages *statusPages, list string, iface int, out []T, entries func(*control.Page) []T) []T {
+	pg := control.Page{List: list, Interface: iface}
+	for {
+		pages.FillPage(&pg)
+		out = append(out, entries(&pg)...)
+		if pg.Done {
+			return out
+		}
+		pg = control.Page{List: list, Interface: iface, From: pg.Next}
+	}
+}
+
+// pagedStatus is the answer to a status request at now with its long
+// lists left to pages, which the control server asks the loop for as it
+// writes them; clock gives the time each page is built at.
+func (d *Daemon) pagedStatus(now time.Time, clock func() time.Time) *control.Status {
+	st, pages := d.statusHead(now)
+	pages.now = clock
+	st.Pages = pages
+	return st
+}
+
+// statusHead builds a status answer without its long lists, and the keys
+// of their entries in the order the lists have them: a link's group
+// addresses, the subscribed groups, the installed routes as they are now.
+// A page looks the state up again by key, so an entry gone since is left
+// out and a changed one is shown as it is then.
+func (d *Daemon) statusHead(now time.Time) (*control.Status, *statusPages) {
 	st := &control.Status{
 		Version:       d.opts.Version,
 		Config:        d.cfg.File,
@@ -24,6 +79,7 @@ func (d *Daemon) status(now time.Time) *control.Status {
 		Upstream:      []control.Subscription{},
 		Routes:        []control.Route{},
 	}
+	pages := &statusPages{start: now, groups: map[int]groupKeys{}}
 	for _, in := range d.insts {
 		name := in.cfg.Name
 		if name == "" {
@@ -37,30 +93,122 @@ func (d *Daemon) status(now time.Time) *control.Status {
 				if ifc.Role == config.RoleDisabled || !p.fam.ifEnabled(ifc) {
 					continue
 				}
-				x := d.interfaceStatus(p, ifc, now)
+				x, keys := d.interfaceStatus(p, ifc)
 				x.Proxy = name
+				if keys.p != nil {
+					pages.groups[len(st.Interfaces)] = keys
+				}
 				st.Interfaces = append(st.Interfaces, x)
 			}
-			subs := p.brain.SubscriptionList()
-			// Room for all at once: lists of thousands of entries grown by
-			// append would leave twice their size behind.
-			st.Upstream = slices.Grow(st.Upstream, len(subs))
-			for _, s := range subs {
-				st.Upstream = append(st.Upstream, control.Subscription{
-					Proxy: name, Family: p.fam.name, Interface: in.up.name, Group: s.Group.String(),
-					Mode: modeName(s.Sub.Mode), Sources: addrStrings(s.Sub.Sources),
-				})
-			}
-			st.Routes = d.appendRouteStatus(st.Routes, p, name, now)
+			pages.upstream = append(pages.upstream, subscriptionKeys{p: p, proxy: name, iface: in.up.name, keys: p.brain.SubscribedGroups()})
+			pages.routes = append(pages.routes, routeKeys{p: p, proxy: name, routes: p.mr.Routes()})
 			fc := p.countersStatus()
 			fc.Proxy = name
 			st.Counters = append(st.Counters, fc)
 		}
 	}
-	return st
+	return st, pages
 }
 
-func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time) control.Interface {
+// statusPages builds the pages of one status answer (control.StatusPages).
+// It runs in the loop: the server calls it through the event loop.
+type statusPages struct {
+	start    time.Time
+	now      func() time.Time // when a page is built: counters' rates and timers are as of then
+	groups   map[int]groupKeys
+	upstream []subscriptionKeys
+	routes   []routeKeys
+}
+
+// groupKeys are the groups of a downstream link, by the interface's index
+// in the answer's list.
+type groupKeys struct {
+	p       *plane
+	ifindex int
+	keys    []netip.Addr
+}
+
+// subscriptionKeys are one plane's subscribed groups; routeKeys its
+// installed entries. The upstream and routes lists are those of every
+// plane one after the other.
+type subscriptionKeys struct {
+	p            *plane
+	proxy, iface string
+	keys         []netip.Addr
+}
+
+type routeKeys struct {
+	p      *plane
+	proxy  string
+	routes []mroute.Route
+}
+
+func (s *statusPages) FillPage(pg *control.Page) {
+	pg.Next, pg.Done = pg.From, true
+	now := s.now()
+	switch pg.List {
+	case control.PageGroups:
+		gk, ok := s.groups[pg.Interface]
+		if !ok {
+			return
+		}
+		r, ok := gk.p.brain.Router(gk.ifindex)
+		if !ok || gk.p.closed {
+			return // the link went down or the plane away: no groups left
+		}
+		i := pg.From
+		pg.Groups = make([]control.Group, 0, min(statusPageSize, max(len(gk.keys)-i, 0)))
+		for ; i < len(gk.keys) && len(pg.Groups) < statusPageSize; i++ {
+			if g, ok := r.GroupWithHostSources(gk.keys[i], statusHostSources); ok {
+				pg.Groups = append(pg.Groups, gk.p.describeGroup(r, g, now))
+			}
+		}
+		pg.Next, pg.Done = i, i == len(gk.keys)
+	case control.PageUpstream:
+		i, base := pg.From, 0
+		pg.Upstream = make([]control.Subscription, 0, statusPageSize)
+		for _, seg := range s.upstream {
+			for ; i < base+len(seg.keys) && len(pg.Upstream) < statusPageSize; i++ {
+				grp := seg.keys[i-base]
+				if sub, ok := seg.p.brain.Subscription(grp); ok && !seg.p.closed {
+					pg.Upstream = append(pg.Upstream, control.Subscription{
+						Proxy: seg.proxy, Family: seg.p.fam.name, Interface: seg.iface, Group: grp.String(),
+						Mode: modeName(sub.Mode), Sources: addrStrings(sub.Sources),
+					})
+				}
+			}
+			base += len(seg.keys)
+		}
+		pg.Next, pg.Done = i, i == base
+	case control.PageRoutes:
+		i, base := pg.From, 0
+		pg.Routes = make([]control.Route, 0, statusPageSize)
+		for _, seg := range s.routes {
+			for ; i < base+len(seg.routes) && len(pg.Routes) < statusPageSize; i++ {
+				if !seg.p.closed {
+					pg.Routes = append(pg.Routes, seg.p.routeStatus(seg.routes[i-base], seg.proxy, now))
+				}
+			}
+			base += len(seg.routes)
+		}
+		pg.Next, pg.Done = i, i == base
+		if pg.Done {
+			// Forget readings of entries that are gone: every reading
+			// of an entry still there was taken during this answer.
+			for _, seg := range s.routes {
+				for f, smp := range seg.p.samples {
+					if smp.at.Before(s.start) {
+						delete(seg.p.samples, f)
+					}
+				}
+			}
+		}
+	}
+}
+
+// interfaceStatus describes a configured interface; for an active
+// downstream also the keys of its groups, whose entries come in pages.
+func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface) (control.Interface, groupKeys) {
 	out := control.Interface{Name: ifc.Name, Family: p.fam.name, Role: ifc.Role.String(), State: control.StateWaiting, VIF: -1, Addresses: []string{}}
 	l, exists := d.links[ifc.Name]
 	if exists {
@@ -84,11 +232,11 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 		out.Counters = map[string]uint64{"reports": c.reports, "queries": c.queries, "queries_sent": c.queriesSent, "dropped": c.dropped}
 	}
 	if ifc.Role != config.RoleDownstream || !active {
-		return out
+		return out, groupKeys{}
 	}
 	r, ok := p.brain.Router(in.ifindex)
 	if !ok {
-		return out
+		return out, groupKeys{}
 	}
 	if out.Counters == nil {
 		out.Counters = map[string]uint64{}
@@ -104,19 +252,20 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time)
 		q.Address = addr.String()
 	}
 	out.Querier = q
-	out.Groups = make([]control.Group, 0, r.NumGroups())
-	r.EachGroup(statusHostSources, func(g membership.GroupState) {
-		var timers map[netip.Addr]time.Time
-		if len(g.Include) > 0 {
-			timers = r.SourceTimers(g.Group)
-		}
-		cg := groupStatus(g, timers, now)
-		if p.fam == ipv6 {
-			cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
-		}
-		out.Groups = append(out.Groups, cg)
-	})
-	return out
+	return out, groupKeys{p: p, ifindex: in.ifindex, keys: r.GroupAddrs()}
+}
+
+// describeGroup describes group record g of router r at now.
+func (p *plane) describeGroup(r *membership.Router, g membership.GroupState, now time.Time) control.Group {
+	var timers map[netip.Addr]time.Time
+	if len(g.Include) > 0 {
+		timers = r.SourceTimers(g.Group)
+	}
+	cg := groupStatus(g, timers, now)
+	if p.fam == ipv6 {
+		cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
+	}
+	return cg
 }
 
 // statusHostSources is how many sources of one host's list status shows.
@@ -150,37 +299,25 @@ func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now t
 	return cg
 }
 
-// appendRouteStatus appends the plane's forwarding entries with the
-// kernel's counters and the rate since the previous reading.
-func (d *Daemon) appendRouteStatus(out []control.Route, p *plane, proxyName string, now time.Time) []control.Route {
-	routes := p.mr.Routes()
-	out = slices.Grow(out, len(routes))
-	for _, r := range routes {
-		cr := control.Route{
-			Proxy: proxyName, Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
-			Input: p.links[r.Input], Outputs: p.names(r.Outputs),
-		}
-		if c, err := p.mr.Counters(r.Source, r.Group); err == nil {
-			cr.Packets, cr.Bytes, cr.WrongIf = c.Packets, c.Bytes, c.WrongIf
-			f := proxy.Flow{Source: r.Source, Group: r.Group}
-			if prev, ok := p.samples[f]; ok && c.Packets >= prev.packets {
-				if dt := now.Sub(prev.at).Seconds(); dt > 0 {
-					cr.PacketsPerSecond = float64(c.Packets-prev.packets) / dt
-					cr.BitsPerSecond = 8 * float64(c.Bytes-prev.bytes) / dt
-				}
+// routeStatus describes the forwarding entry r with the kernel's counters
+// and the rate since the previous reading.
+func (p *plane) routeStatus(r mroute.Route, proxyName string, now time.Time) control.Route {
+	cr := control.Route{
+		Proxy: proxyName, Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
+		Input: p.links[r.Input], Outputs: p.names(r.Outputs),
+	}
+	if c, err := p.mr.Counters(r.Source, r.Group); err == nil {
+		cr.Packets, cr.Bytes, cr.WrongIf = c.Packets, c.Bytes, c.WrongIf
+		f := proxy.Flow{Source: r.Source, Group: r.Group}
+		if prev, ok := p.samples[f]; ok && c.Packets >= prev.packets {
+			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
+				cr.PacketsPerSecond = float64(c.Packets-prev.packets) / dt
+				cr.BitsPerSecond = 8 * float64(c.Bytes-prev.bytes) / dt
 			}
-			p.samples[f] = sample{packets: c.Packets, bytes: c.Bytes, at: now}
 		}
-		out = append(out, cr)
+		p.samples[f] = sample{packets: c.Packets, bytes: c.Bytes, at: now}
 	}
-	// Forget readings of entries that are gone: every reading of an entry
-	// still there was taken just now.
-	for f, s := range p.samples {
-		if !s.at.Equal(now) {
-			delete(p.samples, f)
-		}
-	}
-	return out
+	return cr
 }
 
 func (p *plane) countersStatus() control.FamilyCounters {

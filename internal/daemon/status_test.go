@@ -1,12 +1,16 @@
 package daemon
 
 import (
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
 )
 
 // TestStatusBoundsHostSources: status is built inside the event loop, so
@@ -48,4 +52,109 @@ func TestStatusSocketOverflow(t *testing.T) {
 	if n := counters()["socket_overflow"]; n != 42 {
 		t.Errorf("socket_overflow = %d, want 42", n)
 	}
+}
+
+// countingPages counts the pages asked of a status answer.
+type countingPages struct {
+	control.StatusPages
+	fills map[string]int
+}
+
+func (c *countingPages) FillPage(pg *control.Page) {
+	c.fills[pg.List]++
+	c.StatusPages.FillPage(pg)
+}
+
+// TestPagedStatusIsTheWholeStatus: the answer the server writes page by
+// page is the document of the whole status, and its lists of 200 groups,
+// subscriptions and routes come in pages of statusPageSize.
+func TestPagedStatusIsTheWholeStatus(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	br.keep = true
+	joinGroups(t, d, 200)
+	now := time.Now()
+	whole := d.status(now)
+	// Every entry, once: the pages that built the whole status, too.
+	if len(whole.Interfaces) != 2 || len(whole.Interfaces[1].Groups) != 200 || len(whole.Upstream) != 200 || len(whole.Routes) != 200 {
+		t.Fatalf("whole status: %d interfaces, %d groups, %d subscriptions, %d routes; want 2 and 200 of each",
+			len(whole.Interfaces), len(whole.Interfaces[1].Groups), len(whole.Upstream), len(whole.Routes))
+	}
+	for i, r := range whole.Routes {
+		if want := netip.AddrFrom4([4]byte{239, 20, 0, byte(i)}).String(); r.Group != want || whole.Upstream[i].Group != want || whole.Interfaces[1].Groups[i].Group != want {
+			t.Fatalf("entry %d: route %s, subscription %s, group %s; want %s in each", i, r.Group, whole.Upstream[i].Group, whole.Interfaces[1].Groups[i].Group, want)
+		}
+	}
+	want, err := control.MarshalStatus(whole, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := d.pagedStatus(now, func() time.Time { return now })
+	pages := &countingPages{StatusPages: st.Pages, fills: map[string]int{}}
+	st.Pages = pages
+	if len(st.Upstream)+len(st.Routes) != 0 || len(st.Interfaces) != 2 || len(st.Interfaces[1].Groups) != 0 {
+		t.Fatalf("the paged answer holds lists: %d subscriptions, %d routes, %d interfaces", len(st.Upstream), len(st.Routes), len(st.Interfaces))
+	}
+	got, err := control.MarshalStatus(st, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("paged status differs from the whole one at byte %d of %d:\n got …%.200s\nwant …%.200s", i, len(want), got[i:], want[i:])
+	}
+	pagesOf := (200 + statusPageSize - 1) / statusPageSize
+	// The groups of both interfaces: the upstream has none, one empty page.
+	if w := map[string]int{control.PageGroups: pagesOf + 1, control.PageUpstream: pagesOf, control.PageRoutes: pagesOf}; !maps.Equal(pages.fills, w) {
+		t.Errorf("pages asked for: %v, want %v", pages.fills, w)
+	}
+}
+
+// TestStatusPagesFollowTheState: a page shows the state when it is built:
+// groups left after the answer began are not in later pages, and a page of
+// a plane that closed meanwhile (a reload) ends its lists.
+func TestStatusPagesFollowTheState(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	br.keep = true
+	joinGroups(t, d, 200)
+	st := d.pagedStatus(time.Now(), time.Now)
+	groups := control.Page{List: control.PageGroups, Interface: 1}
+	st.Pages.FillPage(&groups)
+	if len(groups.Groups) != statusPageSize || groups.Done {
+		t.Fatalf("first page: %d groups, done %v; want %d and more", len(groups.Groups), groups.Done, statusPageSize)
+	}
+	// The last 50 groups leave.
+	p := d.allPlanes()[0]
+	for i := 150; i < 200; i++ {
+		grp := netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)})
+		payload, err := (&igmp.Leave{Group: grp}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Ifindex: lanUp.Index, Src: netip.MustParseAddr(lanHost),
+			Dst: netip.MustParseAddr("224.0.0.2"), TTL: 1, RouterAlert: true, Payload: payload}})
+	}
+	seen := len(groups.Groups)
+	for !groups.Done {
+		groups = control.Page{List: control.PageGroups, Interface: 1, From: groups.Next}
+		st.Pages.FillPage(&groups)
+		seen += len(groups.Groups)
+	}
+	if seen != 150 {
+		t.Errorf("%d groups in the pages, want the 150 still joined", seen)
+	}
+	routes := control.Page{List: control.PageRoutes}
+	st.Pages.FillPage(&routes)
+	if len(routes.Routes) != statusPageSize {
+		t.Fatalf("first page of routes: %d, want %d", len(routes.Routes), statusPageSize)
+	}
+	p.closed = true
+	routes = control.Page{List: control.PageRoutes, From: routes.Next}
+	st.Pages.FillPage(&routes)
+	if len(routes.Routes) != 0 || !routes.Done {
+		t.Errorf("after the plane closed: %d routes, done %v; want none and done", len(routes.Routes), routes.Done)
+	}
+	p.closed = false // as it was, for the cleanup
 }

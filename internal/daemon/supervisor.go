@@ -107,8 +107,8 @@ func (d *Daemon) summary() string {
 					active[name] = true
 				}
 			}
-			groups += len(p.brain.SubscriptionList())
-			flows += len(p.mr.Routes())
+			groups += p.brain.NumSubscriptions()
+			flows += p.mr.NumRoutes()
 		}
 		up := in.up.name
 		if up == "" {

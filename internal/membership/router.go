@@ -561,6 +561,27 @@ func (r *Router) Filter(grp netip.Addr) (GroupState, bool) {
 	return g.state(&r.clock, r.cfg.Version, hostNone), true
 }
 
+// GroupAddrs returns the groups that have a record, sorted: the keys of a
+// status answer's pages (see GroupWithHostSources).
+func (r *Router) GroupAddrs() []netip.Addr {
+	addrs := make([]netip.Addr, 0, len(r.groups))
+	for a := range r.groups {
+		addrs = append(addrs, a)
+	}
+	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
+	return addrs
+}
+
+// GroupWithHostSources returns the record of group grp as
+// GroupsWithHostSources lists it.
+func (r *Router) GroupWithHostSources(grp netip.Addr, n int) (GroupState, bool) {
+	g := r.groups[grp]
+	if g == nil {
+		return GroupState{}, false
+	}
+	return g.state(&r.clock, r.cfg.Version, max(n, -1)), true
+}
+
 // Group returns the record of group g.
 func (r *Router) Group(g netip.Addr) (GroupState, bool) {
 	grp := r.groups[g]

@@ -370,6 +370,13 @@ func (s *Socket) DelRoute(src, grp netip.Addr) error {
 	return s.rec.delRoute(src, grp)
 }
 
+// NumRoutes returns how many entries are installed.
+func (s *Socket) NumRoutes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rec.routes)
+}
+
 // Routes returns the installed entries sorted by group, then source.
 func (s *Socket) Routes() []Route {
 	s.mu.Lock()

@@ -25,6 +25,7 @@ func (s *Socket) VIF(ifindex int) (vif int, ok bool)             { return 0, fal
 func (s *Socket) SetRoute(r Route) error                         { return errUnsupported }
 func (s *Socket) DelRoute(src, grp netip.Addr) error             { return errUnsupported }
 func (s *Socket) Routes() []Route                                { return nil }
+func (s *Socket) NumRoutes() int                                 { return 0 }
 func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) { return Counters{}, errUnsupported }
 func (s *Socket) Read(buf []byte) (Packet, error)                { return Packet{}, errUnsupported }
 func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {

@@ -460,6 +460,21 @@ func (p *Proxy) UpstreamSources() []netip.Prefix { return p.upSources }
 // UpstreamIfindex is the upstream link's interface index.
 func (p *Proxy) UpstreamIfindex() int { return p.up.Ifindex }
 
+// NumSubscriptions returns how many groups are subscribed upstream.
+func (p *Proxy) NumSubscriptions() int { return len(p.subs) }
+
+// SubscribedGroups returns the groups subscribed upstream, sorted: the
+// keys of a status answer's pages (see Subscription).
+func (p *Proxy) SubscribedGroups() []netip.Addr {
+	return slices.SortedFunc(maps.Keys(p.subs), netip.Addr.Compare)
+}
+
+// Subscription returns the upstream subscription of grp, if any.
+func (p *Proxy) Subscription(grp netip.Addr) (Subscription, bool) {
+	s, ok := p.subs[grp]
+	return s, ok
+}
+
 // SubscriptionList returns the upstream subscriptions as Subscribe actions,
 // sorted by group, to replay them onto a new upstream.
 func (p *Proxy) SubscriptionList() []Subscribe {
