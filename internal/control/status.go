@@ -57,7 +57,8 @@ type Page struct {
 	// Set by FillPage: the entries (of List's type), where the next page
 	// starts, and Done when there is no next page. A page that is not
 	// Done has at least one entry; entries gone since the status was
-	// taken are left out.
+	// taken are left out. The entries are valid until the next page is
+	// asked for: their room may be that page's.
 	Groups   []Group
 	Upstream []Subscription
 	Routes   []Route

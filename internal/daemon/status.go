@@ -120,6 +120,13 @@ func (d *Daemon) statusHead(now time.Time) (*control.Status, *statusPages) {
 // statusPages builds the pages of one status answer (control.StatusPages).
 // It runs in the loop: the server calls it through the event loop.
 type statusPages struct {
+	// One page of each list at a time: the server is done with a page
+	// when it asks for the next (control.Page), so its entries' room
+	// is the next page's.
+	groupPage []control.Group
+	subPage   []control.Subscription
+	routePage []control.Route
+
 	start    time.Time
 	now      func() time.Time // when a page is built: counters' rates and timers are as of then
 	groups   map[int]groupKeys
@@ -164,7 +171,7 @@ func (s *statusPages) FillPage(pg *control.Page) {
 			return // the link went down or the plane away: no groups left
 		}
 		i := pg.From
-		pg.Groups = make([]control.Group, 0, min(statusPageSize, max(len(gk.keys)-i, 0)))
+		pg.Groups = reuse(&s.groupPage)
 		for ; i < len(gk.keys) && len(pg.Groups) < statusPageSize; i++ {
 			if g, ok := r.GroupWithHostSources(gk.keys[i], statusHostSources); ok {
 				pg.Groups = append(pg.Groups, gk.p.describeGroup(r, g, now))
@@ -173,7 +180,7 @@ func (s *statusPages) FillPage(pg *control.Page) {
 		pg.Next, pg.Done = i, i == len(gk.keys)
 	case control.PageUpstream:
 		i, base := pg.From, 0
-		pg.Upstream = make([]control.Subscription, 0, statusPageSize)
+		pg.Upstream = reuse(&s.subPage)
 		for _, seg := range s.upstream {
 			for ; i < base+len(seg.keys) && len(pg.Upstream) < statusPageSize; i++ {
 				grp := seg.keys[i-base]
@@ -189,7 +196,7 @@ func (s *statusPages) FillPage(pg *control.Page) {
 		pg.Next, pg.Done = i, i == base
 	case control.PageRoutes:
 		i, base := pg.From, 0
-		pg.Routes = make([]control.Route, 0, statusPageSize)
+		pg.Routes = reuse(&s.routePage)
 		for _, seg := range s.routes {
 			for ; i < base+len(seg.routes) && len(pg.Routes) < statusPageSize; i++ {
 				if !seg.p.closed {
@@ -211,6 +218,16 @@ func (s *statusPages) FillPage(pg *control.Page) {
 			}
 		}
 	}
+}
+
+// reuse returns the room of the last page of a list, made on first use,
+// emptied of the entries it held.
+func reuse[T any](page *[]T) []T {
+	if *page == nil {
+		*page = make([]T, 0, statusPageSize)
+	}
+	clear((*page)[:cap(*page)])
+	return (*page)[:0]
 }
 
 // interfaceStatus describes a configured interface; for an active
