@@ -37,7 +37,7 @@ type family struct {
 	routeAddrs func(src, grp netip.Addr) (netip.Addr, netip.Addr, bool)
 	vifctl     func(order binary.ByteOrder, slot, threshold, ifindex int) []byte
 	mfcctl     func(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error) // into b when it has room
-	sgReq      func(order binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte
+	sgReq      func(b []byte, order binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte
 	sgCounters func(order binary.ByteOrder, wordSize int, b []byte) (Counters, error)
 
 	oobLen   int                 // control message space Read needs
@@ -101,8 +101,8 @@ var ipv4 = &family{
 	mfcctl: func(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent int, ttls *[MaxVIFs]uint8) ([]byte, error) {
 		return encodeMFCCtl(b, order, src, grp, parent, ttls), nil
 	},
-	sgReq: func(_ binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte {
-		return encodeSGReq(src, grp, wordSize)
+	sgReq: func(b []byte, _ binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte {
+		return encodeSGReq(b, src, grp, wordSize)
 	},
 	sgCounters: decodeSGReq,
 	oobLen:     unix.CmsgSpace(sizeofPktinfo),

@@ -50,6 +50,7 @@ type Socket struct {
 
 	mu      sync.Mutex  // guards the fields below
 	rec     record      // installed slots and routes; rec.closed once Close has run
+	ctr     counterRead // Counters' working memory
 	joinFDs []int       // sockets holding router-group memberships; -1 once closed
 	joined  map[int]int // by ifindex: the index in joinFDs holding its memberships
 }
@@ -90,6 +91,7 @@ func Open(fam Family, table uint32) (*Socket, error) {
 	}
 	s.rd.oob = make([]byte, f.oobLen+unix.CmsgSpace(4)) // and SO_RXQ_OVFL's count
 	s.rd.recv = s.rd.recvmsg
+	s.ctr.ioctl = s.ctr.ioctlOnFD
 	if err := s.init(); err != nil {
 		s.closeJoinSockets()
 		conn.Close()
@@ -390,21 +392,35 @@ func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
 	if !ok {
 		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): want an %s source and multicast group", src, grp, s.fam)
 	}
-	req := s.fam.sgReq(binary.NativeEndian, src, grp, wordSize)
-	var errno syscall.Errno
-	if err := s.raw.Control(func(fd uintptr) {
-		_, _, errno = unix.RawSyscall(unix.SYS_IOCTL, fd, siocGetSGCnt, uintptr(unsafe.Pointer(&req[0])))
-	}); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &s.ctr
+	c.req = s.fam.sgReq(c.req, binary.NativeEndian, src, grp, wordSize)
+	if err := s.raw.Control(c.ioctl); err != nil {
 		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
 	}
-	if errno != 0 {
-		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, errno)
+	if c.errno != 0 {
+		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, c.errno)
 	}
-	c, err := s.fam.sgCounters(binary.NativeEndian, wordSize, req)
+	cnt, err := s.fam.sgCounters(binary.NativeEndian, wordSize, c.req)
 	if err != nil {
 		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
 	}
-	return c, nil
+	return cnt, nil
+}
+
+// counterRead is what Counters keeps between calls so that reading an
+// entry's counters allocates nothing: the daemon reads every flow's at each
+// ageing check and every route's for a status answer, a thousand reads at
+// a time with a thousand groups.
+type counterRead struct {
+	req   []byte // the sioc_sg_req(6) the kernel fills in
+	errno syscall.Errno
+	ioctl func(fd uintptr) // ioctlOnFD, bound once
+}
+
+func (c *counterRead) ioctlOnFD(fd uintptr) {
+	_, _, c.errno = unix.RawSyscall(unix.SYS_IOCTL, fd, siocGetSGCnt, uintptr(unsafe.Pointer(&c.req[0])))
 }
 
 // readState is what Read keeps between reads so that reading a report

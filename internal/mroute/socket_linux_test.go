@@ -329,6 +329,33 @@ func TestSetRouteAllocatesNothing(t *testing.T) {
 	})
 }
 
+// TestCountersAllocatesNothing: the daemon reads every flow's counters at
+// each ageing check and every route's for a status answer; a read takes
+// no memory of its own (the request lives in the Socket).
+func TestCountersAllocatesNothing(t *testing.T) {
+	forFamilies(t, func(t *testing.T, f *labFamily) {
+		l := newLab(t, f)
+		s := l.open(t, 0)
+		for _, ifi := range []int{l.ra, l.rc} {
+			if _, err := s.AddVIF(ifi, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetRoute(Route{Source: l.aSrc, Group: l.group, Input: l.ra, Outputs: []int{l.rc}}); err != nil {
+			t.Fatal(err)
+		}
+		read := func() {
+			if _, err := s.Counters(l.aSrc, l.group); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read()
+		if allocs := testing.AllocsPerRun(20, read); allocs != 0 {
+			t.Errorf("reading an entry's counters allocates %.1f times, want 0", allocs)
+		}
+	})
+}
+
 func TestVIFsAndRoutes(t *testing.T) {
 	forFamilies(t, func(t *testing.T, f *labFamily) {
 		l := newLab(t, f)

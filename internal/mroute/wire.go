@@ -61,8 +61,8 @@ func encodeMFCCtl(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent 
 // encodeSGReq builds struct sioc_sg_req for SIOCGETSGCNT: src @0, grp @4, then
 // pktcnt, bytecnt and wrong_if as unsigned long, so the size depends on the
 // word size (4 or 8 bytes).
-func encodeSGReq(src, grp netip.Addr, wordSize int) []byte {
-	b := make([]byte, 8+3*wordSize)
+func encodeSGReq(b []byte, src, grp netip.Addr, wordSize int) []byte {
+	b = rawsys.OptionValue(b, 8+3*wordSize)
 	s, g := src.As4(), grp.As4()
 	copy(b[0:4], s[:])
 	copy(b[4:8], g[:])

@@ -89,8 +89,8 @@ func encodeMF6CCtl(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent
 // src @0 and grp @28, then pktcnt, bytecnt and wrong_if as unsigned long @56,
 // so the size is 68 bytes on 32-bit machines and 80 on 64-bit ones (56 is
 // already 8-aligned, so no padding).
-func encodeSGReq6(order binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte {
-	b := make([]byte, 2*sizeofSockaddrIn6+3*wordSize)
+func encodeSGReq6(b []byte, order binary.ByteOrder, src, grp netip.Addr, wordSize int) []byte {
+	b = rawsys.OptionValue(b, 2*sizeofSockaddrIn6+3*wordSize)
 	putSockaddrIn6(order, b[0:], src)
 	putSockaddrIn6(order, b[sizeofSockaddrIn6:], grp)
 	return b

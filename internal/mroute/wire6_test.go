@@ -114,7 +114,8 @@ func TestEncodeSGReq6(t *testing.T) {
 	src, grp := "2001:db8::1", "ff3e::1:2"
 	for _, bo := range byteOrders {
 		for _, ws := range []int{4, 8} {
-			got := encodeSGReq6(bo.order, netip.MustParseAddr(src), netip.MustParseAddr(grp), ws)
+			got := encodeSGReq6(nil, bo.order, netip.MustParseAddr(src), netip.MustParseAddr(grp), ws)
+			reused := encodeSGReq6(dirtyBuffer(), bo.order, netip.MustParseAddr(src), netip.MustParseAddr(grp), ws)
 			fam := []byte{0x0a, 0x00}
 			if bo.name == "big" {
 				fam = []byte{0x00, 0x0a}
@@ -123,12 +124,15 @@ func TestEncodeSGReq6(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s, %d-byte words:\n got % x\nwant % x", bo.name, ws, got, want)
 			}
+			if !bytes.Equal(reused, want) {
+				t.Errorf("%s, %d-byte words, in a used buffer:\n got % x\nwant % x", bo.name, ws, reused, want)
+			}
 		}
 	}
-	if n := len(encodeSGReq6(byteOrders[0].order, netip.IPv6Unspecified(), netip.IPv6Unspecified(), 8)); n != 80 {
+	if n := len(encodeSGReq6(nil, byteOrders[0].order, netip.IPv6Unspecified(), netip.IPv6Unspecified(), 8)); n != 80 {
 		t.Errorf("64-bit sioc_sg_req6 is %d bytes, want 80", n)
 	}
-	if n := len(encodeSGReq6(byteOrders[0].order, netip.IPv6Unspecified(), netip.IPv6Unspecified(), 4)); n != 68 {
+	if n := len(encodeSGReq6(nil, byteOrders[0].order, netip.IPv6Unspecified(), netip.IPv6Unspecified(), 4)); n != 68 {
 		t.Errorf("32-bit sioc_sg_req6 is %d bytes, want 68", n)
 	}
 }

@@ -101,8 +101,11 @@ func TestEncodeSGReq(t *testing.T) {
 		{4, []byte{192, 0, 2, 1, 239, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{8, []byte{192, 0, 2, 1, 239, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 	} {
-		if got := encodeSGReq(src, grp, tc.wordSize); !bytes.Equal(got, tc.want) {
+		if got := encodeSGReq(nil, src, grp, tc.wordSize); !bytes.Equal(got, tc.want) {
 			t.Errorf("word size %d\n got % x\nwant % x", tc.wordSize, got, tc.want)
+		}
+		if got := encodeSGReq(dirtyBuffer(), src, grp, tc.wordSize); !bytes.Equal(got, tc.want) {
+			t.Errorf("word size %d, in a used buffer\n got % x\nwant % x", tc.wordSize, got, tc.want)
 		}
 	}
 }
