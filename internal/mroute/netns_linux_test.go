@@ -159,6 +159,19 @@ func (l *lab) tryOpen(t *testing.T, fam Family, table uint32) (*Socket, error) {
 	return s, err
 }
 
+// openRouting opens the default table's socket with a VIF (MIF) on ra
+// and one on rc, ready for routes between them.
+func (l *lab) openRouting(t *testing.T) *Socket {
+	t.Helper()
+	s := l.open(t, 0)
+	for _, ifi := range []int{l.ra, l.rc} {
+		if _, err := s.AddVIF(ifi, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
 // open opens a routing socket of the lab's family in the router namespace,
 // closed at cleanup.
 func (l *lab) open(t *testing.T, table uint32) *Socket {

@@ -305,12 +305,7 @@ func TestOpenClose(t *testing.T) {
 func TestSetRouteAllocatesNothing(t *testing.T) {
 	forFamilies(t, func(t *testing.T, f *labFamily) {
 		l := newLab(t, f)
-		s := l.open(t, 0)
-		for _, ifi := range []int{l.ra, l.rc} {
-			if _, err := s.AddVIF(ifi, 1); err != nil {
-				t.Fatal(err)
-			}
-		}
+		s := l.openRouting(t)
 		inputs := [2]int{l.ra, l.rc}
 		calls := 0
 		set := func() {
@@ -335,12 +330,7 @@ func TestSetRouteAllocatesNothing(t *testing.T) {
 func TestCountersAllocatesNothing(t *testing.T) {
 	forFamilies(t, func(t *testing.T, f *labFamily) {
 		l := newLab(t, f)
-		s := l.open(t, 0)
-		for _, ifi := range []int{l.ra, l.rc} {
-			if _, err := s.AddVIF(ifi, 1); err != nil {
-				t.Fatal(err)
-			}
-		}
+		s := l.openRouting(t)
 		if err := s.SetRoute(Route{Source: l.aSrc, Group: l.group, Input: l.ra, Outputs: []int{l.rc}}); err != nil {
 			t.Fatal(err)
 		}
