@@ -533,22 +533,10 @@ const hostNone = -2
 // worth.
 func (r *Router) GroupsWithHostSources(n int) []GroupState {
 	out := make([]GroupState, 0, len(r.groups))
-	r.EachGroup(n, func(g GroupState) { out = append(out, g) })
+	for _, a := range r.GroupAddrs() {
+		out = append(out, r.groups[a].state(&r.clock, r.cfg.Version, max(n, -1)))
+	}
 	return out
-}
-
-// EachGroup calls visit with every group record in group order, as
-// GroupsWithHostSources lists them, one at a time: a status answer of
-// thousands of groups then holds one copy of a record, not all of them.
-func (r *Router) EachGroup(hostSources int, visit func(GroupState)) {
-	addrs := make([]netip.Addr, 0, len(r.groups))
-	for a := range r.groups {
-		addrs = append(addrs, a)
-	}
-	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
-	for _, a := range addrs {
-		visit(r.groups[a].state(&r.clock, r.cfg.Version, max(hostSources, -1)))
-	}
 }
 
 // Filter returns the forwarding state of group grp, without its hosts:
