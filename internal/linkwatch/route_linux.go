@@ -29,7 +29,16 @@ func RouteIfindex(dst netip.Addr) (int, error) {
 		return 0, fmt.Errorf("linkwatch: route lookup: %w", err)
 	}
 	buf := make([]byte, 8192)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
+	var n int
+	for {
+		// A socket with a receive timeout is never restarted after a
+		// signal (signal(7)), and the Go runtime signals its threads to
+		// preempt goroutines: EINTR means try again.
+		n, _, err = unix.Recvfrom(fd, buf, 0)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("linkwatch: route lookup: %w", err)
 	}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -446,6 +447,11 @@ func waitRecord(t *testing.T, fd int, group netip.Addr, rtype byte, sources []ne
 			t.Fatal(err)
 		}
 		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			// Never restarted on a socket with a receive timeout, and
+			// the Go runtime signals its threads to preempt.
+			continue
+		}
 		if err != nil {
 			break
 		}
