@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -25,13 +27,54 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkRoundTrip(t, b)
+		checkDecoder(t, b)
 		if len(b) >= 4 {
 			fixed := bytes.Clone(b)
 			fixed[2], fixed[3] = 0, 0
 			binary.BigEndian.PutUint16(fixed[2:4], Checksum(fixed))
 			checkRoundTrip(t, fixed)
+			checkDecoder(t, fixed)
 		}
 	})
+}
+
+// checkDecoder checks that a Decoder, whatever it parsed before, returns
+// what Parse returns, and that a message taken from it keeps its source
+// lists when the decoder parses the next one.
+func checkDecoder(t *testing.T, b []byte) {
+	t.Helper()
+	want, wantErr := Parse(b)
+	var d Decoder
+	// Storage left by an earlier report: more records than most, with
+	// sources and auxiliary data.
+	earlier := &V3Report{Records: []GroupRecord{
+		{Type: ModeIsExclude, Group: netip.MustParseAddr("239.9.9.9"), Sources: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, AuxData: []byte{1, 2, 3, 4}},
+		{Type: AllowNewSources, Group: netip.MustParseAddr("239.9.9.8"), Sources: []netip.Addr{netip.MustParseAddr("10.9.9.8")}},
+		{Type: ChangeToExclude, Group: netip.MustParseAddr("239.9.9.7")},
+	}}
+	eb, err := earlier.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, first := range [][]byte{nil, eb, b} {
+		var kept *V3Report
+		if first != nil {
+			m, err := d.Parse(first)
+			if r, ok := m.(*V3Report); ok && err == nil {
+				kept = &V3Report{Skipped: r.Skipped, Records: slices.Clone(r.Records)}
+			}
+		}
+		got, err := d.Parse(b)
+		if (err == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Decoder.Parse(%x) after %x = %#v, %v; Parse gives %#v, %v", b, first, got, err, want, wantErr)
+		}
+		if kept != nil {
+			again, _ := Parse(first)
+			if !reflect.DeepEqual(kept, again) {
+				t.Fatalf("the records of %x changed when the decoder parsed %x: %#v, want %#v", first, b, kept, again)
+			}
+		}
+	}
 }
 
 func checkRoundTrip(t *testing.T, b []byte) {

@@ -117,7 +117,25 @@ type GroupRecord struct {
 
 // Parse decodes one IGMP message. b is the IGMP message only, without the IP
 // header. The checksum is verified over all of b. The result never aliases b.
-func Parse(b []byte) (Message, error) {
+func Parse(b []byte) (Message, error) { return parse(b, nil) }
+
+// A Decoder parses messages as Parse does, but returns its reports in
+// storage of its own that the next call reuses: on a router's report path
+// a report then costs no allocation beyond its source lists, which are
+// fresh for every report so that a caller may keep them. What Parse
+// returns is valid until the next call. The zero value is ready to use.
+type Decoder struct {
+	report  Report
+	leave   Leave
+	v3      V3Report
+	records []GroupRecord // the backing of v3.Records, kept while v3 has none
+}
+
+// Parse decodes one IGMP message as the package's Parse does.
+func (d *Decoder) Parse(b []byte) (Message, error) { return parse(b, d) }
+
+// parse decodes into d's storage, or into new values if d is nil.
+func parse(b []byte, d *Decoder) (Message, error) {
 	if len(b) < headerLen {
 		return nil, fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, len(b), headerLen)
 	}
@@ -145,15 +163,23 @@ func Parse(b []byte) (Message, error) {
 		if t == TypeV1Report {
 			v = 1
 		}
+		if d != nil {
+			d.report = Report{Version: v, Group: g}
+			return &d.report, nil
+		}
 		return &Report{Version: v, Group: g}, nil
 	case TypeV2Leave:
 		g, err := multicastGroup(b[4:8])
 		if err != nil {
 			return nil, fmt.Errorf("%w: leave: %w", ErrMalformed, err)
 		}
+		if d != nil {
+			d.leave = Leave{Group: g}
+			return &d.leave, nil
+		}
 		return &Leave{Group: g}, nil
 	case TypeV3Report:
-		r, err := parseV3Report(b)
+		r, err := parseV3Report(b, d)
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +233,7 @@ func parseQuery(b []byte) (*Query, error) {
 	return q, nil
 }
 
-func parseV3Report(b []byte) (*V3Report, error) {
+func parseV3Report(b []byte, d *Decoder) (*V3Report, error) {
 	nrec := int(binary.BigEndian.Uint16(b[6:8]))
 	// First pass: check that every record fits and count what to allocate,
 	// so no allocation is sized by a count before its bytes are known to be
@@ -235,11 +261,26 @@ func parseV3Report(b []byte) (*V3Report, error) {
 		off += size
 	}
 	// RFC 3376 §4.2: bytes after the last record are not part of the report.
-	r := &V3Report{Skipped: skipped}
+	var r *V3Report
+	if d != nil {
+		if d.v3.Records != nil {
+			// Past the last report's records the backing is still zero.
+			clear(d.v3.Records) // holds no earlier report's sources
+			d.records = d.v3.Records[:0]
+		}
+		d.v3 = V3Report{Skipped: skipped}
+		r = &d.v3
+	} else {
+		r = &V3Report{Skipped: skipped}
+	}
 	if known == 0 {
 		return r, nil
 	}
-	r.Records = make([]GroupRecord, 0, known)
+	if d != nil && cap(d.records) >= known {
+		r.Records = d.records[:0]
+	} else {
+		r.Records = make([]GroupRecord, 0, known)
+	}
 	srcs := make([]netip.Addr, nsrc)
 	off = headerLen
 	for range nrec {

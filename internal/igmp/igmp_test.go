@@ -620,3 +620,37 @@ func TestBadRecordIsSkipped(t *testing.T) {
 		t.Errorf("Parse = %#v, want %#v", m, want)
 	}
 }
+
+// TestDecoderAllocations: on the report path a Decoder allocates only a
+// report's source lists.
+func TestDecoderAllocations(t *testing.T) {
+	g := netip.MustParseAddr("239.1.1.1")
+	messages := []struct {
+		name   string
+		m      Message
+		allocs float64
+	}{
+		{"v2 report", &Report{Version: 2, Group: g}, 0},
+		{"v2 leave", &Leave{Group: g}, 0},
+		{"v3 join, TO_EX({})", &V3Report{Records: []GroupRecord{{Type: ChangeToExclude, Group: g}}}, 0},
+		{"v3 report with sources", &V3Report{Records: []GroupRecord{
+			{Type: AllowNewSources, Group: g, Sources: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}},
+			{Type: BlockOldSources, Group: g, Sources: []netip.Addr{netip.MustParseAddr("10.0.0.3")}},
+		}}, 1},
+	}
+	for _, tt := range messages {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.m.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d Decoder
+			if _, err := d.Parse(b); err != nil {
+				t.Fatal(err)
+			}
+			if got := testing.AllocsPerRun(100, func() { d.Parse(b) }); got != tt.allocs {
+				t.Errorf("Decoder.Parse allocates %.0f times, want %.0f", got, tt.allocs)
+			}
+		})
+	}
+}

@@ -2,8 +2,12 @@ package mld
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 )
 
 // FuzzParse checks that Parse never panics and that whatever it accepts
@@ -20,6 +24,7 @@ func FuzzParse(f *testing.F) {
 	}
 	src, dst := ip("fe80::1"), ip("ff02::16")
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkDecoder(t, b)
 		m, err := Parse(b)
 		if err != nil {
 			if m != nil {
@@ -55,4 +60,77 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Checksum over MarshalWithChecksum output %x = 0x%04x, want 0", summed, c)
 		}
 	})
+}
+
+// checkDecoder checks that a Decoder, whatever it parsed before, returns
+// what Parse returns, and that a message taken from it keeps its source
+// lists when the decoder parses the next one.
+func checkDecoder(t *testing.T, b []byte) {
+	t.Helper()
+	want, wantErr := Parse(b)
+	var d Decoder
+	// Storage left by an earlier report: more records than most, with
+	// sources and auxiliary data.
+	earlier := &V2Report{Records: []AddressRecord{
+		{Type: igmp.ModeIsExclude, Group: ip("ff3e::9"), Sources: []netip.Addr{ip("2001:db8::9")}, AuxData: []byte{1, 2, 3, 4}},
+		{Type: igmp.AllowNewSources, Group: ip("ff3e::8"), Sources: []netip.Addr{ip("2001:db8::8")}},
+		{Type: igmp.ChangeToExclude, Group: ip("ff3e::7")},
+	}}
+	eb, err := earlier.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, first := range [][]byte{nil, eb, b} {
+		var kept *V2Report
+		if first != nil {
+			m, err := d.Parse(first)
+			if r, ok := m.(*V2Report); ok && err == nil {
+				kept = &V2Report{Skipped: r.Skipped, Records: slices.Clone(r.Records)}
+			}
+		}
+		got, err := d.Parse(b)
+		if (err == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Decoder.Parse(%x) after %x = %#v, %v; Parse gives %#v, %v", b, first, got, err, want, wantErr)
+		}
+		if kept != nil {
+			again, _ := Parse(first)
+			if !reflect.DeepEqual(kept, again) {
+				t.Fatalf("the records of %x changed when the decoder parsed %x: %#v, want %#v", first, b, kept, again)
+			}
+		}
+	}
+}
+
+// TestDecoderAllocations: on the report path a Decoder allocates only a
+// report's source lists.
+func TestDecoderAllocations(t *testing.T) {
+	g := ip("ff3e::1")
+	messages := []struct {
+		name   string
+		m      Message
+		allocs float64
+	}{
+		{"v1 report", &Report{Group: g}, 0},
+		{"v1 done", &Done{Group: g}, 0},
+		{"v2 join, TO_EX({})", &V2Report{Records: []AddressRecord{{Type: igmp.ChangeToExclude, Group: g}}}, 0},
+		{"v2 report with sources", &V2Report{Records: []AddressRecord{
+			{Type: igmp.AllowNewSources, Group: g, Sources: []netip.Addr{ip("2001:db8::1"), ip("2001:db8::2")}},
+			{Type: igmp.BlockOldSources, Group: g, Sources: []netip.Addr{ip("2001:db8::3")}},
+		}}, 1},
+	}
+	for _, tt := range messages {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.m.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d Decoder
+			if _, err := d.Parse(b); err != nil {
+				t.Fatal(err)
+			}
+			if got := testing.AllocsPerRun(100, func() { d.Parse(b) }); got != tt.allocs {
+				t.Errorf("Decoder.Parse allocates %.0f times, want %.0f", got, tt.allocs)
+			}
+		})
+	}
 }

@@ -131,7 +131,25 @@ type AddressRecord struct {
 // Parse decodes one MLD message: the ICMPv6 message only, without the IPv6
 // header. The checksum field is not verified (see the package comment). The
 // result never aliases b.
-func Parse(b []byte) (Message, error) {
+func Parse(b []byte) (Message, error) { return parse(b, nil) }
+
+// A Decoder parses messages as Parse does, but returns its reports in
+// storage of its own that the next call reuses: on a router's report path
+// a report then costs no allocation beyond its source lists, which are
+// fresh for every report so that a caller may keep them. What Parse
+// returns is valid until the next call. The zero value is ready to use.
+type Decoder struct {
+	report  Report
+	done    Done
+	v2      V2Report
+	records []AddressRecord // the backing of v2.Records, kept while v2 has none
+}
+
+// Parse decodes one MLD message as the package's Parse does.
+func (d *Decoder) Parse(b []byte) (Message, error) { return parse(b, d) }
+
+// parse decodes into d's storage, or into new values if d is nil.
+func parse(b []byte, d *Decoder) (Message, error) {
 	if len(b) < headerLen {
 		return nil, fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, len(b), headerLen)
 	}
@@ -154,12 +172,19 @@ func Parse(b []byte) (Message, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: type %d: %w", ErrMalformed, t, err)
 		}
-		if t == TypeV1Done {
+		switch {
+		case t == TypeV1Done && d != nil:
+			d.done = Done{Group: g}
+			return &d.done, nil
+		case t == TypeV1Done:
 			return &Done{Group: g}, nil
+		case d != nil:
+			d.report = Report{Group: g}
+			return &d.report, nil
 		}
 		return &Report{Group: g}, nil
 	case TypeV2Report:
-		r, err := parseV2Report(b)
+		r, err := parseV2Report(b, d)
 		if err != nil {
 			return nil, err
 		}
@@ -211,7 +236,7 @@ func parseQuery(b []byte) (*Query, error) {
 	return q, nil
 }
 
-func parseV2Report(b []byte) (*V2Report, error) {
+func parseV2Report(b []byte, d *Decoder) (*V2Report, error) {
 	if len(b) < v2ReportHeaderLen {
 		return nil, fmt.Errorf("%w: v2 report of %d bytes, need %d", ErrTruncated, len(b), v2ReportHeaderLen)
 	}
@@ -243,11 +268,26 @@ func parseV2Report(b []byte) (*V2Report, error) {
 		off += size
 	}
 	// RFC 3810 §5.2.11: octets after the last record are ignored.
-	r := &V2Report{Skipped: skipped}
+	var r *V2Report
+	if d != nil {
+		if d.v2.Records != nil {
+			// Past the last report's records the backing is still zero.
+			clear(d.v2.Records) // holds no earlier report's sources
+			d.records = d.v2.Records[:0]
+		}
+		d.v2 = V2Report{Skipped: skipped}
+		r = &d.v2
+	} else {
+		r = &V2Report{Skipped: skipped}
+	}
 	if known == 0 {
 		return r, nil
 	}
-	r.Records = make([]AddressRecord, 0, known)
+	if d != nil && cap(d.records) >= known {
+		r.Records = d.records[:0]
+	} else {
+		r.Records = make([]AddressRecord, 0, known)
+	}
 	srcs := make([]netip.Addr, nsrc)
 	off = v2ReportHeaderLen
 	for range nrec {
