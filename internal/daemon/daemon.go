@@ -394,7 +394,7 @@ func (d *Daemon) handle(ev event) {
 		p.drop(pkt.Ifindex, dropOwn)
 		return
 	}
-	msg, reason, ok := p.fam.decode(packetInfo{src: pkt.Src, ttl: pkt.TTL, routerAlert: pkt.RouterAlert}, pkt.Payload, p.records[:0])
+	msg, reason, ok := p.fam.decode(packetInfo{src: pkt.Src, ttl: pkt.TTL, routerAlert: pkt.RouterAlert}, pkt.Payload, &p.decoding)
 	if !ok {
 		p.drop(pkt.Ifindex, reason)
 		p.log.Debug("dropped packet", "reason", dropNames[reason], "from", pkt.Src, "interface", name)
@@ -417,7 +417,7 @@ func (d *Daemon) handle(ev event) {
 	}
 	d.execute(p, p.brain.Report(ev.at, pkt.Ifindex, pkt.Src, msg.version, msg.records))
 	clear(msg.records) // holds no source lists until the next report
-	p.records = msg.records[:0]
+	p.decoding.records = msg.records[:0]
 	d.stateChanged() // refreshed timers, at least: after the kernel operations
 	p.reportLimits(ev.at, pkt.Ifindex)
 }

@@ -66,9 +66,10 @@ type packetInfo struct {
 // Alert option, so that a message forwarded from elsewhere or forged off-link
 // is not believed. IGMPv1 (RFC 1112) predates the Router Alert option, so
 // v1 messages are accepted without it; they are still sent with TTL 1.
-// A report's records are appended to recs, the plane's working memory.
-func decodeIGMP(info packetInfo, payload []byte, recs []membership.Record) (message, int, bool) {
-	msg, err := igmp.Parse(payload)
+// It decodes with w, the plane's working memory: a report's records go
+// into w.records, which the loop hands back after the brain has read them.
+func decodeIGMP(info packetInfo, payload []byte, w *decodeMemory) (message, int, bool) {
+	msg, err := w.igmp.Parse(payload)
 	if err != nil {
 		return message{}, parseDrop(err, igmp.ErrTruncated, igmp.ErrChecksum, igmp.ErrUnknownType), false
 	}
@@ -103,11 +104,12 @@ func decodeIGMP(info packetInfo, payload []byte, recs []membership.Record) (mess
 		if m.Version == 1 {
 			kind = "igmpv1_report"
 		}
-		return message{kind: kind, version: m.Version, records: append(recs, membership.Record{Type: membership.IsExclude, Group: m.Group})}, 0, true
+		return message{kind: kind, version: m.Version, records: append(w.records[:0], membership.Record{Type: membership.IsExclude, Group: m.Group})}, 0, true
 	case *igmp.Leave:
 		// RFC 3376 §7.3.2: a v2 leave is TO_IN({}).
-		return message{kind: "igmpv2_leave", version: 2, records: append(recs, membership.Record{Type: membership.ToInclude, Group: m.Group})}, 0, true
+		return message{kind: "igmpv2_leave", version: 2, records: append(w.records[:0], membership.Record{Type: membership.ToInclude, Group: m.Group})}, 0, true
 	case *igmp.V3Report:
+		recs := w.records[:0]
 		for _, r := range m.Records {
 			recs = append(recs, membership.Record{Type: membership.RecordType(r.Type), Group: r.Group, Sources: r.Sources})
 		}

@@ -18,10 +18,10 @@ func membershipToMLD(v int) int { return max(v-1, 1) }
 // §5.1.14 and §5.2.13: messages count only if they come from a link-local
 // source (reports may also come from ::, sent before the host has an
 // address), with hop limit 1 and the Router Alert hop-by-hop option, so
-// nothing forwarded from another link is believed. A report's records are
-// appended to recs, the plane's working memory.
-func decodeMLD(info packetInfo, payload []byte, recs []membership.Record) (message, int, bool) {
-	msg, err := mld.Parse(payload)
+// nothing forwarded from another link is believed. It decodes with w, the
+// plane's working memory, as decodeIGMP does.
+func decodeMLD(info packetInfo, payload []byte, w *decodeMemory) (message, int, bool) {
+	msg, err := w.mld.Parse(payload)
 	if err != nil {
 		// The kernel verified the ICMPv6 checksum already.
 		return message{}, parseDrop(err, mld.ErrTruncated, nil, mld.ErrUnknownType), false
@@ -49,11 +49,12 @@ func decodeMLD(info packetInfo, payload []byte, recs []membership.Record) (messa
 		}}, 0, true
 	case *mld.Report:
 		// RFC 3810 §8.3.2: an MLDv1 report is IS_EX({}).
-		return message{kind: "mldv1_report", version: mldToMembership(1), records: append(recs, membership.Record{Type: membership.IsExclude, Group: m.Group})}, 0, true
+		return message{kind: "mldv1_report", version: mldToMembership(1), records: append(w.records[:0], membership.Record{Type: membership.IsExclude, Group: m.Group})}, 0, true
 	case *mld.Done:
 		// RFC 3810 §8.3.2: an MLDv1 done is TO_IN({}).
-		return message{kind: "mldv1_done", version: mldToMembership(1), records: append(recs, membership.Record{Type: membership.ToInclude, Group: m.Group})}, 0, true
+		return message{kind: "mldv1_done", version: mldToMembership(1), records: append(w.records[:0], membership.Record{Type: membership.ToInclude, Group: m.Group})}, 0, true
 	case *mld.V2Report:
+		recs := w.records[:0]
 		for _, r := range m.Records {
 			recs = append(recs, membership.Record{Type: membership.RecordType(r.Type), Group: r.Group, Sources: r.Sources})
 		}

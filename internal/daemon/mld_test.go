@@ -44,9 +44,12 @@ func TestDecodeMLD(t *testing.T) {
 		{"no router alert", packetInfo{src: ll, ttl: 1}, v1report, message{}, dropRouterAlert},
 		{"truncated", ok, v1report[:10], message{}, dropTruncated},
 	}
+	// One plane's working memory for all cases, so each decodes after
+	// the case before it.
+	used := &decodeMemory{records: usedRecords()}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, reason, accepted := decodeMLD(tt.info, tt.payload, nil)
+			got, reason, accepted := decodeMLD(tt.info, tt.payload, &decodeMemory{})
 			if tt.drop >= 0 {
 				if accepted || reason != tt.drop {
 					t.Fatalf("accepted=%v reason=%s, want drop %s", accepted, dropNames[reason], dropNames[tt.drop])
@@ -59,7 +62,7 @@ func TestDecodeMLD(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
-			again, _, _ := decodeMLD(tt.info, tt.payload, usedRecords())
+			again, _, _ := decodeMLD(tt.info, tt.payload, used)
 			if !reflect.DeepEqual(again, tt.want) {
 				t.Fatalf("into used records: got %+v, want %+v", again, tt.want)
 			}

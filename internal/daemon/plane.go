@@ -8,11 +8,23 @@ import (
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/mld"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
+
+// decodeMemory is a plane's working memory for decoding: the codecs'
+// storage for the message being read and the records it becomes, reused
+// from one message to the next, so that a report costs no allocation but
+// its source lists. The brain keeps none of it.
+type decodeMemory struct {
+	igmp    igmp.Decoder
+	mld     mld.Decoder
+	records []membership.Record
+}
 
 // family is what differs between IPv4 (IGMP) and IPv6 (MLD): data and a few
 // functions, never a second copy of the proxy.
@@ -23,7 +35,7 @@ type family struct {
 	ifEnabled   func(i *config.Interface) bool
 	version     func(i *config.Interface) int // membership version scale (1..3)
 	is          func(a netip.Addr) bool
-	decode      func(info packetInfo, payload []byte, recs []membership.Record) (message, int, bool) // appends a report's records to recs
+	decode      func(info packetInfo, payload []byte, w *decodeMemory) (message, int, bool) // a report's records go into w.records
 	encodeQuery func(q membership.SendQuery) ([]byte, netip.Addr, error)
 	// querierAddr picks our address for the querier election from the
 	// link's addresses of this family (IGMP: the primary address; MLD: the
@@ -57,9 +69,9 @@ type plane struct {
 	queued     *byteGate // packet bytes of this plane in the event queue
 	lostSeen   uint64    // packets the reader dropped, as last told to the brain
 
-	// records is the loop's working memory for a report's records, reused
-	// from one message to the next: the brain does not keep the slice.
-	records []membership.Record
+	// decoding is the loop's working memory for decoding a message,
+	// reused from one message to the next.
+	decoding decodeMemory
 
 	received    map[string]uint64 // by message kind
 	queriesSent uint64
