@@ -128,7 +128,7 @@ type Decoder struct {
 	report  Report
 	leave   Leave
 	v3      V3Report
-	records []GroupRecord // the backing of v3.Records, kept while v3 has none
+	records []GroupRecord // the last report's records, whose room the next one reuses
 }
 
 // Parse decodes one IGMP message as the package's Parse does.
@@ -263,11 +263,9 @@ func parseV3Report(b []byte, d *Decoder) (*V3Report, error) {
 	// RFC 3376 §4.2: bytes after the last record are not part of the report.
 	var r *V3Report
 	if d != nil {
-		if d.v3.Records != nil {
-			// Past the last report's records the backing is still zero.
-			clear(d.v3.Records) // holds no earlier report's sources
-			d.records = d.v3.Records[:0]
-		}
+		// Past the last report's records the room is still zero.
+		clear(d.records) // holds no earlier report's sources
+		d.records = d.records[:0]
 		d.v3 = V3Report{Skipped: skipped}
 		r = &d.v3
 	} else {
@@ -306,6 +304,9 @@ func parseV3Report(b []byte, d *Decoder) (*V3Report, error) {
 		}
 		r.Records = append(r.Records, rec)
 		off = next
+	}
+	if d != nil {
+		d.records = r.Records
 	}
 	return r, nil
 }

@@ -142,7 +142,7 @@ type Decoder struct {
 	report  Report
 	done    Done
 	v2      V2Report
-	records []AddressRecord // the backing of v2.Records, kept while v2 has none
+	records []AddressRecord // the last report's records, whose room the next one reuses
 }
 
 // Parse decodes one MLD message as the package's Parse does.
@@ -270,11 +270,9 @@ func parseV2Report(b []byte, d *Decoder) (*V2Report, error) {
 	// RFC 3810 §5.2.11: octets after the last record are ignored.
 	var r *V2Report
 	if d != nil {
-		if d.v2.Records != nil {
-			// Past the last report's records the backing is still zero.
-			clear(d.v2.Records) // holds no earlier report's sources
-			d.records = d.v2.Records[:0]
-		}
+		// Past the last report's records the room is still zero.
+		clear(d.records) // holds no earlier report's sources
+		d.records = d.records[:0]
 		d.v2 = V2Report{Skipped: skipped}
 		r = &d.v2
 	} else {
@@ -313,6 +311,9 @@ func parseV2Report(b []byte, d *Decoder) (*V2Report, error) {
 		}
 		r.Records = append(r.Records, rec)
 		off = next
+	}
+	if d != nil {
+		d.records = r.Records
 	}
 	return r, nil
 }
