@@ -1,8 +1,9 @@
 // Package daemon is the event loop of mcast-proxy. One goroutine owns all
-// state: it feeds packets, kernel upcalls, link changes, reloads and due
-// deadlines to the proxy brains (one per address family) and carries out
-// the actions they return against the kernel. Other goroutines only block on
-// sockets or netlink and hand over typed events.
+// state: it reads packets and kernel upcalls from the routing sockets itself,
+// feeds them, link changes, reloads and due deadlines to the proxy brains
+// (one per address family) and carries out the actions they return against
+// the kernel. Other goroutines only block on netlink or the control socket
+// and hand over typed events.
 package daemon
 
 import (
@@ -43,7 +44,12 @@ type mrouter interface {
 	NumRoutes() int
 	Counters(src, grp netip.Addr) (mroute.Counters, error)
 	Send(ifindex int, src, dst netip.Addr, payload []byte) error
-	Read(buf []byte) (mroute.Packet, error)
+	// ReadWaiting reads one message or upcall if one waits, without
+	// blocking; false when none does.
+	ReadWaiting(buf []byte) (mroute.Packet, bool, error)
+	// Descriptor is what the loop waits on for the socket to become
+	// readable; -1 for none.
+	Descriptor() int
 	// Drops is the kernel's count of packets lost because the socket's
 	// receive buffer was full.
 	Drops() (uint64, error)
@@ -73,10 +79,21 @@ type joiner interface {
 // service well within a second.
 const linkSettle = 50 * time.Millisecond
 
-// eventQueue bounds what the readers can hand to the loop; under a flood a
-// reader drops and counts instead of blocking its kernel socket.
-const eventQueue = 1024
+// readBatch is how many messages the loop reads from one routing socket
+// before it looks at its other sockets and at what the doorman handed over:
+// under a flood of reports, status still answers and the other family is
+// still read. What the loop cannot keep up with waits in the socket's
+// receive buffer (1 MiB); beyond that the kernel drops and counts it
+// (socket_overflow in status).
+const readBatch = 32
 
+// readErrorPause is how long the loop rests after a second failed read in a
+// row of one socket, so that a socket that stays readable and failing does
+// not take all of the CPU.
+const readErrorPause = 10 * time.Millisecond
+
+// event is one message or upcall read from a plane's socket, as the loop
+// handles it.
 type event struct {
 	plane *plane
 	pkt   mroute.Packet
@@ -115,10 +132,16 @@ type Daemon struct {
 	watcher linkWatcher
 
 	// insts are the proxy instances in service, in configuration order.
-	insts  []*instance
-	events chan event
-	ctl    *control.Server
-	calls  chan control.Call
+	insts []*instance
+	ctl   *control.Server
+	calls chan control.Call
+
+	// wake is what the loop blocks on: the planes' routing sockets and the
+	// doorman's bell. Nil in tests that never serve.
+	wake     *waitSet
+	readBuf  []byte    // one message as read, handled before the next read
+	readable []int     // scratch: the descriptors wake reported readable
+	armedAt  time.Time // the deadline the loop's timer is set for
 
 	// The kernel edge: how routing sockets and the upstream subscription
 	// are opened. Run wires in the real ones; the tests pass recording
@@ -153,7 +176,6 @@ type Daemon struct {
 func Run(ctx context.Context, cfg *config.Config, opts Options, log *logx.Logger) error {
 	d := &Daemon{
 		log: log, opts: opts, cfg: cfg, started: time.Now(),
-		events: make(chan event, eventQueue),
 		warned: map[string]bool{},
 		budget: membership.NewBudget(int64(cfg.MaxMemoryTotal)),
 		openRouter: func(fam *family, table uint32) (mrouter, error) {
@@ -163,6 +185,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *logx.Logger
 			return upstream.New(ifindex)
 		},
 	}
+	wake, err := newWaitSet()
+	if err != nil {
+		return err
+	}
+	defer wake.close()
+	d.wake = wake
 	w, snap, err := linkwatch.Watch(linkSettle)
 	if err != nil {
 		return fmt.Errorf("watching links: %w", err)
@@ -229,73 +257,187 @@ func (d *Daemon) openPlane(in *instance, fam *family) (*plane, error) {
 	}
 	p := newPlane(fam, mr, log)
 	p.in = in
+	if d.wake != nil {
+		if p.fd = mr.Descriptor(); p.fd >= 0 {
+			if err := d.wake.add(p.fd); err != nil {
+				mr.Close()
+				return nil, fmt.Errorf("%s multicast routing socket: waiting for it: %w", fam.name, err)
+			}
+		}
+	}
 	p.brain.ShareBudget(in.budget)
 	p.brain.Start(time.Now())
-	go p.read(d.events)
 	return p, nil
 }
 
-// closePlanes closes the routing sockets of planes and waits for their
-// readers to stop.
-func closePlanes(planes []*plane) {
+// closePlanes closes the routing sockets of planes; what they still held
+// unread is lost with them.
+func (d *Daemon) closePlanes(planes []*plane) {
 	for _, p := range planes {
+		if d.wake != nil && p.fd >= 0 {
+			if err := d.wake.remove(p.fd); err != nil {
+				p.log.Warn("no longer waiting for the multicast routing socket", "err", err)
+			}
+			p.fd = -1
+		}
 		if err := p.mr.Close(); err != nil {
 			p.log.Warn("closing multicast routing socket", "err", err)
 		}
-		<-p.readerDone
-		p.closed = true
+		p.closed, p.waiting = true, false
 		p.logStats()
 		p.brain.ShareBudget(nil) // give back what its links held
 	}
 }
 
 func (d *Daemon) serve(ctx context.Context) error {
+	if d.wake == nil {
+		return errors.New("serving without a wait set")
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	d.armedAt = time.Time{}
+	mail := make(chan letter, 1)
+	go d.doorman(ctx, timer, mail)
+	if d.readBuf == nil {
+		d.readBuf = make([]byte, 65536)
+	}
 	for {
 		d.resetTimer(timer)
-		// A control request goes before queued packets: under a flood the
-		// event queue is never empty, and status must still answer.
+		// What the doorman hands over goes before packets that wait: under
+		// a flood the sockets are never empty, and status must still
+		// answer.
 		select {
-		case call := <-d.calls:
-			d.serveCall(call)
+		case l := <-mail:
+			if l.kind == letterStop {
+				d.shutdown()
+				return nil
+			}
+			d.open(l)
 			continue
 		default:
 		}
+		if d.readPlanes() {
+			continue
+		}
+		var all bool
+		var err error
+		if d.readable, all, err = d.wake.wait(d.readable[:0]); err != nil {
+			return fmt.Errorf("waiting for the routing sockets: %w", err)
+		}
+		d.markReadable(d.readable, all)
+	}
+}
+
+// letter is what the doorman hands to the loop: everything but packets.
+type letter struct {
+	kind  letterKind
+	links linkwatch.Change
+	call  control.Call
+	fired time.Time
+}
+
+type letterKind uint8
+
+const (
+	letterStop letterKind = iota
+	letterLinks
+	letterReload
+	letterCall
+	letterTimer
+)
+
+// doorman runs in a goroutine of its own and waits for everything that is
+// not a packet: the end, a link change, a reload, a control call, the loop's
+// deadline. It hands each to the loop as a letter and rings the loop's bell.
+// The mail slot holds one letter, so while the loop is busy the doorman takes
+// nothing more: a control client waits, and hears "daemon busy", as it did
+// when the loop took its calls itself.
+func (d *Daemon) doorman(ctx context.Context, timer *time.Timer, mail chan<- letter) {
+	links := d.watcher.C()
+	for {
+		var l letter
 		select {
 		case <-ctx.Done():
-			d.shutdown()
-			return nil
-		case ev := <-d.events:
-			d.handle(ev)
-			ev.plane.queued.give(len(ev.pkt.Payload))
-		case ch, ok := <-d.watcher.C():
-			if ok {
-				d.linksChanged(ch)
+			l.kind = letterStop
+		case ch, ok := <-links:
+			if !ok {
+				links = nil // closed on shutdown
+				continue
 			}
+			l.kind, l.links = letterLinks, ch
 		case <-d.opts.Reload:
-			d.reloading(d.reloadAndLog)
+			l.kind = letterReload
 		case call := <-d.calls:
-			d.serveCall(call)
+			l.kind, l.call = letterCall, call
 		case fired := <-timer.C:
-			now := d.clock.at(fired)
-			for _, p := range d.allPlanes() {
-				p.noteLoss(now)
-				d.execute(p, p.brain.Advance(now))
+			l.kind, l.fired = letterTimer, fired
+		}
+		mail <- l
+		d.wake.ring()
+		if l.kind == letterStop {
+			return
+		}
+	}
+}
+
+// open acts on one letter from the doorman.
+func (d *Daemon) open(l letter) {
+	switch l.kind {
+	case letterLinks:
+		d.linksChanged(l.links)
+	case letterReload:
+		d.reloading(d.reloadAndLog)
+	case letterCall:
+		d.serveCall(l.call)
+	case letterTimer:
+		d.armedAt = time.Time{} // spent: set it again
+		now := d.clock.at(l.fired)
+		for _, p := range d.allPlanes() {
+			p.noteLoss(now)
+			d.execute(p, p.brain.Advance(now))
+		}
+		for _, in := range d.insts {
+			if !in.checkAt.IsZero() && !now.Before(in.checkAt) {
+				d.operationalChecks(in, now)
 			}
-			for _, in := range d.insts {
-				if !in.checkAt.IsZero() && !now.Before(in.checkAt) {
-					d.operationalChecks(in, now)
-				}
-			}
-			if !d.superviseAt.IsZero() && !now.Before(d.superviseAt) {
-				d.supervise(now)
-			}
-			if !d.state.due.IsZero() && !now.Before(d.state.due) {
-				d.saveWhenIdle(now)
+		}
+		if !d.superviseAt.IsZero() && !now.Before(d.superviseAt) {
+			d.supervise(now)
+		}
+		if !d.state.due.IsZero() && !now.Before(d.state.due) {
+			d.saveWhenIdle(now)
+		}
+	}
+}
+
+// markReadable notes which planes' sockets may have something to read:
+// those in fds, or all of them.
+func (d *Daemon) markReadable(fds []int, all bool) {
+	for _, in := range d.insts {
+		for _, p := range in.planes {
+			if p.fd >= 0 && (all || slices.Contains(fds, p.fd)) {
+				p.waiting = true
 			}
 		}
 	}
+}
+
+// readPlanes reads and handles up to readBatch messages from each plane
+// whose socket has some, and reports whether it read any or some are left.
+func (d *Daemon) readPlanes() bool {
+	did := false
+	for _, in := range d.insts {
+		for _, p := range in.planes {
+			for n := 0; n < readBatch && p.waiting; n++ {
+				if pkt, ok := p.next(d.readBuf); ok {
+					d.handle(event{plane: p, pkt: pkt, at: time.Now()})
+					did = true
+				}
+			}
+			did = did || p.waiting
+		}
+	}
+	return did
 }
 
 // serveCall answers a control call inside the loop: a request, or a page
@@ -347,16 +489,16 @@ func (d *Daemon) resetTimer(t *time.Timer) {
 			next = dl
 		}
 	}
+	if !next.IsZero() && next.Equal(d.armedAt) {
+		return // set for it already
+	}
+	d.armedAt = next
 	wait := time.Hour
 	if !next.IsZero() {
 		wait = time.Until(next)
 	}
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
+	// Since Go 1.23 a Reset timer never delivers a value it had before, so
+	// the doorman, which receives from it, sees only the new deadline.
 	t.Reset(max(wait, 0))
 }
 
@@ -602,42 +744,33 @@ func (d *Daemon) shutdown() {
 	d.stopAll()
 }
 
-// read runs in its own goroutine per plane: it blocks on the socket and
-// hands packets to the loop. It owns nothing but its buffer.
-func (p *plane) read(events chan<- event) {
-	defer close(p.readerDone)
-	buf := make([]byte, 65536)
-	for {
-		pkt, err := p.mr.Read(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			if errors.Is(err, mroute.ErrMalformed) {
-				p.readDrops[dropMalformed].Add(1)
-			} else {
-				p.readDrops[dropReadError].Add(1)
-				time.Sleep(10 * time.Millisecond) // do not spin on a persistent error
-			}
-			continue
+// next reads the next message waiting on p's socket. It reports false when
+// none waits, or when the read failed (counted).
+func (p *plane) next(buf []byte) (mroute.Packet, bool) {
+	pkt, ok, err := p.mr.ReadWaiting(buf)
+	switch {
+	case err != nil && errors.Is(err, mroute.ErrMalformed):
+		p.drops[dropMalformed]++ // read and gone: the next one may be fine
+		return mroute.Packet{}, false
+	case err != nil:
+		p.waiting = false
+		if errors.Is(err, os.ErrClosed) {
+			return mroute.Packet{}, false
 		}
-		if pkt.KernelDrops != 0 {
-			p.kernelDrops.Store(pkt.KernelDrops)
+		p.drops[dropReadError]++
+		if p.readFailing {
+			// Do not spin on a socket that stays readable and failing.
+			time.Sleep(readErrorPause)
 		}
-		if !p.queued.take(len(pkt.Payload)) {
-			p.readDrops[dropQueueFull].Add(1)
-			// The loop is behind: let the kernel drop the next packets
-			// in the socket buffer for a moment rather than spend the
-			// CPU the loop needs on reading and dropping them here.
-			time.Sleep(queueFullPause)
-			continue
-		}
-		pkt.Payload = slices.Clone(pkt.Payload)
-		select {
-		case events <- event{plane: p, pkt: pkt, at: time.Now()}:
-		default:
-			p.queued.give(len(pkt.Payload))
-			p.readDrops[dropQueueFull].Add(1)
-		}
+		p.readFailing = true
+		return mroute.Packet{}, false
+	case !ok:
+		p.waiting = false
+		return mroute.Packet{}, false
 	}
+	p.readFailing = false
+	if pkt.KernelDrops != 0 {
+		p.kernelDrops = pkt.KernelDrops
+	}
+	return pkt, true
 }

@@ -21,7 +21,6 @@ const (
 	dropUpstream
 	dropUnknownLink
 	dropOwn
-	dropQueueFull
 	dropReadError
 	dropBadRecord
 	numDrops
@@ -38,7 +37,6 @@ var dropNames = [numDrops]string{
 	dropUpstream:    "report_on_upstream",
 	dropUnknownLink: "wrong_interface",
 	dropOwn:         "own_packet",
-	dropQueueFull:   "queue_full",
 	dropReadError:   "read_error",
 	dropBadRecord:   "bad_record",
 }

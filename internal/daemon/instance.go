@@ -123,7 +123,7 @@ func (d *Daemon) openInstance(cfg *config.Config) (*instance, error) {
 		}
 		p, err := d.openPlane(in, fam)
 		if err != nil {
-			closePlanes(in.planes)
+			d.closePlanes(in.planes)
 			return nil, in.wrap(err)
 		}
 		in.planes = append(in.planes, p)
@@ -150,7 +150,7 @@ func (d *Daemon) stopInstance(in *instance) {
 		d.check(in.sub.Close(), "leave upstream groups")
 		in.sub = nil
 	}
-	closePlanes(in.planes)
+	d.closePlanes(in.planes)
 	in.planes = nil
 	d.delRules(in)
 }

@@ -140,10 +140,16 @@ func (f *fakeRouter) Send(ifindex int, src, dst netip.Addr, payload []byte) erro
 	return nil
 }
 
-func (f *fakeRouter) Read([]byte) (mroute.Packet, error) {
-	<-f.closed
-	return mroute.Packet{}, os.ErrClosed
+func (f *fakeRouter) ReadWaiting([]byte) (mroute.Packet, bool, error) {
+	select {
+	case <-f.closed:
+		return mroute.Packet{}, false, os.ErrClosed
+	default:
+		return mroute.Packet{}, false, nil
+	}
 }
+
+func (f *fakeRouter) Descriptor() int { return -1 }
 
 func (f *fakeRouter) Drops() (uint64, error) { return f.drops, nil }
 

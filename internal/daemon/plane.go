@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -64,10 +63,11 @@ type plane struct {
 	links  map[int]string        // ifindex -> name, for packet attribution
 	own    map[netip.Addr]bool   // our addresses: our own packets loop back
 
-	readerDone chan struct{}
-	closed     bool      // its socket is closed; packets still queued are dropped
-	queued     *byteGate // packet bytes of this plane in the event queue
-	lostSeen   uint64    // packets the reader dropped, as last told to the brain
+	fd          int    // the socket's descriptor in the loop's wait set; -1 for none
+	waiting     bool   // its socket has messages the loop has not read yet
+	readFailing bool   // the last read failed
+	closed      bool   // its socket is closed
+	lostSeen    uint64 // packets lost, as last told to the brain
 
 	// decoding is the loop's working memory for decoding a message,
 	// reused from one message to the next.
@@ -76,9 +76,8 @@ type plane struct {
 	received    map[string]uint64 // by message kind
 	queriesSent uint64
 	upcalls     uint64
-	drops       [numDrops]uint64        // owned by the loop
-	readDrops   [numDrops]atomic.Uint64 // counted by the reader goroutine
-	kernelDrops atomic.Uint32           // the kernel's drops on the socket, as the last message said
+	drops       [numDrops]uint64
+	kernelDrops uint32 // the kernel's drops on the socket, as the last message said
 	perLink     map[string]*linkCounters
 	samples     map[proxy.Flow]sample // last counter reading, for rates
 }
@@ -108,12 +107,12 @@ func (p *plane) link(name string) *linkCounters {
 	return c
 }
 
-// noteLoss tells the brain when packets were dropped since the last look,
-// by the reader or by the kernel (the socket's receive buffer full): reports
-// among them were lost, so memberships must not expire on their account
-// (proxy.Proxy.ReportsLost).
+// noteLoss tells the brain when packets were lost since the last look,
+// by a failed read or by the kernel (the socket's receive buffer full):
+// reports among them were lost, so memberships must not expire on their
+// account (proxy.Proxy.ReportsLost).
 func (p *plane) noteLoss(now time.Time) {
-	n := p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load() + uint64(p.kernelDrops.Load())
+	n := p.drops[dropReadError] + uint64(p.kernelDrops)
 	if n == p.lostSeen {
 		return
 	}
@@ -124,15 +123,14 @@ func (p *plane) noteLoss(now time.Time) {
 func newPlane(fam *family, mr mrouter, log *logx.Logger) *plane {
 	return &plane{
 		fam: fam, log: log, mr: mr,
-		brain:      proxy.New(proxy.Config{}),
-		active:     map[string]*inService{},
-		links:      map[int]string{},
-		own:        map[netip.Addr]bool{},
-		readerDone: make(chan struct{}),
-		queued:     &byteGate{limit: queueBytes},
-		received:   map[string]uint64{},
-		perLink:    map[string]*linkCounters{},
-		samples:    map[proxy.Flow]sample{},
+		brain:    proxy.New(proxy.Config{}),
+		active:   map[string]*inService{},
+		links:    map[int]string{},
+		own:      map[netip.Addr]bool{},
+		fd:       -1,
+		received: map[string]uint64{},
+		perLink:  map[string]*linkCounters{},
+		samples:  map[proxy.Flow]sample{},
 	}
 }
 
@@ -379,7 +377,7 @@ func (p *plane) names(ifindexes []int) []string {
 func (p *plane) logStats() {
 	var dropped []any
 	for i := range p.drops {
-		if n := p.drops[i] + p.readDrops[i].Load(); n > 0 {
+		if n := p.drops[i]; n > 0 {
 			dropped = append(dropped, dropNames[i], n)
 		}
 	}

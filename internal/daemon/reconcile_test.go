@@ -60,7 +60,6 @@ func newRigWithRules(t *testing.T, conf string, links []linkwatch.Link, rules []
 	cfg := parseConf(t, conf)
 	r.d = &Daemon{
 		log: logx.New(io.Discard, logx.Options{}), cfg: cfg, started: r.now,
-		events: make(chan event, eventQueue),
 		warned: map[string]bool{},
 		budget: membership.NewBudget(int64(cfg.MaxMemoryTotal)),
 		links:  snapshot(links),

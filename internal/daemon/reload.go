@@ -160,7 +160,7 @@ func (d *Daemon) applyInstance(in *instance, cfg *config.Config) {
 		if in.sub != nil {
 			d.check(leaveFamily(in.sub, p.fam.is), "leave upstream groups", "family", p.fam.name)
 		}
-		closePlanes([]*plane{p})
+		d.closePlanes([]*plane{p})
 	}
 	in.planes = keep
 	for _, fam := range families {

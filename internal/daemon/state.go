@@ -70,16 +70,18 @@ func (d *Daemon) stateChanged() {
 }
 
 // saveWhenIdle writes the snapshot that is due, unless the loop is busy:
-// packets wait in the queue, or the readers dropped some since the last
-// look (a report flood). Then the write waits another stateDelay, so a
+// packets wait in a routing socket that the loop has not read yet, or some
+// were lost since the last look (a report flood). Then the write waits another stateDelay, so a
 // snapshot never adds to the loop's work when it has the least time for
 // it; state written while a flood lasts would be mostly the flood's.
 func (d *Daemon) saveWhenIdle(now time.Time) {
 	var dropped uint64
+	waiting := false
 	for _, p := range d.allPlanes() {
-		dropped += p.readDrops[dropQueueFull].Load() + p.readDrops[dropReadError].Load()
+		dropped += p.drops[dropReadError] + uint64(p.kernelDrops)
+		waiting = waiting || p.waiting
 	}
-	busy := len(d.events) > 0 || dropped != d.state.dropped
+	busy := waiting || dropped != d.state.dropped
 	d.state.dropped = dropped
 	if busy {
 		d.state.due = now.Add(stateDelay)

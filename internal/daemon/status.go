@@ -317,7 +317,7 @@ func (p *plane) countersStatus() control.FamilyCounters {
 		fc.Received[k] = n
 	}
 	for i := range p.drops {
-		if n := p.drops[i] + p.readDrops[i].Load(); n > 0 {
+		if n := p.drops[i]; n > 0 {
 			fc.Dropped[dropNames[i]] = n
 		}
 	}

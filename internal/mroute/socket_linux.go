@@ -91,6 +91,7 @@ func Open(fam Family, table uint32) (*Socket, error) {
 	}
 	s.rd.oob = make([]byte, f.oobLen+unix.CmsgSpace(4)) // and SO_RXQ_OVFL's count
 	s.rd.recv = s.rd.recvmsg
+	s.rd.recvNow = s.rd.recvmsgNow
 	s.ctr.ioctl = s.ctr.ioctlOnFD
 	if err := s.init(); err != nil {
 		s.closeJoinSockets()
@@ -433,6 +434,7 @@ type readState struct {
 	n, oobn, flags int
 	err            error
 	recv           func(fd uintptr) bool // recvmsg, bound to this reader
+	recvNow        func(fd uintptr)      // the same, for ReadWaiting
 }
 
 func (r *readState) recvmsg(fd uintptr) bool {
@@ -440,8 +442,10 @@ func (r *readState) recvmsg(fd uintptr) bool {
 	return r.err != unix.EAGAIN
 }
 
+func (r *readState) recvmsgNow(fd uintptr) { r.recvmsg(fd) }
+
 // Read blocks until one IGMP or MLD message or kernel upcall arrives. One
-// goroutine reads: Read must not be called concurrently with itself.
+// goroutine reads: Read and ReadWaiting must not be called concurrently.
 func (s *Socket) Read(buf []byte) (Packet, error) {
 	r := &s.rd
 	r.buf = buf
@@ -451,6 +455,42 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 		// The poller reports os.ErrClosed after Close.
 		return Packet{}, fmt.Errorf("mroute: read: %w", err)
 	}
+	return s.received(buf)
+}
+
+// ReadWaiting reads one message or upcall if one is waiting in the
+// socket's receive buffer, and reports false if none is: it never blocks.
+// It is for a caller that waits for the socket itself (Descriptor).
+func (s *Socket) ReadWaiting(buf []byte) (Packet, bool, error) {
+	r := &s.rd
+	r.buf = buf
+	err := s.raw.Control(r.recvNow)
+	r.buf = nil
+	if err != nil {
+		// os.ErrClosed after Close.
+		return Packet{}, false, fmt.Errorf("mroute: read: %w", err)
+	}
+	if r.err == unix.EAGAIN {
+		return Packet{}, false, nil
+	}
+	p, err := s.received(buf)
+	return p, true, err
+}
+
+// Descriptor is the socket's file descriptor, for a caller that waits for
+// it to become readable (epoll) and then calls ReadWaiting; -1 once closed.
+// It stays valid until Close.
+func (s *Socket) Descriptor() int {
+	fd := -1
+	if err := s.raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return -1
+	}
+	return fd
+}
+
+// received decodes what the last recvmsg put in buf.
+func (s *Socket) received(buf []byte) (Packet, error) {
+	r := &s.rd
 	if r.err != nil {
 		return Packet{}, fmt.Errorf("mroute: read: %w", r.err)
 	}

@@ -864,6 +864,36 @@ func TestReadAllocatesNothing(t *testing.T) {
 		if allocs := testing.AllocsPerRun(groups/2, read); allocs != 0 {
 			t.Errorf("a read allocates %.1f times, want 0", allocs)
 		}
+		// ReadWaiting, as the daemon's loop reads: the same without
+		// allocating, then "none waiting" on the empty socket instead of
+		// blocking, then the poller's error once closed.
+		if s.Descriptor() < 0 {
+			t.Fatal("no descriptor for an open socket")
+		}
+		readWaiting := func() {
+			if _, ok, err := s.ReadWaiting(buf); err != nil || !ok {
+				t.Fatalf("read waiting: %v, a message read %v", err, ok)
+			}
+		}
+		if allocs := testing.AllocsPerRun(groups/4, readWaiting); allocs != 0 {
+			t.Errorf("a read of a waiting message allocates %.1f times, want 0", allocs)
+		}
+		for {
+			_, ok, err := s.ReadWaiting(buf)
+			if err != nil {
+				t.Fatalf("read waiting: %v", err)
+			}
+			if !ok {
+				break
+			}
+		}
+		s.Close()
+		if _, _, err := s.ReadWaiting(buf); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("read waiting after close: %v, want %v", err, os.ErrClosed)
+		}
+		if fd := s.Descriptor(); fd != -1 {
+			t.Errorf("descriptor after close %d, want -1", fd)
+		}
 	})
 }
 

@@ -28,6 +28,10 @@ func (s *Socket) Routes() []Route                                { return nil }
 func (s *Socket) NumRoutes() int                                 { return 0 }
 func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) { return Counters{}, errUnsupported }
 func (s *Socket) Read(buf []byte) (Packet, error)                { return Packet{}, errUnsupported }
+func (s *Socket) ReadWaiting(buf []byte) (Packet, bool, error) {
+	return Packet{}, false, errUnsupported
+}
+func (s *Socket) Descriptor() int { return -1 }
 func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	return errUnsupported
 }

@@ -184,3 +184,16 @@ func rename(from, to string) error {
 	}
 	return nil
 }
+
+// EpollReady fills events with what is ready in the epoll instance epfd,
+// without waiting, and returns how many there are.
+func EpollReady(epfd int, events []unix.EpollEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

@@ -1,0 +1,191 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/control"
+	"github.com/mcast-proxy/mcast-proxy/internal/logx"
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
+	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
+	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
+)
+
+// TestReadErrorsHoldExpiry: when a read of the routing socket fails, the
+// brain is told, and a member whose report may have been the lost message is
+// not cut at the end of its membership interval.
+func TestReadErrorsHoldExpiry(t *testing.T) {
+	sock := failingRead{}
+	p, t0, g, gmi := planeWithMember(sock)
+	p.noteLoss(t0.Add(gmi - time.Second)) // nothing lost yet
+	p.waiting = true
+	if _, ok := p.next(make([]byte, 64)); ok || p.waiting {
+		t.Fatalf("a failed read gave a message %v, still waiting %v", ok, p.waiting)
+	}
+	if p.drops[dropReadError] != 1 {
+		t.Fatalf("read errors counted %d, want 1", p.drops[dropReadError])
+	}
+	p.noteLoss(t0.Add(gmi - time.Second))
+	p.brain.Advance(t0.Add(gmi + time.Second))
+	r, _ := p.brain.Router(3)
+	if _, ok := r.Group(g); !ok {
+		t.Fatal("the group expired although its reports may have been lost")
+	}
+}
+
+// failingRead is a routing socket whose reads fail.
+type failingRead struct{ mrouter }
+
+func (failingRead) ReadWaiting([]byte) (mroute.Packet, bool, error) {
+	return mroute.Packet{}, false, syscall.ENOBUFS
+}
+
+// oneRead is a routing socket whose ReadWaiting returns what pkt holds,
+// then none; the other methods are not called.
+type oneRead struct {
+	mrouter
+	pkt chan mroute.Packet
+}
+
+func (o oneRead) ReadWaiting(buf []byte) (mroute.Packet, bool, error) {
+	select {
+	case p := <-o.pkt:
+		return p, true, nil
+	default:
+		return mroute.Packet{}, false, nil
+	}
+}
+
+// TestKernelDropsHoldExpiry: when a message says the kernel dropped some on
+// the socket (its receive buffer full), the brain is told as for a failed
+// read, and a member whose reports may have been among them is
+// not cut at the end of its membership interval.
+func TestKernelDropsHoldExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		drops   uint32
+		expired bool
+	}{
+		{"no drops: the group expires", 0, true},
+		{"kernel drops: expiry held", 7, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := oneRead{pkt: make(chan mroute.Packet, 1)}
+			p, t0, g, gmi := planeWithMember(sock)
+			p.noteLoss(t0.Add(gmi - time.Second)) // nothing dropped yet
+
+			sock.pkt <- mroute.Packet{Ifindex: 3, Payload: []byte{0x11}, KernelDrops: tc.drops}
+			p.waiting = true
+			if _, ok := p.next(make([]byte, 64)); !ok {
+				t.Fatal("the waiting message was not read")
+			}
+			if _, ok := p.next(make([]byte, 64)); ok || p.waiting {
+				t.Fatalf("read a second message %v, still waiting %v", ok, p.waiting)
+			}
+
+			p.noteLoss(t0.Add(gmi - time.Second))
+			p.brain.Advance(t0.Add(gmi + time.Second))
+			r, _ := p.brain.Router(3)
+			if _, ok := r.Group(g); ok == tc.expired {
+				t.Errorf("group present %v, want %v", ok, !tc.expired)
+			}
+		})
+	}
+}
+
+// planeWithMember is an IPv4 plane on mr whose downstream (ifindex 3) has one
+// member of g, reported at t0; gmi is when that membership runs out.
+func planeWithMember(mr mrouter) (p *plane, t0 time.Time, g netip.Addr, gmi time.Duration) {
+	p = newPlane(ipv4, mr, logx.New(io.Discard, logx.Options{}))
+	t0 = time.Unix(1000, 0)
+	p.brain.AddDownstream(t0, proxy.Downstream{Link: proxy.Link{Ifindex: 3, Addr: netip.MustParseAddr("192.168.1.1")}})
+	g = netip.MustParseAddr("239.1.1.1")
+	p.brain.Report(t0, 3, netip.MustParseAddr("192.168.1.11"), 2, []membership.Record{{Type: membership.IsExclude, Group: g}})
+	return p, t0, g, 260 * time.Second
+}
+
+// TestServeHandlesEveryReport: the loop waits for its routing socket, reads
+// what arrives and handles it, report after report. A wake-up lost between
+// the loop's last look at the socket and its parking shows as a report never
+// handled.
+func TestServeHandlesEveryReport(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	join, leave := benchReports(t)
+	br.routed = make(chan mroute.Route)
+	p := d.allPlanes()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.serve(ctx) }()
+	for i := range 2000 {
+		for _, pkt := range []mroute.Packet{join, leave} {
+			br.deliver(pkt)
+			select {
+			case <-br.routed:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("report %d: not handled within 5 s", i)
+			}
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not stop")
+	}
+	if !p.closed {
+		t.Error("the routing socket stayed open after the stop")
+	}
+}
+
+// TestReadPlanesInBatches: a socket that always has more is read readBatch
+// messages at a time, so the loop gets back to its other sockets and to what
+// the doorman hands over.
+func TestReadPlanesInBatches(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	join, leave := benchReports(t)
+	br.in = make(chan mroute.Packet, 3*readBatch)
+	for i := range cap(br.in) {
+		br.in <- []mroute.Packet{join, leave}[i%2]
+	}
+	d.readBuf = make([]byte, 2048)
+	p := d.allPlanes()[0]
+	p.waiting = true
+	if !d.readPlanes() {
+		t.Fatal("readPlanes read nothing")
+	}
+	if left := len(br.in); left != 2*readBatch || !p.waiting || br.sets != readBatch {
+		t.Fatalf("after one round: %d messages left, still waiting %v, %d forwarding changes; want %d, true, %d", left, p.waiting, br.sets, 2*readBatch, readBatch)
+	}
+}
+
+// TestServeAnswersCalls: a control call reaches the loop through the
+// doorman and is answered.
+func TestServeAnswersCalls(t *testing.T) {
+	d, _, _ := reportBenchDaemon(t)
+	d.calls = make(chan control.Call)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.serve(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	call := control.Call{Req: control.Request{Command: "no-such-command"}, Reply: make(chan control.Response, 1)}
+	d.calls <- call
+	select {
+	case resp := <-call.Reply:
+		if resp.OK || !strings.Contains(resp.Error, "unknown command") {
+			t.Fatalf("answer %+v, want an unknown command", resp)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer within 5 s")
+	}
+}
