@@ -30,8 +30,8 @@ type waitSet struct {
 
 	ready   [8]unix.EpollEvent
 	nready  int
-	checked bool // this wait asked the epoll instance and found nothing
-	woken   bool // this wait blocked and was woken
+	checked bool                  // this wait asked the epoll instance and found nothing
+	woken   bool                  // this wait blocked and was woken
 	poll    func(fd uintptr) bool // bound once: waiting allocates nothing
 }
 
