@@ -434,6 +434,7 @@ func (d *Daemon) readPlanes() bool {
 					did = true
 				}
 			}
+			p.backlog = p.waiting
 			did = did || p.waiting
 		}
 	}

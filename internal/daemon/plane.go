@@ -64,7 +64,8 @@ type plane struct {
 	own    map[netip.Addr]bool   // our addresses: our own packets loop back
 
 	fd          int    // the socket's descriptor in the loop's wait set; -1 for none
-	waiting     bool   // its socket has messages the loop has not read yet
+	waiting     bool   // its socket may have messages the loop has not read yet
+	backlog     bool   // the last batch read stopped with more to read
 	readFailing bool   // the last read failed
 	closed      bool   // its socket is closed
 	lostSeen    uint64 // packets lost, as last told to the brain

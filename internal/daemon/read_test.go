@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,8 +163,9 @@ func TestReadPlanesInBatches(t *testing.T) {
 	if !d.readPlanes() {
 		t.Fatal("readPlanes read nothing")
 	}
-	if left := len(br.in); left != 2*readBatch || !p.waiting || br.sets != readBatch {
-		t.Fatalf("after one round: %d messages left, still waiting %v, %d forwarding changes; want %d, true, %d", left, p.waiting, br.sets, 2*readBatch, readBatch)
+	if left := len(br.in); left != 2*readBatch || !p.waiting || !p.backlog || br.sets != readBatch {
+		t.Fatalf("after one round: %d messages left, still waiting %v, backlog %v, %d forwarding changes; want %d, true, true, %d",
+			left, p.waiting, p.backlog, br.sets, 2*readBatch, readBatch)
 	}
 }
 
@@ -187,5 +190,35 @@ func TestServeAnswersCalls(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no answer within 5 s")
+	}
+}
+
+// TestServeWritesState: a state change in the serving loop is written to
+// the snapshot about a second later. The write falls due with the loop's
+// timer, whose letter wakes a loop that does not yet know whether its
+// sockets have anything: that must not count as busy.
+func TestServeWritesState(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	join, _ := benchReports(t)
+	clk := &bootClock{testBoot, time.Hour}
+	path := filepath.Join(t.TempDir(), "mcast-proxy.state")
+	d.state = stateFile{path: path, boot: clk.now}
+	br.routed = make(chan mroute.Route, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.serve(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	br.deliver(join)
+	<-br.routed
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot written within 5 s of a join (due %v)", d.state.due)
+		}
 	}
 }

@@ -48,7 +48,7 @@ type stateFile struct {
 	cut bool
 	// cost is how long the last write took.
 	cost time.Duration
-	// dropped is the readers' drop count at the last look (saveWhenIdle).
+	// dropped is the count of lost packets at the last look (saveWhenIdle).
 	dropped uint64
 }
 
@@ -70,18 +70,18 @@ func (d *Daemon) stateChanged() {
 }
 
 // saveWhenIdle writes the snapshot that is due, unless the loop is busy:
-// packets wait in a routing socket that the loop has not read yet, or some
-// were lost since the last look (a report flood). Then the write waits another stateDelay, so a
+// its last batch from a routing socket left more to read, or packets were
+// lost since the last look (a report flood). Then the write waits another stateDelay, so a
 // snapshot never adds to the loop's work when it has the least time for
 // it; state written while a flood lasts would be mostly the flood's.
 func (d *Daemon) saveWhenIdle(now time.Time) {
 	var dropped uint64
-	waiting := false
+	backlog := false
 	for _, p := range d.allPlanes() {
 		dropped += p.drops[dropReadError] + uint64(p.kernelDrops)
-		waiting = waiting || p.waiting
+		backlog = backlog || p.backlog
 	}
-	busy := waiting || dropped != d.state.dropped
+	busy := backlog || dropped != d.state.dropped
 	d.state.dropped = dropped
 	if busy {
 		d.state.due = now.Add(stateDelay)

@@ -280,9 +280,9 @@ func TestStateWaitsForIdle(t *testing.T) {
 	p := r.d.plane(ipv4)
 	now := time.Now()
 
-	p.waiting = true // the loop has not read everything its socket holds
+	p.backlog = true // the loop's last batch left more to read
 	r.d.saveWhenIdle(now)
-	p.waiting = false
+	p.backlog = false
 	if _, err := os.Stat(path); err == nil || !r.d.state.due.Equal(now.Add(stateDelay)) {
 		t.Fatalf("with a packet waiting: written %v, due %v; want not written, due a second later", err == nil, r.d.state.due.Sub(now))
 	}
