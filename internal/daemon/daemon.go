@@ -423,9 +423,10 @@ func (d *Daemon) markReadable(fds []int, all bool) {
 }
 
 // readPlanes reads and handles up to readBatch messages from each plane
-// whose socket has some, and reports whether it read any or some are left.
+// whose socket may have some, and reports whether it read any or some are
+// left.
 func (d *Daemon) readPlanes() bool {
-	did := false
+	did, behind := false, false
 	for _, in := range d.insts {
 		for _, p := range in.planes {
 			for n := 0; n < readBatch && p.waiting; n++ {
@@ -435,8 +436,19 @@ func (d *Daemon) readPlanes() bool {
 				}
 			}
 			p.backlog = p.waiting
+			if p.backlog {
+				p.askDrops()
+				behind = true
+			}
 			did = did || p.waiting
 		}
+	}
+	if behind {
+		// While one socket keeps the loop busy it does not park, and
+		// only parking tells it which other sockets became readable:
+		// look at every socket in the next round, or a flood of one
+		// family would starve the other.
+		d.markReadable(nil, true)
 	}
 	return did
 }
@@ -770,8 +782,25 @@ func (p *plane) next(buf []byte) (mroute.Packet, bool) {
 		return mroute.Packet{}, false
 	}
 	p.readFailing = false
-	if pkt.KernelDrops != 0 {
-		p.kernelDrops = pkt.KernelDrops
-	}
+	p.sawKernelDrops(uint64(pkt.KernelDrops))
 	return pkt, true
+}
+
+// askDrops reads the kernel's drop count of p's socket. The loop is behind
+// (its batch stopped with more to read), so the kernel may be dropping what
+// does not fit in the receive buffer. The messages carry the count as it
+// was when each was queued, so they would tell only once the loop reached
+// one queued after the first drop, a whole receive buffer later: long
+// enough, under a flood, for a membership whose reports were dropped to
+// expire before noteLoss holds it.
+func (p *plane) askDrops() {
+	if n, err := p.mr.Drops(); err == nil {
+		p.sawKernelDrops(n)
+	}
+}
+
+// sawKernelDrops notes a drop count of the socket, from a message or from
+// the kernel; the counts only grow.
+func (p *plane) sawKernelDrops(n uint64) {
+	p.kernelDrops = max(p.kernelDrops, n)
 }

@@ -78,7 +78,7 @@ type plane struct {
 	queriesSent uint64
 	upcalls     uint64
 	drops       [numDrops]uint64
-	kernelDrops uint32 // the kernel's drops on the socket, as the last message said
+	kernelDrops uint64 // the kernel's drops on the socket, as last heard
 	perLink     map[string]*linkCounters
 	samples     map[proxy.Flow]sample // last counter reading, for rates
 }
@@ -113,7 +113,7 @@ func (p *plane) link(name string) *linkCounters {
 // reports among them were lost, so memberships must not expire on their
 // account (proxy.Proxy.ReportsLost).
 func (p *plane) noteLoss(now time.Time) {
-	n := p.drops[dropReadError] + uint64(p.kernelDrops)
+	n := p.drops[dropReadError] + p.kernelDrops
 	if n == p.lostSeen {
 		return
 	}

@@ -222,3 +222,80 @@ func TestServeWritesState(t *testing.T) {
 		}
 	}
 }
+
+// TestBacklogAsksForDrops: when a batch leaves more to read, the loop asks
+// the kernel how many messages it dropped, rather than wait for a message
+// queued after the drops to say so, and memberships are held at once. With
+// nothing left to read it does not ask.
+func TestBacklogAsksForDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		queued  int
+		asked   bool
+		backlog bool
+	}{
+		{"a batch with more to read", readBatch + 1, true, true},
+		{"everything read", readBatch - 1, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, br, _ := reportBenchDaemon(t)
+			join, leave := benchReports(t)
+			br.in = make(chan mroute.Packet, tc.queued)
+			for i := range tc.queued {
+				br.in <- []mroute.Packet{join, leave}[i%2]
+			}
+			br.drops = 7
+			d.readBuf = make([]byte, 2048)
+			p := d.allPlanes()[0]
+			p.waiting = true
+			d.readPlanes()
+			if p.backlog != tc.backlog || (p.kernelDrops == 7) != tc.asked {
+				t.Fatalf("backlog %v, kernel drops %d; want backlog %v, asked %v", p.backlog, p.kernelDrops, tc.backlog, tc.asked)
+			}
+		})
+	}
+}
+
+// TestBusySocketDoesNotStarveOthers: while one plane's socket always has
+// more (a flood of one family), the loop does not park, so nothing tells
+// it that another plane's socket became readable; it must look anyway.
+func TestBusySocketDoesNotStarveOthers(t *testing.T) {
+	log := logx.New(io.Discard, logx.Options{})
+	flooded := &queuedRead{in: make(chan mroute.Packet, 3*readBatch)}
+	quiet := &queuedRead{in: make(chan mroute.Packet, 1)}
+	d := &Daemon{log: log, readBuf: make([]byte, 64)}
+	in := &instance{}
+	for _, mr := range []*queuedRead{flooded, quiet} {
+		p := newPlane(ipv4, mr, log)
+		p.fd = 1 // any descriptor: the wait set is not used here
+		in.planes = append(in.planes, p)
+	}
+	d.insts = []*instance{in}
+	for range cap(flooded.in) {
+		flooded.in <- mroute.Packet{Ifindex: 99, Payload: []byte{0x11}}
+	}
+	in.planes[0].waiting = true // what the poller said; the quiet socket was empty then
+	d.readPlanes()
+	quiet.in <- mroute.Packet{Ifindex: 99, Payload: []byte{0x11}}
+	d.readPlanes()
+	if n := len(quiet.in); n != 0 {
+		t.Fatalf("the quiet socket's message was not read while the other was busy")
+	}
+}
+
+// queuedRead is a routing socket whose ReadWaiting returns what in holds.
+type queuedRead struct {
+	mrouter
+	in chan mroute.Packet
+}
+
+func (q *queuedRead) ReadWaiting([]byte) (mroute.Packet, bool, error) {
+	select {
+	case p := <-q.in:
+		return p, true, nil
+	default:
+		return mroute.Packet{}, false, nil
+	}
+}
+
+func (q *queuedRead) Drops() (uint64, error) { return 0, nil }

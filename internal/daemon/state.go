@@ -78,7 +78,7 @@ func (d *Daemon) saveWhenIdle(now time.Time) {
 	var dropped uint64
 	backlog := false
 	for _, p := range d.allPlanes() {
-		dropped += p.drops[dropReadError] + uint64(p.kernelDrops)
+		dropped += p.drops[dropReadError] + p.kernelDrops
 		backlog = backlog || p.backlog
 	}
 	busy := backlog || dropped != d.state.dropped
