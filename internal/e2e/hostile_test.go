@@ -143,7 +143,7 @@ func TestHostileFlood(t *testing.T) {
 	var prev string
 	st := tp.waitStatus(60*time.Second, "the refusal counters to settle", func(st control.Status) bool {
 		c, c6 := counters(st, control.FamilyIPv4).Dropped, counters(st, control.FamilyIPv6).Dropped
-		now := fmt.Sprint(c["limit"], c["memory"], c["queue_full"], c6["limit"], c6["memory"], c6["queue_full"])
+		now := fmt.Sprint(c["limit"], c["memory"], c["socket_overflow"], c6["limit"], c6["memory"], c6["socket_overflow"])
 		settled := now == prev
 		prev = now
 		return settled

@@ -49,7 +49,7 @@ var dropReasons = {
 	link_local_group: _('link-local group, never proxied'),
 	ssm_any_source: _('any-source join of a source-specific group'),
 	flow_limit: _('more than 8192 streams'),
-	queue_full: _('event queue full'),
+	socket_overflow: _('receive buffer full: the daemon fell behind'),
 	read_error: _('socket read error')
 };
 
