@@ -169,18 +169,25 @@ func TestReadPlanesInBatches(t *testing.T) {
 	}
 }
 
+// serving runs d's serving loop until the test ends, then stops it.
+func serving(t *testing.T, d *Daemon) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 // TestServeAnswersCalls: a control call reaches the loop through the
 // doorman and is answered.
 func TestServeAnswersCalls(t *testing.T) {
 	d, _, _ := reportBenchDaemon(t)
 	d.calls = make(chan control.Call)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- d.serve(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	serving(t, d)
 	call := control.Call{Req: control.Request{Command: "no-such-command"}, Reply: make(chan control.Response, 1)}
 	d.calls <- call
 	select {
@@ -204,13 +211,7 @@ func TestServeWritesState(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mcast-proxy.state")
 	d.state = stateFile{path: path, boot: clk.now}
 	br.routed = make(chan mroute.Route, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- d.serve(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	serving(t, d)
 	br.deliver(join)
 	<-br.routed
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
