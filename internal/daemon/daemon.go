@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
@@ -138,10 +137,9 @@ type Daemon struct {
 
 	// wake is what the loop blocks on: the planes' routing sockets and the
 	// doorman's bell. Nil in tests that never serve.
-	wake     *waitSet
-	readBuf  []byte    // one message as read, handled before the next read
-	readable []int     // scratch: the descriptors wake reported readable
-	armedAt  time.Time // the deadline the loop's timer is set for
+	wake    *waitSet
+	readBuf []byte    // one message as read, handled before the next read
+	armedAt time.Time // the deadline the loop's timer is set for
 
 	// The kernel edge: how routing sockets and the upstream subscription
 	// are opened. Run wires in the real ones; the tests pass recording
@@ -319,12 +317,10 @@ func (d *Daemon) serve(ctx context.Context) error {
 		if d.readPlanes() {
 			continue
 		}
-		var all bool
-		var err error
-		if d.readable, all, err = d.wake.wait(d.readable[:0]); err != nil {
+		if err := d.wake.wait(); err != nil {
 			return fmt.Errorf("waiting for the routing sockets: %w", err)
 		}
-		d.markReadable(d.readable, all)
+		d.markReadable()
 	}
 }
 
@@ -410,12 +406,11 @@ func (d *Daemon) open(l letter) {
 	}
 }
 
-// markReadable notes which planes' sockets may have something to read:
-// those in fds, or all of them.
-func (d *Daemon) markReadable(fds []int, all bool) {
+// markReadable notes that every plane's socket may have something to read.
+func (d *Daemon) markReadable() {
 	for _, in := range d.insts {
 		for _, p := range in.planes {
-			if p.fd >= 0 && (all || slices.Contains(fds, p.fd)) {
+			if p.fd >= 0 {
 				p.waiting = true
 			}
 		}
@@ -448,7 +443,7 @@ func (d *Daemon) readPlanes() bool {
 		// only parking tells it which other sockets became readable:
 		// look at every socket in the next round, or a flood of one
 		// family would starve the other.
-		d.markReadable(nil, true)
+		d.markReadable()
 	}
 	return did
 }

@@ -28,10 +28,8 @@ type waitSet struct {
 	file *os.File
 	raw  syscall.RawConn
 
-	ready   [8]unix.EpollEvent
-	nready  int
-	checked bool                  // this wait asked the epoll instance and found nothing
-	woken   bool                  // this wait blocked and was woken
+	ready   [8]unix.EpollEvent    // what EpollReady fills; only its count is used
+	checked bool                  // this wait has asked the epoll instance
 	poll    func(fd uintptr) bool // bound once: waiting allocates nothing
 }
 
@@ -89,45 +87,26 @@ func (w *waitSet) ring() {
 }
 
 // wait blocks until a registered socket is readable or the bell has rung
-// since the last wait. It returns the descriptors found readable before it
-// had to block, or all true when it blocked and the poller woke it: then
-// any socket may have something, and the caller tries each. Not asking the
-// epoll instance again after the wake-up saves a system call between a
-// report's arrival and its handling.
-func (w *waitSet) wait(readable []int) (_ []int, all bool, err error) {
-	w.woken = false
-	if err := w.raw.Read(w.poll); err != nil {
-		return readable, false, err
-	}
-	if w.woken {
-		return readable, true, nil
-	}
-	for _, ev := range w.ready[:w.nready] {
-		if int(ev.Fd) != w.bell {
-			readable = append(readable, int(ev.Fd))
-		}
-	}
-	return readable, false, nil
+// since the last wait. It does not say which: the caller tries each socket
+// (a non-blocking read of an empty one costs one system call), and asking
+// the epoll instance again after a wake-up would put a system call between
+// a report's arrival and its handling.
+func (w *waitSet) wait() error {
+	w.checked = false
+	return w.raw.Read(w.poll)
 }
 
 // pollReady is called by the runtime's poller: first at once, then each
 // time the epoll instance became readable while the loop was parked.
 func (w *waitSet) pollReady(fd uintptr) bool {
 	if w.checked {
-		w.woken = true
-		w.checked = false
-		return true
+		return true // woken
 	}
+	w.checked = true
+	// EINTR cannot happen without a timeout; any other error is waited
+	// out like nothing ready.
 	n, err := rawsys.EpollReady(int(fd), w.ready[:])
-	if err != nil || n == 0 {
-		// EINTR cannot happen without a timeout; anything else is
-		// waited out like nothing ready.
-		w.nready = 0
-		w.checked = true
-		return false
-	}
-	w.nready = n
-	return true
+	return err == nil && n > 0
 }
 
 func (w *waitSet) close() {

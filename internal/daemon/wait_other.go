@@ -17,7 +17,5 @@ func newWaitSet() (*waitSet, error) {
 func (w *waitSet) add(fd int) error    { return errors.ErrUnsupported }
 func (w *waitSet) remove(fd int) error { return errors.ErrUnsupported }
 func (w *waitSet) ring()               {}
-func (w *waitSet) wait(readable []int) ([]int, bool, error) {
-	return readable, false, errors.ErrUnsupported
-}
-func (w *waitSet) close() {}
+func (w *waitSet) wait() error         { return errors.ErrUnsupported }
+func (w *waitSet) close()              {}
