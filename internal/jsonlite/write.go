@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -239,6 +240,37 @@ func (w *Writer) Strings(s []string) {
 	w.Open('[')
 	for _, x := range s {
 		w.String(x)
+	}
+	w.Close(']')
+}
+
+// Addr writes a as netip.Addr's MarshalText does, as a JSON string: ""
+// for the zero Addr. It builds no string: a status answer writes
+// thousands of addresses.
+func (w *Writer) Addr(a netip.Addr) {
+	w.next()
+	if a.Zone() == "" {
+		// Digits, dots, colons and hex letters: nothing to escape.
+		w.b = append(w.b, '"')
+		w.b = a.AppendTo(w.b)
+		w.b = append(w.b, '"')
+	} else {
+		// A zone is an interface name, which may hold what JSON
+		// escapes.
+		w.b = AppendString(w.b, a.String())
+	}
+	w.done()
+}
+
+// Addrs writes a list of addresses, null for a nil one.
+func (w *Writer) Addrs(as []netip.Addr) {
+	if as == nil {
+		w.Null()
+		return
+	}
+	w.Open('[')
+	for _, a := range as {
+		w.Addr(a)
 	}
 	w.Close(']')
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -31,6 +32,10 @@ func write(w *Writer, v any) {
 		w.Time(v)
 	case []string:
 		w.Strings(v)
+	case netip.Addr:
+		w.Addr(v)
+	case []netip.Addr:
+		w.Addrs(v)
 	case []any:
 		if v == nil {
 			w.Null()
@@ -91,6 +96,11 @@ func TestWriter(t *testing.T) {
 		map[string]any{"b": 1.0, "a": []any{nil, map[string]any{"x&": "y"}}, "": map[string]any{}},
 		math.NaN(), math.Inf(1), []any{1.0, math.Inf(-1)},
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		netip.Addr{}, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"),
+		netip.MustParseAddr("::ffff:192.0.2.1"), netip.MustParseAddr("fe80::1%eth0"),
+		netip.MustParseAddr("fe80::1").WithZone("br<\"lan\">&\x01\u2028\xff"),
+		[]netip.Addr(nil), []netip.Addr{}, []netip.Addr{{}, netip.MustParseAddr("ff02::16")},
+		map[string]any{"a": netip.MustParseAddr("10.0.0.1"), "b": []netip.Addr{netip.MustParseAddr("fe80::2%a&b")}},
 	} {
 		same(t, v)
 	}
