@@ -74,6 +74,9 @@ type Route struct {
 	Outputs       []int // ifindexes to forward to, sorted; empty drops the traffic silently
 }
 
+// Key names an installed forwarding entry.
+type Key struct{ Source, Group netip.Addr }
+
 // Counters are the kernel's per-entry counters (SIOCGETSGCNT). Packets that
 // stop growing tell the daemon an entry went idle. The kernel counts in
 // Packets and Bytes every packet that matched the entry, including those

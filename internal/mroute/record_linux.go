@@ -61,15 +61,20 @@ type installed struct {
 // Slots must fit installed.outputs.
 var _ [32 - MaxVIFs]struct{}
 
-// route returns the entry as a Route of ifindexes, outputs sorted.
-func (rec *record) route(k routeKey, in installed) Route {
+// route returns the entry as a Route of ifindexes, its outputs sorted and
+// appended to outputs (nil: a list of their own).
+func (rec *record) route(k routeKey, in installed, outputs []int) Route {
 	r := Route{Source: k.src, Group: k.grp, Input: rec.slots[in.input].ifindex}
+	start := len(outputs)
 	for slot := range MaxVIFs {
 		if in.outputs&(1<<slot) != 0 {
-			r.Outputs = append(r.Outputs, rec.slots[slot].ifindex)
+			outputs = append(outputs, rec.slots[slot].ifindex)
 		}
 	}
-	slices.Sort(r.Outputs)
+	if len(outputs) > start {
+		r.Outputs = outputs[start:len(outputs):len(outputs)]
+		slices.Sort(r.Outputs)
+	}
 	return r
 }
 
@@ -262,12 +267,33 @@ func (rec *record) delRoute(src, grp netip.Addr) error {
 
 // list returns the installed routes sorted by group, then source.
 func (rec *record) list() []Route {
-	rs := make([]Route, 0, len(rec.routes))
-	for k, in := range rec.routes {
-		rs = append(rs, rec.route(k, in))
+	keys := rec.keys()
+	rs := make([]Route, len(keys))
+	for i, k := range keys {
+		rs[i], _ = rec.lookupRoute(k, nil)
 	}
-	sort.Slice(rs, func(i, j int) bool {
-		return cmp.Or(rs[i].Group.Compare(rs[j].Group), rs[i].Source.Compare(rs[j].Source)) < 0
-	})
 	return rs
+}
+
+// keys returns the keys of the installed routes sorted by group, then
+// source.
+func (rec *record) keys() []Key {
+	ks := make([]Key, 0, len(rec.routes))
+	for k := range rec.routes {
+		ks = append(ks, Key{k.src, k.grp})
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		return cmp.Or(ks[i].Group.Compare(ks[j].Group), ks[i].Source.Compare(ks[j].Source)) < 0
+	})
+	return ks
+}
+
+// lookupRoute returns the installed route k, its outputs appended to
+// outputs.
+func (rec *record) lookupRoute(k Key, outputs []int) (Route, bool) {
+	in, ok := rec.routes[routeKey{k.Source, k.Group}]
+	if !ok {
+		return Route{}, false
+	}
+	return rec.route(routeKey{k.Source, k.Group}, in, outputs), true
 }

@@ -244,6 +244,25 @@ func TestRecordRoutes(t *testing.T) {
 			if got := rec.list(); !reflect.DeepEqual(got, tt.wantList) {
 				t.Errorf("list:\n%v\nwant\n%v", got, tt.wantList)
 			}
+			// The same routes by key, their outputs in one room; a
+			// room with space enough makes a lookup allocate nothing.
+			keys := rec.keys()
+			if len(keys) != len(tt.wantList) {
+				t.Fatalf("keys %v, want those of %v", keys, tt.wantList)
+			}
+			room := make([]int, 0, MaxVIFs)
+			for i, k := range keys {
+				got, ok := rec.lookupRoute(k, room[:0])
+				if !ok || !reflect.DeepEqual(got, tt.wantList[i]) {
+					t.Errorf("lookupRoute(%v) = %v, %v; want %v", k, got, ok, tt.wantList[i])
+				}
+				if n := testing.AllocsPerRun(5, func() { rec.lookupRoute(k, room[:0]) }); n != 0 {
+					t.Errorf("lookupRoute(%v) allocated %.0f times", k, n)
+				}
+			}
+			if _, ok := rec.lookupRoute(Key{Source: netip.MustParseAddr("192.0.2.250"), Group: netip.MustParseAddr("239.9.9.9")}, nil); ok {
+				t.Error("lookupRoute found a route never installed")
+			}
 		})
 	}
 }

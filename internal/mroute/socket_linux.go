@@ -387,6 +387,23 @@ func (s *Socket) Routes() []Route {
 	return s.rec.list()
 }
 
+// RouteKeys returns the keys of the installed routes sorted by group, then
+// source: a status answer lists them a page at a time (Route).
+func (s *Socket) RouteKeys() []Key {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.keys()
+}
+
+// Route returns the installed route k. Its outputs are appended to
+// outputs, so a caller that passes the same room each time allocates
+// nothing.
+func (s *Socket) Route(k Key, outputs []int) (Route, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.lookupRoute(k, outputs)
+}
+
 // Counters reads the kernel's counters of the (S,G) entry.
 func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
 	src, grp, ok := s.fam.routeAddrs(src, grp)

@@ -26,6 +26,8 @@ func (s *Socket) SetRoute(r Route) error                         { return errUns
 func (s *Socket) DelRoute(src, grp netip.Addr) error             { return errUnsupported }
 func (s *Socket) Routes() []Route                                { return nil }
 func (s *Socket) NumRoutes() int                                 { return 0 }
+func (s *Socket) RouteKeys() []Key                               { return nil }
+func (s *Socket) Route(k Key, outputs []int) (Route, bool)       { return Route{}, false }
 func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) { return Counters{}, errUnsupported }
 func (s *Socket) Read(buf []byte) (Packet, error)                { return Packet{}, errUnsupported }
 func (s *Socket) ReadWaiting(buf []byte) (Packet, bool, error) {
