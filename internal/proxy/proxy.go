@@ -466,7 +466,14 @@ func (p *Proxy) NumSubscriptions() int { return len(p.subs) }
 // SubscribedGroups returns the groups subscribed upstream, sorted: the
 // keys of a status answer's pages (see Subscription).
 func (p *Proxy) SubscribedGroups() []netip.Addr {
-	return slices.SortedFunc(maps.Keys(p.subs), netip.Addr.Compare)
+	// Made at its size: collected from an iterator, the list would grow
+	// step by step, twice the memory at a thousand groups.
+	keys := make([]netip.Addr, 0, len(p.subs))
+	for g := range p.subs {
+		keys = append(keys, g)
+	}
+	slices.SortFunc(keys, netip.Addr.Compare)
+	return keys
 }
 
 // Subscription returns the upstream subscription of grp, if any.
