@@ -288,7 +288,7 @@ func writeInterface(w *jsonlite.Writer, i *Interface, groups *pager) {
 func writeGroup(w *jsonlite.Writer, g *Group) {
 	w.Open('{')
 	w.Key("group")
-	w.String(g.Group)
+	w.Addr(g.Group)
 	w.Key("mode")
 	w.String(g.Mode)
 	if len(g.Sources) > 0 {
@@ -297,7 +297,7 @@ func writeGroup(w *jsonlite.Writer, g *Group) {
 			s := &g.Sources[i]
 			w.Open('{')
 			w.Key("address")
-			w.String(s.Address)
+			w.Addr(s.Address)
 			w.Key("expires_in")
 			w.Float(s.ExpiresIn)
 			w.Close('}')
@@ -305,7 +305,7 @@ func writeGroup(w *jsonlite.Writer, g *Group) {
 	}
 	if len(g.Excluded) > 0 {
 		w.Key("excluded")
-		w.Strings(g.Excluded)
+		w.Addrs(g.Excluded)
 	}
 	w.Key("expires_in")
 	w.Float(g.ExpiresIn)
@@ -325,12 +325,12 @@ func writeGroup(w *jsonlite.Writer, g *Group) {
 func writeHost(w *jsonlite.Writer, h *Host) {
 	w.Open('{')
 	w.Key("address")
-	w.String(h.Address)
+	w.Addr(h.Address)
 	w.Key("mode")
 	w.String(h.Mode)
 	if len(h.Sources) > 0 {
 		w.Key("sources")
-		w.Strings(h.Sources)
+		w.Addrs(h.Sources)
 	}
 	if h.SourcesOmitted != 0 {
 		w.Key("sources_omitted")
@@ -349,12 +349,12 @@ func writeSubscription(w *jsonlite.Writer, s *Subscription) {
 	w.Key("interface")
 	w.String(s.Interface)
 	w.Key("group")
-	w.String(s.Group)
+	w.Addr(s.Group)
 	w.Key("mode")
 	w.String(s.Mode)
 	if len(s.Sources) > 0 {
 		w.Key("sources")
-		w.Strings(s.Sources)
+		w.Addrs(s.Sources)
 	}
 	w.Close('}')
 }
@@ -365,9 +365,9 @@ func writeRoute(w *jsonlite.Writer, r *Route) {
 	w.Key("family")
 	w.String(r.Family)
 	w.Key("source")
-	w.String(r.Source)
+	w.Addr(r.Source)
 	w.Key("group")
-	w.String(r.Group)
+	w.Addr(r.Group)
 	w.Key("input")
 	w.String(r.Input)
 	w.Key("outputs")

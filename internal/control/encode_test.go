@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -60,6 +60,22 @@ func randFill(r *rand.Rand, v reflect.Value) {
 		randFill(r, p.Elem())
 		v.Set(p)
 	case reflect.Struct:
+		if a, ok := v.Addr().Interface().(*netip.Addr); ok {
+			var b16 [16]byte
+			for i := range b16 {
+				b16[i] = byte(r.Uint32())
+			}
+			switch r.IntN(4) {
+			case 0: // none: ""
+			case 1:
+				*a = netip.AddrFrom4([4]byte(b16[:4]))
+			case 2:
+				*a = netip.AddrFrom16(b16)
+			default:
+				*a = netip.AddrFrom16(b16).WithZone(string([]byte{'a', "<>&\"\\\x00\xff"[r.IntN(7)]}))
+			}
+			return
+		}
 		if t, ok := v.Addr().Interface().(*time.Time); ok {
 			*t = time.Unix(r.Int64N(1<<35), r.Int64N(1e9)).In(time.FixedZone("", 60*(r.IntN(1500)-750)))
 			return
@@ -171,10 +187,10 @@ func bigStatus(n int) *Status {
 	s := &Status{Version: "test", Started: time.Unix(1700000000, 0).UTC()}
 	down := Interface{Name: "br-lan", Family: FamilyIPv4, Role: RoleDownstream, State: StateActive, Addresses: []string{"192.168.1.1"}}
 	for i := range n {
-		g := fmt.Sprintf("239.1.%d.%d", i>>8, i&255)
+		g := netip.AddrFrom4([4]byte{239, 1, byte(i >> 8), byte(i)})
 		down.Groups = append(down.Groups, Group{Group: g, Mode: ModeExclude, ExpiresIn: 259.5, Compat: 2,
-			Hosts: []Host{{Address: "192.168.1.100", Mode: ModeExclude, ExpiresIn: 259.5}}})
-		s.Routes = append(s.Routes, Route{Family: FamilyIPv4, Source: "10.0.0.1", Group: g, Input: "wan", Outputs: []string{"br-lan"}, Packets: uint64(i), Bytes: uint64(i) * 1316, PacketsPerSecond: 100, BitsPerSecond: 1052800})
+			Hosts: []Host{{Address: ip("192.168.1.100"), Mode: ModeExclude, ExpiresIn: 259.5}}})
+		s.Routes = append(s.Routes, Route{Family: FamilyIPv4, Source: ip("10.0.0.1"), Group: g, Input: "wan", Outputs: []string{"br-lan"}, Packets: uint64(i), Bytes: uint64(i) * 1316, PacketsPerSecond: 100, BitsPerSecond: 1052800})
 		s.Upstream = append(s.Upstream, Subscription{Family: FamilyIPv4, Interface: "wan", Group: g, Mode: ModeExclude})
 	}
 	s.Interfaces = []Interface{down}

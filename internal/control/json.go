@@ -2,6 +2,7 @@ package control
 
 import (
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,10 @@ func (d *decoder) set(v jsonlite.Value, path string, f field) {
 		*p = d.float(v, path)
 	case *[]string:
 		*p = d.strs(v, path)
+	case *netip.Addr:
+		*p = d.addr(v, path, "netip.Addr")
+	case *[]netip.Addr:
+		*p = d.addrs(v, path)
 	case *map[string]uint64:
 		*p = d.counters(v, path)
 	case *time.Time:
@@ -172,6 +177,34 @@ func (d *decoder) strs(v jsonlite.Value, path string) []string {
 			continue
 		}
 		out = append(out, d.str(x, path))
+	}
+	return out
+}
+
+// addr reads an address as netip.Addr's UnmarshalText does: "" is the
+// zero Addr.
+func (d *decoder) addr(v jsonlite.Value, path, typ string) netip.Addr {
+	if v.Kind != jsonlite.String {
+		d.fail(v, path, typ)
+		return netip.Addr{}
+	}
+	var a netip.Addr
+	if err := a.UnmarshalText([]byte(v.Str)); err != nil && d.err == nil {
+		d.err = err
+	}
+	return a
+}
+
+func (d *decoder) addrs(v jsonlite.Value, path string) []netip.Addr {
+	if v.Kind != jsonlite.Array {
+		d.fail(v, path, "[]netip.Addr")
+		return nil
+	}
+	out := make([]netip.Addr, len(v.Elems))
+	for i, x := range v.Elems {
+		if x.Kind != jsonlite.Null {
+			out[i] = d.addr(x, path, "netip.Addr")
+		}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/json"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,6 +48,10 @@ func fill(v reflect.Value, seed int) {
 		fill(p.Elem(), seed)
 		v.Set(p)
 	case reflect.Struct:
+		if a, ok := v.Addr().Interface().(*netip.Addr); ok {
+			*a = []netip.Addr{{}, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("fe80::1%<br-lan&\"x\">")}[seed%4]
+			return
+		}
 		if t, ok := v.Addr().Interface().(*time.Time); ok {
 			*t = time.Date(2025, 3, 1, 8, 0, seed, 123456789*(seed%2), time.FixedZone("", 3600*(seed%3)))
 			return
@@ -70,7 +75,7 @@ func sampleResponses() map[string]Response {
 		"empty status":  {Version: 1, OK: true, Status: &Status{}},
 		"empty lists": {Version: 1, OK: true, Status: &Status{
 			Interfaces: []Interface{{Addresses: []string{}, Groups: []Group{}, Counters: map[string]uint64{}}},
-			Upstream:   []Subscription{{Sources: []string{}}},
+			Upstream:   []Subscription{{Sources: ips()}},
 			Routes:     []Route{{Outputs: []string{}}},
 			Counters:   []FamilyCounters{{Received: map[string]uint64{}}},
 		}},

@@ -1,11 +1,15 @@
 package control
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Status is the daemon's state as reported by the "status" command. Fields are
 // only ever added within a protocol version, never renamed or removed, so the
 // rpcd plugin and LuCI can rely on them. Durations are seconds, addresses are
-// strings, counters are integers. docs/status.md documents every field.
+// strings (netip.Addr's text, "" for none), counters are integers.
+// docs/status.md documents every field.
 type Status struct {
 	Version       string           `json:"version"` // daemon version
 	Config        string           `json:"config"`  // configuration file path
@@ -134,13 +138,13 @@ type Querier struct {
 
 // Group is one multicast group's state on a downstream.
 type Group struct {
-	Group string `json:"group"`
-	Mode  string `json:"mode"` // ModeInclude or ModeExclude
+	Group netip.Addr `json:"group"`
+	Mode  string     `json:"mode"` // ModeInclude or ModeExclude
 	// Sources are the forwarded sources with their timers.
 	Sources []Source `json:"sources,omitempty"`
 	// Excluded are the sources blocked in exclude mode.
-	Excluded  []string `json:"excluded,omitempty"`
-	ExpiresIn float64  `json:"expires_in"` // group timer, seconds; 0 in include mode
+	Excluded  []netip.Addr `json:"excluded,omitempty"`
+	ExpiresIn float64      `json:"expires_in"` // group timer, seconds; 0 in include mode
 	// Compat is the older-host compatibility version in effect
 	// (RFC 3376 section 7.3.2, RFC 3810 section 8.3.2).
 	Compat int    `json:"compat"`
@@ -152,15 +156,15 @@ type Group struct {
 
 // Source is a forwarded source and its timer.
 type Source struct {
-	Address   string  `json:"address"`
-	ExpiresIn float64 `json:"expires_in"`
+	Address   netip.Addr `json:"address"`
+	ExpiresIn float64    `json:"expires_in"`
 }
 
 // Host is one reporting host of a group.
 type Host struct {
-	Address string   `json:"address"`
-	Mode    string   `json:"mode"`
-	Sources []string `json:"sources,omitempty"`
+	Address netip.Addr   `json:"address"`
+	Mode    string       `json:"mode"`
+	Sources []netip.Addr `json:"sources,omitempty"`
 	// SourcesOmitted counts the sources of a long list left out of
 	// Sources, which holds the first of them in address order.
 	SourcesOmitted int     `json:"sources_omitted,omitempty"`
@@ -170,28 +174,28 @@ type Host struct {
 // Subscription is one group the proxy is a member of on its upstream
 // (RFC 4605 section 4.1).
 type Subscription struct {
-	Proxy     string   `json:"proxy,omitempty"`
-	Family    string   `json:"family"`
-	Interface string   `json:"interface"`
-	Group     string   `json:"group"`
-	Mode      string   `json:"mode"`
-	Sources   []string `json:"sources,omitempty"`
+	Proxy     string       `json:"proxy,omitempty"`
+	Family    string       `json:"family"`
+	Interface string       `json:"interface"`
+	Group     netip.Addr   `json:"group"`
+	Mode      string       `json:"mode"`
+	Sources   []netip.Addr `json:"sources,omitempty"`
 }
 
 // Route is one installed forwarding entry, (S,G) and its interfaces, with the
 // kernel's counters.
 type Route struct {
-	Proxy            string   `json:"proxy,omitempty"`
-	Family           string   `json:"family"`
-	Source           string   `json:"source"`
-	Group            string   `json:"group"`
-	Input            string   `json:"input"`
-	Outputs          []string `json:"outputs"`
-	Packets          uint64   `json:"packets"`
-	Bytes            uint64   `json:"bytes"`
-	WrongIf          uint64   `json:"wrong_if"`
-	PacketsPerSecond float64  `json:"packets_per_second"`
-	BitsPerSecond    float64  `json:"bits_per_second"`
+	Proxy            string     `json:"proxy,omitempty"`
+	Family           string     `json:"family"`
+	Source           netip.Addr `json:"source"`
+	Group            netip.Addr `json:"group"`
+	Input            string     `json:"input"`
+	Outputs          []string   `json:"outputs"`
+	Packets          uint64     `json:"packets"`
+	Bytes            uint64     `json:"bytes"`
+	WrongIf          uint64     `json:"wrong_if"`
+	PacketsPerSecond float64    `json:"packets_per_second"`
+	BitsPerSecond    float64    `json:"bits_per_second"`
 }
 
 // FamilyCounters are the counters of one family of one proxy instance.

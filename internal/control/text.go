@@ -178,26 +178,26 @@ func writeGroups(b *bytes.Buffer, ifc Interface) {
 		return
 	}
 	groups := slices.Clone(ifc.Groups)
-	sort.SliceStable(groups, func(i, j int) bool { return compareAddr(groups[i].Group, groups[j].Group) < 0 })
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].Group.Less(groups[j].Group) })
 	t := newTable(b, "GROUP", "MODE", "V", "EXPIRES", "SOURCES", "HOSTS")
 	for _, g := range groups {
 		srcs := slices.Clone(g.Sources)
-		sort.SliceStable(srcs, func(i, j int) bool { return compareAddr(srcs[i].Address, srcs[j].Address) < 0 })
+		sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].Address.Less(srcs[j].Address) })
 		var sources []string
 		if g.Mode == ModeExclude {
 			sources = append(sources, "any")
 		}
 		for _, s := range srcs {
-			sources = append(sources, fmt.Sprintf("%s %s", s.Address, duration(s.ExpiresIn)))
+			sources = append(sources, addrText(s.Address)+" "+duration(s.ExpiresIn))
 		}
-		for _, x := range sortedAddrs(g.Excluded) {
+		for _, x := range addrTexts(g.Excluded) {
 			sources = append(sources, "except "+x)
 		}
-		hosts := make([]string, 0, len(g.Hosts)+1)
+		addrs := make([]netip.Addr, 0, len(g.Hosts))
 		for _, h := range g.Hosts {
-			hosts = append(hosts, h.Address)
+			addrs = append(addrs, h.Address)
 		}
-		hosts = sortedAddrs(hosts)
+		hosts := addrTexts(addrs)
 		if g.Untracked {
 			hosts = append(hosts, "(untracked)")
 		}
@@ -205,7 +205,7 @@ func writeGroups(b *bytes.Buffer, ifc Interface) {
 		if g.Compat > 0 {
 			compat = "v" + strconv.Itoa(g.Compat)
 		}
-		t.rows([]string{g.Group, g.Mode, compat, duration(g.ExpiresIn)}, sources, hosts)
+		t.rows([]string{addrText(g.Group), g.Mode, compat, duration(g.ExpiresIn)}, sources, hosts)
 	}
 	t.flush()
 }
@@ -219,20 +219,20 @@ func writeUpstream(b *bytes.Buffer, subs []Subscription) {
 	subs = slices.Clone(subs)
 	sort.SliceStable(subs, func(i, j int) bool {
 		a, b := &subs[i], &subs[j]
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Interface, b.Interface), compareAddr(a.Group, b.Group)) < 0
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Interface, b.Interface), a.Group.Compare(b.Group)) < 0
 	})
 	t := newTable(b, "INTERFACE", "GROUP", "MODE", "SOURCES")
 	for _, s := range subs {
 		var sources []string
 		if s.Mode == ModeExclude {
 			sources = append(sources, "any")
-			for _, x := range sortedAddrs(s.Sources) {
+			for _, x := range addrTexts(s.Sources) {
 				sources = append(sources, "except "+x)
 			}
 		} else {
-			sources = sortedAddrs(s.Sources)
+			sources = addrTexts(s.Sources)
 		}
-		t.rows([]string{s.Interface, s.Group, s.Mode}, sources)
+		t.rows([]string{s.Interface, addrText(s.Group), s.Mode}, sources)
 	}
 	t.flush()
 }
@@ -246,7 +246,7 @@ func writeRoutes(b *bytes.Buffer, routes []Route) {
 	routes = slices.Clone(routes)
 	sort.SliceStable(routes, func(i, j int) bool {
 		a, b := &routes[i], &routes[j]
-		return cmp.Or(cmp.Compare(a.Family, b.Family), compareAddr(a.Group, b.Group), compareAddr(a.Source, b.Source)) < 0
+		return cmp.Or(cmp.Compare(a.Family, b.Family), a.Group.Compare(b.Group), a.Source.Compare(b.Source)) < 0
 	})
 	t := newTable(b, "SOURCE", "GROUP", "IN", "PACKETS", "RATE", "OUT")
 	for _, r := range routes {
@@ -254,7 +254,7 @@ func writeRoutes(b *bytes.Buffer, routes []Route) {
 		if len(outs) == 0 {
 			outs = []string{"-"}
 		}
-		t.rows([]string{r.Source, r.Group, r.Input, strconv.FormatUint(r.Packets, 10), rate(r.BitsPerSecond)}, outs)
+		t.rows([]string{addrText(r.Source), addrText(r.Group), r.Input, strconv.FormatUint(r.Packets, 10), rate(r.BitsPerSecond)}, outs)
 	}
 	t.flush()
 }
@@ -404,6 +404,25 @@ func sortedAddrs(addrs []string) []string {
 	addrs = slices.Clone(addrs)
 	sort.SliceStable(addrs, func(i, j int) bool { return compareAddr(addrs[i], addrs[j]) < 0 })
 	return addrs
+}
+
+// addrTexts returns addrs sorted, as text.
+func addrTexts(addrs []netip.Addr) []string {
+	addrs = slices.Clone(addrs)
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = addrText(a)
+	}
+	return out
+}
+
+// addrText is a's text as the JSON document has it: "" for none.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 func protocol(family string, version int) string {

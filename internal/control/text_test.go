@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,18 @@ import (
 
 // sampleStatus is a small router: IPv4 and IPv6 on eth0 (upstream) and
 // br-lan, and a downstream that has not come up yet.
+// ip and ips are the addresses written as text; ips of none is an empty
+// list, not nil.
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func ips(s ...string) []netip.Addr {
+	out := make([]netip.Addr, 0, len(s))
+	for _, x := range s {
+		out = append(out, ip(x))
+	}
+	return out
+}
+
 func sampleStatus() *Status {
 	return &Status{
 		Version:       "1.0.0",
@@ -22,11 +35,11 @@ func sampleStatus() *Status {
 				Addresses: []string{"192.168.1.1"},
 				Querier:   &Querier{Address: "192.168.1.1", Self: true, Version: 3},
 				Groups: []Group{
-					{Group: "239.1.1.1", Mode: "exclude", ExpiresIn: 251.6, Compat: 2, Excluded: []string{"10.9.9.9"},
-						Hosts: []Host{{Address: "192.168.1.21", Mode: "exclude", ExpiresIn: 251.6}, {Address: "192.168.1.20", Mode: "exclude", ExpiresIn: 190}}},
-					{Group: "232.1.1.1", Mode: "include", Compat: 3,
-						Sources: []Source{{Address: "10.0.0.2", ExpiresIn: 190}, {Address: "10.0.0.1", ExpiresIn: 201.2}},
-						Hosts:   []Host{{Address: "192.168.1.30", Mode: "include", Sources: []string{"10.0.0.1", "10.0.0.2"}, ExpiresIn: 201.2}}},
+					{Group: ip("239.1.1.1"), Mode: "exclude", ExpiresIn: 251.6, Compat: 2, Excluded: ips("10.9.9.9"),
+						Hosts: []Host{{Address: ip("192.168.1.21"), Mode: "exclude", ExpiresIn: 251.6}, {Address: ip("192.168.1.20"), Mode: "exclude", ExpiresIn: 190}}},
+					{Group: ip("232.1.1.1"), Mode: "include", Compat: 3,
+						Sources: []Source{{Address: ip("10.0.0.2"), ExpiresIn: 190}, {Address: ip("10.0.0.1"), ExpiresIn: 201.2}},
+						Hosts:   []Host{{Address: ip("192.168.1.30"), Mode: "include", Sources: ips("10.0.0.1", "10.0.0.2"), ExpiresIn: 201.2}}},
 				},
 				Counters: map[string]uint64{"queries_sent": 12, "dropped_limit": 0}},
 			{Name: "eth0", Family: "ipv4", Role: "upstream", State: "active", Ifindex: 2, VIF: 0,
@@ -38,13 +51,13 @@ func sampleStatus() *Status {
 				Querier:   &Querier{Address: "fe80::2", Self: true, Version: 2}},
 		},
 		Upstream: []Subscription{
-			{Family: "ipv4", Interface: "eth0", Group: "239.1.1.1", Mode: "exclude", Sources: []string{"10.9.9.9"}},
-			{Family: "ipv4", Interface: "eth0", Group: "232.1.1.1", Mode: "include", Sources: []string{"10.0.0.2", "10.0.0.1"}},
+			{Family: "ipv4", Interface: "eth0", Group: ip("239.1.1.1"), Mode: "exclude", Sources: ips("10.9.9.9")},
+			{Family: "ipv4", Interface: "eth0", Group: ip("232.1.1.1"), Mode: "include", Sources: ips("10.0.0.2", "10.0.0.1")},
 		},
 		Routes: []Route{
-			{Family: "ipv4", Source: "198.51.100.7", Group: "239.1.1.1", Input: "eth0", Outputs: []string{"br-lan"},
+			{Family: "ipv4", Source: ip("198.51.100.7"), Group: ip("239.1.1.1"), Input: "eth0", Outputs: []string{"br-lan"},
 				Packets: 1200, Bytes: 1579200, PacketsPerSecond: 10, BitsPerSecond: 105280},
-			{Family: "ipv4", Source: "10.0.0.1", Group: "232.1.1.1", Input: "eth0", Outputs: []string{"wlan0", "br-lan"},
+			{Family: "ipv4", Source: ip("10.0.0.1"), Group: ip("232.1.1.1"), Input: "eth0", Outputs: []string{"wlan0", "br-lan"},
 				Packets: 123456, Bytes: 162468096, PacketsPerSecond: 400, BitsPerSecond: 4.2112e6},
 		},
 		Counters: []FamilyCounters{
@@ -297,7 +310,7 @@ func TestWriteTextInstances(t *testing.T) {
 			{Proxy: "tv", Name: "br-tv", Family: "ipv4", Role: "downstream", State: "active", VIF: 1},
 			{Proxy: "lan", Name: "wan2", Family: "ipv4", Role: "upstream", State: "waiting", VIF: -1},
 		},
-		Upstream: []Subscription{{Proxy: "tv", Family: "ipv4", Interface: "eth0.7", Group: "239.1.1.1", Mode: "exclude"}},
+		Upstream: []Subscription{{Proxy: "tv", Family: "ipv4", Interface: "eth0.7", Group: ip("239.1.1.1"), Mode: "exclude"}},
 	}
 	var b bytes.Buffer
 	if err := WriteText(&b, st); err != nil {

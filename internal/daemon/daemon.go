@@ -39,7 +39,10 @@ type mrouter interface {
 	LeaveRouterGroups(ifindex int) error
 	SetRoute(r mroute.Route) error
 	DelRoute(src, grp netip.Addr) error
-	Routes() []mroute.Route
+	// RouteKeys lists the installed routes by group, then source; Route
+	// looks one up, its outputs appended to outputs.
+	RouteKeys() []mroute.Key
+	Route(k mroute.Key, outputs []int) (mroute.Route, bool)
 	NumRoutes() int
 	Counters(src, grp netip.Addr) (mroute.Counters, error)
 	Send(ifindex int, src, dst netip.Addr, payload []byte) error

@@ -117,16 +117,29 @@ func (f *fakeRouter) DelRoute(src, grp netip.Addr) error {
 	return nil
 }
 
-func (f *fakeRouter) Routes() []mroute.Route {
-	rs := make([]mroute.Route, 0, len(f.routes)) // as the routing socket's list
+func (f *fakeRouter) RouteKeys() []mroute.Key {
+	ks := make([]mroute.Key, 0, len(f.routes))
 	for _, r := range f.routes {
-		rs = append(rs, r)
+		ks = append(ks, mroute.Key{Source: r.Source, Group: r.Group})
 	}
 	// Sorted by group, then source, as the routing socket's.
-	slices.SortFunc(rs, func(a, b mroute.Route) int {
+	slices.SortFunc(ks, func(a, b mroute.Key) int {
 		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
 	})
-	return rs
+	return ks
+}
+
+func (f *fakeRouter) Route(k mroute.Key, outputs []int) (mroute.Route, bool) {
+	r, ok := f.routes[[2]netip.Addr{k.Source, k.Group}]
+	if !ok {
+		return mroute.Route{}, false
+	}
+	if len(r.Outputs) > 0 {
+		start := len(outputs)
+		outputs = append(outputs, r.Outputs...)
+		r.Outputs = outputs[start:len(outputs):len(outputs)]
+	}
+	return r, true
 }
 
 func (f *fakeRouter) NumRoutes() int { return len(f.routes) }

@@ -65,14 +65,14 @@ func (d *Daemon) statusHead(now time.Time) (*control.Status, *statusPages) {
 				st.Interfaces = append(st.Interfaces, x)
 			}
 			pages.upstream = append(pages.upstream, subscriptionKeys{p: p, proxy: name, iface: in.up.name, keys: p.brain.SubscribedGroups()})
-			routes := p.mr.Routes()
+			routes := p.mr.RouteKeys()
 			if len(p.samples) == 0 && len(routes) > 0 {
 				// The first answer reads every entry: room for all at
 				// once, not a map grown step by step (at 1000 entries
 				// the steps left 200 KB behind).
 				p.samples = make(map[proxy.Flow]sample, len(routes))
 			}
-			pages.routes = append(pages.routes, routeKeys{p: p, proxy: name, routes: routes})
+			pages.routes = append(pages.routes, routeKeys{p: p, proxy: name, keys: routes})
 			fc := p.countersStatus()
 			fc.Proxy = name
 			st.Counters = append(st.Counters, fc)
@@ -90,6 +90,7 @@ type statusPages struct {
 	groupPage []control.Group
 	subPage   []control.Subscription
 	routePage []control.Route
+	room      pageRoom
 
 	start    time.Time
 	now      func() time.Time // when a page is built: counters' rates and timers are as of then
@@ -116,9 +117,54 @@ type subscriptionKeys struct {
 }
 
 type routeKeys struct {
-	p      *plane
-	proxy  string
-	routes []mroute.Route
+	p     *plane
+	proxy string
+	keys  []mroute.Key
+}
+
+// pageRoom holds the lists inside one page's entries (a group's hosts and
+// sources, a subscription's sources, a route's outputs), reused by the
+// next page as the page's entries are: a status answer of a thousand
+// groups then builds no lists of its own but the keys.
+type pageRoom struct {
+	groups  membership.StateRoom
+	hosts   []control.Host
+	sources []control.Source
+	addrs   []netip.Addr
+	names   []string
+	outputs []int // one route's, turned into names at once
+}
+
+func (m *pageRoom) reset() {
+	if m.outputs == nil {
+		m.outputs = make([]int, 0, mroute.MaxVIFs)
+	}
+	m.groups.Reset()
+	m.hosts = m.hosts[:0]
+	m.sources = m.sources[:0]
+	m.addrs = m.addrs[:0]
+	m.names = m.names[:0]
+}
+
+// carve returns the next n entries of room, zeroed, as a list of their
+// own (appending to it cannot overwrite the next); nil for none. A room
+// without space enough starts a fresh array: the lists already carved
+// keep the old one. A nil room gives a list of its own.
+func carve[T any](room *[]T, n int) []T {
+	if n == 0 {
+		return nil
+	}
+	if room == nil {
+		return make([]T, n)
+	}
+	if cap(*room)-len(*room) < n {
+		*room = make([]T, 0, max(n, 2*cap(*room)))
+	}
+	start := len(*room)
+	*room = (*room)[:start+n]
+	out := (*room)[start : start+n : start+n]
+	clear(out)
+	return out
 }
 
 func (s *statusPages) FillPage(pg *control.Page) {
@@ -136,22 +182,28 @@ func (s *statusPages) FillPage(pg *control.Page) {
 		}
 		i := pg.From
 		pg.Groups = reuse(&s.groupPage)
+		s.room.reset()
 		for ; i < len(gk.keys) && len(pg.Groups) < statusPageSize; i++ {
-			if g, ok := r.GroupWithHostSources(gk.keys[i], statusHostSources); ok {
-				pg.Groups = append(pg.Groups, gk.p.describeGroup(r, g, now))
+			if g, ok := r.GroupInRoom(gk.keys[i], statusHostSources, &s.room.groups); ok {
+				pg.Groups = append(pg.Groups, gk.p.describeGroup(r, g, now, &s.room))
 			}
 		}
 		pg.Next, pg.Done = i, i == len(gk.keys)
 	case control.PageUpstream:
 		i, base := pg.From, 0
 		pg.Upstream = reuse(&s.subPage)
+		s.room.reset()
 		for _, seg := range s.upstream {
 			for ; i < base+len(seg.keys) && len(pg.Upstream) < statusPageSize; i++ {
 				grp := seg.keys[i-base]
 				if sub, ok := seg.p.brain.Subscription(grp); ok && !seg.p.closed {
+					// The sources are copied: the page is written outside
+					// the loop, which may change the subscription meanwhile.
+					srcs := carve(&s.room.addrs, len(sub.Sources))
+					copy(srcs, sub.Sources)
 					pg.Upstream = append(pg.Upstream, control.Subscription{
-						Proxy: seg.proxy, Family: seg.p.fam.name, Interface: seg.iface, Group: grp.String(),
-						Mode: modeName(sub.Mode), Sources: addrStrings(sub.Sources),
+						Proxy: seg.proxy, Family: seg.p.fam.name, Interface: seg.iface, Group: grp,
+						Mode: modeName(sub.Mode), Sources: srcs,
 					})
 				}
 			}
@@ -161,13 +213,17 @@ func (s *statusPages) FillPage(pg *control.Page) {
 	case control.PageRoutes:
 		i, base := pg.From, 0
 		pg.Routes = reuse(&s.routePage)
+		s.room.reset()
 		for _, seg := range s.routes {
-			for ; i < base+len(seg.routes) && len(pg.Routes) < statusPageSize; i++ {
-				if !seg.p.closed {
-					pg.Routes = append(pg.Routes, seg.p.routeStatus(seg.routes[i-base], seg.proxy, now))
+			for ; i < base+len(seg.keys) && len(pg.Routes) < statusPageSize; i++ {
+				if seg.p.closed {
+					continue
+				}
+				if r, ok := seg.p.mr.Route(seg.keys[i-base], s.room.outputs[:0]); ok {
+					pg.Routes = append(pg.Routes, seg.p.routeStatus(r, seg.proxy, now, &s.room))
 				}
 			}
-			base += len(seg.routes)
+			base += len(seg.keys)
 		}
 		pg.Next, pg.Done = i, i == base
 		if pg.Done {
@@ -243,13 +299,14 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface) (control.Inter
 	return out, groupKeys{p: p, ifindex: in.ifindex, keys: r.GroupAddrs()}
 }
 
-// describeGroup describes group record g of router r at now.
-func (p *plane) describeGroup(r *membership.Router, g membership.GroupState, now time.Time) control.Group {
+// describeGroup describes group record g of router r at now, its lists in
+// room (nil: lists of their own).
+func (p *plane) describeGroup(r *membership.Router, g membership.GroupState, now time.Time, room *pageRoom) control.Group {
 	var timers map[netip.Addr]time.Time
 	if len(g.Include) > 0 {
 		timers = r.SourceTimers(g.Group)
 	}
-	cg := groupStatus(g, timers, now)
+	cg := groupStatus(g, timers, now, room)
 	if p.fam == ipv6 {
 		cg.Compat = membershipToMLD(cg.Compat) // MLDv1 or MLDv2
 	}
@@ -263,36 +320,57 @@ func (p *plane) describeGroup(r *membership.Router, g membership.GroupState, now
 // shown whole, is what is forwarded).
 const statusHostSources = 16
 
-func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now time.Time) control.Group {
+// groupStatus describes g. Its address lists are g's, which the caller
+// owns (GroupInRoom); the lists of sources and hosts are made in room.
+func groupStatus(g membership.GroupState, timers map[netip.Addr]time.Time, now time.Time, room *pageRoom) control.Group {
 	cg := control.Group{
-		Group: g.Group.String(), Mode: modeName(g.Mode), Compat: g.Compat,
-		Excluded: addrStrings(g.Exclude), Untracked: g.Untracked,
+		Group: g.Group, Mode: modeName(g.Mode), Compat: g.Compat,
+		Excluded: g.Exclude, Untracked: g.Untracked,
 	}
 	if g.Mode == membership.Exclude {
 		cg.ExpiresIn = seconds(g.Expires, now)
 	}
-	for _, s := range g.Include {
-		cg.Sources = append(cg.Sources, control.Source{Address: s.String(), ExpiresIn: seconds(timers[s], now)})
+	var sources *[]control.Source
+	var hosts *[]control.Host
+	if room != nil {
+		sources, hosts = &room.sources, &room.hosts
 	}
-	for _, h := range g.Hosts {
-		ch := control.Host{Address: h.Addr.String(), Mode: modeName(h.Mode), ExpiresIn: seconds(h.Expires, now)}
+	cg.Sources = carve(sources, len(g.Include))
+	for i, s := range g.Include {
+		cg.Sources[i] = control.Source{Address: s, ExpiresIn: seconds(timers[s], now)}
+	}
+	cg.Hosts = carve(hosts, len(g.Hosts))
+	for i, h := range g.Hosts {
 		srcs := h.Sources
 		if len(srcs) > statusHostSources {
 			srcs = srcs[:statusHostSources]
 		}
-		ch.Sources = addrStrings(srcs)
-		ch.SourcesOmitted = max(h.SourceCount, len(h.Sources)) - len(srcs)
-		cg.Hosts = append(cg.Hosts, ch)
+		cg.Hosts[i] = control.Host{
+			Address: h.Addr, Mode: modeName(h.Mode), ExpiresIn: seconds(h.Expires, now),
+			Sources: srcs, SourcesOmitted: max(h.SourceCount, len(h.Sources)) - len(srcs),
+		}
 	}
 	return cg
 }
 
 // routeStatus describes the forwarding entry r with the kernel's counters
-// and the rate since the previous reading.
-func (p *plane) routeStatus(r mroute.Route, proxyName string, now time.Time) control.Route {
+// and the rate since the previous reading, its outputs' names in room.
+func (p *plane) routeStatus(r mroute.Route, proxyName string, now time.Time, room *pageRoom) control.Route {
+	var names *[]string
+	if room != nil {
+		names = &room.names
+	}
+	// An entry with no outputs lists none ([]), not null.
+	outs := carve(names, len(r.Outputs))
+	if outs == nil {
+		outs = []string{}
+	}
+	for i, x := range r.Outputs {
+		outs[i] = p.links[x]
+	}
 	cr := control.Route{
-		Proxy: proxyName, Family: p.fam.name, Source: r.Source.String(), Group: r.Group.String(),
-		Input: p.links[r.Input], Outputs: p.names(r.Outputs),
+		Proxy: proxyName, Family: p.fam.name, Source: r.Source, Group: r.Group,
+		Input: p.links[r.Input], Outputs: outs,
 	}
 	if c, err := p.mr.Counters(r.Source, r.Group); err == nil {
 		cr.Packets, cr.Bytes, cr.WrongIf = c.Packets, c.Bytes, c.WrongIf

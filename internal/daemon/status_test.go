@@ -24,10 +24,10 @@ func TestStatusBoundsHostSources(t *testing.T) {
 	now := time.Unix(1000, 0)
 	g := membership.GroupState{Group: netip.MustParseAddr("232.1.1.1"), Mode: membership.Include, Include: srcs,
 		Hosts: []membership.Host{{Addr: netip.MustParseAddr("192.168.1.11"), Mode: membership.Include, Sources: srcs, Expires: now.Add(time.Minute)}}}
-	cg := groupStatus(g, nil, now)
+	cg := groupStatus(g, nil, now, nil)
 	h := cg.Hosts[0]
-	if len(h.Sources) != statusHostSources || h.SourcesOmitted != 128-statusHostSources || h.Sources[0] != "10.0.0.0" {
-		t.Errorf("host sources: %d shown (first %q), %d omitted; want %d, 10.0.0.0, %d", len(h.Sources), h.Sources[0], h.SourcesOmitted, statusHostSources, 128-statusHostSources)
+	if len(h.Sources) != statusHostSources || h.SourcesOmitted != 128-statusHostSources || h.Sources[0] != netip.AddrFrom4([4]byte{10, 0, 0, 0}) {
+		t.Errorf("host sources: %d shown (first %s), %d omitted; want %d, 10.0.0.0, %d", len(h.Sources), h.Sources[0], h.SourcesOmitted, statusHostSources, 128-statusHostSources)
 	}
 	if len(cg.Sources) != 128 {
 		t.Errorf("the group's own list shows %d sources, want all 128", len(cg.Sources))
@@ -80,7 +80,7 @@ func TestPagedStatusIsTheWholeStatus(t *testing.T) {
 			len(whole.Interfaces), len(whole.Interfaces[1].Groups), len(whole.Upstream), len(whole.Routes))
 	}
 	for i, r := range whole.Routes {
-		if want := netip.AddrFrom4([4]byte{239, 20, 0, byte(i)}).String(); r.Group != want || whole.Upstream[i].Group != want || whole.Interfaces[1].Groups[i].Group != want {
+		if want := netip.AddrFrom4([4]byte{239, 20, 0, byte(i)}); r.Group != want || whole.Upstream[i].Group != want || whole.Interfaces[1].Groups[i].Group != want {
 			t.Fatalf("entry %d: route %s, subscription %s, group %s; want %s in each", i, r.Group, whole.Upstream[i].Group, whole.Interfaces[1].Groups[i].Group, want)
 		}
 	}
@@ -145,7 +145,32 @@ func TestStatusPagesFollowTheState(t *testing.T) {
 	if seen != 150 {
 		t.Errorf("%d groups in the pages, want the 150 still joined", seen)
 	}
+	// The routes too are looked up as each page is built: those of the
+	// groups that left forward nowhere now.
 	routes := control.Page{List: control.PageRoutes}
+	n := 0
+	for {
+		st.Pages.FillPage(&routes)
+		for _, r := range routes.Routes {
+			want := 1
+			if n >= 150 {
+				want = 0
+			}
+			if len(r.Outputs) != want {
+				t.Errorf("route %d (%s): outputs %v, want %d", n, r.Group, r.Outputs, want)
+			}
+			n++
+		}
+		if routes.Done {
+			break
+		}
+		routes = control.Page{List: control.PageRoutes, From: routes.Next}
+	}
+	if n != 200 {
+		t.Errorf("%d routes in the pages, want 200", n)
+	}
+	st = d.pagedStatus(time.Now(), time.Now)
+	routes = control.Page{List: control.PageRoutes}
 	st.Pages.FillPage(&routes)
 	if len(routes.Routes) != statusPageSize {
 		t.Fatalf("first page of routes: %d, want %d", len(routes.Routes), statusPageSize)
@@ -157,4 +182,32 @@ func TestStatusPagesFollowTheState(t *testing.T) {
 		t.Errorf("after the plane closed: %d routes, done %v; want none and done", len(routes.Routes), routes.Done)
 	}
 	p.closed = false // as it was, for the cleanup
+}
+
+// TestStatusPagesAllocateNothing: once an answer's first pages have made
+// their room, a page of groups, subscriptions or routes builds its entries
+// in that room, so an answer of a thousand groups allocates its keys and
+// little else.
+func TestStatusPagesAllocateNothing(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	br.keep = true
+	joinGroups(t, d, 3*statusPageSize)
+	st := d.pagedStatus(time.Now(), time.Now)
+	for _, c := range []struct {
+		list  string
+		iface int
+	}{{control.PageGroups, 1}, {control.PageUpstream, 0}, {control.PageRoutes, 0}} {
+		pg := control.Page{List: c.list, Interface: c.iface}
+		st.Pages.FillPage(&pg) // makes the room
+		allocs := testing.AllocsPerRun(5, func() {
+			pg = control.Page{List: c.list, Interface: c.iface, From: statusPageSize}
+			st.Pages.FillPage(&pg)
+		})
+		if n := len(pg.Groups) + len(pg.Upstream) + len(pg.Routes); n != statusPageSize {
+			t.Fatalf("%s: a page of %d entries, want %d", c.list, n, statusPageSize)
+		}
+		if allocs != 0 {
+			t.Errorf("%s: a page allocated %.0f times, want 0", c.list, allocs)
+		}
+	}
 }

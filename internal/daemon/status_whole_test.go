@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
@@ -23,22 +24,43 @@ func (d *Daemon) status(now time.Time) *control.Status {
 		nsubs += len(seg.keys)
 	}
 	for _, seg := range pages.routes {
-		nroutes += len(seg.routes)
+		nroutes += len(seg.keys)
 	}
 	st.Upstream = allPages(pages, control.PageUpstream, 0, make([]control.Subscription, 0, nsubs), func(pg *control.Page) []control.Subscription { return pg.Upstream })
 	st.Routes = allPages(pages, control.PageRoutes, 0, make([]control.Route, 0, nroutes), func(pg *control.Page) []control.Route { return pg.Routes })
 	return st
 }
 
-// allPages appends the entries of every page of one list to out.
+// allPages appends the entries of every page of one list to out, each a
+// copy of its own: a page's lists are valid only until the next page.
 func allPages[T any](pages *statusPages, list string, iface int, out []T, entries func(*control.Page) []T) []T {
 	pg := control.Page{List: list, Interface: iface}
 	for {
 		pages.FillPage(&pg)
-		out = append(out, entries(&pg)...)
+		for _, e := range entries(&pg) {
+			out = append(out, deepCopy(e))
+		}
 		if pg.Done {
 			return out
 		}
 		pg = control.Page{List: list, Interface: iface, From: pg.Next}
 	}
+}
+
+// deepCopy copies the lists inside a status entry.
+func deepCopy[T any](e T) T {
+	switch x := any(&e).(type) {
+	case *control.Group:
+		x.Sources = slices.Clone(x.Sources)
+		x.Excluded = slices.Clone(x.Excluded)
+		x.Hosts = slices.Clone(x.Hosts)
+		for i := range x.Hosts {
+			x.Hosts[i].Sources = slices.Clone(x.Hosts[i].Sources)
+		}
+	case *control.Subscription:
+		x.Sources = slices.Clone(x.Sources)
+	case *control.Route:
+		x.Outputs = slices.Clone(x.Outputs)
+	}
+	return e
 }

@@ -174,12 +174,12 @@ func (tp *topo) waitFilter(ifname string, group netip.Addr, mode netlab.FilterMo
 	for _, s := range sources {
 		want[s] = true
 	}
-	same := func(have []string) bool {
+	same := func(have []netip.Addr) bool {
 		if len(have) != len(want) {
 			return false
 		}
-		for _, s := range have {
-			if a, err := netip.ParseAddr(s); err != nil || !want[a] {
+		for _, a := range have {
+			if !want[a] {
 				return false
 			}
 		}
@@ -192,7 +192,7 @@ func (tp *topo) waitFilter(ifname string, group netip.Addr, mode netlab.FilterMo
 		}
 		switch mode {
 		case netlab.Include:
-			var fwd []string
+			var fwd []netip.Addr
 			for _, s := range g.Sources {
 				fwd = append(fwd, s.Address)
 			}

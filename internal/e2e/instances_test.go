@@ -195,8 +195,8 @@ func TestInstancesReadmeExample(t *testing.T) {
 		}
 	}
 	for _, r := range st.Routes {
-		wantProxy := map[string]string{"10.0.0.2": "tv", "172.16.0.2": "lan"}[r.Source]
-		if r.Proxy != wantProxy || r.Group != g1.Addr().String() {
+		wantProxy := map[string]string{"10.0.0.2": "tv", "172.16.0.2": "lan"}[r.Source.String()]
+		if r.Proxy != wantProxy || r.Group != g1.Addr() {
 			t.Errorf("route %+v in proxy %q, want %q", r, r.Proxy, wantProxy)
 		}
 	}

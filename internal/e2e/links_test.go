@@ -47,7 +47,7 @@ func TestUpstreamAppearsLater(t *testing.T) {
 		st, _ := tp.queryStatus()
 		i, _ := ifState(st, "br-lan", "ipv4")
 		for _, g := range i.Groups {
-			if g.Group == g1.Addr().String() {
+			if g.Group == g1.Addr() {
 				return true
 			}
 		}

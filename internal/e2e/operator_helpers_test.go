@@ -88,7 +88,7 @@ func groupOn(st control.Status, ifname string, group netip.Addr) (control.Group,
 	}
 	i, _ := iface(st, ifname, family)
 	for _, g := range i.Groups {
-		if a, err := netip.ParseAddr(g.Group); err == nil && a == group {
+		if g.Group == group {
 			return g, true
 		}
 	}
@@ -104,7 +104,7 @@ func querierOn(st control.Status, ifname, family string) *control.Querier {
 // subscription returns the upstream subscription of group, if any.
 func subscription(st control.Status, group netip.Addr) (control.Subscription, bool) {
 	for _, s := range st.Upstream {
-		if s.Family == control.FamilyIPv4 && s.Group == group.String() {
+		if s.Family == control.FamilyIPv4 && s.Group == group {
 			return s, true
 		}
 	}
@@ -114,7 +114,7 @@ func subscription(st control.Status, group netip.Addr) (control.Subscription, bo
 // route returns the IPv4 forwarding entry (src, group), if installed.
 func route(st control.Status, src, group netip.Addr) (control.Route, bool) {
 	for _, r := range st.Routes {
-		if r.Family == control.FamilyIPv4 && r.Source == src.String() && r.Group == group.String() {
+		if r.Family == control.FamilyIPv4 && r.Source == src && r.Group == group {
 			return r, true
 		}
 	}

@@ -78,7 +78,7 @@ func TestStatusFilledForLuCI(t *testing.T) {
 		}
 		groups[ifc.Name] = map[string]control.Group{}
 		for _, g := range ifc.Groups {
-			groups[ifc.Name][g.Group] = g
+			groups[ifc.Name][g.Group.String()] = g
 		}
 	}
 	for _, want := range []struct {

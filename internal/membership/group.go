@@ -159,30 +159,76 @@ func (g *group) computeDeadline() {
 }
 
 // state is the view of g. hostSources bounds the sources copied per tracked
-// host (negative: all); with hostNone the hosts are left out.
-func (g *group) state(c *clock, version, hostSources int) GroupState {
+// host (negative: all); with hostNone the hosts are left out. The view's
+// lists go in room, or in a room of their own when it is nil.
+func (g *group) state(c *clock, version, hostSources int, room *StateRoom) GroupState {
+	if room == nil {
+		room = new(StateRoom)
+	}
 	st := GroupState{Group: g.addr, Mode: g.mode, Compat: g.compat(version), Untracked: !g.untracked.IsZero()}
 	if hostSources != hostNone {
-		st.Hosts = g.hostStates(c, hostSources)
+		st.Hosts = g.hostStates(c, hostSources, room)
 	}
 	var expires instant
 	if g.mode == Exclude {
 		expires = g.timer
 	}
+	room.need(len(g.sources))
+	start := len(room.addrs)
 	for a, s := range g.sources {
 		if s.timer.IsZero() {
-			st.Exclude = append(st.Exclude, a)
 			continue
 		}
-		st.Include = append(st.Include, a)
+		room.addrs = append(room.addrs, a)
 		if g.mode == Include && s.timer.After(expires) {
 			expires = s.timer
 		}
 	}
+	st.Include = room.cut(start)
+	start = len(room.addrs)
+	for a, s := range g.sources {
+		if s.timer.IsZero() {
+			room.addrs = append(room.addrs, a)
+		}
+	}
+	st.Exclude = room.cut(start)
 	st.Expires = c.time(expires)
 	slices.SortFunc(st.Include, netip.Addr.Compare)
 	slices.SortFunc(st.Exclude, netip.Addr.Compare)
 	return st
+}
+
+// StateRoom holds the lists of group views read one after another
+// (Router.GroupInRoom): a status answer reads thousands of groups, a
+// page at a time, and every view's lists would be garbage once the page
+// is written. A view read into a room is valid until the room's Reset.
+type StateRoom struct {
+	hosts []Host
+	addrs []netip.Addr
+}
+
+// Reset makes the room's space free for the next views.
+func (m *StateRoom) Reset() {
+	clear(m.hosts)
+	m.hosts = m.hosts[:0]
+	m.addrs = m.addrs[:0]
+}
+
+// need makes room for n more addresses. A full room starts a fresh array:
+// the views already in the old one keep it.
+func (m *StateRoom) need(n int) {
+	if n > 0 && cap(m.addrs)-len(m.addrs) < n {
+		m.addrs = make([]netip.Addr, 0, max(n, 2*cap(m.addrs)))
+	}
+}
+
+// cut returns the addresses appended since start as a list of their
+// own: appending to it cannot overwrite the room's next list. None is nil.
+func (m *StateRoom) cut(start int) []netip.Addr {
+	if len(m.addrs) == start {
+		return nil
+	}
+	return m.addrs[start:len(m.addrs):len(m.addrs)]
 }
 
 // srcSet answers membership in a record's source list. Short lists are

@@ -292,22 +292,27 @@ func (g *group) excludeHost() bool {
 }
 
 // hostStates returns the tracked hosts, sorted by address.
-func (g *group) hostStates(c *clock, maxSources int) []Host {
+func (g *group) hostStates(c *clock, maxSources int, room *StateRoom) []Host {
 	if len(g.hosts) == 0 {
 		return nil
 	}
-	out := make([]Host, len(g.hosts))
-	for i, h := range g.hosts {
-		out[i] = Host{Addr: h.addr, Mode: h.mode, Expires: c.time(h.expires), SourceCount: len(h.srcs)}
+	if cap(room.hosts)-len(room.hosts) < len(g.hosts) {
+		room.hosts = make([]Host, 0, max(len(g.hosts), 2*cap(room.hosts)))
+	}
+	start := len(room.hosts)
+	for _, h := range g.hosts {
+		hs := Host{Addr: h.addr, Mode: h.mode, Expires: c.time(h.expires), SourceCount: len(h.srcs)}
 		srcs := h.srcs
 		if maxSources >= 0 && len(srcs) > maxSources {
 			srcs = srcs[:maxSources]
 		}
-		if len(srcs) > 0 {
-			out[i].Sources = slices.Clone(srcs)
-		}
+		room.need(len(srcs))
+		from := len(room.addrs)
+		room.addrs = append(room.addrs, srcs...)
+		hs.Sources = room.cut(from)
+		room.hosts = append(room.hosts, hs)
 	}
-	return out
+	return room.hosts[start:len(room.hosts):len(room.hosts)]
 }
 
 // fastLeaveApplies reports whether a leave record (after compatibility

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -113,5 +114,66 @@ func TestGroupViewsBoundHostSources(t *testing.T) {
 	}
 	if full, _ := r.Group(addr(G)); len(full.Hosts[0].Sources) != 100 {
 		t.Fatalf("Group lists %d host sources, want all 100", len(full.Hosts[0].Sources))
+	}
+}
+
+// TestGroupInRoom: views read into a room are the views Group gives, each
+// list its own (appending to one cannot overwrite the next), and once the
+// room has grown a page of views allocates nothing.
+func TestGroupInRoom(t *testing.T) {
+	r := NewRouter(Config{}, addr("10.0.0.5"))
+	var groups []netip.Addr
+	for i := range 40 {
+		g := netip.AddrFrom4([4]byte{239, 1, 0, byte(i)})
+		groups = append(groups, g)
+		recs := []Record{{Type: IsExclude, Group: g}}
+		if i%3 == 0 {
+			recs = []Record{{Type: IsInclude, Group: g, Sources: floodSources(1 + i%5)}}
+		}
+		r.Report(t0, addr(h1), 3, recs)
+		r.Report(t0, addr("10.0.0.7"), 3, recs)
+	}
+	// A group in exclude mode with sources on both lists.
+	r.Report(t0, addr(h1), 3, []Record{{Type: ToExclude, Group: groups[9], Sources: floodSources(6)[4:]}})
+	if v, _ := r.Group(groups[9]); len(v.Include) == 0 || len(v.Exclude) == 0 {
+		t.Fatalf("group %s: %+v, want sources on both lists", groups[9], v)
+	}
+	var room StateRoom
+	for round := range 3 {
+		room.Reset()
+		views := make([]GroupState, 0, len(groups))
+		for _, g := range groups {
+			v, ok := r.GroupInRoom(g, 16, &room)
+			if !ok {
+				t.Fatalf("round %d: no view of %s", round, g)
+			}
+			views = append(views, v)
+		}
+		for i, v := range views {
+			want, _ := r.Group(groups[i])
+			if !reflect.DeepEqual(v, want) {
+				t.Fatalf("round %d: view of %s in a room\n %+v\nwant %+v", round, groups[i], v, want)
+			}
+			if len(v.Include) > 0 {
+				_ = append(v.Include, addr("10.255.255.255"))
+			}
+			if len(v.Hosts) > 0 {
+				_ = append(v.Hosts, Host{})
+			}
+		}
+		for i, v := range views {
+			if want, _ := r.Group(groups[i]); !reflect.DeepEqual(v, want) {
+				t.Fatalf("round %d: view of %s changed by an append to another", round, groups[i])
+			}
+		}
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		room.Reset()
+		for _, g := range groups {
+			r.GroupInRoom(g, 16, &room)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("reading %d views into a grown room allocated %.0f times, want 0", len(groups), allocs)
 	}
 }

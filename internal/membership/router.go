@@ -534,7 +534,7 @@ const hostNone = -2
 func (r *Router) GroupsWithHostSources(n int) []GroupState {
 	out := make([]GroupState, 0, len(r.groups))
 	for _, a := range r.GroupAddrs() {
-		out = append(out, r.groups[a].state(&r.clock, r.cfg.Version, max(n, -1)))
+		out = append(out, r.groups[a].state(&r.clock, r.cfg.Version, max(n, -1), nil))
 	}
 	return out
 }
@@ -546,11 +546,11 @@ func (r *Router) Filter(grp netip.Addr) (GroupState, bool) {
 	if g == nil {
 		return GroupState{}, false
 	}
-	return g.state(&r.clock, r.cfg.Version, hostNone), true
+	return g.state(&r.clock, r.cfg.Version, hostNone, nil), true
 }
 
 // GroupAddrs returns the groups that have a record, sorted: the keys of a
-// status answer's pages (see GroupWithHostSources).
+// status answer's pages (see GroupInRoom).
 func (r *Router) GroupAddrs() []netip.Addr {
 	addrs := make([]netip.Addr, 0, len(r.groups))
 	for a := range r.groups {
@@ -560,14 +560,14 @@ func (r *Router) GroupAddrs() []netip.Addr {
 	return addrs
 }
 
-// GroupWithHostSources returns the record of group grp as
-// GroupsWithHostSources lists it.
-func (r *Router) GroupWithHostSources(grp netip.Addr, n int) (GroupState, bool) {
+// GroupInRoom returns the record of group grp as GroupsWithHostSources
+// lists it, its lists in room: valid until the room's Reset.
+func (r *Router) GroupInRoom(grp netip.Addr, n int, room *StateRoom) (GroupState, bool) {
 	g := r.groups[grp]
 	if g == nil {
 		return GroupState{}, false
 	}
-	return g.state(&r.clock, r.cfg.Version, max(n, -1)), true
+	return g.state(&r.clock, r.cfg.Version, max(n, -1), room), true
 }
 
 // Group returns the record of group g.
@@ -576,7 +576,7 @@ func (r *Router) Group(g netip.Addr) (GroupState, bool) {
 	if grp == nil {
 		return GroupState{}, false
 	}
-	return grp.state(&r.clock, r.cfg.Version, -1), true
+	return grp.state(&r.clock, r.cfg.Version, -1, nil), true
 }
 
 // NextDeadline returns the earliest time Advance has work to do, or the zero
