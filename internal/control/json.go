@@ -102,9 +102,11 @@ func (d *decoder) set(v jsonlite.Value, path string, f field) {
 	case *map[string]uint64:
 		*p = d.counters(v, path)
 	case *time.Time:
-		if err := p.UnmarshalText([]byte(d.str(v, path))); err != nil && d.err == nil {
+		t, err := parseTime(d.str(v, path))
+		if err != nil && d.err == nil {
 			d.err = err
 		}
+		*p = t
 	}
 }
 
@@ -364,4 +366,82 @@ func (d *decoder) group(v jsonlite.Value, where string, g *Group) {
 			})
 		}},
 		field{"untracked", &g.Untracked, nil})
+}
+
+// parseTime reads an RFC 3339 time, "2006-01-02T15:04:05.999999999Z07:00"
+// with the fraction optional, into what time.Time's UnmarshalText makes of
+// it: an offset of the local zone at that instant gives a time in
+// time.Local, another a fixed zone without a name, "Z" UTC. It is
+// stricter only where RFC 3339 is (no comma for the point). time.Parse
+// would cost the binary 45 KB for the one time a status carries.
+func parseTime(s string) (time.Time, error) {
+	if len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, badTime(s)
+	}
+	year, y := digits(s[0:4], 0, 9999)
+	month, mo := digits(s[5:7], 1, 12)
+	day, d := digits(s[8:10], 1, 31)
+	hour, h := digits(s[11:13], 0, 23)
+	minute, mi := digits(s[14:16], 0, 59)
+	sec, se := digits(s[17:19], 0, 59)
+	rest := s[19:]
+	nsec := 0
+	if len(rest) > 1 && rest[0] == '.' {
+		i := 1
+		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+			if i <= 9 {
+				nsec = nsec*10 + int(rest[i]-'0')
+			}
+		}
+		if i == 1 {
+			return time.Time{}, badTime(s)
+		}
+		for n := i; n <= 9; n++ {
+			nsec *= 10
+		}
+		rest = rest[i:]
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if !(y && mo && d && h && mi && se) || t.Day() != day {
+		return time.Time{}, badTime(s) // not a number, or the 30th of February
+	}
+	if rest == "Z" {
+		return t, nil
+	}
+	if len(rest) != len("+07:00") || (rest[0] != '+' && rest[0] != '-') || rest[3] != ':' {
+		return time.Time{}, badTime(s)
+	}
+	oh, h := digits(rest[1:3], 0, 23)
+	om, mi := digits(rest[4:6], 0, 59)
+	if !h || !mi {
+		return time.Time{}, badTime(s)
+	}
+	offset := (oh*60 + om) * 60
+	if rest[0] == '-' {
+		offset = -offset
+	}
+	t = t.Add(-time.Duration(offset) * time.Second)
+	if _, local := t.In(time.Local).Zone(); local == offset {
+		return t.In(time.Local), nil
+	}
+	return t.In(time.FixedZone("", offset)), nil
+}
+
+// digits reads the decimal number s, which must lie in [lo, hi]. Out of
+// line: inlined at its eight calls it cost 2 KB.
+//
+//go:noinline
+func digits(s string, lo, hi int) (int, bool) {
+	n := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n >= lo && n <= hi
+}
+
+func badTime(s string) error {
+	return errors.New("parsing time " + strconv.Quote(s) + ": not an RFC 3339 time")
 }
