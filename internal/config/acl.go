@@ -52,6 +52,20 @@ func contains(p, q netip.Prefix) bool {
 // matches decides.
 type ACL []Rule
 
+// equal reports whether the lists hold the same rules, positions aside.
+func (acl ACL) equal(other ACL) bool {
+	if len(acl) != len(other) {
+		return false
+	}
+	for i, r := range acl {
+		o := other[i]
+		if r.Allow != o.Allow || r.Group != o.Group || r.Source != o.Source {
+			return false
+		}
+	}
+	return true
+}
+
 // Permits reports whether the list lets traffic of group from source
 // through. The first matching rule decides; when none matches, the answer
 // is yes.
