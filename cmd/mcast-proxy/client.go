@@ -2,9 +2,9 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
 )
@@ -22,45 +22,43 @@ func runClient(args []string, stdout, stderr io.Writer) (code int, handled bool)
 	if cmd != control.CommandStatus && cmd != control.CommandReload {
 		return 0, false
 	}
-	fs := flag.NewFlagSet("mcast-proxy "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	socket := fs.String("s", control.DefaultSocket, "control `socket` of the daemon")
-	var asJSON *bool
+	socket := control.DefaultSocket
+	asJSON := false
+	options := []option{{letter: 's', arg: "socket", usage: "control socket of the daemon", set: func(v string) { socket = v }, def: socket}}
+	synopsis := "usage: mcast-proxy reload [-s socket]\n"
 	if cmd == control.CommandStatus {
-		asJSON = fs.Bool("j", false, "print the status as JSON")
-		fs.Usage = func() {
-			fmt.Fprintln(stderr, "usage: mcast-proxy status [-j] [-s socket]")
-			fs.PrintDefaults()
-		}
-	} else {
-		fs.Usage = func() {
-			fmt.Fprintln(stderr, "usage: mcast-proxy reload [-s socket]")
-			fs.PrintDefaults()
-		}
+		options = append(options, option{letter: 'j', usage: "print the status as JSON", set: func(string) { asJSON = true }})
+		synopsis = "usage: mcast-proxy status [-j] [-s socket]\n"
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
-		}
+	usage := func() {
+		io.WriteString(stderr, synopsis)
+		printOptions(stderr, options)
+	}
+	rest, err := parseOptions(options, args[1:], stderr, usage)
+	if errors.Is(err, errHelp) {
+		return 0, true
+	}
+	if err != nil {
 		return exitRuntime, true
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
+	if len(rest) > 0 {
+		io.WriteString(stderr, "mcast-proxy: unexpected argument "+strconv.Quote(rest[0])+"\n")
+		usage()
 		return exitRuntime, true
 	}
 
-	resp, err := control.Do(*socket, control.Request{Version: control.ProtocolVersion, Command: cmd})
+	resp, err := control.Do(socket, control.Request{Version: control.ProtocolVersion, Command: cmd})
 	var unreachable *control.UnreachableError
 	switch {
 	case errors.As(err, &unreachable):
-		fmt.Fprintf(stderr, "mcast-proxy: cannot reach the daemon on %s; is mcast-proxy running? (%v)\n", *socket, err)
+		fmt.Fprintf(stderr, "mcast-proxy: cannot reach the daemon on %s; is mcast-proxy running? (%v)\n", socket, err)
 		return exitRuntime, true
 	case err != nil:
-		fmt.Fprintf(stderr, "mcast-proxy: no complete answer from the daemon on %s (%v)\n", *socket, err)
+		fmt.Fprintf(stderr, "mcast-proxy: no complete answer from the daemon on %s (%v)\n", socket, err)
 		return exitRuntime, true
 	}
 	if cmd == control.CommandStatus {
-		return printStatus(resp, *asJSON, stdout, stderr), true
+		return printStatus(resp, asJSON, stdout, stderr), true
 	}
 	return printReload(resp, stdout, stderr), true
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -14,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -32,12 +32,6 @@ const (
 	exitConfig  = 1
 	exitRuntime = 2
 )
-
-type verbosity int
-
-func (v *verbosity) String() string   { return fmt.Sprint(int(*v)) }
-func (v *verbosity) IsBoolFlag() bool { return true }
-func (v *verbosity) Set(string) error { *v++; return nil }
 
 // defaultMemoryLimit is the runtime's soft memory limit unless GOMEMLIMIT
 // is set (see docs/mcast-proxy.8.md).
@@ -80,49 +74,56 @@ func run(args []string, stderr io.Writer) int {
 	if code, handled := runClient(args, os.Stdout, stderr); handled {
 		return code
 	}
-	fs := flag.NewFlagSet("mcast-proxy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mcast-proxy [-dnvV] [-f file] [-s socket]")
-		fmt.Fprintln(stderr, "       mcast-proxy status [-j] [-s socket]")
-		fmt.Fprintln(stderr, "       mcast-proxy reload [-s socket]")
-		fs.PrintDefaults()
-	}
 	var (
-		file        = fs.String("f", "/etc/mcast-proxy.conf", "configuration `file`, native or UCI (told by its first word)")
-		foreground  = fs.Bool("d", false, "debug mode: log with timestamps to stderr")
-		checkOnly   = fs.Bool("n", false, "only check the configuration file, print every error, and exit")
-		showVersion = fs.Bool("V", false, "print the version and exit")
-		socket      = fs.String("s", control.DefaultSocket, "control `socket` for 'mcast-proxy status' and 'reload'")
-		verbose     verbosity
+		file        = "/etc/mcast-proxy.conf"
+		socket      = control.DefaultSocket
+		foreground  bool
+		checkOnly   bool
+		showVersion bool
+		verbose     int
 	)
-	fs.Var(&verbose, "v", "more verbose logging (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	options := []option{
+		{letter: 'd', usage: "debug mode: log with timestamps to stderr", set: func(string) { foreground = true }},
+		{letter: 'f', arg: "file", usage: "configuration file, native or UCI (told by its first word)", set: func(v string) { file = v }, def: file},
+		{letter: 'n', usage: "only check the configuration file, print every error, and exit", set: func(string) { checkOnly = true }},
+		{letter: 's', arg: "socket", usage: "control socket for 'mcast-proxy status' and 'reload'", set: func(v string) { socket = v }, def: socket},
+		{letter: 'v', usage: "log at debug level too", set: func(string) { verbose++ }},
+		{letter: 'V', usage: "print the version and exit", set: func(string) { showVersion = true }},
+	}
+	usage := func() {
+		io.WriteString(stderr, "usage: mcast-proxy [-dnvV] [-f file] [-s socket]\n"+
+			"       mcast-proxy status [-j] [-s socket]\n"+
+			"       mcast-proxy reload [-s socket]\n")
+		printOptions(stderr, options)
+	}
+	rest, err := parseOptions(options, args, stderr, usage)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
 		return exitConfig
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
+	if len(rest) > 0 {
+		io.WriteString(stderr, "mcast-proxy: unexpected argument "+strconv.Quote(rest[0])+"\n")
+		usage()
 		return exitConfig
 	}
-	if *showVersion {
+	if showVersion {
 		fmt.Fprintln(os.Stdout, "mcast-proxy", version)
 		return 0
 	}
 
-	cfg, err := config.Load(*file)
+	cfg, err := config.Load(file)
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitConfig
 	}
-	if *checkOnly {
-		fmt.Fprintf(stderr, "%s: configuration OK\n", *file)
+	if checkOnly {
+		fmt.Fprintf(stderr, "%s: configuration OK\n", file)
 		return 0
 	}
 
-	log := newLogger(stderr, *foreground, int(verbose))
+	log := newLogger(stderr, foreground, verbose)
 	// Interfaces named by a netifd network are resolved to their device at
 	// start and on every reload (procd reloads us when netifd changes one).
 	nets := &networks{l3: netifd.Ubus{}.L3Device, log: log}
@@ -134,15 +135,21 @@ func run(args []string, stderr io.Writer) int {
 		return nets.resolve(c), nil
 	}
 	cfg = nets.resolve(cfg)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	// SIGHUP reloads the configuration. Signals that arrive while a reload
-	// is pending fold into it.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	// SIGTERM and SIGINT stop the daemon. SIGHUP reloads the
+	// configuration; signals that arrive while a reload is pending fold
+	// into it. (One goroutine for all three: signal.NotifyContext links a
+	// context type of its own and signal.Stop, 6 KB of code on MIPS.)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	reload := make(chan struct{}, 1)
 	go func() {
-		for range hup {
+		for sig := range sigs {
+			if sig != syscall.SIGHUP {
+				cancel()
+				continue
+			}
 			select {
 			case reload <- struct{}{}:
 			default:
@@ -150,8 +157,8 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	log.Info("starting", "version", version, "config", *file)
-	opts := daemon.Options{Version: version, Reload: reload, ControlSocket: *socket, Load: load}
+	log.Info("starting", "version", version, "config", file)
+	opts := daemon.Options{Version: version, Reload: reload, ControlSocket: socket, Load: load}
 	// Under systemd (Type=notify) the daemon reports readiness, reloads,
 	// shutdown and a status line, and feeds the watchdog from its loop.
 	if n, wd := newNotifier(log); n != nil {
