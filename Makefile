@@ -11,7 +11,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
 # Pure packages: all their tests run under qemu on big-endian MIPS. internal/daemon is
 # kernel-facing, but its tests only decode and encode packets, so all of them run too.
-CROSS_PURE := internal/igmp internal/mld internal/membership internal/proxy internal/config internal/daemon internal/rawsys internal/logx internal/jsonlite
+CROSS_PURE := internal/igmp internal/mld internal/membership internal/proxy internal/config internal/daemon internal/rawsys internal/logx internal/jsonlite internal/format
 # Kernel-facing packages: only their codec tests run under qemu (qemu rejects MRT_* and MCAST_* options).
 CROSS_CODEC := internal/mroute internal/upstream
 # linkwatch: only the rtnetlink decoding and snapshot Diff tests (the others open netlink sockets).

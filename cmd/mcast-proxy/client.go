@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // runClient runs the "status" and "reload" subcommands, which talk to a
@@ -51,10 +51,10 @@ func runClient(args []string, stdout, stderr io.Writer) (code int, handled bool)
 	var unreachable *control.UnreachableError
 	switch {
 	case errors.As(err, &unreachable):
-		fmt.Fprintf(stderr, "mcast-proxy: cannot reach the daemon on %s; is mcast-proxy running? (%v)\n", socket, err)
+		format.Fprintf(stderr, "mcast-proxy: cannot reach the daemon on %s; is mcast-proxy running? (%v)\n", socket, err)
 		return exitRuntime, true
 	case err != nil:
-		fmt.Fprintf(stderr, "mcast-proxy: no complete answer from the daemon on %s (%v)\n", socket, err)
+		format.Fprintf(stderr, "mcast-proxy: no complete answer from the daemon on %s (%v)\n", socket, err)
 		return exitRuntime, true
 	}
 	if cmd == control.CommandStatus {
@@ -65,24 +65,24 @@ func runClient(args []string, stdout, stderr io.Writer) (code int, handled bool)
 
 func printStatus(resp control.Response, asJSON bool, stdout, stderr io.Writer) int {
 	if !resp.OK || resp.Status == nil {
-		fmt.Fprintln(stderr, "mcast-proxy: status:", reason(resp))
+		format.Fprintln(stderr, "mcast-proxy: status:", reason(resp))
 		return exitRuntime
 	}
 	if asJSON {
 		b, err := control.MarshalStatus(resp.Status, "  ")
 		if err != nil {
-			fmt.Fprintln(stderr, "mcast-proxy: status:", err)
+			format.Fprintln(stderr, "mcast-proxy: status:", err)
 			return exitRuntime
 		}
 		b = append(b, '\n')
 		if _, err := stdout.Write(b); err != nil {
-			fmt.Fprintln(stderr, "mcast-proxy: status:", err)
+			format.Fprintln(stderr, "mcast-proxy: status:", err)
 			return exitRuntime
 		}
 		return 0
 	}
 	if err := control.WriteText(stdout, resp.Status); err != nil {
-		fmt.Fprintln(stderr, "mcast-proxy:", err)
+		format.Fprintln(stderr, "mcast-proxy:", err)
 		return exitRuntime
 	}
 	return 0
@@ -93,18 +93,18 @@ func printStatus(resp control.Response, asJSON bool, stdout, stderr io.Writer) i
 // carried out (daemon busy or shutting down).
 func printReload(resp control.Response, stdout, stderr io.Writer) int {
 	if resp.OK {
-		fmt.Fprintln(stdout, "reloaded")
+		format.Fprintln(stdout, "reloaded")
 		return 0
 	}
 	if len(resp.Errors) == 0 {
-		fmt.Fprintln(stderr, "mcast-proxy: reload:", reason(resp))
+		format.Fprintln(stderr, "mcast-proxy: reload:", reason(resp))
 		return exitRuntime
 	}
 	for _, e := range resp.Errors {
-		fmt.Fprintln(stderr, e)
+		format.Fprintln(stderr, e)
 	}
 	if resp.Error != "" {
-		fmt.Fprintln(stderr, "mcast-proxy: reload:", resp.Error)
+		format.Fprintln(stderr, "mcast-proxy: reload:", resp.Error)
 	}
 	return exitConfig
 }

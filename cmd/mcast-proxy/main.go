@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
 	"github.com/mcast-proxy/mcast-proxy/internal/daemon"
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/netifd"
 )
@@ -109,7 +109,7 @@ func run(args []string, stderr io.Writer) int {
 		return exitConfig
 	}
 	if showVersion {
-		fmt.Fprintln(os.Stdout, "mcast-proxy", version)
+		format.Fprintln(os.Stdout, "mcast-proxy", version)
 		return 0
 	}
 
@@ -119,7 +119,7 @@ func run(args []string, stderr io.Writer) int {
 		return exitConfig
 	}
 	if checkOnly {
-		fmt.Fprintf(stderr, "%s: configuration OK\n", file)
+		format.Fprintf(stderr, "%s: configuration OK\n", file)
 		return 0
 	}
 
@@ -217,11 +217,11 @@ func printConfigErrors(w io.Writer, err error) {
 	var errs config.Errors
 	if errors.As(err, &errs) {
 		for _, e := range errs {
-			fmt.Fprintln(w, e.Error())
+			format.Fprintln(w, e.Error())
 		}
 		return
 	}
-	fmt.Fprintln(w, "mcast-proxy:", err)
+	format.Fprintln(w, "mcast-proxy:", err)
 }
 
 // newLogger logs to stderr. Under procd or systemd (no -d) the supervisor

@@ -2,8 +2,9 @@ package config
 
 import (
 	"bytes"
-	"fmt"
 	"os"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Syntax is one of the configuration file formats.
@@ -58,7 +59,7 @@ func ParseAuto(file string, data []byte) (*Config, error) {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, format.Errorf("config: %w", err)
 	}
 	return ParseAuto(path, data)
 }

@@ -1,12 +1,13 @@
 package config
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Parse reads a configuration in the native mcast-proxy.conf(5) format and
@@ -55,8 +56,8 @@ func (p *parser) next() token {
 
 func (p *parser) peek() token { return p.toks[p.i] }
 
-func (p *parser) errorf(pos Pos, format string, args ...any) {
-	p.errs = append(p.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+func (p *parser) errorf(pos Pos, layout string, args ...any) {
+	p.errs = append(p.errs, &Error{Pos: pos, Msg: format.Sprintf(layout, args...)})
 }
 
 // skipStatement drops the rest of a statement after an error: up to the end
@@ -278,7 +279,7 @@ func (p *parser) parseOption(kw token, k kind, dst any, inBlock bool) {
 		case "no":
 			val = false
 		default:
-			err = fmt.Errorf("expected yes or no, found %q", v.text)
+			err = format.Errorf("expected yes or no, found %q", v.text)
 		}
 	case kindPrefix:
 		val = v.text
@@ -362,7 +363,7 @@ func (p *parser) arg(kw token) (token, bool) {
 func parseNumber(s string) (int, error) {
 	n, err := parseUint(s)
 	if err == nil && n > math.MaxInt {
-		err = fmt.Errorf("%q is too large", s)
+		err = format.Errorf("%q is too large", s)
 	}
 	return int(n), err
 }
@@ -371,11 +372,11 @@ func parseNumber(s string) (int, error) {
 // that 32-bit values read the same on 32-bit routers.
 func parseUint(s string) (uint64, error) {
 	if s == "" || strings.Trim(s, "0123456789") != "" {
-		return 0, fmt.Errorf("%q is not a whole number", s)
+		return 0, format.Errorf("%q is not a whole number", s)
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is too large", s)
+		return 0, format.Errorf("%q is too large", s)
 	}
 	return n, nil
 }
@@ -393,11 +394,11 @@ func parseDuration(s string) (time.Duration, error) {
 	whole, frac, dot := strings.Cut(num, ".")
 	if whole == "" || strings.Trim(whole, "0123456789") != "" ||
 		(dot && (frac == "" || strings.Trim(frac, "0123456789") != "")) {
-		return 0, fmt.Errorf("%q is not a duration (seconds, or a number with ms, s or m)", s)
+		return 0, format.Errorf("%q is not a duration (seconds, or a number with ms, s or m)", s)
 	}
 	d, err := time.ParseDuration(num + unit)
 	if err != nil {
-		return 0, fmt.Errorf("%q is too large", s)
+		return 0, format.Errorf("%q is too large", s)
 	}
 	return d, nil
 }
@@ -413,7 +414,7 @@ func suggest(word string, keywords []string) string {
 	if best == "" {
 		return ""
 	}
-	return fmt.Sprintf("; did you mean %q?", best)
+	return format.Sprintf("; did you mean %q?", best)
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -11,8 +10,9 @@ import (
 // The option table. Every setting of the configuration is declared here
 // once; the entry drives its keyword in both syntaxes, parsing into the raw
 // model, where it may appear, the "did you mean" hints, and formatting.
-// Reload diffs compare whole Interfaces (Interface.Equal), so a new field
-// is compared without being named anywhere. TestOptionTable fails when an
+// Reload diffs compare Interfaces field by field (Interface.Equal), and
+// TestInterfaceEqualComparesEveryField fails until a new field is named
+// there. TestOptionTable fails when an
 // entry is missing for a field of Config or Interface, or when validation
 // or formatting forgets an entry.
 //
@@ -232,7 +232,7 @@ func assign(dst any, val any, key string, pos, valPos Pos) (first Pos, ok bool) 
 		*d = append(*d, setting[string]{Val: val.(string), Set: true, Key: key, Pos: pos, ValPos: valPos})
 		return Pos{}, true
 	}
-	panic(fmt.Sprintf("config: assign to %T", dst))
+	panic("config: assign to a type this switch lacks")
 }
 
 func setOnce[T any](s *setting[T], val T, key string, pos, valPos Pos) (Pos, bool) {
@@ -276,7 +276,7 @@ func placed(dst any) []setting[struct{}] {
 		}
 		return out
 	}
-	panic(fmt.Sprintf("config: placed of %T", dst))
+	panic("config: placed of a type this switch lacks")
 }
 
 // forget forgets a raw setting, so that validation applies the default.
@@ -297,7 +297,7 @@ func forget(dst any) {
 	case *[]rawRule:
 		*d = nil
 	default:
-		panic(fmt.Sprintf("config: forget of %T", dst))
+		panic("config: forget of a type this switch lacks")
 	}
 }
 
@@ -330,5 +330,5 @@ func formatValue(v any) []string {
 		}
 		return out
 	}
-	panic(fmt.Sprintf("config: formatValue of %T", v))
+	panic("config: formatValue of a type this switch lacks")
 }

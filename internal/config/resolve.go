@@ -1,8 +1,9 @@
 package config
 
 import (
-	"fmt"
 	"slices"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // NetworkError says why an interface's netifd network was not resolved.
@@ -49,10 +50,10 @@ func (c *Config) Resolve(l3 func(network string) (string, error)) (*Config, []er
 			dev, err := l3(i.Network)
 			switch {
 			case err != nil:
-				errs = append(errs, &NetworkError{Network: i.Network, msg: fmt.Sprintf("network %q: %v", i.Network, err), err: err})
+				errs = append(errs, &NetworkError{Network: i.Network, msg: format.Sprintf("network %q: %v", i.Network, err), err: err})
 			case used[dev] != "":
 				errs = append(errs, &NetworkError{Network: i.Network,
-					msg: fmt.Sprintf("network %q has device %q, which interface %q already uses", i.Network, dev, used[dev])})
+					msg: format.Sprintf("network %q has device %q, which interface %q already uses", i.Network, dev, used[dev])})
 			default:
 				used[dev] = i.Name
 				i.Name = dev

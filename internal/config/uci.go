@@ -1,10 +1,11 @@
 package config
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // ParseUCI reads a configuration in OpenWrt's UCI syntax (/etc/config/
@@ -66,8 +67,8 @@ type uciLexer struct {
 
 func (l *uciLexer) pos() Pos { return Pos{File: l.file, Line: l.line, Col: l.col} }
 
-func (l *uciLexer) errorf(pos Pos, format string, args ...any) {
-	*l.errs = append(*l.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+func (l *uciLexer) errorf(pos Pos, layout string, args ...any) {
+	*l.errs = append(*l.errs, &Error{Pos: pos, Msg: format.Sprintf(layout, args...)})
 }
 
 // advance moves over one character, counting columns in characters; an
@@ -247,8 +248,8 @@ type pendingIface struct {
 	proxy setting[string]
 }
 
-func (p *uciParser) errorf(pos Pos, format string, args ...any) {
-	p.errs = append(p.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+func (p *uciParser) errorf(pos Pos, layout string, args ...any) {
+	p.errs = append(p.errs, &Error{Pos: pos, Msg: format.Sprintf(layout, args...)})
 }
 
 // parseUCI turns the UCI syntax into the raw model, reporting syntax errors
@@ -383,7 +384,7 @@ func (p *uciParser) section(kw, typ, name uciWord) {
 		p.iface = &rawInterface{pos: kw.pos, namePos: kw.pos}
 		p.ifaceName, p.netKey, p.ifaceOf = name.text, "", setting[string]{}
 		if name.text == "" {
-			p.ifaceName = fmt.Sprintf("@%s[%d]", uciInterface, p.ifaces)
+			p.ifaceName = format.Sprintf("@%s[%d]", uciInterface, p.ifaces)
 		} else if first, dup := p.named[name.text]; dup {
 			// uci would merge the two into one section.
 			p.errorf(kw.pos, "interface section %q is declared twice (first at %s); uci merges the two, so give each its own name", name.text, lineCol(first))
@@ -406,7 +407,7 @@ func (p *uciParser) endSection() {
 			// A name that cannot clash, so that validation goes on.
 			ri.name = "@" + p.ifaceName
 			if strings.HasPrefix(p.ifaceName, "@") {
-				ri.name = fmt.Sprintf("@%s_%d", uciInterface, p.ifaces-1)
+				ri.name = format.Sprintf("@%s_%d", uciInterface, p.ifaces-1)
 			}
 			ri.incomplete = true
 		}
@@ -420,7 +421,7 @@ func (p *uciParser) option(list bool, name, value uciWord) {
 	if !isUCIName(name.text) {
 		hint := ""
 		if o := strings.ReplaceAll(name.text, "-", "_"); o != name.text && isUCIName(o) {
-			hint = fmt.Sprintf("; did you mean %q?", o)
+			hint = format.Sprintf("; did you mean %q?", o)
 		}
 		p.errorf(name.pos, "option name %q may hold only letters, digits and \"_\"%s", name.text, hint)
 		p.markIncomplete()
@@ -541,13 +542,13 @@ func (p *uciParser) store(o *option, dst any, list bool, name, value uciWord) {
 	case kindBool:
 		b, ok := uciBool(value.text)
 		if !ok {
-			err = fmt.Errorf("expected '1' or '0', found %q", value.text)
+			err = format.Errorf("expected '1' or '0', found %q", value.text)
 		}
 		val = b
 	case kindRole:
 		r, ok := parseRole(value.text)
 		if !ok {
-			err = fmt.Errorf("expected 'upstream', 'downstream' or 'disabled', found %q", value.text)
+			err = format.Errorf("expected 'upstream', 'downstream' or 'disabled', found %q", value.text)
 		}
 		val = r
 	case kindPrefix:

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"math"
 	"net/netip"
 	"sort"
@@ -9,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Defaults.
@@ -80,8 +81,8 @@ type validator struct {
 	ifaces map[string]ifaceSeen
 }
 
-func (v *validator) errorf(pos Pos, format string, args ...any) {
-	v.errs = append(v.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+func (v *validator) errorf(pos Pos, layout string, args ...any) {
+	v.errs = append(v.errs, &Error{Pos: pos, Msg: format.Sprintf(layout, args...)})
 }
 
 // build validates r and merges the result with the syntax errors the
@@ -129,7 +130,7 @@ func (r *rawConfig) validate() (*Config, Errors) {
 			if first, dup := tables[pc.Table]; dup {
 				what := "the default instance"
 				if first.name != "" {
-					what = fmt.Sprintf("proxy %q", first.name)
+					what = format.Sprintf("proxy %q", first.name)
 				}
 				v.errorf(rp.table.ValPos, "table %d is already the table of %s (at %s); each proxy instance needs its own table", pc.Table, what, lineCol(first.table.ValPos))
 			} else {
@@ -193,7 +194,7 @@ func (v *validator) instance(r *rawConfig, c *Config, top *Config) (maxMemoryTot
 		case dup:
 			in := "the default instance"
 			if f.proxy != "" {
-				in = fmt.Sprintf("proxy %q", f.proxy)
+				in = format.Sprintf("proxy %q", f.proxy)
 			}
 			v.errorf(ri.pos, "interface %q is already in %s (at %s); an interface belongs to one proxy instance", ri.name, in, lineCol(f.pos))
 		default:
@@ -235,7 +236,7 @@ func (v *validator) instance(r *rawConfig, c *Config, top *Config) (maxMemoryTot
 	}
 	of := ""
 	if top != nil {
-		of = fmt.Sprintf(" in proxy %q", r.name)
+		of = format.Sprintf(" in proxy %q", r.name)
 	}
 	if upstreams == 0 {
 		v.errorf(r.end, "no upstream interface%s; at least one interface needs \"upstream\"", of)

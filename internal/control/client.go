@@ -2,10 +2,11 @@ package control
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 const (
@@ -38,23 +39,23 @@ func Do(path string, req Request) (Response, error) {
 	defer conn.Close()
 	start := time.Now()
 	if err := conn.SetDeadline(start.Add(clientTimeout)); err != nil {
-		return Response{}, fmt.Errorf("control: %w", err)
+		return Response{}, format.Errorf("control: %w", err)
 	}
 	b, err := encodeRequest(req)
 	if err != nil {
-		return Response{}, fmt.Errorf("control: encode request: %w", err)
+		return Response{}, format.Errorf("control: encode request: %w", err)
 	}
 	if _, err := conn.Write(append(b, '\n')); err != nil {
-		return Response{}, fmt.Errorf("control: send request: %w", err)
+		return Response{}, format.Errorf("control: send request: %w", err)
 	}
 	// The server writes one response and a newline, then closes its side.
 	b, err = io.ReadAll(io.LimitReader(&pieceReader{conn, start.Add(clientTimeout + writeLimit)}, maxResponse))
 	if err != nil {
-		return Response{}, fmt.Errorf("control: read response: %w", err)
+		return Response{}, format.Errorf("control: read response: %w", err)
 	}
 	resp, err := decodeResponse(bytes.TrimSpace(b))
 	if err != nil {
-		return Response{}, fmt.Errorf("control: read response: %w", err)
+		return Response{}, format.Errorf("control: read response: %w", err)
 	}
 	return resp, nil
 }

@@ -1,10 +1,10 @@
 package control
 
 import (
-	"fmt"
 	"io"
 	"slices"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
 )
 
@@ -106,7 +106,7 @@ func (p *pager) next() bool {
 	}
 	p.pg = Page{List: p.pg.List, Interface: p.pg.Interface, From: p.pg.Next}
 	if err := p.fill(&p.pg); err != nil {
-		p.w.Fail(fmt.Errorf("status %s: %w", p.pg.List, err))
+		p.w.Fail(format.Errorf("status %s: %w", p.pg.List, err))
 		return false
 	}
 	return len(p.pg.Groups)+len(p.pg.Upstream)+len(p.pg.Routes) > 0

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 const (
@@ -80,13 +81,13 @@ func Listen(path string) (*Server, error) {
 	}
 	ln, err := listenUnix(path)
 	if err != nil {
-		return nil, fmt.Errorf("control: listen on %s: %w", path, err)
+		return nil, format.Errorf("control: listen on %s: %w", path, err)
 	}
 	// With the usual umask (022) nobody but root can connect before this.
 	if err := os.Chmod(path, socketMode); err != nil {
 		ln.Close()
 		os.Remove(path)
-		return nil, fmt.Errorf("control: %w", err)
+		return nil, format.Errorf("control: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
@@ -110,9 +111,9 @@ func makeDir(dir string) error {
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		if errors.Is(err, fs.ErrPermission) {
-			return fmt.Errorf("control: %w; without root, create the directory for the daemon's user first (systemd: RuntimeDirectory=)", err)
+			return format.Errorf("control: %w; without root, create the directory for the daemon's user first (systemd: RuntimeDirectory=)", err)
 		}
-		return fmt.Errorf("control: %w", err)
+		return format.Errorf("control: %w", err)
 	}
 	return nil
 }
@@ -124,21 +125,21 @@ func removeStale(path string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("control: %w", err)
+		return format.Errorf("control: %w", err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("control: %s exists and is not a socket", path)
+		return format.Errorf("control: %s exists and is not a socket", path)
 	}
 	conn, err := dial(path)
 	if err == nil {
 		conn.Close()
-		return fmt.Errorf("control: %s: %w", path, ErrInUse)
+		return format.Errorf("control: %s: %w", path, ErrInUse)
 	}
 	if !errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("control: probe %s: %w", path, err)
+		return format.Errorf("control: probe %s: %w", path, err)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("control: remove stale socket: %w", err)
+		return format.Errorf("control: remove stale socket: %w", err)
 	}
 	return nil
 }
@@ -324,10 +325,10 @@ func readRequest(r io.Reader) ([]byte, error) {
 			return nil, errors.New("request timed out")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read request: %w", err)
+			return nil, format.Errorf("read request: %w", err)
 		}
 	}
-	return nil, fmt.Errorf("request larger than %d bytes", maxRequest)
+	return nil, format.Errorf("request larger than %d bytes", maxRequest)
 }
 
 // parseRequest decodes and validates one request. Unknown fields are
@@ -342,10 +343,10 @@ func parseRequest(raw []byte) (Request, error) {
 	}
 	req, err := decodeRequest(raw)
 	if err != nil {
-		return Request{}, fmt.Errorf("bad request: %w", err)
+		return Request{}, format.Errorf("bad request: %w", err)
 	}
 	if req.Version != ProtocolVersion {
-		return Request{}, fmt.Errorf("unsupported protocol version %d (this daemon speaks %d)", req.Version, ProtocolVersion)
+		return Request{}, format.Errorf("unsupported protocol version %d (this daemon speaks %d)", req.Version, ProtocolVersion)
 	}
 	switch req.Command {
 	case CommandStatus, CommandReload:
@@ -353,7 +354,7 @@ func parseRequest(raw []byte) (Request, error) {
 	case "":
 		return Request{}, errors.New("missing command")
 	}
-	return Request{}, fmt.Errorf("unknown command %q (known: %s, %s)", req.Command, CommandStatus, CommandReload)
+	return Request{}, format.Errorf("unknown command %q (known: %s, %s)", req.Command, CommandStatus, CommandReload)
 }
 
 // Close stops accepting, waits for the running handlers (those waiting on the
@@ -367,7 +368,7 @@ func (s *Server) Close() error {
 			err = rerr
 		}
 		if err != nil {
-			s.closeErr = fmt.Errorf("control: close: %w", err)
+			s.closeErr = format.Errorf("control: close: %w", err)
 		}
 	})
 	return s.closeErr

@@ -1,10 +1,11 @@
 package control
 
 import (
-	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // The control socket is an AF_UNIX stream socket made with x/sys/unix and
@@ -76,11 +77,11 @@ func acceptUnix(ln *os.File) (*os.File, error) {
 func dial(path string) (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("dial unix %s: %w", path, os.NewSyscallError("socket", err))
+		return nil, format.Errorf("dial unix %s: %w", path, os.NewSyscallError("socket", err))
 	}
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("dial unix %s: %w", path, os.NewSyscallError("connect", err))
+		return nil, format.Errorf("dial unix %s: %w", path, os.NewSyscallError("connect", err))
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }

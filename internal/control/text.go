@@ -3,7 +3,6 @@ package control
 import (
 	"bytes"
 	"cmp"
-	"fmt"
 	"io"
 	"maps"
 	"net/netip"
@@ -13,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // WriteText renders st for a terminal: a header, the interfaces, the groups
@@ -28,8 +29,8 @@ func WriteText(w io.Writer, st *Status) error {
 	if !named {
 		writeInstance(&b, st, true)
 	} else {
-		fmt.Fprintf(&b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
-		fmt.Fprintf(&b, "config %s, %d proxy instances\n", st.Config, len(st.Proxies))
+		format.Fprintf(&b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
+		format.Fprintf(&b, "config %s, %d proxy instances\n", st.Config, len(st.Proxies))
 		for _, p := range st.Proxies {
 			name := p.Name
 			if name == "" {
@@ -43,13 +44,13 @@ func WriteText(w io.Writer, st *Status) error {
 			if up == "" {
 				up = "none"
 			}
-			fmt.Fprintf(&b, "\n=== Proxy %s: multicast routing table %s, upstream %s, memory %d of %d KiB\n",
+			format.Fprintf(&b, "\n=== Proxy %s: multicast routing table %s, upstream %s, memory %d of %d KiB\n",
 				name, table, up, (p.MemoryBytes+1023)>>10, p.MemoryLimit>>10)
 			writeInstance(&b, instanceStatus(st, p.Name), false)
 		}
 	}
 	if _, err := w.Write(escapeControls(b.Bytes())); err != nil {
-		return fmt.Errorf("control: write status: %w", err)
+		return format.Errorf("control: write status: %w", err)
 	}
 	return nil
 }
@@ -95,8 +96,8 @@ func writeInstance(b *bytes.Buffer, st *Status, head bool) {
 		table = strconv.FormatUint(uint64(st.Table), 10)
 	}
 	if head {
-		fmt.Fprintf(b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
-		fmt.Fprintf(b, "config %s, multicast routing table %s\n", st.Config, table)
+		format.Fprintf(b, "mcast-proxy %s, up %s since %s\n", st.Version, duration(st.UptimeSeconds), st.Started.Format("2006-01-02 15:04:05 MST"))
+		format.Fprintf(b, "config %s, multicast routing table %s\n", st.Config, table)
 	}
 
 	writeInterfaces(b, ifaces)
@@ -132,7 +133,7 @@ func escapeControls(b []byte) []byte {
 		r, n := utf8.DecodeRune(b[i:])
 		if (r == utf8.RuneError && n == 1) || (unicode.IsControl(r) && r != '\n') {
 			for _, c := range b[i : i+n] {
-				out = fmt.Appendf(out, "\\x%02x", c)
+				out = format.Appendf(out, "\\x%02x", c)
 			}
 		} else {
 			out = append(out, b[i:i+n]...)
@@ -164,13 +165,13 @@ func writeInterfaces(b *bytes.Buffer, ifaces []Interface) {
 }
 
 func writeGroups(b *bytes.Buffer, ifc Interface) {
-	fmt.Fprintf(b, "\nGroups on %s (%s)", ifc.Name, ifc.Family)
+	format.Fprintf(b, "\nGroups on %s (%s)", ifc.Name, ifc.Family)
 	if q := ifc.Querier; q != nil {
 		self := ""
 		if q.Self {
 			self = ", this router"
 		}
-		fmt.Fprintf(b, ", querier %s (%s%s)", q.Address, protocol(ifc.Family, q.Version), self)
+		format.Fprintf(b, ", querier %s (%s%s)", q.Address, protocol(ifc.Family, q.Version), self)
 	}
 	b.WriteString("\n")
 	if len(ifc.Groups) == 0 {
@@ -443,11 +444,11 @@ func duration(sec float64) string {
 func rate(bps float64) string {
 	switch {
 	case bps >= 1e9:
-		return fmt.Sprintf("%.1f Gbit/s", bps/1e9)
+		return format.Sprintf("%.1f Gbit/s", bps/1e9)
 	case bps >= 1e6:
-		return fmt.Sprintf("%.1f Mbit/s", bps/1e6)
+		return format.Sprintf("%.1f Mbit/s", bps/1e6)
 	case bps >= 1e3:
-		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
+		return format.Sprintf("%.1f kbit/s", bps/1e3)
 	}
-	return fmt.Sprintf("%.0f bit/s", bps)
+	return format.Sprintf("%.0f bit/s", bps)
 }

@@ -9,13 +9,13 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
@@ -194,7 +194,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *logx.Logger
 	d.wake = wake
 	w, snap, err := linkwatch.Watch(linkSettle)
 	if err != nil {
-		return fmt.Errorf("watching links: %w", err)
+		return format.Errorf("watching links: %w", err)
 	}
 	d.watcher, d.links = w, snap
 	d.state = stateFile{path: statePath(opts.ControlSocket), boot: bootNow}
@@ -202,7 +202,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *logx.Logger
 		ctl, err := control.Listen(opts.ControlSocket)
 		if err != nil {
 			w.Close()
-			return fmt.Errorf("control socket: %w", err)
+			return format.Errorf("control socket: %w", err)
 		}
 		d.ctl, d.calls = ctl, make(chan control.Call)
 		go ctl.Serve(d.calls)
@@ -248,9 +248,9 @@ func (d *Daemon) openPlane(in *instance, fam *family) (*plane, error) {
 	mr, err := d.openRouter(fam, in.cfg.Table)
 	if err != nil {
 		if errors.Is(err, mroute.ErrInUse) {
-			return nil, fmt.Errorf("%s: %s: %w", fam.name, tableInUse, err)
+			return nil, format.Errorf("%s: %s: %w", fam.name, tableInUse, err)
 		}
-		return nil, fmt.Errorf("%s multicast routing socket: %w", fam.name, err)
+		return nil, format.Errorf("%s multicast routing socket: %w", fam.name, err)
 	}
 	log := d.log.With("family", fam.name)
 	if in.cfg.Name != "" {
@@ -262,7 +262,7 @@ func (d *Daemon) openPlane(in *instance, fam *family) (*plane, error) {
 		if p.fd = mr.Descriptor(); p.fd >= 0 {
 			if err := d.wake.add(p.fd); err != nil {
 				mr.Close()
-				return nil, fmt.Errorf("%s multicast routing socket: waiting for it: %w", fam.name, err)
+				return nil, format.Errorf("%s multicast routing socket: waiting for it: %w", fam.name, err)
 			}
 		}
 	}
@@ -321,7 +321,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 			continue
 		}
 		if err := d.wake.wait(); err != nil {
-			return fmt.Errorf("waiting for the routing sockets: %w", err)
+			return format.Errorf("waiting for the routing sockets: %w", err)
 		}
 		d.markReadable()
 	}
@@ -478,7 +478,7 @@ func (d *Daemon) answer(req control.Request) control.Response {
 		}
 	default:
 		resp.OK = false
-		resp.Error = fmt.Sprintf("unknown command %q", req.Command)
+		resp.Error = format.Sprintf("unknown command %q", req.Command)
 	}
 	return resp
 }
@@ -712,7 +712,7 @@ func (d *Daemon) subscribe(in *instance, a proxy.Subscribe) {
 		// The kernel's per-socket source filter limit (igmp_max_msf,
 		// mld_max_msf) cut the EXCLUDE list: more is forwarded than asked
 		// for, never less.
-		d.check(fmt.Errorf("%d excluded sources left out; raise net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf", n), "upstream source filter")
+		d.check(format.Errorf("%d excluded sources left out; raise net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf", n), "upstream source filter")
 	}
 }
 

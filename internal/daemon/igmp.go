@@ -2,9 +2,9 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 )
@@ -86,7 +86,7 @@ func decodeIGMP(info packetInfo, payload []byte, w *decodeMemory) (message, int,
 	}
 	switch m := msg.(type) {
 	case *igmp.Query:
-		return message{kind: fmt.Sprintf("igmp_query_v%d", m.Version), query: &membership.Query{
+		return message{kind: format.Sprintf("igmp_query_v%d", m.Version), query: &membership.Query{
 			Version:            m.Version,
 			Group:              m.Group,
 			Sources:            m.Sources,

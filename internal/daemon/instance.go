@@ -2,11 +2,11 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/linkwatch"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
@@ -103,7 +103,7 @@ func instanceConfigs(cfg *config.Config, old []*instance) ([]*config.Config, err
 				next++
 			}
 			if next > config.AutoTableLast {
-				return nil, fmt.Errorf("proxy %q: no free table left in %d..%d", in.Name, config.AutoTableFirst, config.AutoTableLast)
+				return nil, format.Errorf("proxy %q: no free table left in %d..%d", in.Name, config.AutoTableFirst, config.AutoTableLast)
 			}
 			c.Table = next
 			used[next] = true
@@ -139,7 +139,7 @@ func (in *instance) wrap(err error) error {
 	if in.cfg.Name == "" {
 		return err
 	}
-	return fmt.Errorf("proxy %q: %w", in.cfg.Name, err)
+	return format.Errorf("proxy %q: %w", in.cfg.Name, err)
 }
 
 // stopInstance releases everything the instance holds in the kernel:

@@ -1,9 +1,9 @@
 package daemon
 
 import (
-	"fmt"
 	"net/netip"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mld"
 )
@@ -38,7 +38,7 @@ func decodeMLD(info packetInfo, payload []byte, w *decodeMemory) (message, int, 
 	}
 	switch m := msg.(type) {
 	case *mld.Query:
-		return message{kind: fmt.Sprintf("mld_query_v%d", m.Version), query: &membership.Query{
+		return message{kind: format.Sprintf("mld_query_v%d", m.Version), query: &membership.Query{
 			Version:            mldToMembership(m.Version),
 			Group:              m.Group,
 			Sources:            m.Sources,

@@ -2,12 +2,12 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/upstream"
 )
@@ -86,7 +86,7 @@ func (d *Daemon) apply(cfg *config.Config) error {
 			for _, o := range opened {
 				d.stopInstance(o)
 			}
-			return fmt.Errorf("opening table %d: %w", c.Table, err)
+			return format.Errorf("opening table %d: %w", c.Table, err)
 		}
 		opened[c.Name] = in
 	}
@@ -111,7 +111,7 @@ func (d *Daemon) apply(cfg *config.Config) error {
 		if err != nil {
 			// What it replaced is gone already: the other instances
 			// go on, and the log says why this one does not.
-			d.check(fmt.Errorf("opening table %d: %w", c.Table, err), "start proxy instance", "proxy", c.Name)
+			d.check(format.Errorf("opening table %d: %w", c.Table, err), "start proxy instance", "proxy", c.Name)
 			continue
 		}
 		opened[c.Name] = in

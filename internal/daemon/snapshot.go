@@ -3,11 +3,11 @@ package daemon
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"net/netip"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 )
 
@@ -192,35 +192,35 @@ func millis(d time.Duration) uint32 {
 // nothing on error, and never panics.
 func decodeSnapshot(b []byte) (*savedState, error) {
 	if len(b) > snapshotMax {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d", errSnapshot, len(b), snapshotMax)
+		return nil, format.Errorf("%w: %d bytes, more than %d", errSnapshot, len(b), snapshotMax)
 	}
 	if len(b) < snapshotHeader+snapshotTrailer {
-		return nil, fmt.Errorf("%w: %d bytes, too short", errSnapshot, len(b))
+		return nil, format.Errorf("%w: %d bytes, too short", errSnapshot, len(b))
 	}
 	if string(b[:4]) != snapshotMagic {
-		return nil, fmt.Errorf("%w: bad magic", errSnapshot)
+		return nil, format.Errorf("%w: bad magic", errSnapshot)
 	}
 	if b[4] != snapshotVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", errSnapshot, b[4], snapshotVersion)
+		return nil, format.Errorf("%w: version %d, want %d", errSnapshot, b[4], snapshotVersion)
 	}
 	body, sum := b[:len(b)-snapshotTrailer], binary.BigEndian.Uint32(b[len(b)-snapshotTrailer:])
 	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, fmt.Errorf("%w: checksum mismatch", errSnapshot)
+		return nil, format.Errorf("%w: checksum mismatch", errSnapshot)
 	}
 	if b[5]&^flagClean != 0 || b[6] != 0 || b[7] != 0 {
-		return nil, fmt.Errorf("%w: unknown flags", errSnapshot)
+		return nil, format.Errorf("%w: unknown flags", errSnapshot)
 	}
 	s := &savedState{clean: b[5]&flagClean != 0}
 	copy(s.bootID[:], b[8:24])
 	w := binary.BigEndian.Uint64(b[24:32])
 	if w > 1<<63-1 {
-		return nil, fmt.Errorf("%w: bad time", errSnapshot)
+		return nil, format.Errorf("%w: bad time", errSnapshot)
 	}
 	s.written = time.Duration(w)
 	r := reader{b: body[32:]}
 	np := int(r.u8())
 	if np > 2 {
-		return nil, fmt.Errorf("%w: %d planes", errSnapshot, np)
+		return nil, format.Errorf("%w: %d planes", errSnapshot, np)
 	}
 	seen := map[bool]bool{}
 	for range np {
@@ -230,10 +230,10 @@ func decodeSnapshot(b []byte) (*savedState, error) {
 		case 6:
 			p.v6 = true
 		default:
-			return nil, fmt.Errorf("%w: bad family", errSnapshot)
+			return nil, format.Errorf("%w: bad family", errSnapshot)
 		}
 		if seen[p.v6] {
-			return nil, fmt.Errorf("%w: family twice", errSnapshot)
+			return nil, format.Errorf("%w: family twice", errSnapshot)
 		}
 		seen[p.v6] = true
 		alen := 4
@@ -242,14 +242,14 @@ func decodeSnapshot(b []byte) (*savedState, error) {
 		}
 		nl := int(r.u16())
 		if !r.holds(nl, 1+1+4) {
-			return nil, fmt.Errorf("%w: truncated", errSnapshot)
+			return nil, format.Errorf("%w: truncated", errSnapshot)
 		}
 		p.links = make([]snapLink, 0, nl)
 		for range nl {
 			l := snapLink{name: r.name()}
 			ng := int(r.u32())
 			if !r.holds(ng, alen+1+1+4+4) {
-				return nil, fmt.Errorf("%w: truncated", errSnapshot)
+				return nil, format.Errorf("%w: truncated", errSnapshot)
 			}
 			l.groups = make([]membership.Saved, 0, ng)
 			for range ng {
@@ -260,11 +260,11 @@ func decodeSnapshot(b []byte) (*savedState, error) {
 					g.Mode = membership.Exclude
 				}
 				if mode != modeInclude && mode != modeExclude || g.Compat < 1 || g.Compat > 3 {
-					return nil, fmt.Errorf("%w: bad group record", errSnapshot)
+					return nil, format.Errorf("%w: bad group record", errSnapshot)
 				}
 				n := int(r.u32())
 				if !r.holds(n, alen+4) {
-					return nil, fmt.Errorf("%w: truncated", errSnapshot)
+					return nil, format.Errorf("%w: truncated", errSnapshot)
 				}
 				if n > 0 {
 					g.Sources = make([]membership.SavedSource, n)
@@ -278,7 +278,7 @@ func decodeSnapshot(b []byte) (*savedState, error) {
 		}
 		nf := int(r.u32())
 		if !r.holds(nf, 2*alen+1+1) {
-			return nil, fmt.Errorf("%w: truncated", errSnapshot)
+			return nil, format.Errorf("%w: truncated", errSnapshot)
 		}
 		p.flows = make([]snapFlow, 0, nf)
 		for range nf {
@@ -287,7 +287,7 @@ func decodeSnapshot(b []byte) (*savedState, error) {
 		s.planes = append(s.planes, p)
 	}
 	if r.bad || len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: truncated or trailing bytes", errSnapshot)
+		return nil, format.Errorf("%w: truncated or trailing bytes", errSnapshot)
 	}
 	return s, nil
 }

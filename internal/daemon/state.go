@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
 )
@@ -153,7 +153,7 @@ func readState(path string) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, snapshotMax+1))
 	if err == nil && len(b) > snapshotMax {
-		err = fmt.Errorf("%w: larger than %d bytes", errSnapshot, snapshotMax)
+		err = format.Errorf("%w: larger than %d bytes", errSnapshot, snapshotMax)
 	}
 	return b, err
 }
@@ -278,4 +278,36 @@ func (d *Daemon) planeWith(fam *family, name string) *plane {
 		}
 	}
 	return nil
+}
+
+// parseBootID reads a boot id as the kernel writes it, 32 hex digits in
+// dashed groups and a line break. (encoding/hex would link package fmt
+// back into the binary, for its error type's message.)
+func parseBootID(s string) (id [16]byte, ok bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var v byte
+		switch {
+		case c == '-' || (i == len(s)-1 && c == '\n'):
+			continue
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return [16]byte{}, false
+		}
+		if n == 2*len(id) {
+			return [16]byte{}, false
+		}
+		id[n/2] |= v << (4 * (1 - n%2))
+		n++
+	}
+	if n != 2*len(id) {
+		return [16]byte{}, false
+	}
+	return id, true
 }

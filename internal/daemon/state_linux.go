@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"encoding/hex"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +22,7 @@ func bootNow() (bootStamp, error) {
 // bootID is the kernel's boot id, read once: it holds for the boot.
 var bootID = sync.OnceValue(func() (id [16]byte) {
 	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
-		if v, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(string(b)), "-", "")); err == nil && len(v) == len(id) {
-			copy(id[:], v)
-		}
+		id, _ = parseBootID(string(b))
 	}
 	return id
 })

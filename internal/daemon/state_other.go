@@ -4,13 +4,14 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"os"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // bootNow fails: CLOCK_BOOTTIME and the boot id are Linux's.
 func bootNow() (bootStamp, error) {
-	return bootStamp{}, fmt.Errorf("boot clock: %w", errors.ErrUnsupported)
+	return bootStamp{}, format.Errorf("boot clock: %w", errors.ErrUnsupported)
 }
 
 // writeAtomic replaces path with data through a temporary file and a

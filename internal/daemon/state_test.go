@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"encoding/hex"
 	"io"
 	"net/netip"
 	"os"
@@ -407,4 +408,31 @@ func TestStateInstances(t *testing.T) {
 	r2.d.restoreState(r2.now)
 	subscribed("tv", g1)(r2)
 	subscribed("net", "239.2.2.2")(r2)
+}
+
+// TestParseBootID reads boot ids as encoding/hex would after the dashes
+// go, and refuses anything else.
+func TestParseBootID(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // hex of the id; "" when refused
+	}{
+		{"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
+		{"0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
+		{"0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
+		{"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f", ""},
+		{"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f00", ""},
+		{"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg", ""},
+		{"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n\n", ""},
+		{"", ""},
+	} {
+		id, ok := parseBootID(c.in)
+		got := ""
+		if ok {
+			got = hex.EncodeToString(id[:])
+		}
+		if got != c.want {
+			t.Errorf("parseBootID(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+		}
+	}
 }

@@ -1,11 +1,11 @@
 package daemon
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/config"
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Supervisor is told what the daemon is doing: systemd's sd_notify protocol
@@ -123,5 +123,5 @@ func (d *Daemon) summary() string {
 	if len(ups) > 1 {
 		upstream = "upstreams " + strings.Join(ups, ", ")
 	}
-	return fmt.Sprintf("%d of %d interfaces active, %s, %d groups, %d flows", len(active), configured, upstream, groups, flows)
+	return format.Sprintf("%d of %d interfaces active, %s, %d groups, %d flows", len(active), configured, upstream, groups, flows)
 }

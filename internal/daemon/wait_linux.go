@@ -3,12 +3,12 @@ package daemon
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
 
@@ -36,12 +36,12 @@ type waitSet struct {
 func newWaitSet() (*waitSet, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("epoll: %w", err)
+		return nil, format.Errorf("epoll: %w", err)
 	}
 	bell, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
+		return nil, format.Errorf("eventfd: %w", err)
 	}
 	w := &waitSet{epfd: epfd, bell: bell}
 	w.poll = w.pollReady
@@ -53,7 +53,7 @@ func newWaitSet() (*waitSet, error) {
 	if err != nil {
 		unix.Close(bell)
 		unix.Close(epfd)
-		return nil, fmt.Errorf("epoll: %w", err)
+		return nil, format.Errorf("epoll: %w", err)
 	}
 	w.file = os.NewFile(uintptr(epfd), "waitset")
 	if w.raw, err = w.file.SyscallConn(); err != nil {

@@ -4,14 +4,15 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // waitSet exists only on Linux, as the routing sockets do.
 type waitSet struct{}
 
 func newWaitSet() (*waitSet, error) {
-	return nil, fmt.Errorf("wait set: %w", errors.ErrUnsupported)
+	return nil, format.Errorf("wait set: %w", errors.ErrUnsupported)
 }
 
 func (w *waitSet) add(fd int) error    { return errors.ErrUnsupported }

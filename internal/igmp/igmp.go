@@ -9,9 +9,10 @@ package igmp
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Type is the IGMP message type, the first byte of every message.
@@ -137,12 +138,12 @@ func (d *Decoder) Parse(b []byte) (Message, error) { return parse(b, d) }
 // parse decodes into d's storage, or into new values if d is nil.
 func parse(b []byte, d *Decoder) (Message, error) {
 	if len(b) < headerLen {
-		return nil, fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, len(b), headerLen)
+		return nil, format.Errorf("%w: %d bytes, need %d", ErrTruncated, len(b), headerLen)
 	}
 	// RFC 2236 §2.3, RFC 3376 §4.1.2: the checksum covers the whole IP
 	// payload, including any bytes past what the message type needs.
 	if Checksum(b) != 0 {
-		return nil, fmt.Errorf("%w: 0x%04x", ErrChecksum, binary.BigEndian.Uint16(b[2:4]))
+		return nil, format.Errorf("%w: 0x%04x", ErrChecksum, binary.BigEndian.Uint16(b[2:4]))
 	}
 	switch t := Type(b[0]); t {
 	case TypeQuery:
@@ -157,7 +158,7 @@ func parse(b []byte, d *Decoder) (Message, error) {
 		// RFC 2236 §2.5: ignore anything past the first 8 bytes.
 		g, err := multicastGroup(b[4:8])
 		if err != nil {
-			return nil, fmt.Errorf("%w: report: %w", ErrMalformed, err)
+			return nil, format.Errorf("%w: report: %w", ErrMalformed, err)
 		}
 		v := 2
 		if t == TypeV1Report {
@@ -171,7 +172,7 @@ func parse(b []byte, d *Decoder) (Message, error) {
 	case TypeV2Leave:
 		g, err := multicastGroup(b[4:8])
 		if err != nil {
-			return nil, fmt.Errorf("%w: leave: %w", ErrMalformed, err)
+			return nil, format.Errorf("%w: leave: %w", ErrMalformed, err)
 		}
 		if d != nil {
 			d.leave = Leave{Group: g}
@@ -185,7 +186,7 @@ func parse(b []byte, d *Decoder) (Message, error) {
 		}
 		return r, nil
 	default:
-		return nil, fmt.Errorf("%w: 0x%02x", ErrUnknownType, b[0])
+		return nil, format.Errorf("%w: 0x%02x", ErrUnknownType, b[0])
 	}
 }
 
@@ -198,22 +199,22 @@ func parseQuery(b []byte) (*Query, error) {
 		return &Query{Version: 1, Group: netip.IPv4Unspecified()}, nil
 	case len(b) < v3QueryMinLen && len(b) != headerLen:
 		// RFC 3376 §7.1: queries of other lengths must be ignored.
-		return nil, fmt.Errorf("%w: query of %d bytes", ErrMalformed, len(b))
+		return nil, format.Errorf("%w: query of %d bytes", ErrMalformed, len(b))
 	}
 	g := netip.AddrFrom4([4]byte(b[4:8]))
 	if !g.IsUnspecified() && !g.IsMulticast() {
-		return nil, fmt.Errorf("%w: query for non-multicast group %s", ErrMalformed, g)
+		return nil, format.Errorf("%w: query for non-multicast group %s", ErrMalformed, g)
 	}
 	if len(b) == headerLen {
 		return &Query{Version: 2, MaxResp: time.Duration(code) * MaxRespUnit, Group: g}, nil
 	}
 	n := int(binary.BigEndian.Uint16(b[10:12]))
 	if need := v3QueryMinLen + 4*n; len(b) < need {
-		return nil, fmt.Errorf("%w: v3 query with %d sources needs %d bytes, have %d", ErrTruncated, n, need, len(b))
+		return nil, format.Errorf("%w: v3 query with %d sources needs %d bytes, have %d", ErrTruncated, n, need, len(b))
 	}
 	// RFC 3376 §4.1.8: general queries carry no sources.
 	if g.IsUnspecified() && n > 0 {
-		return nil, fmt.Errorf("%w: general query with %d sources", ErrMalformed, n)
+		return nil, format.Errorf("%w: general query with %d sources", ErrMalformed, n)
 	}
 	q := &Query{
 		Version:            3,
@@ -241,12 +242,12 @@ func parseV3Report(b []byte, d *Decoder) (*V3Report, error) {
 	off, known, nsrc, skipped := headerLen, 0, 0, 0
 	for i := range nrec {
 		if len(b)-off < recordHeaderLen {
-			return nil, fmt.Errorf("%w: v3 report record %d of %d at offset %d", ErrTruncated, i+1, nrec, off)
+			return nil, format.Errorf("%w: v3 report record %d of %d at offset %d", ErrTruncated, i+1, nrec, off)
 		}
 		rt := RecordType(b[off])
 		size := recordHeaderLen + 4*int(binary.BigEndian.Uint16(b[off+2:off+4])) + 4*int(b[off+1])
 		if len(b)-off < size {
-			return nil, fmt.Errorf("%w: v3 report record %d needs %d bytes at offset %d, have %d", ErrTruncated, i+1, size, off, len(b)-off)
+			return nil, format.Errorf("%w: v3 report record %d needs %d bytes at offset %d, have %d", ErrTruncated, i+1, size, off, len(b)-off)
 		}
 		// RFC 3376 §4.2.12: records of unknown type are ignored, the rest of
 		// the report still counts.
@@ -315,7 +316,7 @@ func parseV3Report(b []byte, d *Decoder) (*V3Report, error) {
 func multicastGroup(b []byte) (netip.Addr, error) {
 	g := netip.AddrFrom4([4]byte(b))
 	if !g.IsMulticast() {
-		return netip.Addr{}, fmt.Errorf("group %s is not multicast", g)
+		return netip.Addr{}, format.Errorf("group %s is not multicast", g)
 	}
 	return g, nil
 }
@@ -324,35 +325,35 @@ func multicastGroup(b []byte) (netip.Addr, error) {
 // version does not carry must be zero, so that nothing silently disappears.
 func (q *Query) Marshal() ([]byte, error) {
 	if !q.Group.Is4() || (!q.Group.IsUnspecified() && !q.Group.IsMulticast()) {
-		return nil, fmt.Errorf("%w: query group %s is neither 0.0.0.0 nor IPv4 multicast", ErrMalformed, q.Group)
+		return nil, format.Errorf("%w: query group %s is neither 0.0.0.0 nor IPv4 multicast", ErrMalformed, q.Group)
 	}
 	if q.Version != 3 && (q.SuppressRouterSide || q.QRV != 0 || q.QQI != 0 || len(q.Sources) > 0) {
-		return nil, fmt.Errorf("%w: v%d query with IGMPv3 fields set", ErrMalformed, q.Version)
+		return nil, format.Errorf("%w: v%d query with IGMPv3 fields set", ErrMalformed, q.Version)
 	}
 	var b []byte
 	switch q.Version {
 	case 1:
 		// RFC 1112 appendix I: the group is zero, the unused code byte is 0.
 		if q.MaxResp != 0 || !q.Group.IsUnspecified() {
-			return nil, fmt.Errorf("%w: v1 query needs group 0.0.0.0 and no max response time", ErrMalformed)
+			return nil, format.Errorf("%w: v1 query needs group 0.0.0.0 and no max response time", ErrMalformed)
 		}
 		b = make([]byte, headerLen)
 	case 2:
 		// RFC 2236 §2.2: a v2 query needs a non-zero code, else it reads as v1.
 		if q.MaxResp < MaxRespUnit || q.MaxResp > maxV2MaxResp {
-			return nil, fmt.Errorf("%w: v2 query max response time %v outside [%v, %v]", ErrMalformed, q.MaxResp, MaxRespUnit, maxV2MaxResp)
+			return nil, format.Errorf("%w: v2 query max response time %v outside [%v, %v]", ErrMalformed, q.MaxResp, MaxRespUnit, maxV2MaxResp)
 		}
 		b = make([]byte, headerLen)
 		b[1] = uint8(q.MaxResp / MaxRespUnit)
 	case 3:
 		if q.QRV > 7 {
-			return nil, fmt.Errorf("%w: QRV %d does not fit in 3 bits", ErrMalformed, q.QRV)
+			return nil, format.Errorf("%w: QRV %d does not fit in 3 bits", ErrMalformed, q.QRV)
 		}
 		if len(q.Sources) > 0xffff {
-			return nil, fmt.Errorf("%w: %d sources do not fit in the count", ErrMalformed, len(q.Sources))
+			return nil, format.Errorf("%w: %d sources do not fit in the count", ErrMalformed, len(q.Sources))
 		}
 		if q.Group.IsUnspecified() && len(q.Sources) > 0 {
-			return nil, fmt.Errorf("%w: general query with sources", ErrMalformed)
+			return nil, format.Errorf("%w: general query with sources", ErrMalformed)
 		}
 		b = make([]byte, v3QueryMinLen+4*len(q.Sources))
 		b[1] = EncodeMaxResp(q.MaxResp)
@@ -366,13 +367,13 @@ func (q *Query) Marshal() ([]byte, error) {
 		binary.BigEndian.PutUint16(b[10:12], uint16(len(q.Sources)))
 		for i, s := range q.Sources {
 			if !s.Is4() {
-				return nil, fmt.Errorf("%w: query source %s is not IPv4", ErrMalformed, s)
+				return nil, format.Errorf("%w: query source %s is not IPv4", ErrMalformed, s)
 			}
 			a := s.As4()
 			copy(b[v3QueryMinLen+4*i:], a[:])
 		}
 	default:
-		return nil, fmt.Errorf("%w: query version %d", ErrMalformed, q.Version)
+		return nil, format.Errorf("%w: query version %d", ErrMalformed, q.Version)
 	}
 	b[0] = byte(TypeQuery)
 	g := q.Group.As4()
@@ -390,7 +391,7 @@ func (r *Report) Marshal() ([]byte, error) {
 	case 2:
 		t = TypeV2Report
 	default:
-		return nil, fmt.Errorf("%w: report version %d", ErrMalformed, r.Version)
+		return nil, format.Errorf("%w: report version %d", ErrMalformed, r.Version)
 	}
 	return marshalGroupMessage(t, r.Group)
 }
@@ -401,7 +402,7 @@ func (l *Leave) Marshal() ([]byte, error) { return marshalGroupMessage(TypeV2Lea
 // marshalGroupMessage builds the 8-byte v1/v2 report or leave layout.
 func marshalGroupMessage(t Type, group netip.Addr) ([]byte, error) {
 	if !group.Is4() || !group.IsMulticast() {
-		return nil, fmt.Errorf("%w: group %s is not IPv4 multicast", ErrMalformed, group)
+		return nil, format.Errorf("%w: group %s is not IPv4 multicast", ErrMalformed, group)
 	}
 	b := make([]byte, headerLen)
 	b[0] = byte(t)
@@ -415,19 +416,19 @@ func marshalGroupMessage(t Type, group netip.Addr) ([]byte, error) {
 // has no business inventing them.
 func (r *V3Report) Marshal() ([]byte, error) {
 	if len(r.Records) > 0xffff {
-		return nil, fmt.Errorf("%w: %d records do not fit in the count", ErrMalformed, len(r.Records))
+		return nil, format.Errorf("%w: %d records do not fit in the count", ErrMalformed, len(r.Records))
 	}
 	size := headerLen
 	for i, rec := range r.Records {
 		switch {
 		case !rec.Type.known():
-			return nil, fmt.Errorf("%w: record %d has unknown type %d", ErrMalformed, i+1, rec.Type)
+			return nil, format.Errorf("%w: record %d has unknown type %d", ErrMalformed, i+1, int(rec.Type))
 		case !rec.Group.Is4() || !rec.Group.IsMulticast():
-			return nil, fmt.Errorf("%w: record %d group %s is not IPv4 multicast", ErrMalformed, i+1, rec.Group)
+			return nil, format.Errorf("%w: record %d group %s is not IPv4 multicast", ErrMalformed, i+1, rec.Group)
 		case len(rec.Sources) > 0xffff:
-			return nil, fmt.Errorf("%w: record %d has %d sources", ErrMalformed, i+1, len(rec.Sources))
+			return nil, format.Errorf("%w: record %d has %d sources", ErrMalformed, i+1, len(rec.Sources))
 		case len(rec.AuxData)%4 != 0 || len(rec.AuxData) > 4*0xff:
-			return nil, fmt.Errorf("%w: record %d aux data of %d bytes is not a count of 32-bit words below 256", ErrMalformed, i+1, len(rec.AuxData))
+			return nil, format.Errorf("%w: record %d aux data of %d bytes is not a count of 32-bit words below 256", ErrMalformed, i+1, len(rec.AuxData))
 		}
 		size += recordHeaderLen + 4*len(rec.Sources) + len(rec.AuxData)
 	}
@@ -444,7 +445,7 @@ func (r *V3Report) Marshal() ([]byte, error) {
 		off += recordHeaderLen
 		for _, s := range rec.Sources {
 			if !s.Is4() {
-				return nil, fmt.Errorf("%w: record %d source %s is not IPv4", ErrMalformed, i+1, s)
+				return nil, format.Errorf("%w: record %d source %s is not IPv4", ErrMalformed, i+1, s)
 			}
 			a := s.As4()
 			copy(b[off:off+4], a[:])

@@ -3,10 +3,11 @@ package linkwatch
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Linux rtnetlink ABI numbers (linux/netlink.h, rtnetlink.h, if_link.h,
@@ -57,11 +58,11 @@ func splitMessages(b []byte, order binary.ByteOrder) ([]message, error) {
 	var msgs []message
 	for len(b) > 0 {
 		if len(b) < nlmsgHdrLen {
-			return nil, fmt.Errorf("%w: %d bytes left, header needs %d", errMalformed, len(b), nlmsgHdrLen)
+			return nil, format.Errorf("%w: %d bytes left, header needs %d", errMalformed, len(b), nlmsgHdrLen)
 		}
 		n := int(order.Uint32(b[0:4]))
 		if n < nlmsgHdrLen || n > len(b) {
-			return nil, fmt.Errorf("%w: length %d with %d bytes left", errMalformed, n, len(b))
+			return nil, format.Errorf("%w: length %d with %d bytes left", errMalformed, n, len(b))
 		}
 		msgs = append(msgs, message{
 			typ:   order.Uint16(b[4:6]),
@@ -79,7 +80,7 @@ func splitMessages(b []byte, order binary.ByteOrder) ([]message, error) {
 // decodeError returns the errno of an NLMSG_ERROR payload; 0 is an ACK.
 func decodeError(data []byte, order binary.ByteOrder) (int32, error) {
 	if len(data) < nlmsgErrorLen {
-		return 0, fmt.Errorf("%w: error message of %d bytes", errMalformed, len(data))
+		return 0, format.Errorf("%w: error message of %d bytes", errMalformed, len(data))
 	}
 	return -int32(order.Uint32(data[0:4])), nil
 }
@@ -88,11 +89,11 @@ func decodeError(data []byte, order binary.ByteOrder) (int32, error) {
 func attrs(b []byte, order binary.ByteOrder, f func(typ uint16, val []byte)) error {
 	for len(b) > 0 {
 		if len(b) < rtattrHdrLen {
-			return fmt.Errorf("%w: %d bytes left, attribute header needs %d", errMalformed, len(b), rtattrHdrLen)
+			return format.Errorf("%w: %d bytes left, attribute header needs %d", errMalformed, len(b), rtattrHdrLen)
 		}
 		n := int(order.Uint16(b[0:2]))
 		if n < rtattrHdrLen || n > len(b) {
-			return fmt.Errorf("%w: attribute length %d with %d bytes left", errMalformed, n, len(b))
+			return format.Errorf("%w: attribute length %d with %d bytes left", errMalformed, n, len(b))
 		}
 		// The top bits mark nested and network-order attributes.
 		f(order.Uint16(b[2:4])&0x3fff, b[rtattrHdrLen:n])
@@ -111,7 +112,7 @@ type rawLink struct {
 // decodeLink parses the payload of an RTM_NEWLINK message.
 func decodeLink(data []byte, order binary.ByteOrder) (rawLink, error) {
 	if len(data) < ifinfomsgLen {
-		return rawLink{}, fmt.Errorf("%w: ifinfomsg of %d bytes", errMalformed, len(data))
+		return rawLink{}, format.Errorf("%w: ifinfomsg of %d bytes", errMalformed, len(data))
 	}
 	l := rawLink{
 		index: int(int32(order.Uint32(data[4:8]))),
@@ -130,7 +131,7 @@ func decodeLink(data []byte, order binary.ByteOrder) (rawLink, error) {
 		return rawLink{}, err
 	}
 	if l.index <= 0 || l.name == "" {
-		return rawLink{}, fmt.Errorf("%w: link without index or name (index %d, name %q)", errMalformed, l.index, l.name)
+		return rawLink{}, format.Errorf("%w: link without index or name (index %d, name %q)", errMalformed, l.index, l.name)
 	}
 	return l, nil
 }
@@ -147,7 +148,7 @@ type rawAddr struct {
 // false for families other than IPv4 and IPv6.
 func decodeAddr(data []byte, order binary.ByteOrder) (a rawAddr, ok bool, err error) {
 	if len(data) < ifaddrmsgLen {
-		return rawAddr{}, false, fmt.Errorf("%w: ifaddrmsg of %d bytes", errMalformed, len(data))
+		return rawAddr{}, false, format.Errorf("%w: ifaddrmsg of %d bytes", errMalformed, len(data))
 	}
 	family, bits := data[0], int(data[1])
 	index := int(order.Uint32(data[4:8]))
@@ -177,11 +178,11 @@ func decodeAddr(data []byte, order binary.ByteOrder) (a rawAddr, ok bool, err er
 		raw = address
 	}
 	if len(raw) != size {
-		return rawAddr{}, false, fmt.Errorf("%w: family %d address of %d bytes", errMalformed, family, len(raw))
+		return rawAddr{}, false, format.Errorf("%w: family %d address of %d bytes", errMalformed, family, len(raw))
 	}
 	ip, _ := netip.AddrFromSlice(raw)
 	if bits > ip.BitLen() {
-		return rawAddr{}, false, fmt.Errorf("%w: prefix length %d for %s", errMalformed, bits, ip)
+		return rawAddr{}, false, format.Errorf("%w: prefix length %d for %s", errMalformed, bits, ip)
 	}
 	return rawAddr{index: index, prefix: netip.PrefixFrom(ip, bits)}, true, nil
 }
@@ -234,7 +235,7 @@ func (d *dumpReader) add(b []byte, order binary.ByteOrder) error {
 // file turns it into a syscall.Errno so errors.Is works.
 type errnoError int32
 
-func (e errnoError) Error() string { return fmt.Sprintf("linkwatch: netlink error %d", int32(e)) }
+func (e errnoError) Error() string { return format.Sprintf("linkwatch: netlink error %d", int32(e)) }
 
 // buildSnapshot joins the messages of a link dump and an address dump. An
 // address whose link is not in the link dump (created between the two dumps)

@@ -3,7 +3,6 @@ package linkwatch
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // dumpAttempts bounds the retries of a snapshot whose dumps the kernel
@@ -38,18 +39,18 @@ type dumper struct {
 func openDumper() (*dumper, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("linkwatch: netlink socket: %w", err)
+		return nil, format.Errorf("linkwatch: netlink socket: %w", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("linkwatch: bind netlink socket: %w", err)
+		return nil, format.Errorf("linkwatch: bind netlink socket: %w", err)
 	}
 	// A dump takes milliseconds; the timeout only keeps a lost reply from
 	// hanging the daemon.
 	tv := unix.NsecToTimeval(dumpTimeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("linkwatch: netlink receive timeout: %w", err)
+		return nil, format.Errorf("linkwatch: netlink receive timeout: %w", err)
 	}
 	// The kernel sizes dump datagrams to the reader's buffer up to 32 KiB.
 	return &dumper{fd: fd, buf: make([]byte, 64<<10)}, nil
@@ -81,7 +82,7 @@ func (d *dumper) dump(typ uint16, hdr []byte) ([]message, error) {
 			return nil, err
 		}
 		if flags&unix.MSG_TRUNC != 0 {
-			return nil, fmt.Errorf("%w: datagram larger than %d bytes", errMalformed, len(d.buf))
+			return nil, format.Errorf("%w: datagram larger than %d bytes", errMalformed, len(d.buf))
 		}
 		// The messages keep pointing into the datagram, so each gets its own.
 		if err := r.add(slices.Clone(d.buf[:n]), order); err != nil {
@@ -106,14 +107,14 @@ func (d *dumper) snapshot() (Snapshot, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("linkwatch: dump links: %w", err)
+			return nil, format.Errorf("linkwatch: dump links: %w", err)
 		}
 		addrs, err = d.dump(unix.RTM_GETADDR, make([]byte, ifaddrmsgLen))
 		if errors.Is(err, errDumpInterrupted) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("linkwatch: dump addresses: %w", err)
+			return nil, format.Errorf("linkwatch: dump addresses: %w", err)
 		}
 		return buildSnapshot(links, addrs, binary.NativeEndian)
 	}
@@ -190,16 +191,16 @@ func Watch(settle time.Duration) (*Watcher, Snapshot, error) {
 func openSubscription() (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("linkwatch: netlink socket: %w", err)
+		return nil, format.Errorf("linkwatch: netlink socket: %w", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("linkwatch: bind netlink socket: %w", err)
+		return nil, format.Errorf("linkwatch: bind netlink socket: %w", err)
 	}
 	for _, g := range []int{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR} {
 		if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
 			unix.Close(fd)
-			return nil, fmt.Errorf("linkwatch: join rtnetlink group %d: %w", g, err)
+			return nil, format.Errorf("linkwatch: join rtnetlink group %d: %w", g, err)
 		}
 	}
 	return os.NewFile(uintptr(fd), "rtnetlink"), nil
@@ -222,7 +223,7 @@ func (w *Watcher) Close() error {
 			err = cerr
 		}
 		if err != nil {
-			err = fmt.Errorf("linkwatch: close: %w", err)
+			err = format.Errorf("linkwatch: close: %w", err)
 		}
 	})
 	return err

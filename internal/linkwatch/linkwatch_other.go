@@ -4,13 +4,14 @@ package linkwatch
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // errUnsupported is returned everywhere: rtnetlink is Linux's.
-var errUnsupported = fmt.Errorf("linkwatch: rtnetlink: %w", errors.ErrUnsupported)
+var errUnsupported = format.Errorf("linkwatch: rtnetlink: %w", errors.ErrUnsupported)
 
 // Take fails: only Linux is supported.
 func Take() (Snapshot, error) { return nil, errUnsupported }

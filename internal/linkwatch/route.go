@@ -2,8 +2,9 @@ package linkwatch
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Route lookup (RTM_GETROUTE) numbers from linux/rtnetlink.h.
@@ -61,7 +62,7 @@ func decodeRouteReply(b []byte, seq uint32, order binary.ByteOrder) (int, error)
 			return 0, errnoError(errno)
 		case rtmNewRoute:
 			if len(m.data) < rtmsgLen {
-				return 0, fmt.Errorf("%w: route message of %d bytes", errMalformed, len(m.data))
+				return 0, format.Errorf("%w: route message of %d bytes", errMalformed, len(m.data))
 			}
 			oif := 0
 			err := attrs(m.data[rtmsgLen:], order, func(typ uint16, val []byte) {
@@ -75,5 +76,5 @@ func decodeRouteReply(b []byte, seq uint32, order binary.ByteOrder) (int, error)
 			return oif, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: no route reply", errMalformed)
+	return 0, format.Errorf("%w: no route reply", errMalformed)
 }

@@ -3,11 +3,12 @@ package linkwatch
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // RouteIfindex asks the kernel which interface it would send a packet to
@@ -17,16 +18,16 @@ import (
 func RouteIfindex(dst netip.Addr) (int, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return 0, fmt.Errorf("linkwatch: netlink socket: %w", err)
+		return 0, format.Errorf("linkwatch: netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	tv := unix.Timeval{Sec: 2}
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return 0, fmt.Errorf("linkwatch: route lookup: %w", err)
+		return 0, format.Errorf("linkwatch: route lookup: %w", err)
 	}
 	const seq = 1
 	if err := unix.Sendto(fd, routeRequest(dst, seq, binary.NativeEndian), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, fmt.Errorf("linkwatch: route lookup: %w", err)
+		return 0, format.Errorf("linkwatch: route lookup: %w", err)
 	}
 	buf := make([]byte, 8192)
 	var n int
@@ -40,7 +41,7 @@ func RouteIfindex(dst netip.Addr) (int, error) {
 		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("linkwatch: route lookup: %w", err)
+		return 0, format.Errorf("linkwatch: route lookup: %w", err)
 	}
 	oif, err := decodeRouteReply(buf[:n], seq, binary.NativeEndian)
 	var errno errnoError
@@ -49,7 +50,7 @@ func RouteIfindex(dst netip.Addr) (int, error) {
 		if e < 0 {
 			e = -e
 		}
-		return 0, fmt.Errorf("linkwatch: route to %s: %w", dst, syscall.Errno(e))
+		return 0, format.Errorf("linkwatch: route to %s: %w", dst, syscall.Errno(e))
 	}
 	return oif, err
 }

@@ -12,13 +12,14 @@ package logx
 
 import (
 	"encoding"
-	"fmt"
 	"io"
 	"strconv"
 	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Level is a record's importance, with slog's values.
@@ -251,7 +252,7 @@ func (s *sink) appendAttr(b []byte, prefix string, a Attr) []byte {
 func appendValue(b []byte, v any) (out []byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			out = appendString(b, fmt.Sprintf("!PANIC: %v", r))
+			out = appendString(b, format.Sprintf("!PANIC: %v", r))
 		}
 	}()
 	switch v := v.(type) {
@@ -292,13 +293,13 @@ func appendValue(b []byte, v any) (out []byte) {
 	case encoding.TextMarshaler:
 		t, err := v.MarshalText()
 		if err != nil {
-			return appendString(b, fmt.Sprintf("!ERROR:%v", err))
+			return appendString(b, format.Sprintf("!ERROR:%v", err))
 		}
 		return appendString(b, string(t))
 	case []byte:
 		return strconv.AppendQuote(b, string(v))
 	}
-	return appendString(b, fmt.Sprintf("%+v", v))
+	return appendString(b, format.Sprintf("%+v", v))
 }
 
 // appendTime appends t as RFC 3339 with exactly three decimals, as slog.

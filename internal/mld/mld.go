@@ -17,10 +17,11 @@ package mld
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"net/netip"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 )
 
 // Type is the ICMPv6 message type, the first byte of every MLD message.
@@ -151,7 +152,7 @@ func (d *Decoder) Parse(b []byte) (Message, error) { return parse(b, d) }
 // parse decodes into d's storage, or into new values if d is nil.
 func parse(b []byte, d *Decoder) (Message, error) {
 	if len(b) < headerLen {
-		return nil, fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, len(b), headerLen)
+		return nil, format.Errorf("%w: %d bytes, need %d", ErrTruncated, len(b), headerLen)
 	}
 	// Each case returns nil, not a typed nil pointer, on error so that
 	// callers can test the message against nil.
@@ -164,13 +165,13 @@ func parse(b []byte, d *Decoder) (Message, error) {
 		return q, nil
 	case TypeV1Report, TypeV1Done:
 		if len(b) < v1Len {
-			return nil, fmt.Errorf("%w: type %d of %d bytes, need %d", ErrTruncated, t, len(b), v1Len)
+			return nil, format.Errorf("%w: type %d of %d bytes, need %d", ErrTruncated, int(t), len(b), v1Len)
 		}
 		// RFC 2710 §3.7: ignore anything past the first 24 octets, and the
 		// code and delay fields, which only a query uses.
 		g, err := multicastGroup(b[8:24])
 		if err != nil {
-			return nil, fmt.Errorf("%w: type %d: %w", ErrMalformed, t, err)
+			return nil, format.Errorf("%w: type %d: %w", ErrMalformed, int(t), err)
 		}
 		switch {
 		case t == TypeV1Done && d != nil:
@@ -190,21 +191,21 @@ func parse(b []byte, d *Decoder) (Message, error) {
 		}
 		return r, nil
 	default:
-		return nil, fmt.Errorf("%w: %d", ErrUnknownType, b[0])
+		return nil, format.Errorf("%w: %d", ErrUnknownType, b[0])
 	}
 }
 
 func parseQuery(b []byte) (*Query, error) {
 	switch {
 	case len(b) < v1Len:
-		return nil, fmt.Errorf("%w: query of %d bytes, need %d", ErrTruncated, len(b), v1Len)
+		return nil, format.Errorf("%w: query of %d bytes, need %d", ErrTruncated, len(b), v1Len)
 	case len(b) > v1Len && len(b) < v2QueryMinLen:
 		// RFC 3810 §8.1: queries of other lengths must be ignored.
-		return nil, fmt.Errorf("%w: query of %d bytes", ErrMalformed, len(b))
+		return nil, format.Errorf("%w: query of %d bytes", ErrMalformed, len(b))
 	}
 	g := netip.AddrFrom16([16]byte(b[8:24]))
 	if g != netip.IPv6Unspecified() && !isGroup(g) {
-		return nil, fmt.Errorf("%w: query for %s, neither :: nor IPv6 multicast", ErrMalformed, g)
+		return nil, format.Errorf("%w: query for %s, neither :: nor IPv6 multicast", ErrMalformed, g)
 	}
 	code := binary.BigEndian.Uint16(b[4:6])
 	if len(b) == v1Len {
@@ -212,11 +213,11 @@ func parseQuery(b []byte) (*Query, error) {
 	}
 	n := int(binary.BigEndian.Uint16(b[26:28]))
 	if need := v2QueryMinLen + addrLen*n; len(b) < need {
-		return nil, fmt.Errorf("%w: v2 query with %d sources needs %d bytes, have %d", ErrTruncated, n, need, len(b))
+		return nil, format.Errorf("%w: v2 query with %d sources needs %d bytes, have %d", ErrTruncated, n, need, len(b))
 	}
 	// RFC 3810 §5.1.10: general queries carry no sources.
 	if g == netip.IPv6Unspecified() && n > 0 {
-		return nil, fmt.Errorf("%w: general query with %d sources", ErrMalformed, n)
+		return nil, format.Errorf("%w: general query with %d sources", ErrMalformed, n)
 	}
 	q := &Query{
 		Version:            2,
@@ -238,7 +239,7 @@ func parseQuery(b []byte) (*Query, error) {
 
 func parseV2Report(b []byte, d *Decoder) (*V2Report, error) {
 	if len(b) < v2ReportHeaderLen {
-		return nil, fmt.Errorf("%w: v2 report of %d bytes, need %d", ErrTruncated, len(b), v2ReportHeaderLen)
+		return nil, format.Errorf("%w: v2 report of %d bytes, need %d", ErrTruncated, len(b), v2ReportHeaderLen)
 	}
 	nrec := int(binary.BigEndian.Uint16(b[6:8]))
 	// First pass: check that every record fits and count what to allocate,
@@ -247,13 +248,13 @@ func parseV2Report(b []byte, d *Decoder) (*V2Report, error) {
 	off, known, nsrc, skipped := v2ReportHeaderLen, 0, 0, 0
 	for i := range nrec {
 		if len(b)-off < recordHeaderLen {
-			return nil, fmt.Errorf("%w: v2 report record %d of %d at offset %d", ErrTruncated, i+1, nrec, off)
+			return nil, format.Errorf("%w: v2 report record %d of %d at offset %d", ErrTruncated, i+1, nrec, off)
 		}
 		n := int(binary.BigEndian.Uint16(b[off+2 : off+4]))
 		// RFC 3810 §5.2.6: aux data length counts 32-bit words.
 		size := recordHeaderLen + addrLen*n + 4*int(b[off+1])
 		if len(b)-off < size {
-			return nil, fmt.Errorf("%w: v2 report record %d needs %d bytes at offset %d, have %d", ErrTruncated, i+1, size, off, len(b)-off)
+			return nil, format.Errorf("%w: v2 report record %d needs %d bytes at offset %d, have %d", ErrTruncated, i+1, size, off, len(b)-off)
 		}
 		// RFC 3810 §5.2.12: records of unknown type are ignored, the rest
 		// of the report still counts.
@@ -329,7 +330,7 @@ func isGroup(a netip.Addr) bool {
 func multicastGroup(b []byte) (netip.Addr, error) {
 	g := netip.AddrFrom16([16]byte(b))
 	if !isGroup(g) {
-		return netip.Addr{}, fmt.Errorf("address %s is not IPv6 multicast", g)
+		return netip.Addr{}, format.Errorf("address %s is not IPv6 multicast", g)
 	}
 	return g, nil
 }
@@ -337,7 +338,7 @@ func multicastGroup(b []byte) (netip.Addr, error) {
 // putAddr writes a source address; it must be IPv6 without a zone.
 func putAddr(b []byte, a netip.Addr) error {
 	if !a.Is6() || a.Zone() != "" {
-		return fmt.Errorf("source %s is not an IPv6 address without zone", a)
+		return format.Errorf("source %s is not an IPv6 address without zone", a)
 	}
 	s := a.As16()
 	copy(b, s[:])
@@ -348,31 +349,31 @@ func putAddr(b []byte, a netip.Addr) error {
 // version does not carry must be zero, so that nothing silently disappears.
 func (q *Query) Marshal() ([]byte, error) {
 	if q.Group != netip.IPv6Unspecified() && !isGroup(q.Group) {
-		return nil, fmt.Errorf("%w: query group %s is neither :: nor IPv6 multicast", ErrMalformed, q.Group)
+		return nil, format.Errorf("%w: query group %s is neither :: nor IPv6 multicast", ErrMalformed, q.Group)
 	}
 	if q.MaxResp < 0 {
-		return nil, fmt.Errorf("%w: negative max response delay %v", ErrMalformed, q.MaxResp)
+		return nil, format.Errorf("%w: negative max response delay %v", ErrMalformed, q.MaxResp)
 	}
 	var b []byte
 	switch q.Version {
 	case 1:
 		if q.SuppressRouterSide || q.QRV != 0 || q.QQI != 0 || len(q.Sources) > 0 {
-			return nil, fmt.Errorf("%w: v1 query with MLDv2 fields set", ErrMalformed)
+			return nil, format.Errorf("%w: v1 query with MLDv2 fields set", ErrMalformed)
 		}
 		if q.MaxResp > maxV1MaxResp {
-			return nil, fmt.Errorf("%w: v1 query max response delay %v above %v", ErrMalformed, q.MaxResp, maxV1MaxResp)
+			return nil, format.Errorf("%w: v1 query max response delay %v above %v", ErrMalformed, q.MaxResp, maxV1MaxResp)
 		}
 		b = make([]byte, v1Len)
 		binary.BigEndian.PutUint16(b[4:6], uint16(q.MaxResp/time.Millisecond))
 	case 2:
 		if q.QRV > 7 {
-			return nil, fmt.Errorf("%w: QRV %d does not fit in 3 bits", ErrMalformed, q.QRV)
+			return nil, format.Errorf("%w: QRV %d does not fit in 3 bits", ErrMalformed, q.QRV)
 		}
 		if len(q.Sources) > 0xffff {
-			return nil, fmt.Errorf("%w: %d sources do not fit in the count", ErrMalformed, len(q.Sources))
+			return nil, format.Errorf("%w: %d sources do not fit in the count", ErrMalformed, len(q.Sources))
 		}
 		if q.Group == netip.IPv6Unspecified() && len(q.Sources) > 0 {
-			return nil, fmt.Errorf("%w: general query with sources", ErrMalformed)
+			return nil, format.Errorf("%w: general query with sources", ErrMalformed)
 		}
 		b = make([]byte, v2QueryMinLen+addrLen*len(q.Sources))
 		binary.BigEndian.PutUint16(b[4:6], EncodeMaxRespCode(q.MaxResp))
@@ -384,11 +385,11 @@ func (q *Query) Marshal() ([]byte, error) {
 		binary.BigEndian.PutUint16(b[26:28], uint16(len(q.Sources)))
 		for i, s := range q.Sources {
 			if err := putAddr(b[v2QueryMinLen+addrLen*i:], s); err != nil {
-				return nil, fmt.Errorf("%w: query: %w", ErrMalformed, err)
+				return nil, format.Errorf("%w: query: %w", ErrMalformed, err)
 			}
 		}
 	default:
-		return nil, fmt.Errorf("%w: query version %d", ErrMalformed, q.Version)
+		return nil, format.Errorf("%w: query version %d", ErrMalformed, q.Version)
 	}
 	b[0] = byte(TypeQuery)
 	g := q.Group.As16()
@@ -406,7 +407,7 @@ func (d *Done) Marshal() ([]byte, error) { return marshalV1(TypeV1Done, d.Group)
 // reserved fields stay zero (RFC 2710 §3).
 func marshalV1(t Type, group netip.Addr) ([]byte, error) {
 	if !isGroup(group) {
-		return nil, fmt.Errorf("%w: group %s is not IPv6 multicast", ErrMalformed, group)
+		return nil, format.Errorf("%w: group %s is not IPv6 multicast", ErrMalformed, group)
 	}
 	b := make([]byte, v1Len)
 	b[0] = byte(t)
@@ -419,19 +420,19 @@ func marshalV1(t Type, group netip.Addr) ([]byte, error) {
 // sender has no business inventing them.
 func (r *V2Report) Marshal() ([]byte, error) {
 	if len(r.Records) > 0xffff {
-		return nil, fmt.Errorf("%w: %d records do not fit in the count", ErrMalformed, len(r.Records))
+		return nil, format.Errorf("%w: %d records do not fit in the count", ErrMalformed, len(r.Records))
 	}
 	size := v2ReportHeaderLen
 	for i, rec := range r.Records {
 		switch {
 		case !knownRecord(rec.Type):
-			return nil, fmt.Errorf("%w: record %d has unknown type %d", ErrMalformed, i+1, rec.Type)
+			return nil, format.Errorf("%w: record %d has unknown type %d", ErrMalformed, i+1, int(rec.Type))
 		case !isGroup(rec.Group):
-			return nil, fmt.Errorf("%w: record %d group %s is not IPv6 multicast", ErrMalformed, i+1, rec.Group)
+			return nil, format.Errorf("%w: record %d group %s is not IPv6 multicast", ErrMalformed, i+1, rec.Group)
 		case len(rec.Sources) > 0xffff:
-			return nil, fmt.Errorf("%w: record %d has %d sources", ErrMalformed, i+1, len(rec.Sources))
+			return nil, format.Errorf("%w: record %d has %d sources", ErrMalformed, i+1, len(rec.Sources))
 		case len(rec.AuxData)%4 != 0 || len(rec.AuxData) > 4*0xff:
-			return nil, fmt.Errorf("%w: record %d aux data of %d bytes is not a count of 32-bit words below 256", ErrMalformed, i+1, len(rec.AuxData))
+			return nil, format.Errorf("%w: record %d aux data of %d bytes is not a count of 32-bit words below 256", ErrMalformed, i+1, len(rec.AuxData))
 		}
 		size += recordHeaderLen + addrLen*len(rec.Sources) + len(rec.AuxData)
 	}
@@ -448,7 +449,7 @@ func (r *V2Report) Marshal() ([]byte, error) {
 		off += recordHeaderLen
 		for _, s := range rec.Sources {
 			if err := putAddr(b[off:], s); err != nil {
-				return nil, fmt.Errorf("%w: record %d: %w", ErrMalformed, i+1, err)
+				return nil, format.Errorf("%w: record %d: %w", ErrMalformed, i+1, err)
 			}
 			off += addrLen
 		}
@@ -462,7 +463,7 @@ func (r *V2Report) Marshal() ([]byte, error) {
 // through a raw ICMPv6 socket does not need it; captures and tests do.
 func MarshalWithChecksum(m Message, src, dst netip.Addr) ([]byte, error) {
 	if !src.Is6() || !dst.Is6() {
-		return nil, fmt.Errorf("%w: checksum addresses %s and %s must be IPv6", ErrMalformed, src, dst)
+		return nil, format.Errorf("%w: checksum addresses %s and %s must be IPv6", ErrMalformed, src, dst)
 	}
 	b, err := m.Marshal()
 	if err != nil {

@@ -3,11 +3,12 @@ package mroute
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"net/netip"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // family is what differs between the IPv4 and IPv6 multicast routing
@@ -121,7 +122,7 @@ func parseIGMP(b, oob []byte, _ int, _ netip.Addr) (Packet, error) {
 		return Packet{}, err
 	}
 	if h.protocol != ipProtoIGMP {
-		return Packet{}, fmt.Errorf("%w: ip protocol %d on the igmp socket", ErrMalformed, h.protocol)
+		return Packet{}, format.Errorf("%w: ip protocol %d on the igmp socket", ErrMalformed, h.protocol)
 	}
 	ifindex, err := pktinfoIfindex(oob)
 	if err != nil {
@@ -143,18 +144,18 @@ func pktinfoIfindex(oob []byte) (int, error) {
 	for len(oob) > 0 {
 		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
 		if err != nil {
-			return 0, fmt.Errorf("%w: control messages: %w", ErrMalformed, err)
+			return 0, format.Errorf("%w: control messages: %w", ErrMalformed, err)
 		}
 		if h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO {
 			ifindex, err := decodePktinfo(binary.NativeEndian, data)
 			if err != nil {
-				return 0, fmt.Errorf("%w: %w", ErrMalformed, err)
+				return 0, format.Errorf("%w: %w", ErrMalformed, err)
 			}
 			return ifindex, nil
 		}
 		oob = rest
 	}
-	return 0, fmt.Errorf("%w: no ip_pktinfo control message", ErrMalformed)
+	return 0, format.Errorf("%w: no ip_pktinfo control message", ErrMalformed)
 }
 
 // igmpMessage puts our own IP header on an IGMP message (TTL 1, TOS 0xc0,
@@ -253,17 +254,17 @@ var ipv6 = &family{
 // that fails.
 func parseMLD(b, oob []byte, flags int, from netip.Addr) (Packet, error) {
 	if len(b) < icmp6HeaderLen {
-		return Packet{}, fmt.Errorf("%w: icmpv6 message of %d bytes", ErrMalformed, len(b))
+		return Packet{}, format.Errorf("%w: icmpv6 message of %d bytes", ErrMalformed, len(b))
 	}
 	if flags&unix.MSG_CTRUNC != 0 {
-		return Packet{}, fmt.Errorf("%w: control messages truncated", ErrMalformed)
+		return Packet{}, format.Errorf("%w: control messages truncated", ErrMalformed)
 	}
 	if !from.Is6() {
-		return Packet{}, fmt.Errorf("%w: icmpv6 message without an ipv6 sender", ErrMalformed)
+		return Packet{}, format.Errorf("%w: icmpv6 message without an ipv6 sender", ErrMalformed)
 	}
 	p := Packet{Src: from, Payload: b}
 	if err := parseControl6(oob, &p); err != nil {
-		return Packet{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return Packet{}, format.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return p, nil
 }
@@ -277,7 +278,7 @@ func parseControl6(oob []byte, p *Packet) error {
 	for len(oob) > 0 {
 		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
 		if err != nil {
-			return fmt.Errorf("control messages: %w", err)
+			return format.Errorf("control messages: %w", err)
 		}
 		oob = rest
 		if h.Level != unix.IPPROTO_IPV6 {
@@ -317,10 +318,10 @@ func parseControl6(oob []byte, p *Packet) error {
 // the checksum field of payload holds.
 func mldMessage(ifindex int, src, dst netip.Addr, payload []byte) ([]byte, []byte, unix.Sockaddr, error) {
 	if !dst.Is6() || dst.Is4In6() || !dst.IsMulticast() {
-		return nil, nil, nil, fmt.Errorf("mroute: send mld: destination %s is not ipv6 multicast", dst)
+		return nil, nil, nil, format.Errorf("mroute: send mld: destination %s is not ipv6 multicast", dst)
 	}
 	if src.IsValid() && (!src.Is6() || src.Is4In6()) {
-		return nil, nil, nil, fmt.Errorf("mroute: send mld: source %s is not ipv6", src)
+		return nil, nil, nil, format.Errorf("mroute: send mld: source %s is not ipv6", src)
 	}
 	info := &unix.Inet6Pktinfo{Ifindex: uint32(ifindex)}
 	if src.IsValid() {

@@ -29,8 +29,9 @@ package mroute
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Family selects what a Socket routes: IPv4 (IGMP, VIFs, MRT_*) or IPv6
@@ -43,7 +44,7 @@ const (
 	IPv6 Family = 6
 )
 
-func (f Family) String() string { return fmt.Sprintf("ipv%d", int(f)) }
+func (f Family) String() string { return format.Sprintf("ipv%d", int(f)) }
 
 // ErrInUse reports that another multicast routing daemon (igmpproxy, smcroute,
 // pimd, a second mcast-proxy) already owns the requested table: MRT_INIT

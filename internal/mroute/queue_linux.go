@@ -1,11 +1,12 @@
 package mroute
 
 import (
-	"fmt"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // receiveBuffer is the receive buffer asked for on a routing socket (the
@@ -30,7 +31,7 @@ func setReceiveBuffer(raw syscall.RawConn, n int) error {
 		return err
 	}
 	if serr != nil {
-		return fmt.Errorf("mroute: set receive buffer: %w", serr)
+		return format.Errorf("mroute: set receive buffer: %w", serr)
 	}
 	return nil
 }
@@ -52,13 +53,13 @@ func socketDrops(raw syscall.RawConn) (uint64, error) {
 		if e != 0 {
 			serr = e
 		} else if size < uint32(unsafe.Sizeof(info)) {
-			serr = fmt.Errorf("SO_MEMINFO: %d bytes", size)
+			serr = format.Errorf("SO_MEMINFO: %d bytes", size)
 		}
 	}); err != nil {
 		return 0, err
 	}
 	if serr != nil {
-		return 0, fmt.Errorf("mroute: read socket drops: %w", serr)
+		return 0, format.Errorf("mroute: read socket drops: %w", serr)
 	}
 	return uint64(info[unix.SK_MEMINFO_DROPS]), nil
 }

@@ -3,13 +3,14 @@ package mroute
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"slices"
 	"sort"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // record is what a Socket remembers of its kernel multicast routing
@@ -83,7 +84,7 @@ func (rec *record) route(k routeKey, in installed, outputs []int) Route {
 func (rec *record) installed(r Route) (installed, error) {
 	parent, ok := rec.lookup(r.Input)
 	if !ok {
-		return installed{}, fmt.Errorf("input ifindex %d has no %s", r.Input, rec.slot)
+		return installed{}, format.Errorf("input ifindex %d has no %s", r.Input, rec.slot)
 	}
 	in := installed{input: uint8(parent)}
 	for _, o := range r.Outputs {
@@ -92,7 +93,7 @@ func (rec *record) installed(r Route) (installed, error) {
 		}
 		slot, ok := rec.lookup(o)
 		if !ok {
-			return installed{}, fmt.Errorf("output ifindex %d has no %s", o, rec.slot)
+			return installed{}, format.Errorf("output ifindex %d has no %s", o, rec.slot)
 		}
 		in.outputs |= 1 << slot
 	}
@@ -109,7 +110,7 @@ func (rec *record) close() []error {
 	var errs []error
 	for k := range rec.routes {
 		if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("mroute: close: delete route (%s,%s): %w", k.src, k.grp, err))
+			errs = append(errs, format.Errorf("mroute: close: delete route (%s,%s): %w", k.src, k.grp, err))
 		}
 	}
 	clear(rec.routes)
@@ -120,7 +121,7 @@ func (rec *record) close() []error {
 		err := rec.kernel.delVIF(slot, e.ifindex)
 		// EADDRNOTAVAIL: the kernel already dropped the slot with its interface.
 		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("mroute: close: delete %s %d (ifindex %d): %w", rec.slot, slot, e.ifindex, err))
+			errs = append(errs, format.Errorf("mroute: close: delete %s %d (ifindex %d): %w", rec.slot, slot, e.ifindex, err))
 		}
 		rec.slots[slot] = vifEntry{}
 	}
@@ -131,17 +132,17 @@ func (rec *record) close() []error {
 // Socket.AddVIF.
 func (rec *record) addVIF(ifindex, threshold int) (int, error) {
 	if rec.closed {
-		return 0, fmt.Errorf("mroute: add %s for ifindex %d: %w", rec.slot, ifindex, os.ErrClosed)
+		return 0, format.Errorf("mroute: add %s for ifindex %d: %w", rec.slot, ifindex, os.ErrClosed)
 	}
 	if slot, ok := rec.lookup(ifindex); ok {
 		return slot, nil
 	}
 	slot := slices.IndexFunc(rec.slots[:], func(e vifEntry) bool { return e.ifindex == 0 })
 	if slot < 0 {
-		return 0, fmt.Errorf("mroute: add %s for ifindex %d: all %d %ss of the kernel table are in use", rec.slot, ifindex, MaxVIFs, rec.slot)
+		return 0, format.Errorf("mroute: add %s for ifindex %d: all %d %ss of the kernel table are in use", rec.slot, ifindex, MaxVIFs, rec.slot)
 	}
 	if err := rec.kernel.addVIF(slot, ifindex, threshold); err != nil {
-		return 0, fmt.Errorf("mroute: add %s %d for ifindex %d: %w", rec.slot, slot, ifindex, err)
+		return 0, format.Errorf("mroute: add %s %d for ifindex %d: %w", rec.slot, slot, ifindex, err)
 	}
 	rec.slots[slot] = vifEntry{ifindex: ifindex, threshold: max(threshold, 1)}
 	return slot, nil
@@ -150,7 +151,7 @@ func (rec *record) addVIF(ifindex, threshold int) (int, error) {
 // delVIF removes the slot of ifindex and what routes it; see Socket.DelVIF.
 func (rec *record) delVIF(ifindex int) error {
 	if rec.closed {
-		return fmt.Errorf("mroute: delete %s for ifindex %d: %w", rec.slot, ifindex, os.ErrClosed)
+		return format.Errorf("mroute: delete %s for ifindex %d: %w", rec.slot, ifindex, os.ErrClosed)
 	}
 	slot, ok := rec.lookup(ifindex)
 	if !ok {
@@ -161,7 +162,7 @@ func (rec *record) delVIF(ifindex int) error {
 		switch {
 		case int(in.input) == slot:
 			if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: delete route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
+				errs = append(errs, format.Errorf("mroute: delete %s for ifindex %d: delete route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
 			}
 			delete(rec.routes, k)
 		case in.outputs&(1<<slot) != 0:
@@ -169,7 +170,7 @@ func (rec *record) delVIF(ifindex int) error {
 			if err := rec.install(k, in); err != nil {
 				// Forget it so the daemon's next SetRoute installs it afresh.
 				delete(rec.routes, k)
-				errs = append(errs, fmt.Errorf("mroute: delete %s for ifindex %d: update route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
+				errs = append(errs, format.Errorf("mroute: delete %s for ifindex %d: update route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
 				continue
 			}
 			rec.routes[k] = in
@@ -181,7 +182,7 @@ func (rec *record) delVIF(ifindex int) error {
 	// it stays recorded, so no other interface is given it and a later
 	// DelVIF tries again.
 	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-		errs = append(errs, fmt.Errorf("mroute: delete %s %d for ifindex %d: %w", rec.slot, slot, ifindex, err))
+		errs = append(errs, format.Errorf("mroute: delete %s %d for ifindex %d: %w", rec.slot, slot, ifindex, err))
 		return errors.Join(errs...)
 	}
 	rec.slots[slot] = vifEntry{}
@@ -210,18 +211,18 @@ func (rec *record) ifindex(slot int) int {
 func (rec *record) setRoute(r Route) error {
 	src, grp := r.Source, r.Group
 	if rec.closed {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, os.ErrClosed)
+		return format.Errorf("mroute: set route (%s,%s): %w", src, grp, os.ErrClosed)
 	}
 	want, err := rec.installed(r)
 	if err != nil {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
+		return format.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
 	}
 	k := routeKey{src, grp}
 	if have, ok := rec.routes[k]; ok && have == want {
 		return nil
 	}
 	if err := rec.install(k, want); err != nil {
-		return fmt.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
+		return format.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
 	}
 	rec.routes[k] = want
 	return nil
@@ -255,11 +256,11 @@ func (rec *record) install(k routeKey, in installed) error {
 // Socket.DelRoute.
 func (rec *record) delRoute(src, grp netip.Addr) error {
 	if rec.closed {
-		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, os.ErrClosed)
+		return format.Errorf("mroute: delete route (%s,%s): %w", src, grp, os.ErrClosed)
 	}
 	err := rec.kernel.delMFC(src, grp)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("mroute: delete route (%s,%s): %w", src, grp, err)
+		return format.Errorf("mroute: delete route (%s,%s): %w", src, grp, err)
 	}
 	delete(rec.routes, routeKey{src, grp})
 	return nil

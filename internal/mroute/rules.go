@@ -3,7 +3,8 @@ package mroute
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // Rule is a multicast routing rule: traffic that arrives on Iif or leaves by
@@ -27,16 +28,16 @@ type Rule struct {
 }
 
 func (r Rule) String() string {
-	s := fmt.Sprintf("ipv%d", r.Family)
+	s := format.Sprintf("ipv%d", r.Family)
 	if r.Iif != "" {
 		s += " iif " + r.Iif
 	}
 	if r.Oif != "" {
 		s += " oif " + r.Oif
 	}
-	s = fmt.Sprintf("%s lookup %d pref %d", s, r.Table, r.Priority)
+	s = format.Sprintf("%s lookup %d pref %d", s, r.Table, r.Priority)
 	if r.Protocol != 0 {
-		s += fmt.Sprintf(" proto %d", r.Protocol)
+		s += format.Sprintf(" proto %d", r.Protocol)
 	}
 	return s
 }
@@ -79,14 +80,14 @@ func encodeRule(typ uint16, seq uint32, r Rule, order binary.AppendByteOrder) ([
 	case 6:
 		family = rtnlFamilyIP6MR
 	default:
-		return nil, fmt.Errorf("mroute: rule %s: family must be 4 or 6", r)
+		return nil, format.Errorf("mroute: rule %s: family must be 4 or 6", r)
 	}
 	if r.Table == 0 {
-		return nil, fmt.Errorf("mroute: rule %s: no table", r)
+		return nil, format.Errorf("mroute: rule %s: no table", r)
 	}
 	for _, name := range []string{r.Iif, r.Oif} {
 		if len(name) >= ifNameSize {
-			return nil, fmt.Errorf("mroute: rule %s: interface name %q too long", r, name)
+			return nil, format.Errorf("mroute: rule %s: interface name %q too long", r, name)
 		}
 	}
 	flags := uint16(nlmFRequest | nlmFAck)

@@ -3,11 +3,12 @@ package mroute
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // ruleTimeout bounds the wait for the kernel's acknowledgement, which comes
@@ -26,7 +27,7 @@ func AddRule(r Rule) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("mroute: add rule %s: %w", r, err)
+		return format.Errorf("mroute: add rule %s: %w", r, err)
 	}
 	return nil
 }
@@ -44,7 +45,7 @@ func DelRule(r Rule) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("mroute: delete rule %s: %w", r, err)
+		return format.Errorf("mroute: delete rule %s: %w", r, err)
 	}
 	return nil
 }
@@ -57,16 +58,16 @@ const ruleSeq = 1
 func ruleRequest(req []byte) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return fmt.Errorf("netlink socket: %w", err)
+		return format.Errorf("netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	tv := unix.NsecToTimeval(ruleTimeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return fmt.Errorf("netlink receive timeout: %w", err)
+		return format.Errorf("netlink receive timeout: %w", err)
 	}
 	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
 	if err := unix.Sendto(fd, req, 0, kernel); err != nil {
-		return fmt.Errorf("netlink send: %w", err)
+		return format.Errorf("netlink send: %w", err)
 	}
 	buf := make([]byte, 4096)
 	for {
@@ -75,18 +76,18 @@ func ruleRequest(req []byte) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("netlink receive: %w", err)
+			return format.Errorf("netlink receive: %w", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return fmt.Errorf("netlink reply: %w", err)
+			return format.Errorf("netlink reply: %w", err)
 		}
 		for _, m := range msgs {
 			if m.Header.Seq != ruleSeq || m.Header.Type != unix.NLMSG_ERROR {
 				continue
 			}
 			if len(m.Data) < 4 {
-				return fmt.Errorf("netlink reply: error message of %d bytes", len(m.Data))
+				return format.Errorf("netlink reply: error message of %d bytes", len(m.Data))
 			}
 			// nlmsgerr.error is a negative errno, or 0 for the ACK.
 			if errno := -int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
@@ -102,19 +103,19 @@ func ruleRequest(req []byte) error {
 // Protocol; 0 lists all.
 func Rules(family int, protocol uint8) ([]Rule, error) {
 	if family != 4 && family != 6 {
-		return nil, fmt.Errorf("mroute: rules of family %d: family must be 4 or 6", family)
+		return nil, format.Errorf("mroute: rules of family %d: family must be 4 or 6", family)
 	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("mroute: list rules: netlink socket: %w", err)
+		return nil, format.Errorf("mroute: list rules: netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	tv := unix.NsecToTimeval(ruleTimeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return nil, fmt.Errorf("mroute: list rules: netlink receive timeout: %w", err)
+		return nil, format.Errorf("mroute: list rules: netlink receive timeout: %w", err)
 	}
 	if err := unix.Sendto(fd, encodeRuleDump(family, ruleSeq, binary.NativeEndian), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("mroute: list rules: netlink send: %w", err)
+		return nil, format.Errorf("mroute: list rules: netlink send: %w", err)
 	}
 	var out []Rule
 	buf := make([]byte, 32768)
@@ -124,11 +125,11 @@ func Rules(family int, protocol uint8) ([]Rule, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("mroute: list rules: netlink receive: %w", err)
+			return nil, format.Errorf("mroute: list rules: netlink receive: %w", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nil, fmt.Errorf("mroute: list rules: netlink reply: %w", err)
+			return nil, format.Errorf("mroute: list rules: netlink reply: %w", err)
 		}
 		for _, m := range msgs {
 			if m.Header.Seq != ruleSeq {
@@ -140,7 +141,7 @@ func Rules(family int, protocol uint8) ([]Rule, error) {
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if errno := -int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
-						return nil, fmt.Errorf("mroute: list rules: %w", unix.Errno(errno))
+						return nil, format.Errorf("mroute: list rules: %w", unix.Errno(errno))
 					}
 				}
 				return out, nil

@@ -3,7 +3,6 @@ package mroute
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math/bits"
 	"net/netip"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
 
@@ -66,16 +66,16 @@ type Socket struct {
 func Open(fam Family, table uint32) (*Socket, error) {
 	f, ok := families[fam]
 	if !ok {
-		return nil, fmt.Errorf("mroute: open: unknown family %d", int(fam))
+		return nil, format.Errorf("mroute: open: unknown family %d", int(fam))
 	}
 	conn, err := openRaw(f.domain, f.protocol)
 	if err != nil {
-		return nil, fmt.Errorf("mroute: open raw %s socket: %w", f.proto, err)
+		return nil, format.Errorf("mroute: open raw %s socket: %w", f.proto, err)
 	}
 	raw, err := rawConn(conn)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("mroute: open raw %s socket: %w", f.proto, err)
+		return nil, format.Errorf("mroute: open raw %s socket: %w", f.proto, err)
 	}
 	s := &Socket{
 		fam:     f,
@@ -108,7 +108,7 @@ func (s *Socket) closeJoinSockets() error {
 			continue
 		}
 		if err := unix.Close(fd); err != nil {
-			errs = append(errs, fmt.Errorf("mroute: close membership socket: %w", err))
+			errs = append(errs, format.Errorf("mroute: close membership socket: %w", err))
 		}
 		s.joinFDs[i] = -1
 	}
@@ -121,47 +121,47 @@ func (s *Socket) init() error {
 	for i := range s.joinFDs {
 		fd, err := unix.Socket(f.joinDomain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 		if err != nil {
-			return fmt.Errorf("mroute: open membership socket: %w", err)
+			return format.Errorf("mroute: open membership socket: %w", err)
 		}
 		s.joinFDs[i] = fd
 	}
 	for _, o := range f.early {
 		if err := s.setsockopt(o.level, o.opt, o.val); err != nil {
-			return fmt.Errorf("mroute: set %s: %w", o.name, err)
+			return format.Errorf("mroute: set %s: %w", o.name, err)
 		}
 	}
 	if err := s.dropLoopedBack(); err != nil {
-		return fmt.Errorf("mroute: attach the looped-back filter: %w", err)
+		return format.Errorf("mroute: attach the looped-back filter: %w", err)
 	}
 	// Each message then says how many the kernel dropped before it: the
 	// daemon learns of a full receive buffer with no call of its own.
 	if err := s.setsockopt(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, binary.NativeEndian.AppendUint32(nil, 1)); err != nil {
-		return fmt.Errorf("mroute: set SO_RXQ_OVFL: %w", err)
+		return format.Errorf("mroute: set SO_RXQ_OVFL: %w", err)
 	}
 	if s.table != 0 {
 		// MRT_TABLE must come before MRT_INIT; it takes a u32.
 		err := s.setsockopt(f.level, mrtTable, binary.NativeEndian.AppendUint32(nil, s.table))
 		if errors.Is(err, unix.ENOPROTOOPT) {
-			return fmt.Errorf("mroute: select %s table %d: the kernel lacks multiple multicast routing tables (%s_MULTIPLE_TABLES): %w", f, s.table, f.kconfig, err)
+			return format.Errorf("mroute: select %s table %d: the kernel lacks multiple multicast routing tables (%s_MULTIPLE_TABLES): %w", f, s.table, f.kconfig, err)
 		}
 		if err != nil {
-			return fmt.Errorf("mroute: select %s table %d: %w", f, s.table, err)
+			return format.Errorf("mroute: select %s table %d: %w", f, s.table, err)
 		}
 	}
 	err := s.setsockopt(f.level, mrtInit, binary.NativeEndian.AppendUint32(nil, 1))
 	switch {
 	case errors.Is(err, unix.EADDRINUSE):
-		return fmt.Errorf("%w (%s table %d: %w)", ErrInUse, f, s.table, err)
+		return format.Errorf("%w (%s table %d: %w)", ErrInUse, f, s.table, err)
 	case errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP):
-		return fmt.Errorf("mroute: init %s table %d: the kernel lacks %s multicast routing (%s): %w", f, s.table, f, f.kconfig, err)
+		return format.Errorf("mroute: init %s table %d: the kernel lacks %s multicast routing (%s): %w", f, s.table, f, f.kconfig, err)
 	case err != nil:
-		return fmt.Errorf("mroute: init %s table %d: %w", f, s.table, err)
+		return format.Errorf("mroute: init %s table %d: %w", f, s.table, err)
 	}
 	for _, o := range f.options {
 		if err := s.setsockopt(o.level, o.opt, o.val); err != nil {
 			// Leave the table the way we found it; closing does the same.
 			_ = s.setsockopt(f.level, mrtDone, nil)
-			return fmt.Errorf("mroute: set %s: %w", o.name, err)
+			return format.Errorf("mroute: set %s: %w", o.name, err)
 		}
 	}
 	if err := setReceiveBuffer(s.raw, receiveBuffer); err != nil {
@@ -300,10 +300,10 @@ func (s *Socket) Close() error {
 		errs = append(errs, err)
 	}
 	if err := s.setsockopt(s.fam.level, mrtDone, nil); err != nil {
-		errs = append(errs, fmt.Errorf("mroute: close: release %s table %d: %w", s.fam, s.table, err))
+		errs = append(errs, format.Errorf("mroute: close: release %s table %d: %w", s.fam, s.table, err))
 	}
 	if err := s.conn.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("mroute: close: %w", err))
+		errs = append(errs, format.Errorf("mroute: close: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -319,10 +319,10 @@ func (s *Socket) Close() error {
 // needs a hop limit above 1 whatever the MIF says.
 func (s *Socket) AddVIF(ifindex, threshold int) (int, error) {
 	if ifindex <= 0 || ifindex > s.fam.maxIfindex {
-		return 0, fmt.Errorf("mroute: add %s: invalid ifindex %d", s.fam.slot, ifindex)
+		return 0, format.Errorf("mroute: add %s: invalid ifindex %d", s.fam.slot, ifindex)
 	}
 	if threshold < 0 || threshold > 255 {
-		return 0, fmt.Errorf("mroute: add %s for ifindex %d: threshold %d out of range 0-255", s.fam.slot, ifindex, threshold)
+		return 0, format.Errorf("mroute: add %s for ifindex %d: threshold %d out of range 0-255", s.fam.slot, ifindex, threshold)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -354,7 +354,7 @@ func (s *Socket) VIF(ifindex int) (vif int, ok bool) {
 func (s *Socket) SetRoute(r Route) error {
 	src, grp, ok := s.fam.routeAddrs(r.Source, r.Group)
 	if !ok {
-		return fmt.Errorf("mroute: set route (%s,%s): want an %s source and multicast group", r.Source, r.Group, s.fam)
+		return format.Errorf("mroute: set route (%s,%s): want an %s source and multicast group", r.Source, r.Group, s.fam)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -366,7 +366,7 @@ func (s *Socket) SetRoute(r Route) error {
 func (s *Socket) DelRoute(src, grp netip.Addr) error {
 	src, grp, ok := s.fam.routeAddrs(src, grp)
 	if !ok {
-		return fmt.Errorf("mroute: delete route (%s,%s): want an %s source and multicast group", src, grp, s.fam)
+		return format.Errorf("mroute: delete route (%s,%s): want an %s source and multicast group", src, grp, s.fam)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -408,21 +408,21 @@ func (s *Socket) Route(k Key, outputs []int) (Route, bool) {
 func (s *Socket) Counters(src, grp netip.Addr) (Counters, error) {
 	src, grp, ok := s.fam.routeAddrs(src, grp)
 	if !ok {
-		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): want an %s source and multicast group", src, grp, s.fam)
+		return Counters{}, format.Errorf("mroute: counters (%s,%s): want an %s source and multicast group", src, grp, s.fam)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := &s.ctr
 	c.req = s.fam.sgReq(c.req, binary.NativeEndian, src, grp, wordSize)
 	if err := s.raw.Control(c.ioctl); err != nil {
-		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
+		return Counters{}, format.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
 	}
 	if c.errno != 0 {
-		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, c.errno)
+		return Counters{}, format.Errorf("mroute: counters (%s,%s): %w", src, grp, c.errno)
 	}
 	cnt, err := s.fam.sgCounters(binary.NativeEndian, wordSize, c.req)
 	if err != nil {
-		return Counters{}, fmt.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
+		return Counters{}, format.Errorf("mroute: counters (%s,%s): %w", src, grp, err)
 	}
 	return cnt, nil
 }
@@ -470,7 +470,7 @@ func (s *Socket) Read(buf []byte) (Packet, error) {
 	r.buf = nil
 	if err != nil {
 		// The poller reports os.ErrClosed after Close.
-		return Packet{}, fmt.Errorf("mroute: read: %w", err)
+		return Packet{}, format.Errorf("mroute: read: %w", err)
 	}
 	return s.received(buf)
 }
@@ -485,7 +485,7 @@ func (s *Socket) ReadWaiting(buf []byte) (Packet, bool, error) {
 	r.buf = nil
 	if err != nil {
 		// os.ErrClosed after Close.
-		return Packet{}, false, fmt.Errorf("mroute: read: %w", err)
+		return Packet{}, false, format.Errorf("mroute: read: %w", err)
 	}
 	if r.err == unix.EAGAIN {
 		return Packet{}, false, nil
@@ -509,10 +509,10 @@ func (s *Socket) Descriptor() int {
 func (s *Socket) received(buf []byte) (Packet, error) {
 	r := &s.rd
 	if r.err != nil {
-		return Packet{}, fmt.Errorf("mroute: read: %w", r.err)
+		return Packet{}, format.Errorf("mroute: read: %w", r.err)
 	}
 	if r.flags&unix.MSG_TRUNC != 0 {
-		return Packet{}, fmt.Errorf("%w: packet longer than the %d-byte buffer", ErrMalformed, len(buf))
+		return Packet{}, format.Errorf("%w: packet longer than the %d-byte buffer", ErrMalformed, len(buf))
 	}
 	b, oob := buf[:r.n], r.oob[:r.oobn]
 	drops := kernelDrops(oob)
@@ -557,7 +557,7 @@ func kernelDrops(oob []byte) uint32 {
 // the kernel choose the interface's address.
 func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 	if ifindex <= 0 {
-		return fmt.Errorf("mroute: send %s: invalid ifindex %d", s.fam.proto, ifindex)
+		return format.Errorf("mroute: send %s: invalid ifindex %d", s.fam.proto, ifindex)
 	}
 	pkt, oob, to, err := s.fam.message(ifindex, src, dst, payload)
 	if err != nil {
@@ -572,7 +572,7 @@ func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 		err = werr
 	}
 	if err != nil {
-		return fmt.Errorf("mroute: send %s to %s on ifindex %d: %w", s.fam.proto, dst, ifindex, err)
+		return format.Errorf("mroute: send %s to %s on ifindex %d: %w", s.fam.proto, dst, ifindex, err)
 	}
 	return nil
 }
@@ -583,12 +583,12 @@ func (s *Socket) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
 // twice does nothing.
 func (s *Socket) JoinRouterGroups(ifindex int) error {
 	if ifindex <= 0 {
-		return fmt.Errorf("mroute: join router groups: invalid ifindex %d", ifindex)
+		return format.Errorf("mroute: join router groups: invalid ifindex %d", ifindex)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rec.closed {
-		return fmt.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, os.ErrClosed)
+		return format.Errorf("mroute: join router groups on ifindex %d: %w", ifindex, os.ErrClosed)
 	}
 	if _, ok := s.joined[ifindex]; ok {
 		return nil
@@ -600,7 +600,7 @@ func (s *Socket) JoinRouterGroups(ifindex int) error {
 	perSocket := MaxVIFs / len(s.joinFDs)
 	i := slices.IndexFunc(use, func(n int) bool { return n < perSocket })
 	if i < 0 {
-		return fmt.Errorf("mroute: join router groups on ifindex %d: already joined on %d interfaces", ifindex, len(s.joined))
+		return format.Errorf("mroute: join router groups on ifindex %d: already joined on %d interfaces", ifindex, len(s.joined))
 	}
 	for j, g := range s.fam.routerGroups {
 		if err := s.fam.membership(s.joinFDs[i], true, g, ifindex); err != nil {
@@ -608,7 +608,7 @@ func (s *Socket) JoinRouterGroups(ifindex int) error {
 			for _, done := range s.fam.routerGroups[:j] {
 				_ = s.fam.membership(s.joinFDs[i], false, done, ifindex)
 			}
-			return fmt.Errorf("mroute: join %s on ifindex %d: %w", g, ifindex, err)
+			return format.Errorf("mroute: join %s on ifindex %d: %w", g, ifindex, err)
 		}
 	}
 	s.joined[ifindex] = i
@@ -630,7 +630,7 @@ func (s *Socket) LeaveRouterGroups(ifindex int) error {
 		err := s.fam.membership(s.joinFDs[i], false, g, ifindex)
 		// ENODEV: the interface is gone and took its memberships with it.
 		if err != nil && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("mroute: leave %s on ifindex %d: %w", g, ifindex, err))
+			errs = append(errs, format.Errorf("mroute: leave %s on ifindex %d: %w", g, ifindex, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -4,12 +4,13 @@ package mroute
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // errUnsupported is returned everywhere: multicast routing here is Linux's.
-var errUnsupported = fmt.Errorf("mroute: linux multicast routing: %w", errors.ErrUnsupported)
+var errUnsupported = format.Errorf("mroute: linux multicast routing: %w", errors.ErrUnsupported)
 
 // Socket is the raw socket that owns one kernel multicast routing table of
 // one family; it exists only on Linux.

@@ -3,9 +3,9 @@ package mroute
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
@@ -72,10 +72,10 @@ func encodeSGReq(b []byte, src, grp netip.Addr, wordSize int) []byte {
 // decodeSGReq reads the counters the kernel filled into a sioc_sg_req.
 func decodeSGReq(order binary.ByteOrder, wordSize int, b []byte) (Counters, error) {
 	if wordSize != 4 && wordSize != 8 {
-		return Counters{}, fmt.Errorf("mroute: sioc_sg_req: word size %d", wordSize)
+		return Counters{}, format.Errorf("mroute: sioc_sg_req: word size %d", wordSize)
 	}
 	if len(b) != 8+3*wordSize {
-		return Counters{}, fmt.Errorf("mroute: sioc_sg_req: %d bytes, want %d", len(b), 8+3*wordSize)
+		return Counters{}, format.Errorf("mroute: sioc_sg_req: %d bytes, want %d", len(b), 8+3*wordSize)
 	}
 	word := func(i int) uint64 {
 		off := 8 + i*wordSize
@@ -98,17 +98,17 @@ func decodeSGReq(order binary.ByteOrder, wordSize int, b []byte) (Counters, erro
 // it exists and byte 11 is never read.
 func decodeUpcall(b []byte) (Upcall, error) {
 	if len(b) < sizeofIGMPMsg {
-		return Upcall{}, fmt.Errorf("%w: upcall of %d bytes, want at least %d", ErrMalformed, len(b), sizeofIGMPMsg)
+		return Upcall{}, format.Errorf("%w: upcall of %d bytes, want at least %d", ErrMalformed, len(b), sizeofIGMPMsg)
 	}
 	if b[9] != upcallProtoByte {
-		return Upcall{}, fmt.Errorf("%w: upcall with non-zero mbz %d", ErrMalformed, b[9])
+		return Upcall{}, format.Errorf("%w: upcall with non-zero mbz %d", ErrMalformed, b[9])
 	}
 	t := int(b[8])
 	if t < UpcallNoCache || t > UpcallWrVIFWhole {
-		return Upcall{}, fmt.Errorf("%w: unknown upcall type %d", ErrMalformed, t)
+		return Upcall{}, format.Errorf("%w: unknown upcall type %d", ErrMalformed, t)
 	}
 	if b[10] >= MaxVIFs {
-		return Upcall{}, fmt.Errorf("%w: upcall for vif %d, beyond MAXVIFS %d", ErrMalformed, b[10], MaxVIFs)
+		return Upcall{}, format.Errorf("%w: upcall for vif %d, beyond MAXVIFS %d", ErrMalformed, b[10], MaxVIFs)
 	}
 	return Upcall{
 		Type:   t,
@@ -122,7 +122,7 @@ func decodeUpcall(b []byte) (Upcall, error) {
 // spec_dst @4, addr @8).
 func decodePktinfo(order binary.ByteOrder, b []byte) (int, error) {
 	if len(b) < sizeofPktinfo {
-		return 0, fmt.Errorf("mroute: in_pktinfo of %d bytes, want %d", len(b), sizeofPktinfo)
+		return 0, format.Errorf("mroute: in_pktinfo of %d bytes, want %d", len(b), sizeofPktinfo)
 	}
 	return int(int32(order.Uint32(b[0:4]))), nil
 }
@@ -142,21 +142,21 @@ type ipHeader struct {
 // the kernel reuses for the VIF number.
 func parseIPv4Header(b []byte, verifyChecksum bool) (ipHeader, error) {
 	if len(b) < ipHeaderLen {
-		return ipHeader{}, fmt.Errorf("%w: %d bytes, shorter than an ip header", ErrMalformed, len(b))
+		return ipHeader{}, format.Errorf("%w: %d bytes, shorter than an ip header", ErrMalformed, len(b))
 	}
 	if v := b[0] >> 4; v != 4 {
-		return ipHeader{}, fmt.Errorf("%w: ip version %d", ErrMalformed, v)
+		return ipHeader{}, format.Errorf("%w: ip version %d", ErrMalformed, v)
 	}
 	hl := int(b[0]&0x0f) * 4
 	if hl < ipHeaderLen || hl > len(b) {
-		return ipHeader{}, fmt.Errorf("%w: ip header length %d with %d bytes read", ErrMalformed, hl, len(b))
+		return ipHeader{}, format.Errorf("%w: ip header length %d with %d bytes read", ErrMalformed, hl, len(b))
 	}
 	total := int(binary.BigEndian.Uint16(b[2:4]))
 	if total < hl || total > len(b) {
-		return ipHeader{}, fmt.Errorf("%w: ip total length %d, header %d, %d bytes read", ErrMalformed, total, hl, len(b))
+		return ipHeader{}, format.Errorf("%w: ip total length %d, header %d, %d bytes read", ErrMalformed, total, hl, len(b))
 	}
 	if verifyChecksum && igmp.Checksum(b[:hl]) != 0 {
-		return ipHeader{}, fmt.Errorf("%w: bad ip header checksum", ErrMalformed)
+		return ipHeader{}, format.Errorf("%w: bad ip header checksum", ErrMalformed)
 	}
 	ra, err := scanOptions(b[ipHeaderLen:hl])
 	if err != nil {
@@ -185,16 +185,16 @@ func scanOptions(opts []byte) (routerAlert bool, err error) {
 			continue
 		}
 		if i+1 >= len(opts) {
-			return false, fmt.Errorf("%w: ip option %d without length", ErrMalformed, opts[i])
+			return false, format.Errorf("%w: ip option %d without length", ErrMalformed, opts[i])
 		}
 		n := int(opts[i+1])
 		if n < 2 || i+n > len(opts) {
-			return false, fmt.Errorf("%w: ip option %d with length %d", ErrMalformed, opts[i], n)
+			return false, format.Errorf("%w: ip option %d with length %d", ErrMalformed, opts[i], n)
 		}
 		if opts[i] == ipOptRouterAlt {
 			// RFC 2113 §2.1: length 4, value 0 means "examine packet".
 			if n != 4 {
-				return false, fmt.Errorf("%w: router alert option with length %d", ErrMalformed, n)
+				return false, format.Errorf("%w: router alert option with length %d", ErrMalformed, n)
 			}
 			routerAlert = true
 		}
@@ -210,10 +210,10 @@ func scanOptions(opts []byte) (routerAlert bool, err error) {
 // egress interface's address.
 func buildIGMPPacket(src, dst netip.Addr, payload []byte) ([]byte, error) {
 	if !dst.Is4() {
-		return nil, fmt.Errorf("mroute: igmp destination %s is not ipv4", dst)
+		return nil, format.Errorf("mroute: igmp destination %s is not ipv4", dst)
 	}
 	if src.IsValid() && !src.Is4() {
-		return nil, fmt.Errorf("mroute: igmp source %s is not ipv4", src)
+		return nil, format.Errorf("mroute: igmp source %s is not ipv4", src)
 	}
 	total := igmpHeaderLen + len(payload)
 	if total > 0xffff {

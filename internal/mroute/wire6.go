@@ -2,9 +2,9 @@ package mroute
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 )
 
@@ -75,7 +75,7 @@ func encodeMF6CCtl(b []byte, order binary.ByteOrder, src, grp netip.Addr, parent
 	var set [ifSetWords]uint32
 	for _, mif := range outputs {
 		if mif < 0 || mif >= ifSetWords*32 {
-			return nil, fmt.Errorf("mroute: mf6cctl: mif %d outside if_set", mif)
+			return nil, format.Errorf("mroute: mf6cctl: mif %d outside if_set", mif)
 		}
 		set[mif/32] |= 1 << (mif % 32)
 	}
@@ -99,11 +99,11 @@ func encodeSGReq6(b []byte, order binary.ByteOrder, src, grp netip.Addr, wordSiz
 // decodeSGReq6 reads the counters the kernel filled into a sioc_sg_req6.
 func decodeSGReq6(order binary.ByteOrder, wordSize int, b []byte) (Counters, error) {
 	if wordSize != 4 && wordSize != 8 {
-		return Counters{}, fmt.Errorf("mroute: sioc_sg_req6: word size %d", wordSize)
+		return Counters{}, format.Errorf("mroute: sioc_sg_req6: word size %d", wordSize)
 	}
 	const off = 2 * sizeofSockaddrIn6
 	if len(b) != off+3*wordSize {
-		return Counters{}, fmt.Errorf("mroute: sioc_sg_req6: %d bytes, want %d", len(b), off+3*wordSize)
+		return Counters{}, format.Errorf("mroute: sioc_sg_req6: %d bytes, want %d", len(b), off+3*wordSize)
 	}
 	word := func(i int) uint64 {
 		at := off + i*wordSize
@@ -120,14 +120,14 @@ func decodeSGReq6(order binary.ByteOrder, wordSize int, b []byte) (Counters, err
 // dst @24. For MRT6MSG_WHOLEPKT the packet follows; the header is all we use.
 func decodeUpcall6(order binary.ByteOrder, b []byte) (Upcall, error) {
 	if len(b) < sizeofMRT6Msg {
-		return Upcall{}, fmt.Errorf("%w: mrt6msg of %d bytes, want at least %d", ErrMalformed, len(b), sizeofMRT6Msg)
+		return Upcall{}, format.Errorf("%w: mrt6msg of %d bytes, want at least %d", ErrMalformed, len(b), sizeofMRT6Msg)
 	}
 	if b[0] != upcall6MbzByte {
-		return Upcall{}, fmt.Errorf("%w: mrt6msg with non-zero mbz %d", ErrMalformed, b[0])
+		return Upcall{}, format.Errorf("%w: mrt6msg with non-zero mbz %d", ErrMalformed, b[0])
 	}
 	t := int(b[1])
 	if t < UpcallNoCache || t > UpcallWrVIFWhole {
-		return Upcall{}, fmt.Errorf("%w: unknown mrt6msg type %d", ErrMalformed, t)
+		return Upcall{}, format.Errorf("%w: unknown mrt6msg type %d", ErrMalformed, t)
 	}
 	return Upcall{
 		Type:   t,
@@ -160,7 +160,7 @@ func encodeICMP6Filter(order binary.ByteOrder, pass []uint8) []byte {
 // arrival ifindex u32 @16.
 func decodePktinfo6(order binary.ByteOrder, b []byte) (dst netip.Addr, ifindex int, err error) {
 	if len(b) < sizeofPktinfo6 {
-		return netip.Addr{}, 0, fmt.Errorf("mroute: in6_pktinfo of %d bytes, want %d", len(b), sizeofPktinfo6)
+		return netip.Addr{}, 0, format.Errorf("mroute: in6_pktinfo of %d bytes, want %d", len(b), sizeofPktinfo6)
 	}
 	return netip.AddrFrom16([16]byte(b[0:16])), int(order.Uint32(b[16:20])), nil
 }
@@ -168,11 +168,11 @@ func decodePktinfo6(order binary.ByteOrder, b []byte) (dst netip.Addr, ifindex i
 // decodeHopLimit reads the int of an IPV6_HOPLIMIT control message.
 func decodeHopLimit(order binary.ByteOrder, b []byte) (int, error) {
 	if len(b) < 4 {
-		return 0, fmt.Errorf("mroute: ipv6 hop limit of %d bytes, want 4", len(b))
+		return 0, format.Errorf("mroute: ipv6 hop limit of %d bytes, want 4", len(b))
 	}
 	v := int(int32(order.Uint32(b)))
 	if v < 0 || v > 255 {
-		return 0, fmt.Errorf("mroute: ipv6 hop limit %d", v)
+		return 0, format.Errorf("mroute: ipv6 hop limit %d", v)
 	}
 	return v, nil
 }
@@ -182,11 +182,11 @@ func decodeHopLimit(order binary.ByteOrder, b []byte) (int, error) {
 // 8, then options) and reports whether Router Alert (RFC 2711) is among them.
 func scanHopByHop(b []byte) (routerAlert bool, err error) {
 	if len(b) < 8 {
-		return false, fmt.Errorf("mroute: hop-by-hop header of %d bytes", len(b))
+		return false, format.Errorf("mroute: hop-by-hop header of %d bytes", len(b))
 	}
 	n := (int(b[1]) + 1) * 8
 	if n > len(b) {
-		return false, fmt.Errorf("mroute: hop-by-hop header claims %d bytes, has %d", n, len(b))
+		return false, format.Errorf("mroute: hop-by-hop header claims %d bytes, has %d", n, len(b))
 	}
 	opts := b[2:n]
 	for i := 0; i < len(opts); {
@@ -195,15 +195,15 @@ func scanHopByHop(b []byte) (routerAlert bool, err error) {
 			continue
 		}
 		if i+1 >= len(opts) {
-			return false, fmt.Errorf("mroute: hop-by-hop option %d without length", opts[i])
+			return false, format.Errorf("mroute: hop-by-hop option %d without length", opts[i])
 		}
 		l := int(opts[i+1])
 		if i+2+l > len(opts) {
-			return false, fmt.Errorf("mroute: hop-by-hop option %d with length %d past the header", opts[i], l)
+			return false, format.Errorf("mroute: hop-by-hop option %d with length %d past the header", opts[i], l)
 		}
 		if opts[i] == hopOptRouterAlert {
 			if l != 2 {
-				return false, fmt.Errorf("mroute: router alert option with length %d", l)
+				return false, format.Errorf("mroute: router alert option with length %d", l)
 			}
 			routerAlert = true
 		}

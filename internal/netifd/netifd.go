@@ -12,12 +12,12 @@ package netifd
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
 )
 
@@ -50,11 +50,11 @@ func (u Ubus) L3Device(network string) (string, error) {
 		}
 		// ubus says "Command failed: Not found" for a network netifd
 		// does not know.
-		return "", fmt.Errorf("netifd: network %q: %s", network, msg)
+		return "", format.Errorf("netifd: network %q: %s", network, msg)
 	}
 	dev, err := ParseStatus(stdout)
 	if err != nil {
-		return "", fmt.Errorf("netifd: network %q: %w", network, err)
+		return "", format.Errorf("netifd: network %q: %w", network, err)
 	}
 	return dev, nil
 }
@@ -78,7 +78,7 @@ func run(cmd string, timeout time.Duration, args ...string) (stdout, stderr []by
 			}
 		}
 		if path == "" {
-			return nil, nil, fmt.Errorf("%s: not found in PATH", cmd)
+			return nil, nil, format.Errorf("%s: not found in PATH", cmd)
 		}
 	}
 	outR, outW, err := os.Pipe()
@@ -124,7 +124,7 @@ func run(cmd string, timeout time.Duration, args ...string) (stdout, stderr []by
 		return stdout, stderr, err
 	}
 	if !st.Success() {
-		return stdout, stderr, fmt.Errorf("%s: %s", cmd, st)
+		return stdout, stderr, format.Errorf("%s: %s", cmd, st)
 	}
 	return stdout, stderr, nil
 }
@@ -136,10 +136,10 @@ func run(cmd string, timeout time.Duration, args ...string) (stdout, stderr []by
 func ParseStatus(data []byte) (string, error) {
 	v, err := jsonlite.Parse(data)
 	if err == nil && v.Kind != jsonlite.Object && v.Kind != jsonlite.Null {
-		err = fmt.Errorf("json: cannot unmarshal %s into Go value of type struct", v.Kind)
+		err = format.Errorf("json: cannot unmarshal %s into Go value of type struct", v.Kind)
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading its status: %w", err)
+		return "", format.Errorf("reading its status: %w", err)
 	}
 	var up bool
 	var dev string
@@ -148,12 +148,12 @@ func ParseStatus(data []byte) (string, error) {
 		case m.Value.Kind == jsonlite.Null:
 		case strings.EqualFold(m.Name, "up"):
 			if m.Value.Kind != jsonlite.Bool {
-				return "", fmt.Errorf("reading its status: json: cannot unmarshal %s into Go struct field .up of type bool", m.Value.Kind)
+				return "", format.Errorf("reading its status: json: cannot unmarshal %s into Go struct field .up of type bool", m.Value.Kind)
 			}
 			up = m.Value.Bool
 		case strings.EqualFold(m.Name, "l3_device"):
 			if m.Value.Kind != jsonlite.String {
-				return "", fmt.Errorf("reading its status: json: cannot unmarshal %s into Go struct field .l3_device of type string", m.Value.Kind)
+				return "", format.Errorf("reading its status: json: cannot unmarshal %s into Go struct field .l3_device of type string", m.Value.Kind)
 			}
 			dev = m.Value.Str
 		}

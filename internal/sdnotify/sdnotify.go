@@ -6,10 +6,11 @@
 package sdnotify
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // States a service sends (sd_notify(3)).
@@ -46,7 +47,7 @@ func socketName(addr string) (string, error) {
 	case len(addr) > 0 && addr[0] == '/':
 		return addr, nil
 	}
-	return "", fmt.Errorf("sdnotify: NOTIFY_SOCKET=%q: not an absolute path or an abstract socket name (@name)", addr)
+	return "", format.Errorf("sdnotify: NOTIFY_SOCKET=%q: not an absolute path or an abstract socket name (@name)", addr)
 }
 
 // WatchdogInterval returns how often the service manager wants WATCHDOG=1,
@@ -72,10 +73,10 @@ func watchdogInterval(usec, pid string, self int) (time.Duration, error) {
 	// as a plain int it would overflow on 32-bit routers beyond 35 min.
 	u, err := strconv.ParseUint(usec, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("sdnotify: WATCHDOG_USEC=%q: not a number of microseconds", usec)
+		return 0, format.Errorf("sdnotify: WATCHDOG_USEC=%q: not a number of microseconds", usec)
 	}
 	if u == 0 || u > maxWatchdogUsec {
-		return 0, fmt.Errorf("sdnotify: WATCHDOG_USEC=%q: out of range (1 to %d)", usec, maxWatchdogUsec)
+		return 0, format.Errorf("sdnotify: WATCHDOG_USEC=%q: out of range (1 to %d)", usec, maxWatchdogUsec)
 	}
 	interval := time.Duration(u) * time.Microsecond
 	if pid == "" {
@@ -83,7 +84,7 @@ func watchdogInterval(usec, pid string, self int) (time.Duration, error) {
 	}
 	p, err := strconv.Atoi(pid)
 	if err != nil || p <= 0 {
-		return 0, fmt.Errorf("sdnotify: WATCHDOG_PID=%q: not a process ID", pid)
+		return 0, format.Errorf("sdnotify: WATCHDOG_PID=%q: not a process ID", pid)
 	}
 	if p != self {
 		return 0, nil

@@ -1,10 +1,11 @@
 package sdnotify
 
 import (
-	"fmt"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // sendTo sends state as one datagram to the unix socket at addr, from an
@@ -16,13 +17,13 @@ func sendTo(addr, state string) error {
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("sdnotify: socket: %w", err)
+		return format.Errorf("sdnotify: socket: %w", err)
 	}
 	defer unix.Close(fd)
 	// A blocking send, as in systemd's own client: while the manager's
 	// receive queue is full it waits rather than lose READY=1.
 	if err := unix.Sendto(fd, []byte(state), unix.MSG_NOSIGNAL, &unix.SockaddrUnix{Name: name}); err != nil {
-		return fmt.Errorf("sdnotify: send to %s: %w", addr, err)
+		return format.Errorf("sdnotify: send to %s: %w", addr, err)
 	}
 	return nil
 }

@@ -4,14 +4,15 @@ package sdnotify
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 func sendTo(addr, state string) error {
 	if _, err := socketName(addr); err != nil {
 		return err
 	}
-	return fmt.Errorf("sdnotify: %w", errors.ErrUnsupported)
+	return format.Errorf("sdnotify: %w", errors.ErrUnsupported)
 }
 
 // MonotonicUsec returns "" where CLOCK_MONOTONIC is not read.

@@ -2,9 +2,10 @@ package upstream
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // kernel is the socket layer a Joiner drives; the Linux implementation
@@ -79,7 +80,7 @@ var errClosed = errors.New("upstream: joiner closed")
 
 func newJoiner(k kernel, a abi, ifindex int, lim [nfam]limits) (*Joiner, error) {
 	if ifindex <= 0 {
-		return nil, fmt.Errorf("upstream: invalid ifindex %d", ifindex)
+		return nil, format.Errorf("upstream: invalid ifindex %d", ifindex)
 	}
 	return &Joiner{k: k, abi: a, ifindex: ifindex, lim: lim, groups: map[netip.Addr]*group{}}, nil
 }
@@ -162,7 +163,7 @@ func (j *Joiner) SetInterface(ifindex int) error {
 		return errClosed
 	}
 	if ifindex <= 0 {
-		return fmt.Errorf("upstream: invalid ifindex %d", ifindex)
+		return format.Errorf("upstream: invalid ifindex %d", ifindex)
 	}
 	if ifindex == j.ifindex {
 		return nil
@@ -208,7 +209,7 @@ func (j *Joiner) Close() error {
 
 func (j *Joiner) closeSock(s *sock) error {
 	if err := j.k.close(s.fd); err != nil {
-		return fmt.Errorf("upstream: close socket: %w", err)
+		return format.Errorf("upstream: close socket: %w", err)
 	}
 	return nil
 }
@@ -287,7 +288,7 @@ func (j *Joiner) applyPieces(fam int, addr netip.Addr, slots []slotUse, next, cu
 		for slot >= len(j.socks[fam]) {
 			fd, err := j.k.socket(fam == fam6)
 			if err != nil {
-				return nil, fmt.Errorf("upstream: open socket: %w", err)
+				return nil, format.Errorf("upstream: open socket: %w", err)
 			}
 			j.socks[fam] = append(j.socks[fam], &sock{fd: fd, members: map[netip.Addr]member{}})
 		}
@@ -353,14 +354,14 @@ func (j *Joiner) join(fam int, s *sock, addr netip.Addr, p piece) error {
 		b := j.abi.groupSourceReq(j.req, j.ifindex, addr, p.sources[0])
 		j.req = b
 		if err := j.k.setsockopt(s.fd, level(fam), optJoinSourceGroup, b); err != nil {
-			return fmt.Errorf("upstream: join %s source %s on ifindex %d: %w", addr, p.sources[0], j.ifindex, err)
+			return format.Errorf("upstream: join %s source %s on ifindex %d: %w", addr, p.sources[0], j.ifindex, err)
 		}
 		j.record(fam, s, addr, member{mode: Include, sources: p.sources[:1:1]}, true)
 	} else {
 		b := j.abi.groupReq(j.req, j.ifindex, addr)
 		j.req = b
 		if err := j.k.setsockopt(s.fd, level(fam), optJoinGroup, b); err != nil {
-			return fmt.Errorf("upstream: join %s on ifindex %d: %w", addr, j.ifindex, err)
+			return format.Errorf("upstream: join %s on ifindex %d: %w", addr, j.ifindex, err)
 		}
 		j.record(fam, s, addr, member{mode: Exclude}, true)
 	}
@@ -374,7 +375,7 @@ func (j *Joiner) msfilter(fam int, s *sock, addr netip.Addr, mode Mode, sources 
 	b := j.abi.groupFilter(j.req, j.ifindex, addr, mode, sources)
 	j.req = b
 	if err := j.k.setsockopt(s.fd, level(fam), optMSFilter, b); err != nil {
-		return fmt.Errorf("upstream: set %s %s filter of %d sources on ifindex %d: %w", addr, mode, len(sources), j.ifindex, err)
+		return format.Errorf("upstream: set %s %s filter of %d sources on ifindex %d: %w", addr, mode, len(sources), j.ifindex, err)
 	}
 	j.record(fam, s, addr, member{mode: mode, sources: slices.Clone(sources)}, true)
 	return nil
@@ -384,7 +385,7 @@ func (j *Joiner) leave(fam int, s *sock, addr netip.Addr) error {
 	b := j.abi.groupReq(j.req, j.ifindex, addr)
 	j.req = b
 	if err := j.k.setsockopt(s.fd, level(fam), optLeaveGroup, b); err != nil {
-		return fmt.Errorf("upstream: leave %s on ifindex %d: %w", addr, j.ifindex, err)
+		return format.Errorf("upstream: leave %s on ifindex %d: %w", addr, j.ifindex, err)
 	}
 	j.record(fam, s, addr, member{}, false)
 	return nil

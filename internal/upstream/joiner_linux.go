@@ -1,10 +1,9 @@
 package upstream
 
 import (
-	"fmt"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/rawsys"
 	"github.com/mcast-proxy/mcast-proxy/internal/sysctl"
 )
@@ -36,7 +35,7 @@ func (sysKernel) socket(v6 bool) (int, error) {
 	}
 	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {
-		return -1, fmt.Errorf("socket: %w", err)
+		return -1, format.Errorf("socket: %w", err)
 	}
 	return fd, nil
 }

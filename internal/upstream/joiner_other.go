@@ -4,10 +4,11 @@ package upstream
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 )
 
 // New returns an error: upstream memberships use Linux socket options.
 func New(ifindex int) (*Joiner, error) {
-	return nil, fmt.Errorf("upstream: %w", errors.ErrUnsupported)
+	return nil, format.Errorf("upstream: %w", errors.ErrUnsupported)
 }

@@ -14,10 +14,10 @@ package upstream
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 
+	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/scope"
 )
@@ -59,13 +59,13 @@ var errInvalid = errors.New("invalid address")
 func checkGroup(g netip.Addr) error {
 	switch {
 	case g.Zone() != "":
-		return fmt.Errorf("upstream: group %s has a zone: %w", g, errInvalid)
+		return format.Errorf("upstream: group %s has a zone: %w", g, errInvalid)
 	case !g.IsMulticast():
-		return fmt.Errorf("upstream: group %s is not multicast: %w", g, errInvalid)
+		return format.Errorf("upstream: group %s is not multicast: %w", g, errInvalid)
 	case g.Is4() && scope.LinkLocal(g):
-		return fmt.Errorf("upstream: group %s is link-local: %w", g, errInvalid)
+		return format.Errorf("upstream: group %s is link-local: %w", g, errInvalid)
 	case g.Is6() && scope.LinkLocal(g):
-		return fmt.Errorf("upstream: group %s has scope %d, below site scope: %w", g, scope.Of(g), errInvalid)
+		return format.Errorf("upstream: group %s has scope %d, below site scope: %w", g, scope.Of(g), errInvalid)
 	}
 	return nil
 }
@@ -74,7 +74,7 @@ func checkGroup(g netip.Addr) error {
 // copy that does not alias the caller's slice.
 func normalize(g netip.Addr, f Filter) (Filter, error) {
 	if f.Mode != Include && f.Mode != Exclude {
-		return Filter{}, fmt.Errorf("upstream: group %s: unknown filter %s", g, f.Mode)
+		return Filter{}, format.Errorf("upstream: group %s: unknown filter %s", g, f.Mode)
 	}
 	out := Filter{Mode: f.Mode}
 	if len(f.Sources) == 0 {
@@ -85,9 +85,9 @@ func normalize(g netip.Addr, f Filter) (Filter, error) {
 		s = s.Unmap()
 		switch {
 		case s.Is4() != g.Is4() || !s.IsValid():
-			return Filter{}, fmt.Errorf("upstream: group %s: source %s of another family: %w", g, s, errInvalid)
+			return Filter{}, format.Errorf("upstream: group %s: source %s of another family: %w", g, s, errInvalid)
 		case s.Zone() != "", s.IsMulticast(), s.IsUnspecified():
-			return Filter{}, fmt.Errorf("upstream: group %s: source %s is not a unicast address: %w", g, s, errInvalid)
+			return Filter{}, format.Errorf("upstream: group %s: source %s is not a unicast address: %w", g, s, errInvalid)
 		}
 		out.Sources = append(out.Sources, s)
 	}
