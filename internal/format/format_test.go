@@ -33,7 +33,7 @@ func TestSameAsFmt(t *testing.T) {
 		{"%s: %v; %q", []any{err, err, err}},
 		{"%s %v %q", []any{addr, zoned, pfx}},
 		{"%s %v", []any{time.Duration(1500) * time.Millisecond, named(3)}},
-		{"%d %d %d %d %d %d", []any{0, -7, math.MaxInt64, math.MinInt64, int8(-128), int16(300)}},
+		{"%d %d %d %d %d %d", []any{0, -7, int64(math.MaxInt64), int64(math.MinInt64), int8(-128), int16(300)}},
 		{"%d %d %d %d %d %d", []any{int32(-5), uint(7), uint8(255), uint16(65535), uint32(1 << 31), uint64(math.MaxUint64)}},
 		{"%v %v %+v %+d", []any{42, -42, 42, 42}},
 		{"0x%02x 0x%04x %x %x %02x", []any{byte(7), uint16(0xbeef), 255, -255, uint32(0x1234)}},
