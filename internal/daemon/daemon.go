@@ -647,8 +647,9 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 	for len(acts) > 0 {
 		a := acts[0]
 		acts = acts[1:]
-		switch a := a.(type) {
-		case proxy.SendQuery:
+		switch a.Kind {
+		case proxy.KindSendQuery:
+			a := a.SendQuery
 			payload, dst, err := p.fam.encodeQuery(a.Query)
 			if err == nil {
 				err = p.mr.Send(a.Ifindex, a.Src, dst, payload)
@@ -658,13 +659,15 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 				p.link(p.links[a.Ifindex]).queriesSent++
 			}
 			d.check(err, "send query", "interface", p.links[a.Ifindex])
-		case proxy.Subscribe:
+		case proxy.KindSubscribe:
+			a := a.Subscribe
 			d.subscribe(p.in, a)
 			d.stateChanged()
 			if debug {
 				p.log.Debug("upstream subscription", "group", a.Group, "mode", a.Sub.Mode, "sources", a.Sub.Sources)
 			}
-		case proxy.SetRoute:
+		case proxy.KindSetRoute:
+			a := a.SetRoute
 			// The arguments of a log call are boxed even when nothing is
 			// logged: on the report path they are built only when used.
 			if err := p.mr.SetRoute(mroute.Route{Source: a.Source, Group: a.Group, Input: a.Input, Outputs: a.Outputs}); err != nil {
@@ -674,7 +677,8 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			if debug {
 				p.log.Debug("forwarding", "source", a.Source, "group", a.Group, "input", p.links[a.Input], "outputs", p.names(a.Outputs))
 			}
-		case proxy.DelRoute:
+		case proxy.KindDelRoute:
+			a := a.DelRoute
 			if err := p.mr.DelRoute(a.Source, a.Group); err != nil {
 				d.check(err, "delete forwarding entry", "source", a.Source, "group", a.Group)
 			}
@@ -682,7 +686,8 @@ func (d *Daemon) execute(p *plane, acts []proxy.Action) {
 			if debug {
 				p.log.Debug("forwarding stopped", "source", a.Source, "group", a.Group)
 			}
-		case proxy.ReadCounters:
+		case proxy.KindReadCounters:
+			a := a.ReadCounters
 			counts := make(map[proxy.Flow]uint64, len(a.Flows))
 			wrongIf := make(map[proxy.Flow]uint64, len(a.Flows))
 			for _, f := range a.Flows {

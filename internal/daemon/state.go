@@ -233,7 +233,7 @@ func (d *Daemon) restoreState(now time.Time) {
 			st := p.active[f.input]
 			acts := p.brain.SourceActive(now, st.ifindex, f.source, f.group)
 			for _, a := range acts {
-				if _, ok := a.(proxy.SetRoute); ok {
+				if a.Kind == proxy.KindSetRoute {
 					flows++
 				}
 			}

@@ -78,18 +78,18 @@ func setAddress(a string) event {
 }
 
 // gq is the general query of the default configuration.
-func gq() SendQuery {
-	return SendQuery{Version: 3, MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second}
+func gq() Action {
+	return SendQuery{Version: 3, MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second}.Action()
 }
 
 // q is a group or group-and-source-specific query of the default
 // configuration.
-func q(g string, s bool, srcs ...string) SendQuery {
+func q(g string, s bool, srcs ...string) Action {
 	return SendQuery{Version: 3, Group: addr(g), Sources: addrs(srcs...), SuppressRouterSide: s,
-		MaxResp: time.Second, QRV: 2, QQI: 125 * time.Second}
+		MaxResp: time.Second, QRV: 2, QQI: 125 * time.Second}.Action()
 }
 
-func changed(g string) GroupChanged { return GroupChanged{Group: addr(g)} }
+func changed(g string) Action { return GroupChanged{Group: addr(g)}.Action() }
 
 func acts(a ...Action) []Action { return a }
 
@@ -220,12 +220,13 @@ func offset(t time.Time) string {
 func fmtActions(as []Action) string {
 	var parts []string
 	for _, a := range as {
-		switch a := a.(type) {
-		case SendQuery:
+		switch a.Kind {
+		case KindSendQuery:
+			q := a.SendQuery
 			parts = append(parts, fmt.Sprintf("Q(v%d %v %v S=%v mr=%v qrv=%d qqi=%v)",
-				a.Version, a.Group, a.Sources, a.SuppressRouterSide, a.MaxResp, a.QRV, a.QQI))
-		case GroupChanged:
-			parts = append(parts, "changed("+a.Group.String()+")")
+				q.Version, q.Group, q.Sources, q.SuppressRouterSide, q.MaxResp, q.QRV, q.QQI))
+		case KindGroupChanged:
+			parts = append(parts, "changed("+a.GroupChanged.Group.String()+")")
 		default:
 			parts = append(parts, fmt.Sprintf("%#v", a))
 		}

@@ -56,7 +56,7 @@ func TestSpecificQueriesAreRateLimited(t *testing.T) {
 	queries := 0
 	count := func(acts []Action) {
 		for _, a := range acts {
-			if q, ok := a.(SendQuery); ok && q.Group.IsValid() {
+			if a.Kind == KindSendQuery && a.SendQuery.Group.IsValid() {
 				queries++
 			}
 		}

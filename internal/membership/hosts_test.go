@@ -292,7 +292,7 @@ func TestFastLeave(t *testing.T) {
 		steps: []step{
 			{0, reportFrom(h1, 3, rec(IsInclude, G, s1, s2)), acts(changed(G))},
 			{10 * time.Second, reportFrom(h1, 3, rec(ToInclude, G, s1)), acts(
-				SendQuery{Version: 2, Group: addr(G), MaxResp: time.Second, QRV: 2, QQI: 125 * time.Second}, changed(G))},
+				SendQuery{Version: 2, Group: addr(G), MaxResp: time.Second, QRV: 2, QQI: 125 * time.Second}.Action(), changed(G))},
 		},
 		groups: []groupCheck{{group: G, mode: Include, include: []string{s1}, compat: 2, expires: 10*time.Second + gmi}},
 	}})

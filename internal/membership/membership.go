@@ -191,8 +191,25 @@ type Host struct {
 	Expires time.Time
 }
 
-// Action is something the caller must do on behalf of the router.
-type Action interface{ isAction() }
+// Action is something the caller must do on behalf of the router: the one
+// of its fields that Kind names. It is a plain struct, not an interface
+// over the two kinds, so that a call hands its actions over without boxing
+// each one (an allocation apiece, on the report path); the router reuses
+// the slice it returns them in, so they are the caller's to use before its
+// next call on the router.
+type Action struct {
+	Kind         ActionKind
+	SendQuery    SendQuery
+	GroupChanged GroupChanged
+}
+
+// ActionKind says which of an Action's fields holds it.
+type ActionKind uint8
+
+const (
+	KindSendQuery ActionKind = iota + 1
+	KindGroupChanged
+)
 
 // SendQuery asks the caller to send a query on the link.
 type SendQuery struct {
@@ -210,5 +227,8 @@ type SendQuery struct {
 // forwarded (INCLUDE) or blocked (EXCLUDE, timer zero) sources changed.
 type GroupChanged struct{ Group netip.Addr }
 
-func (SendQuery) isAction()    {}
-func (GroupChanged) isAction() {}
+// Action returns q as an action.
+func (q SendQuery) Action() Action { return Action{Kind: KindSendQuery, SendQuery: q} }
+
+// Action returns c as an action.
+func (c GroupChanged) Action() Action { return Action{Kind: KindGroupChanged, GroupChanged: c} }

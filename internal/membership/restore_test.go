@@ -141,8 +141,8 @@ func TestRestore(t *testing.T) {
 			}
 			var changed []string
 			for _, a := range r.Restore(t0, tt.age, tt.recs) {
-				if c, ok := a.(GroupChanged); ok {
-					changed = append(changed, c.Group.String())
+				if a.Kind == KindGroupChanged {
+					changed = append(changed, a.GroupChanged.Group.String())
 				}
 			}
 			if !reflect.DeepEqual(changed, tt.changed) {

@@ -150,7 +150,7 @@ func (r *Router) generalQuery(at, now instant) {
 		MaxResp: r.cfg.QueryResponseInterval,
 		QRV:     r.qrv(),
 		QQI:     r.qi,
-	})
+	}.Action())
 	iv := r.qi
 	if r.startupLeft > 0 {
 		r.startupLeft--
@@ -832,7 +832,7 @@ func (r *Router) specificQuery(g *group, at instant, srcs []netip.Addr, suppress
 		MaxResp:            r.cfg.LastMemberQueryInterval, // §8.8
 		QRV:                r.qrv(),
 		QQI:                r.qi,
-	})
+	}.Action())
 }
 
 // update re-files g in the deadline heap, charges its size and notes a
@@ -865,8 +865,10 @@ func (r *Router) noteChange(g *group) {
 	}
 }
 
+// begin starts a call: the actions of the last one are spent (Action).
 func (r *Router) begin() {
-	r.acts = nil
+	clear(r.acts) // holds no query's source list until they are needed again
+	r.acts = r.acts[:0]
 	r.changed = r.changed[:0]
 }
 
@@ -877,10 +879,11 @@ func (r *Router) end() []Action {
 		slices.SortFunc(r.changed, netip.Addr.Compare)
 		r.changed = slices.Compact(r.changed)
 		for _, a := range r.changed {
-			r.acts = append(r.acts, GroupChanged{Group: a})
+			r.acts = append(r.acts, GroupChanged{Group: a}.Action())
 		}
 	}
-	acts := r.acts
-	r.acts = nil
-	return acts
+	if len(r.acts) == 0 {
+		return nil
+	}
+	return r.acts
 }

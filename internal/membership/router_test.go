@@ -144,11 +144,11 @@ func TestGeneralQueries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewRouter(tc.cfg, addr("10.0.0.5"))
 			cfg := tc.cfg.WithDefaults()
-			want := SendQuery{Version: 3, MaxResp: cfg.QueryResponseInterval, QRV: cfg.Robustness, QQI: cfg.QueryInterval}
+			want := SendQuery{Version: 3, MaxResp: cfg.QueryResponseInterval, QRV: cfg.Robustness, QQI: cfg.QueryInterval}.Action()
 			var got []time.Duration
 			check := func(as []Action, now time.Time) {
 				for _, a := range as {
-					if !reflect.DeepEqual(a, Action(want)) {
+					if !reflect.DeepEqual(a, want) {
 						t.Fatalf("at %v: action %s, want general query %s", offset(now), fmtActions([]Action{a}), fmtActions([]Action{want}))
 					}
 					got = append(got, now.Sub(t0))
@@ -356,8 +356,8 @@ func TestNonQuerier(t *testing.T) {
 }
 
 func TestCompatibility(t *testing.T) {
-	q2 := func(g string) SendQuery {
-		return SendQuery{Version: 2, Group: addr(g), MaxResp: time.Second, QRV: 2, QQI: 125 * time.Second}
+	q2 := func(g string) Action {
+		return SendQuery{Version: 2, Group: addr(g), MaxResp: time.Second, QRV: 2, QQI: 125 * time.Second}.Action()
 	}
 	runCases(t, []routerCase{{
 		name: "v1 host present: leaves, TO_IN and BLOCK ignored, TO_EX(x) is TO_EX({}) (§7.3.2)",
@@ -409,7 +409,7 @@ func TestCompatibility(t *testing.T) {
 		name: "router version 2: v2 queries, no S flag, source queries become Q(G)",
 		cfg:  Config{Version: 2},
 		steps: []step{
-			{0, start(), acts(SendQuery{Version: 2, MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second})},
+			{0, start(), acts(SendQuery{Version: 2, MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second}.Action())},
 			{time.Second, report(3, rec(IsExclude, G), rec(Allow, G, s1)), acts(changed(G))},
 			{10 * time.Second, report(3, rec(ToInclude, G)), acts(q2(G))},
 			{11 * time.Second, advance(), acts(q2(G))},
@@ -430,7 +430,7 @@ func TestCompatibility(t *testing.T) {
 		name: "router version 1: v1 general queries, leaves ignored, no group-specific queries",
 		cfg:  Config{Version: 1},
 		steps: []step{
-			{0, start(), acts(SendQuery{Version: 1, MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second})},
+			{0, start(), acts(SendQuery{Version: 1, MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second}.Action())},
 			{time.Second, report(2, rec(IsExclude, G)), acts(changed(G))},
 			{10 * time.Second, report(2, rec(ToInclude, G)), nil},
 		},
@@ -506,7 +506,7 @@ func TestIPv6(t *testing.T) {
 		a2 = "2001:db8::2"
 		a3 = "2001:db8::3"
 	)
-	q6 := func(s bool, srcs ...string) SendQuery { return q(G6, s, srcs...) }
+	q6 := func(s bool, srcs ...string) Action { return q(G6, s, srcs...) }
 	runCases(t, []routerCase{{
 		name: "MLDv2 records run the same tables",
 		self: "fe80::5",
@@ -586,7 +586,10 @@ func TestManyGroups(t *testing.T) {
 	}
 	var expired []string
 	for _, a := range drain(r, at(time.Hour)) {
-		expired = append(expired, a.(GroupChanged).Group.String())
+		if a.Kind != KindGroupChanged {
+			t.Fatalf("expiry: %s, want only changed groups", fmtActions([]Action{a}))
+		}
+		expired = append(expired, a.GroupChanged.Group.String())
 	}
 	if !reflect.DeepEqual(expired, order) {
 		t.Errorf("expiry order %v, want %v", expired, order)
@@ -614,7 +617,7 @@ func TestLongSourceLists(t *testing.T) {
 func TestLargeRobustnessSendsQRVZero(t *testing.T) {
 	r := NewRouter(Config{Robustness: 8}, addr("10.0.0.5"))
 	got := r.Start(t0)
-	want := acts(SendQuery{Version: 3, MaxResp: 10 * time.Second, QRV: 0, QQI: 125 * time.Second})
+	want := acts(SendQuery{Version: 3, MaxResp: 10 * time.Second, QRV: 0, QQI: 125 * time.Second}.Action())
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Start = %s, want %s (§4.1.6: QRV 0 above 7)", fmtActions(got), fmtActions(want))
 	}

@@ -32,7 +32,7 @@ func TestForget(t *testing.T) {
 	r.Start(t0)
 	r.Report(t0, netip.MustParseAddr("192.168.1.5"), 2, []Record{{Type: IsExclude, Group: g}})
 	acts := r.Forget(t0.Add(time.Second), g)
-	if len(acts) != 1 || acts[0] != (GroupChanged{Group: g}) {
+	if len(acts) != 1 || acts[0].Kind != KindGroupChanged || acts[0].GroupChanged.Group != g {
 		t.Fatalf("Forget actions = %v, want one GroupChanged", acts)
 	}
 	if _, ok := r.Group(g); ok || r.NumGroups() != 0 {

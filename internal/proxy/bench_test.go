@@ -112,3 +112,61 @@ func BenchmarkSourceActive(b *testing.B) {
 		})
 	}
 }
+
+// TestReportAllocatesOnlyState holds the report path to what the issue of a
+// slow router asks of it: a report allocates nothing but the state it adds.
+// Actions are handed over in reused room, unboxed, and a flow's outputs are
+// worked out in scratch room and copied only when they change.
+func TestReportAllocatesOnlyState(t *testing.T) {
+	mc := membership.Config{Version: 3, FastLeave: true}
+	p := newTestProxy(testSetup{
+		Upstream:    Link{Ifindex: upIf, Name: "wan", Addr: netip.MustParseAddr("10.0.0.1"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}},
+		Downstreams: []Downstream{{Link: Link{Ifindex: lanIf, Name: "lan", Addr: netip.MustParseAddr("192.168.1.1")}, Membership: mc}},
+	})
+	p.Start(t0)
+	if routes := only[SetRoute](p.SourceActive(t0, upIf, s1, grp)); len(routes) != 1 || len(routes[0].Outputs) != 0 {
+		t.Fatalf("upcall: %+v, want the flow with no outputs", routes)
+	}
+	joinRec := []membership.Record{{Type: membership.ToExclude, Group: grp}}
+	leaveRec := []membership.Record{{Type: membership.ToInclude, Group: grp}}
+	now := t0
+	report := func(recs []membership.Record, wantOutputs int) {
+		now = now.Add(time.Millisecond)
+		routes := only[SetRoute](p.Report(now, lanIf, host1, 3, recs))
+		if len(routes) != 1 || len(routes[0].Outputs) != wantOutputs {
+			t.Fatalf("%v: routes %+v, want one with %d outputs", recs[0].Type, routes, wantOutputs)
+		}
+	}
+	// only copies what it finds; the reports are what is measured.
+	joinLeave := func() {
+		now = now.Add(time.Millisecond)
+		if acts := p.Report(now, lanIf, host1, 3, joinRec); len(acts) != 2 || acts[0].Kind != KindSetRoute {
+			t.Fatalf("join: %d actions, want the forwarding entry first and the subscription", len(acts))
+		}
+		now = now.Add(time.Millisecond)
+		// A leave may also send a group-specific query, as many as the
+		// link's query budget allows.
+		if acts := p.Report(now, lanIf, host1, 3, leaveRec); len(acts) < 2 || acts[len(acts)-2].Kind != KindSetRoute {
+			t.Fatalf("leave: %+v, want the forwarding entry and the subscription", acts)
+		}
+	}
+	report(joinRec, 1)
+	report(leaveRec, 0)
+	// A join adds the group's record, its host list and the flow's new
+	// outputs; the leave (fast leave) drops them again.
+	if allocs := testing.AllocsPerRun(100, joinLeave); allocs > 3 {
+		t.Errorf("a join and a leave allocate %v times, want at most 3 (the new state)", allocs)
+	}
+	// A repeated report of a joined host changes no state.
+	report(joinRec, 1)
+	current := []membership.Record{{Type: membership.IsExclude, Group: grp}}
+	refresh := func() {
+		now = now.Add(time.Millisecond)
+		if acts := p.Report(now, lanIf, host1, 3, current); len(acts) != 0 {
+			t.Fatalf("refresh: %d actions, want none", len(acts))
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, refresh); allocs != 0 {
+		t.Errorf("a repeated report allocates %v times, want none", allocs)
+	}
+}

@@ -76,8 +76,31 @@ type Downstream struct {
 	ACL        Policy // what hosts on the link may join
 }
 
-// Action is something the daemon must do.
-type Action interface{ isAction() }
+// Action is something the daemon must do: the one of its fields that Kind
+// names. It is a plain struct, not an interface over the five kinds, so that
+// the brain hands its decisions over without boxing each one (an
+// allocation apiece, on the report path). Report, Query and SourceActive,
+// the calls a packet makes, reuse the slice they return the actions in:
+// they are the caller's to carry out before its next call of any of them.
+type Action struct {
+	Kind         ActionKind
+	SendQuery    SendQuery
+	Subscribe    Subscribe
+	SetRoute     SetRoute
+	DelRoute     DelRoute
+	ReadCounters ReadCounters
+}
+
+// ActionKind says which of an Action's fields holds it.
+type ActionKind uint8
+
+const (
+	KindSendQuery ActionKind = iota + 1
+	KindSubscribe
+	KindSetRoute
+	KindDelRoute
+	KindReadCounters
+)
 
 // SendQuery asks the daemon to send a query on a downstream link.
 type SendQuery struct {
@@ -96,7 +119,10 @@ type Subscribe struct {
 type SetRoute struct {
 	Source, Group netip.Addr
 	Input         int
-	Outputs       []int // sorted; empty means "known, wanted by nobody: drop"
+	// Outputs are sorted; empty means "known, wanted by nobody: drop". The
+	// list is shared with the brain's flow, which replaces it on a change
+	// and never writes into it, so it stays as it was sent.
+	Outputs []int
 }
 
 // DelRoute removes a forwarding entry.
@@ -110,11 +136,20 @@ type ReadCounters struct {
 	Flows []Flow
 }
 
-func (SendQuery) isAction()    {}
-func (Subscribe) isAction()    {}
-func (SetRoute) isAction()     {}
-func (DelRoute) isAction()     {}
-func (ReadCounters) isAction() {}
+// Action returns a as an action.
+func (a SendQuery) Action() Action { return Action{Kind: KindSendQuery, SendQuery: a} }
+
+// Action returns a as an action.
+func (a Subscribe) Action() Action { return Action{Kind: KindSubscribe, Subscribe: a} }
+
+// Action returns a as an action.
+func (a SetRoute) Action() Action { return Action{Kind: KindSetRoute, SetRoute: a} }
+
+// Action returns a as an action.
+func (a DelRoute) Action() Action { return Action{Kind: KindDelRoute, DelRoute: a} }
+
+// Action returns a as an action.
+func (a ReadCounters) Action() Action { return Action{Kind: KindReadCounters, ReadCounters: a} }
 
 // Flow names one (S,G) forwarding entry.
 type Flow struct {
@@ -137,8 +172,10 @@ type Stats struct {
 }
 
 type flow struct {
-	source   netip.Addr
-	input    int
+	source netip.Addr
+	input  int
+	// outputs is replaced when it changes, never written into: SetRoute
+	// actions share it.
 	outputs  []int
 	packets  uint64 // kernel counter at the last check
 	measured bool   // packets holds a real reading
@@ -187,9 +224,12 @@ type Proxy struct {
 
 	stats Stats
 
-	// Scratch space of regroup, kept between calls so that a report
-	// allocates no more than the actions it returns.
-	states []membership.GroupState
+	// Room kept between calls, so that a report allocates nothing but the
+	// state it adds: regroup's list of downstream states, the outputs being
+	// worked out (recompute), and the actions of Report and Query.
+	states     []membership.GroupState
+	outScratch []int
+	out        []Action
 }
 
 // New returns a proxy for cfg. Call Start to begin querying.
@@ -248,7 +288,7 @@ func (p *Proxy) RemoveDownstream(now time.Time, ifindex int) []Action {
 				i++
 				continue
 			}
-			out = append(out, p.forget(fs[i].source, grp))
+			out = append(out, p.forget(fs[i].source, grp).Action())
 			fs = p.flows[grp]
 		}
 	}
@@ -306,15 +346,14 @@ func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix, acl P
 			src := f.source
 			switch {
 			case f.input == old && old != l.Ifindex && l.Ifindex == 0:
-				out = append(out, p.forget(src, grp))
+				out = append(out, p.forget(src, grp).Action())
 			case f.input == old:
 				f.input = l.Ifindex
-				f.outputs = p.outputs(src, grp, f.input)
+				p.recompute(f, grp)
 				f.measured = false
 				out = append(out, p.setRoute(src, grp, f))
 			default:
-				if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
-					f.outputs = o
+				if p.recompute(f, grp) {
 					out = append(out, p.setRoute(src, grp, f))
 				}
 			}
@@ -537,7 +576,7 @@ func (p *Proxy) Report(now time.Time, ifindex int, from netip.Addr, version int,
 	if len(kept) == 0 {
 		return nil
 	}
-	return p.apply(d, d.router.Report(now, from, version, kept), nil)
+	return p.spent(p.apply(d, d.router.Report(now, from, version, kept), p.fresh()))
 }
 
 // admit applies a downstream's access list to one record: what hosts may
@@ -595,7 +634,23 @@ func (p *Proxy) Query(now time.Time, ifindex int, from netip.Addr, q membership.
 		p.stats.QueryOffLink++
 		return nil
 	}
-	return p.apply(d, d.router.Query(now, from, q), nil)
+	return p.spent(p.apply(d, d.router.Query(now, from, q), p.fresh()))
+}
+
+// fresh returns the slice Report, Query and SourceActive reuse for their
+// actions, empty.
+func (p *Proxy) fresh() []Action {
+	clear(p.out) // holds no source or output list until they are needed again
+	return p.out[:0]
+}
+
+// spent keeps out's room for the next of those calls and returns out.
+func (p *Proxy) spent(out []Action) []Action {
+	p.out = out
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // SourceActive handles a kernel upcall: traffic from src to grp arrived on
@@ -627,24 +682,24 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 		if f.input != ifindex {
 			p.releaseFlow(f)
 			if !p.chargeFlow(f, ifindex) {
-				return []Action{p.forget(src, grp)}
+				return p.spent(append(p.fresh(), p.forget(src, grp).Action()))
 			}
 		}
 		f.input = ifindex
-		f.outputs = p.outputs(src, grp, ifindex)
+		p.recompute(f, grp)
 		f.measured = false
 		p.stats.RoutesAdded++
-		return []Action{routeOf(src, grp, f)}
+		return p.spent(append(p.fresh(), routeOf(src, grp, f)))
 	}
 	f := &flow{source: src, input: ifindex}
 	if !p.chargeFlow(f, ifindex) {
 		return nil
 	}
-	f.outputs = p.outputs(src, grp, ifindex)
 	p.flows[grp] = slices.Insert(fs, i, f)
+	p.recompute(f, grp)
 	p.nflow++
 	p.stats.RoutesAdded++
-	return []Action{routeOf(src, grp, f)}
+	return p.spent(append(p.fresh(), routeOf(src, grp, f)))
 }
 
 // Counters takes the kernel's counts of the packets that arrived on each
@@ -665,11 +720,11 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 				f.packets, f.measured = n, true
 				continue
 			}
-			out = append(out, p.forget(f.source, grp))
+			out = append(out, p.forget(f.source, grp).Action())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		x, y := out[i].(DelRoute), out[j].(DelRoute)
+		x, y := out[i].DelRoute, out[j].DelRoute
 		if c := x.Group.Compare(y.Group); c != 0 {
 			return c < 0
 		}
@@ -707,8 +762,7 @@ func (p *Proxy) Duplicates(now time.Time, packets, wrongIf map[Flow]uint64) []Ac
 				continue
 			}
 			f.elsewhere = dup
-			if o := p.outputs(src, grp, f.input); !slices.Equal(o, f.outputs) {
-				f.outputs = o
+			if p.recompute(f, grp) {
 				out = append(out, p.setRoute(src, grp, f))
 			}
 		}
@@ -738,7 +792,7 @@ func (p *Proxy) Advance(now time.Time) []Action {
 	if !p.nextCheck.IsZero() && !p.nextCheck.After(now) {
 		p.nextCheck = now.Add(p.flowCheck)
 		if p.nflow > 0 {
-			out = append(out, ReadCounters{Flows: p.Flows()})
+			out = append(out, ReadCounters{Flows: p.Flows()}.Action())
 		}
 	}
 	return out
@@ -830,14 +884,14 @@ func (p *Proxy) acceptedUpstream(src netip.Addr) bool {
 // joining a flowing stream gets it immediately.
 func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []Action {
 	for _, a := range acts {
-		switch a := a.(type) {
-		case membership.SendQuery:
+		switch a.Kind {
+		case membership.KindSendQuery:
 			if !d.up {
 				continue // a link that is down is not queried
 			}
-			out = append(out, SendQuery{Ifindex: d.cfg.Ifindex, Src: d.cfg.Addr, Query: a})
-		case membership.GroupChanged:
-			out = p.regroup(a.Group, out)
+			out = append(out, SendQuery{Ifindex: d.cfg.Ifindex, Src: d.cfg.Addr, Query: a.SendQuery}.Action())
+		case membership.KindGroupChanged:
+			out = p.regroup(a.GroupChanged.Group, out)
 		}
 	}
 	if _, self := d.router.Querier(); self != d.querier {
@@ -853,8 +907,7 @@ func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []A
 func (p *Proxy) reflow(out []Action) []Action {
 	for _, grp := range p.groupsWithFlows() {
 		for _, f := range p.flows[grp] {
-			if o := p.outputs(f.source, grp, f.input); !slices.Equal(o, f.outputs) {
-				f.outputs = o
+			if p.recompute(f, grp) {
 				out = append(out, p.setRoute(f.source, grp, f))
 			}
 		}
@@ -891,7 +944,7 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 			delete(p.subs, grp)
 		}
 		if had || sub.Subscribed() {
-			out = append(out, Subscribe{Group: grp, Sub: sub})
+			out = append(out, Subscribe{Group: grp, Sub: sub}.Action())
 		}
 	}
 	return out
@@ -901,8 +954,7 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 // order, and returns the forwarding entries that change.
 func (p *Proxy) reroute(grp netip.Addr, out []Action) []Action {
 	for _, f := range p.flows[grp] {
-		if o := p.outputs(f.source, grp, f.input); !slices.Equal(o, f.outputs) {
-			f.outputs = o
+		if p.recompute(f, grp) {
 			out = append(out, p.setRoute(f.source, grp, f))
 		}
 	}
@@ -967,11 +1019,10 @@ func (p *Proxy) restrict(grp netip.Addr, sub Subscription) Subscription {
 // every stream. So a downstream where another router is the querier loses
 // a flow only while the kernel sees that flow arrive from elsewhere as well
 // (Duplicates): the other router really delivers it.
-func (p *Proxy) outputs(src, grp netip.Addr, input int) []int {
+func (p *Proxy) outputs(o []int, src, grp netip.Addr, input int) []int {
 	if input == p.up.Ifindex && !p.acceptedUpstream(src) {
-		return nil // RFC 4605 §4.2: only sources the upstream vouches for
+		return o // RFC 4605 §4.2: only sources the upstream vouches for
 	}
-	var o []int
 	if input != p.up.Ifindex && p.up.Ifindex != 0 && permits(p.upACL, grp, src) {
 		o = append(o, p.up.Ifindex)
 	}
@@ -999,12 +1050,28 @@ func findFlow(fs []*flow, src netip.Addr) (int, bool) {
 	return slices.BinarySearchFunc(fs, src, func(f *flow, src netip.Addr) int { return f.source.Compare(src) })
 }
 
+// recompute works out the outputs of f, a flow of grp, and reports whether
+// they changed. They are worked out in scratch room and copied only when
+// they differ: on the report path most flows' outputs stay as they were.
+func (p *Proxy) recompute(f *flow, grp netip.Addr) bool {
+	o := p.outputs(p.outScratch[:0], f.source, grp, f.input)
+	p.outScratch = o
+	if slices.Equal(o, f.outputs) {
+		return false
+	}
+	f.outputs = nil
+	if len(o) > 0 {
+		f.outputs = slices.Clone(o)
+	}
+	return true
+}
+
 // setRoute is a changed forwarding entry.
-func (p *Proxy) setRoute(src, grp netip.Addr, f *flow) SetRoute {
+func (p *Proxy) setRoute(src, grp netip.Addr, f *flow) Action {
 	p.stats.RoutesChanged++
 	return routeOf(src, grp, f)
 }
 
-func routeOf(src, grp netip.Addr, f *flow) SetRoute {
-	return SetRoute{Source: src, Group: grp, Input: f.input, Outputs: slices.Clone(f.outputs)}
+func routeOf(src, grp netip.Addr, f *flow) Action {
+	return SetRoute{Source: src, Group: grp, Input: f.input, Outputs: f.outputs}.Action()
 }

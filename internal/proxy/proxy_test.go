@@ -47,14 +47,32 @@ func leave(g netip.Addr) []membership.Record {
 	return []membership.Record{{Type: membership.ToInclude, Group: g}}
 }
 
-func only[T Action](acts []Action) []T {
+// only returns the actions of one kind, in order.
+func only[T SendQuery | Subscribe | SetRoute | DelRoute | ReadCounters](acts []Action) []T {
 	var out []T
 	for _, a := range acts {
-		if x, ok := a.(T); ok {
+		if x, ok := payload(a).(T); ok {
 			out = append(out, x)
 		}
 	}
 	return out
+}
+
+// payload is the field of a that its kind names.
+func payload(a Action) any {
+	switch a.Kind {
+	case KindSendQuery:
+		return a.SendQuery
+	case KindSubscribe:
+		return a.Subscribe
+	case KindSetRoute:
+		return a.SetRoute
+	case KindDelRoute:
+		return a.DelRoute
+	case KindReadCounters:
+		return a.ReadCounters
+	}
+	return nil
 }
 
 func TestJoinSubscribesUpstreamAndRoutesFlow(t *testing.T) {
@@ -202,13 +220,13 @@ func TestIdleFlowsAgeOutByCounters(t *testing.T) {
 	}
 	// S1 keeps sending, S2 went silent: only S2 is removed.
 	acts := p.Counters(t0, map[Flow]uint64{f1: 20, f2: 10})
-	want := []Action{DelRoute{Source: s2, Group: grp}}
+	want := []Action{DelRoute{Source: s2, Group: grp}.Action()}
 	if !reflect.DeepEqual(acts, want) {
 		t.Fatalf("second reading = %+v, want %+v", acts, want)
 	}
 	// An entry the kernel no longer has is forgotten too.
 	acts = p.Counters(t0, map[Flow]uint64{})
-	want = []Action{DelRoute{Source: s1, Group: grp}}
+	want = []Action{DelRoute{Source: s1, Group: grp}.Action()}
 	if !reflect.DeepEqual(acts, want) {
 		t.Fatalf("missing entry = %+v, want %+v", acts, want)
 	}
