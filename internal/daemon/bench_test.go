@@ -235,6 +235,54 @@ func BenchmarkReportToKernel(b *testing.B) {
 	})
 }
 
+// TestReportPathAllocatesOnlyState: a join and a leave of a group whose
+// stream already reaches the router allocate only the state the join adds
+// (the group's record, its host list, the flow's outputs), in the loop's own
+// work and through the serving loop's wait and read alike. Every other
+// allocation on the path is garbage a burst of reports leaves behind.
+func TestReportPathAllocatesOnlyState(t *testing.T) {
+	const state = 3
+	join, leave := benchReports(t)
+	t.Run("loop", func(t *testing.T) {
+		d, br, _ := reportBenchDaemon(t)
+		p := d.allPlanes()[0]
+		allocs := testing.AllocsPerRun(100, func() {
+			d.handle(event{plane: p, pkt: join, at: time.Now()})
+			d.handle(event{plane: p, pkt: leave, at: time.Now()})
+		})
+		if br.sets == 0 {
+			t.Fatal("no forwarding change")
+		}
+		if allocs > state {
+			t.Errorf("a join and a leave allocate %v times, want at most %d", allocs, state)
+		}
+	})
+	t.Run("serve", func(t *testing.T) {
+		d, br, _ := reportBenchDaemon(t)
+		br.routed = make(chan mroute.Route)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- d.serve(ctx) }()
+		defer func() {
+			cancel()
+			<-done
+		}()
+		allocs := testing.AllocsPerRun(100, func() {
+			br.deliver(join)
+			if r := <-br.routed; len(r.Outputs) != 1 {
+				t.Fatalf("join: forwarding to %v", r.Outputs)
+			}
+			br.deliver(leave)
+			if r := <-br.routed; len(r.Outputs) != 0 {
+				t.Fatalf("leave: forwarding to %v", r.Outputs)
+			}
+		})
+		if allocs > state {
+			t.Errorf("a join and a leave allocate %v times, want at most %d", allocs, state)
+		}
+	})
+}
+
 // BenchmarkThousandGroupsHeap is the live heap the daemon holds for 1000
 // groups, each with a flow from the provider and joined by one host with
 // IGMPv2 (TestThousandGroups in internal/e2e, without the kernel): the

@@ -495,9 +495,13 @@ func (d *Daemon) resetTimer(t *time.Timer) {
 	if !d.state.due.IsZero() && (next.IsZero() || d.state.due.Before(next)) {
 		next = d.state.due
 	}
-	for _, p := range d.allPlanes() {
-		if dl := p.brain.NextDeadline(); !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
-			next = dl
+	// Each instance's planes in turn, not allPlanes: this runs after every
+	// packet, and a list of all planes would be made for it each time.
+	for _, in := range d.insts {
+		for _, p := range in.planes {
+			if dl := p.brain.NextDeadline(); !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
+				next = dl
+			}
 		}
 	}
 	if !next.IsZero() && next.Equal(d.armedAt) {
