@@ -52,8 +52,8 @@ func benchProxy(b *testing.B, n int) *Proxy {
 			p.SourceActive(t0, upIf, benchSrc, benchGroup(i))
 		}
 	}
-	if len(p.subs) != n {
-		b.Fatalf("setup: %d upstream subscriptions, want %d", len(p.subs), n)
+	if p.nsub != n {
+		b.Fatalf("setup: %d upstream subscriptions, want %d", p.nsub, n)
 	}
 	return p
 }

@@ -106,7 +106,7 @@ func TestFlowsOfOneGroup(t *testing.T) {
 
 // flowInput is the input of the flow of src to grp; 0 if none.
 func (p *Proxy) flowInput(src, grp netip.Addr) int {
-	fs := p.flows[grp]
+	fs := p.flowsOf(grp)
 	if i, ok := findFlow(fs, src); ok {
 		return fs[i].input
 	}

@@ -193,6 +193,16 @@ type flow struct {
 	charged  *membership.Router
 }
 
+// proxyGroup is what the proxy keeps of one group; it goes when it holds
+// neither a subscription nor a flow.
+type proxyGroup struct {
+	sub Subscription // applied upstream; none unless sub.Subscribed()
+	// flows are the group's known flows sorted by source: nearly always
+	// one, the provider's, and one pointer in a slice costs a fraction of
+	// a map of its own (a map's smallest table holds 8).
+	flows []*flow
+}
+
 type downstream struct {
 	cfg     Downstream
 	up      bool // link is up: queried and forwarded to
@@ -208,13 +218,16 @@ type Proxy struct {
 	downs     map[int]*downstream
 	order     []int // downstream ifindexes in config order
 
-	subs map[netip.Addr]Subscription // applied upstream subscriptions
-	// flows are the known flows by group, each group's sorted by source:
-	// nearly always one, the provider's, and one pointer in a slice costs
-	// a fraction of a map of its own (a map's smallest table holds 8).
-	flows map[netip.Addr][]*flow
-	nflow int
-	nup   int // flows counted against MaxFlows
+	// groups holds what the proxy keeps of each group it subscribes
+	// upstream or knows flows of. One map of small records rather than a
+	// map of subscriptions and one of flow lists: at a thousand groups
+	// each map's table has two thousand slots (of 56 and 48 bytes), and
+	// the smaller tables it grew from are left as garbage in a burst of
+	// joins.
+	groups map[netip.Addr]*proxyGroup
+	nsub   int // groups subscribed upstream
+	nflow  int
+	nup    int // flows counted against MaxFlows
 	// budget is shared by every downstream's router (Config.MaxBytes).
 	budget *membership.Budget
 
@@ -236,8 +249,7 @@ type Proxy struct {
 func New(cfg Config) *Proxy {
 	p := &Proxy{
 		downs:     map[int]*downstream{},
-		subs:      map[netip.Addr]Subscription{},
-		flows:     map[netip.Addr][]*flow{},
+		groups:    map[netip.Addr]*proxyGroup{},
 		flowCheck: cfg.FlowCheck,
 		budget:    membership.NewBudget(cfg.MaxBytes),
 	}
@@ -282,14 +294,14 @@ func (p *Proxy) RemoveDownstream(now time.Time, ifindex int) []Action {
 	}
 	// Flows that came in on the link have no source any more, removed in
 	// source order; forget moves the group's later flows down one.
-	for grp, fs := range p.flows {
-		for i := 0; i < len(fs); {
+	for grp, g := range p.groups {
+		for fs, i := g.flows, 0; i < len(fs); {
 			if fs[i].input != ifindex {
 				i++
 				continue
 			}
 			out = append(out, p.forget(fs[i].source, grp).Action())
-			fs = p.flows[grp]
+			fs = g.flows
 		}
 	}
 	return out
@@ -342,7 +354,7 @@ func (p *Proxy) SetUpstream(now time.Time, l Link, sources []netip.Prefix, acl P
 	var out []Action
 	for _, grp := range p.groupsWithFlows() {
 		// A copy: forget removes flows from the group's slice.
-		for _, f := range slices.Clone(p.flows[grp]) {
+		for _, f := range slices.Clone(p.flowsOf(grp)) {
 			src := f.source
 			switch {
 			case f.input == old && old != l.Ifindex && l.Ifindex == 0:
@@ -393,8 +405,10 @@ func (p *Proxy) Reconfigure(now time.Time, ifindex int, cfg membership.Config, a
 // upstream subscription, sorted.
 func (p *Proxy) knownGroups() []netip.Addr {
 	seen := map[netip.Addr]bool{}
-	for g := range p.subs {
-		seen[g] = true
+	for grp, g := range p.groups {
+		if g.sub.Subscribed() {
+			seen[grp] = true
+		}
 	}
 	for _, d := range p.downs {
 		for _, st := range d.router.Groups() {
@@ -457,21 +471,77 @@ func (p *Proxy) releaseFlow(f *flow) {
 }
 
 func (p *Proxy) forget(src, grp netip.Addr) DelRoute {
-	fs := p.flows[grp]
+	fs := p.flowsOf(grp)
 	i, _ := findFlow(fs, src)
 	p.releaseFlow(fs[i])
-	if fs = slices.Delete(fs, i, i+1); len(fs) == 0 {
-		delete(p.flows, grp)
-	} else {
-		p.flows[grp] = fs
-	}
+	p.setFlows(grp, slices.Delete(fs, i, i+1))
 	p.nflow--
 	p.stats.RoutesDeleted++
 	return DelRoute{Source: src, Group: grp}
 }
 
 func (p *Proxy) groupsWithFlows() []netip.Addr {
-	return slices.SortedFunc(maps.Keys(p.flows), netip.Addr.Compare)
+	var out []netip.Addr
+	for grp, g := range p.groups {
+		if len(g.flows) > 0 {
+			out = append(out, grp)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// flowsOf returns the known flows of grp, sorted by source.
+func (p *Proxy) flowsOf(grp netip.Addr) []*flow {
+	if g := p.groups[grp]; g != nil {
+		return g.flows
+	}
+	return nil
+}
+
+// setFlows makes fs the known flows of grp.
+func (p *Proxy) setFlows(grp netip.Addr, fs []*flow) {
+	g := p.groups[grp]
+	if g == nil {
+		if len(fs) == 0 {
+			return
+		}
+		g = &proxyGroup{}
+		p.groups[grp] = g
+	}
+	if len(fs) == 0 {
+		fs = nil // the list's room goes with its last flow
+	}
+	g.flows = fs
+	p.dropIfEmpty(grp, g)
+}
+
+// setSubscription makes sub the applied upstream subscription of grp.
+func (p *Proxy) setSubscription(grp netip.Addr, sub Subscription) {
+	g := p.groups[grp]
+	if g == nil {
+		if !sub.Subscribed() {
+			return
+		}
+		g = &proxyGroup{}
+		p.groups[grp] = g
+	}
+	if g.sub.Subscribed() {
+		p.nsub--
+	}
+	if sub.Subscribed() {
+		p.nsub++
+	} else {
+		sub = Subscription{}
+	}
+	g.sub = sub
+	p.dropIfEmpty(grp, g)
+}
+
+func (p *Proxy) dropIfEmpty(grp netip.Addr, g *proxyGroup) {
+	if len(g.flows) == 0 && !g.sub.Subscribed() {
+		delete(p.groups, grp)
+	}
 }
 
 // Stats returns the proxy's counters.
@@ -500,16 +570,18 @@ func (p *Proxy) UpstreamSources() []netip.Prefix { return p.upSources }
 func (p *Proxy) UpstreamIfindex() int { return p.up.Ifindex }
 
 // NumSubscriptions returns how many groups are subscribed upstream.
-func (p *Proxy) NumSubscriptions() int { return len(p.subs) }
+func (p *Proxy) NumSubscriptions() int { return p.nsub }
 
 // SubscribedGroups returns the groups subscribed upstream, sorted: the
 // keys of a status answer's pages (see Subscription).
 func (p *Proxy) SubscribedGroups() []netip.Addr {
 	// Made at its size: collected from an iterator, the list would grow
 	// step by step, twice the memory at a thousand groups.
-	keys := make([]netip.Addr, 0, len(p.subs))
-	for g := range p.subs {
-		keys = append(keys, g)
+	keys := make([]netip.Addr, 0, p.nsub)
+	for grp, g := range p.groups {
+		if g.sub.Subscribed() {
+			keys = append(keys, grp)
+		}
 	}
 	slices.SortFunc(keys, netip.Addr.Compare)
 	return keys
@@ -517,16 +589,20 @@ func (p *Proxy) SubscribedGroups() []netip.Addr {
 
 // Subscription returns the upstream subscription of grp, if any.
 func (p *Proxy) Subscription(grp netip.Addr) (Subscription, bool) {
-	s, ok := p.subs[grp]
-	return s, ok
+	if g := p.groups[grp]; g != nil && g.sub.Subscribed() {
+		return g.sub, true
+	}
+	return Subscription{}, false
 }
 
 // SubscriptionList returns the upstream subscriptions as Subscribe actions,
 // sorted by group, to replay them onto a new upstream.
 func (p *Proxy) SubscriptionList() []Subscribe {
-	out := make([]Subscribe, 0, len(p.subs))
-	for g, s := range p.subs {
-		out = append(out, Subscribe{Group: g, Sub: s})
+	out := make([]Subscribe, 0, p.nsub)
+	for grp, g := range p.groups {
+		if g.sub.Subscribed() {
+			out = append(out, Subscribe{Group: grp, Sub: g.sub})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group.Less(out[j].Group) })
 	return out
@@ -672,7 +748,7 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	} else if _, ok := p.downs[ifindex]; !ok {
 		return nil
 	}
-	fs := p.flows[grp]
+	fs := p.flowsOf(grp)
 	i, ok := findFlow(fs, src)
 	if ok {
 		f := fs[i]
@@ -695,7 +771,7 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	if !p.chargeFlow(f, ifindex) {
 		return nil
 	}
-	p.flows[grp] = slices.Insert(fs, i, f)
+	p.setFlows(grp, slices.Insert(fs, i, f))
 	p.recompute(f, grp)
 	p.nflow++
 	p.stats.RoutesAdded++
@@ -710,10 +786,10 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 // entry is gone from the kernel): it is forgotten too.
 func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 	var out []Action
-	for grp, fs := range p.flows {
+	for grp, g := range p.groups {
 		// Backwards: forget removes the flow from the slice, moving
 		// those after it.
-		for i := len(fs) - 1; i >= 0; i-- {
+		for fs, i := g.flows, len(g.flows)-1; i >= 0; i-- {
 			f := fs[i]
 			n, ok := packets[Flow{Source: f.source, Group: grp}]
 			if ok && (!f.measured || n != f.packets) {
@@ -743,7 +819,7 @@ func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 func (p *Proxy) Duplicates(now time.Time, packets, wrongIf map[Flow]uint64) []Action {
 	var out []Action
 	for _, grp := range p.groupsWithFlows() {
-		for _, f := range p.flows[grp] {
+		for _, f := range p.flowsOf(grp) {
 			src := f.source
 			fl := Flow{Source: src, Group: grp}
 			w, okw := wrongIf[fl]
@@ -813,8 +889,8 @@ func (p *Proxy) NextDeadline() time.Time {
 // Flows lists the known flows sorted by group and source.
 func (p *Proxy) Flows() []Flow {
 	fl := make([]Flow, 0, p.nflow)
-	for grp, fs := range p.flows {
-		for _, f := range fs {
+	for grp, g := range p.groups {
+		for _, f := range g.flows {
 			fl = append(fl, Flow{Source: f.source, Group: grp})
 		}
 	}
@@ -906,7 +982,7 @@ func (p *Proxy) apply(d *downstream, acts []membership.Action, out []Action) []A
 // reflow recomputes the outputs of every flow.
 func (p *Proxy) reflow(out []Action) []Action {
 	for _, grp := range p.groupsWithFlows() {
-		for _, f := range p.flows[grp] {
+		for _, f := range p.flowsOf(grp) {
 			if p.recompute(f, grp) {
 				out = append(out, p.setRoute(f.source, grp, f))
 			}
@@ -936,13 +1012,9 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 	sub := p.restrict(grp, Merge(states))
 	clear(states) // holds no router's source lists until the next call
 	p.states = states[:0]
-	old, had := p.subs[grp]
+	old, had := p.Subscription(grp)
 	if !had || !old.Equal(sub) {
-		if sub.Subscribed() {
-			p.subs[grp] = sub
-		} else {
-			delete(p.subs, grp)
-		}
+		p.setSubscription(grp, sub)
 		if had || sub.Subscribed() {
 			out = append(out, Subscribe{Group: grp, Sub: sub}.Action())
 		}
@@ -953,7 +1025,7 @@ func (p *Proxy) regroup(grp netip.Addr, out []Action) []Action {
 // reroute recomputes the outputs of the flows of one group, in source
 // order, and returns the forwarding entries that change.
 func (p *Proxy) reroute(grp netip.Addr, out []Action) []Action {
-	for _, f := range p.flows[grp] {
+	for _, f := range p.flowsOf(grp) {
 		if p.recompute(f, grp) {
 			out = append(out, p.setRoute(f.source, grp, f))
 		}
@@ -1027,7 +1099,7 @@ func (p *Proxy) outputs(o []int, src, grp netip.Addr, input int) []int {
 		o = append(o, p.up.Ifindex)
 	}
 	elsewhere := false
-	fs := p.flows[grp]
+	fs := p.flowsOf(grp)
 	if i, ok := findFlow(fs, src); ok {
 		elsewhere = fs[i].elsewhere
 	}
