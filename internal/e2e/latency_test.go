@@ -363,6 +363,7 @@ func TestThousandGroups(t *testing.T) {
 		// What the joins alone cost, apart from the status request
 		// that follows (an operator's or LuCI's, at any time).
 		t.Logf("%s before the status request: %s", proxyUnderTest(), tp.resources())
+		t.Logf("before the status request: %s", tp.anonMappings())
 		if n := tp.socketDrops(); n != 0 {
 			t.Errorf("the routing socket dropped %d packets", n)
 		}
