@@ -177,3 +177,33 @@ func TestGroupInRoom(t *testing.T) {
 		t.Errorf("reading %d views into a grown room allocated %.0f times, want 0", len(groups), allocs)
 	}
 }
+
+// TestActionRoomIsBounded: a call that makes many actions (a thousand
+// groups expiring at once) hands them over in room the router does not
+// keep; a report's few reuse the router's room.
+func TestActionRoomIsBounded(t *testing.T) {
+	r := NewRouter(Config{}, addr("10.0.0.1"))
+	r.Start(t0)
+	var recs []Record
+	for i := range 1000 {
+		recs = append(recs, Record{Type: IsExclude, Group: groupAddr(i)})
+	}
+	r.Report(t0, addr(h1), 3, recs)
+	expired := drain(r, at(time.Hour))
+	if n := countKind(expired, KindGroupChanged); n != 1000 {
+		t.Fatalf("%d groups expired, want 1000", n)
+	}
+	if cap(r.acts) > keptActions {
+		t.Errorf("room for %d actions kept after 1000 expiries, want at most %d", cap(r.acts), keptActions)
+	}
+}
+
+func countKind(acts []Action, k ActionKind) int {
+	n := 0
+	for _, a := range acts {
+		if a.Kind == k {
+			n++
+		}
+	}
+	return n
+}

@@ -865,6 +865,11 @@ func (r *Router) noteChange(g *group) {
 	}
 }
 
+// keptActions is how many actions' room a router keeps between calls:
+// a report makes one or two, and a call that made many (a thousand groups
+// expiring at once) does not leave its room behind for good.
+const keptActions = 16
+
 // begin starts a call: the actions of the last one are spent (Action).
 func (r *Router) begin() {
 	clear(r.acts) // holds no query's source list until they are needed again
@@ -882,8 +887,12 @@ func (r *Router) end() []Action {
 			r.acts = append(r.acts, GroupChanged{Group: a}.Action())
 		}
 	}
-	if len(r.acts) == 0 {
+	acts := r.acts
+	if cap(acts) > keptActions {
+		r.acts = nil // the caller's alone: not reused
+	}
+	if len(acts) == 0 {
 		return nil
 	}
-	return r.acts
+	return acts
 }

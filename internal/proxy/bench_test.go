@@ -170,3 +170,26 @@ func TestReportAllocatesOnlyState(t *testing.T) {
 		t.Errorf("a repeated report allocates %v times, want none", allocs)
 	}
 }
+
+// TestActionRoomIsBounded: the room Report reuses for its actions stays
+// small; a report of many records hands its actions over in room of their
+// own, which is not kept.
+func TestActionRoomIsBounded(t *testing.T) {
+	p := testProxy()
+	var recs []membership.Record
+	for i := range 3 * keptActions {
+		recs = append(recs, membership.Record{Type: membership.IsExclude, Group: benchGroup(i + 1)})
+	}
+	acts := p.Report(t0, lanIf, host1, 3, recs)
+	if len(acts) != 3*keptActions {
+		t.Fatalf("%d actions for %d joins, want one subscription each", len(acts), len(recs))
+	}
+	if cap(p.out) > keptActions {
+		t.Errorf("room for %d actions kept after a report of %d records, want at most %d", cap(p.out), len(recs), keptActions)
+	}
+	// The next report must not write over the actions handed out.
+	p.Report(t0.Add(time.Second), lanIf, host1, 2, join(grp))
+	if subs := only[Subscribe](acts); len(subs) != len(recs) || subs[0].Group != benchGroup(1) {
+		t.Errorf("the earlier report's actions changed: %d subscriptions, the first %v", len(subs), subs[0].Group)
+	}
+}

@@ -713,6 +713,11 @@ func (p *Proxy) Query(now time.Time, ifindex int, from netip.Addr, q membership.
 	return p.spent(p.apply(d, d.router.Query(now, from, q), p.fresh()))
 }
 
+// keptActions is how many actions' room the proxy keeps between calls: a
+// join makes two, and a report of many records, which makes many, does not
+// leave its room behind for good.
+const keptActions = 16
+
 // fresh returns the slice Report, Query and SourceActive reuse for their
 // actions, empty.
 func (p *Proxy) fresh() []Action {
@@ -720,9 +725,13 @@ func (p *Proxy) fresh() []Action {
 	return p.out[:0]
 }
 
-// spent keeps out's room for the next of those calls and returns out.
+// spent keeps out's room for the next of those calls, unless it grew
+// beyond keptActions, and returns out.
 func (p *Proxy) spent(out []Action) []Action {
 	p.out = out
+	if cap(out) > keptActions {
+		p.out = nil // the caller's alone: not reused
+	}
 	if len(out) == 0 {
 		return nil
 	}
