@@ -3,8 +3,10 @@
 package e2e
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Strict reverse-path filtering on the upstream drops multicast from source
@@ -30,8 +32,11 @@ func TestReversePathWarning(t *testing.T) {
 			tp.must(tp.lab.Sysctl("router", "net/ipv4/conf/up0/rp_filter", tc.rpFilter))
 			tp.startDaemon(cfg)
 			tp.waitVIFs(fam4, "up0", "br-lan", "down2")
-			// The check runs when the upstream goes into service, before
-			// its VIF is added: the log is complete once the VIFs exist.
+			// The check runs when the upstream is selected, before the
+			// links go into service; the daemon's stderr reaches the test
+			// through a pipe, late on a loaded machine, so the log counts
+			// once it shows the last link in service.
+			tp.waitLog(regexp.MustCompile(`msg="downstream in service".*\binterface=down2\b`), 1, 10*time.Second)
 			log := tp.daemon.Stderr()
 			warned := strings.Contains(log, "reverse-path filtering")
 			if warned != tc.warn {
