@@ -213,26 +213,36 @@ func BenchmarkReportToKernel(b *testing.B) {
 	b.Run("socket", func(b *testing.B) {
 		d, br, _ := reportBenchDaemon(b)
 		join, leave := benchReports(b)
-		br.routed = make(chan mroute.Route)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- d.serve(ctx) }()
-		b.Cleanup(func() {
-			cancel()
-			<-done
-		})
+		joinLeave := serveJoinLeave(b, d, br, join, leave)
 		b.ReportAllocs()
 		for range b.N {
-			br.deliver(join)
-			if r := <-br.routed; len(r.Outputs) != 1 {
-				b.Fatalf("join: forwarding to %v", r.Outputs)
-			}
-			br.deliver(leave)
-			if r := <-br.routed; len(r.Outputs) != 0 {
-				b.Fatalf("leave: forwarding to %v", r.Outputs)
-			}
+			joinLeave()
 		}
 	})
+}
+
+// serveJoinLeave starts d's serving loop, stopped when the test ends, and
+// returns a join and a leave through it, each awaited at its forwarding
+// change.
+func serveJoinLeave(tb testing.TB, d *Daemon, br *benchRouter, join, leave mroute.Packet) func() {
+	br.routed = make(chan mroute.Route)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.serve(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return func() {
+		br.deliver(join)
+		if r := <-br.routed; len(r.Outputs) != 1 {
+			tb.Fatalf("join: forwarding to %v", r.Outputs)
+		}
+		br.deliver(leave)
+		if r := <-br.routed; len(r.Outputs) != 0 {
+			tb.Fatalf("leave: forwarding to %v", r.Outputs)
+		}
+	}
 }
 
 // TestReportPathAllocatesOnlyState: a join and a leave of a group whose
@@ -259,24 +269,7 @@ func TestReportPathAllocatesOnlyState(t *testing.T) {
 	})
 	t.Run("serve", func(t *testing.T) {
 		d, br, _ := reportBenchDaemon(t)
-		br.routed = make(chan mroute.Route)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- d.serve(ctx) }()
-		defer func() {
-			cancel()
-			<-done
-		}()
-		allocs := testing.AllocsPerRun(100, func() {
-			br.deliver(join)
-			if r := <-br.routed; len(r.Outputs) != 1 {
-				t.Fatalf("join: forwarding to %v", r.Outputs)
-			}
-			br.deliver(leave)
-			if r := <-br.routed; len(r.Outputs) != 0 {
-				t.Fatalf("leave: forwarding to %v", r.Outputs)
-			}
-		})
+		allocs := testing.AllocsPerRun(100, serveJoinLeave(t, d, br, join, leave))
 		if allocs > state {
 			t.Errorf("a join and a leave allocate %v times, want at most %d", allocs, state)
 		}

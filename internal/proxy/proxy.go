@@ -725,6 +725,9 @@ func (p *Proxy) fresh() []Action {
 	return p.out[:0]
 }
 
+// single returns the one action a in the reused room.
+func (p *Proxy) single(a Action) []Action { return p.spent(append(p.fresh(), a)) }
+
 // spent keeps out's room for the next of those calls, unless it grew
 // beyond keptActions, and returns out.
 func (p *Proxy) spent(out []Action) []Action {
@@ -767,14 +770,14 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 		if f.input != ifindex {
 			p.releaseFlow(f)
 			if !p.chargeFlow(f, ifindex) {
-				return p.spent(append(p.fresh(), p.forget(src, grp).Action()))
+				return p.single(p.forget(src, grp).Action())
 			}
 		}
 		f.input = ifindex
 		p.recompute(f, grp)
 		f.measured = false
 		p.stats.RoutesAdded++
-		return p.spent(append(p.fresh(), routeOf(src, grp, f)))
+		return p.single(routeOf(src, grp, f))
 	}
 	f := &flow{source: src, input: ifindex}
 	if !p.chargeFlow(f, ifindex) {
@@ -784,7 +787,7 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	p.recompute(f, grp)
 	p.nflow++
 	p.stats.RoutesAdded++
-	return p.spent(append(p.fresh(), routeOf(src, grp, f)))
+	return p.single(routeOf(src, grp, f))
 }
 
 // Counters takes the kernel's counts of the packets that arrived on each
