@@ -313,6 +313,30 @@ func joinGroups(b testing.TB, d *Daemon, n int) {
 	}
 }
 
+// BenchmarkStatusKeepsHeap: what the daemon keeps of status answers with
+// 1000 groups forwarded (the counter readings the next answer's rates are
+// made of), in live heap bytes a route after two complete answers.
+func BenchmarkStatusKeepsHeap(b *testing.B) {
+	const groups = 1000
+	var perRoute float64
+	for range b.N {
+		d, br, _ := reportBenchDaemon(b)
+		br.keep = true
+		joinGroups(b, d, groups)
+		before := memtest.LiveHeap()
+		for range 2 {
+			if n := len(d.status(time.Now()).Routes); n != groups {
+				b.Fatalf("%d routes in status, want %d", n, groups)
+			}
+		}
+		perRoute = float64(memtest.LiveHeap()-before) / groups
+		runtime.KeepAlive(d)
+		d.stopAll()
+	}
+	b.ReportMetric(perRoute, "heapB/route")
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkStatusThousandGroups: what the loop allocates to answer a
 // status request with 1000 groups joined and forwarded. "whole" builds
 // every list at once (as the answer did before its lists came in pages);

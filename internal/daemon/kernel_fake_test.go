@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -44,6 +43,8 @@ type fakeRouter struct {
 	groups map[int]bool // interfaces listening for reports
 	routes map[[2]netip.Addr]mroute.Route
 	drops  uint64 // what Drops reports
+	// counters is what Counters reports of an entry; zero if not set.
+	counters map[[2]netip.Addr]mroute.Counters
 
 	once   sync.Once
 	closed chan struct{} // unblocks Read, as closing a socket does
@@ -122,10 +123,7 @@ func (f *fakeRouter) RouteKeys() []mroute.Key {
 	for _, r := range f.routes {
 		ks = append(ks, mroute.Key{Source: r.Source, Group: r.Group})
 	}
-	// Sorted by group, then source, as the routing socket's.
-	slices.SortFunc(ks, func(a, b mroute.Key) int {
-		return cmp.Or(a.Group.Compare(b.Group), a.Source.Compare(b.Source))
-	})
+	slices.SortFunc(ks, mroute.Key.Compare) // as the routing socket's
 	return ks
 }
 
@@ -145,7 +143,7 @@ func (f *fakeRouter) Route(k mroute.Key, outputs []int) (mroute.Route, bool) {
 func (f *fakeRouter) NumRoutes() int { return len(f.routes) }
 
 func (f *fakeRouter) Counters(src, grp netip.Addr) (mroute.Counters, error) {
-	return mroute.Counters{}, nil
+	return f.counters[[2]netip.Addr{src, grp}], nil
 }
 
 func (f *fakeRouter) Send(ifindex int, src, dst netip.Addr, payload []byte) error {

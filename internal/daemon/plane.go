@@ -80,7 +80,7 @@ type plane struct {
 	drops       [numDrops]uint64
 	kernelDrops uint64 // the kernel's drops on the socket, as last heard
 	perLink     map[string]*linkCounters
-	samples     map[proxy.Flow]sample // last counter reading, for rates
+	readings    routeReadings // the last complete status answer's, for the next one's rates
 }
 
 // linkCounters are one interface's message counters, kept across its
@@ -92,11 +92,6 @@ type linkCounters struct {
 	limitLoggedAt time.Time
 	olderLogged   uint64 // older-version queries counted when we last logged them
 	olderLoggedAt time.Time
-}
-
-type sample struct {
-	packets, bytes uint64
-	at             time.Time
 }
 
 func (p *plane) link(name string) *linkCounters {
@@ -131,7 +126,6 @@ func newPlane(fam *family, mr mrouter, log *logx.Logger) *plane {
 		fd:       -1,
 		received: map[string]uint64{},
 		perLink:  map[string]*linkCounters{},
-		samples:  map[proxy.Flow]sample{},
 	}
 }
 

@@ -211,3 +211,83 @@ func TestStatusPagesAllocateNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusRates: a route's rates in a status answer are over the time
+// since the last complete answer read its counters. An entry that answer
+// did not read (new since), or whose counters went back (the kernel made
+// it anew), has none; an answer left unfinished changes nothing.
+func TestStatusRates(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	br.keep = true
+	const n = statusPageSize + 6 // two pages of routes
+	joinGroups(t, d, n)
+	src, newSrc := netip.MustParseAddr(provider), netip.MustParseAddr("192.0.2.99")
+	key := func(src netip.Addr, i int) mroute.Key {
+		return mroute.Key{Source: src, Group: netip.AddrFrom4([4]byte{239, 20, byte(i >> 8), byte(i)})}
+	}
+	br.counters = map[[2]netip.Addr]mroute.Counters{}
+	count := func(k mroute.Key, packets, bytes uint64) {
+		br.counters[[2]netip.Addr{k.Source, k.Group}] = mroute.Counters{Packets: packets, Bytes: bytes}
+	}
+	// answer returns the routes of an answer at now; with pages 1, of its
+	// first page only.
+	answer := func(now time.Time, pages int) map[mroute.Key]control.Route {
+		st := d.pagedStatus(now, func() time.Time { return now })
+		got := map[mroute.Key]control.Route{}
+		pg := control.Page{List: control.PageRoutes}
+		for k := 0; pages == 0 || k < pages; k++ {
+			st.Pages.FillPage(&pg)
+			for _, r := range pg.Routes {
+				got[mroute.Key{Source: r.Source, Group: r.Group}] = r
+			}
+			if pg.Done {
+				break
+			}
+			pg = control.Page{List: control.PageRoutes, From: pg.Next}
+		}
+		return got
+	}
+	type rate struct{ pps, bps float64 }
+	check := func(what string, got map[mroute.Key]control.Route, want map[mroute.Key]rate) {
+		t.Helper()
+		for k, w := range want {
+			r, ok := got[k]
+			if !ok {
+				t.Errorf("%s: no route %v", what, k)
+				continue
+			}
+			if r.PacketsPerSecond != w.pps || r.BitsPerSecond != w.bps {
+				t.Errorf("%s: route %v at %v packets/s, %v bits/s; want %v, %v", what, k, r.PacketsPerSecond, r.BitsPerSecond, w.pps, w.bps)
+			}
+		}
+	}
+
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range n {
+		count(key(src, i), 100, 100_000)
+	}
+	check("first answer", answer(t0, 0), map[mroute.Key]rate{key(src, 0): {}, key(src, 1): {}, key(src, n-1): {}})
+
+	count(key(src, 0), 150, 150_000) // 5 packets and 40,000 bits a second over 10 s
+	count(key(src, 2), 10, 10_000)   // made anew: no rate
+	count(key(src, n-1), 120, 100_400)
+	t1 := t0.Add(10 * time.Second)
+	check("second answer", answer(t1, 0), map[mroute.Key]rate{
+		key(src, 0): {5, 40_000}, key(src, 1): {0, 0}, key(src, 2): {}, key(src, n-1): {2, 320}})
+
+	// An answer of the first page only: its readings are not kept, so the
+	// next answer's rates are over the 5 s since the second.
+	count(key(src, 0), 200, 200_000)
+	count(key(src, n-1), 170, 100_900)
+	answer(t1.Add(time.Second), 1)
+	// A new entry has no earlier reading.
+	p := d.allPlanes()[0]
+	d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Upcall: &mroute.Upcall{
+		Type: mroute.UpcallNoCache, Ifindex: wanUp.Index, Source: newSrc, Group: key(src, 0).Group}}})
+	count(key(newSrc, 0), 500, 500_000)
+	got := answer(t1.Add(5*time.Second), 0)
+	if len(got) != n+1 {
+		t.Fatalf("third answer: %d routes, want %d", len(got), n+1)
+	}
+	check("third answer", got, map[mroute.Key]rate{key(src, 0): {10, 80_000}, key(newSrc, 0): {}, key(src, n-1): {10, 800}})
+}

@@ -78,6 +78,15 @@ type Route struct {
 // Key names an installed forwarding entry.
 type Key struct{ Source, Group netip.Addr }
 
+// Compare orders keys by group, then source, as RouteKeys lists them:
+// negative if k comes before o, 0 if they are the same.
+func (k Key) Compare(o Key) int {
+	if c := k.Group.Compare(o.Group); c != 0 {
+		return c
+	}
+	return k.Source.Compare(o.Source)
+}
+
 // Counters are the kernel's per-entry counters (SIOCGETSGCNT). Packets that
 // stop growing tell the daemon an entry went idle. The kernel counts in
 // Packets and Bytes every packet that matched the entry, including those

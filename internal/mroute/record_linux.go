@@ -1,7 +1,6 @@
 package mroute
 
 import (
-	"cmp"
 	"errors"
 	"net/netip"
 	"os"
@@ -283,9 +282,7 @@ func (rec *record) keys() []Key {
 	for k := range rec.routes {
 		ks = append(ks, Key{k.src, k.grp})
 	}
-	sort.Slice(ks, func(i, j int) bool {
-		return cmp.Or(ks[i].Group.Compare(ks[j].Group), ks[i].Source.Compare(ks[j].Source)) < 0
-	})
+	sort.Slice(ks, func(i, j int) bool { return ks[i].Compare(ks[j]) < 0 })
 	return ks
 }
 
