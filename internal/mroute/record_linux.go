@@ -22,6 +22,7 @@ type record struct {
 	slot   string // "vif" or "mif", for error messages
 
 	closed bool                   // the owner's Close has run
+	v4     bool                   // the routes are IPv4 ones
 	slots  [MaxVIFs]vifEntry      // installed slots
 	routes map[routeKey]installed // installed MFC entries
 
@@ -46,7 +47,20 @@ type vifEntry struct {
 	threshold int // at least 1
 }
 
-type routeKey struct{ src, grp netip.Addr }
+// routeKey is an installed entry's source and group as 16 bytes each
+// (IPv4 as IPv4-mapped IPv6): 32 bytes where two netip.Addr take 48 on
+// 64-bit machines, in the record's map of every installed entry.
+type routeKey struct{ src, grp [16]byte }
+
+func keyOf(src, grp netip.Addr) routeKey { return routeKey{src.As16(), grp.As16()} }
+
+// addrs returns the key's source and group in the record's family.
+func (rec *record) addrs(k routeKey) (src, grp netip.Addr) {
+	if rec.v4 {
+		return netip.AddrFrom4([4]byte(k.src[12:])), netip.AddrFrom4([4]byte(k.grp[12:]))
+	}
+	return netip.AddrFrom16(k.src), netip.AddrFrom16(k.grp)
+}
 
 // installed is an installed MFC entry less its key, in slots: a thousand
 // groups keep a thousand of them, so it is 8 bytes where the interfaces'
@@ -64,7 +78,8 @@ var _ [32 - MaxVIFs]struct{}
 // route returns the entry as a Route of ifindexes, its outputs sorted and
 // appended to outputs (nil: a list of their own).
 func (rec *record) route(k routeKey, in installed, outputs []int) Route {
-	r := Route{Source: k.src, Group: k.grp, Input: rec.slots[in.input].ifindex}
+	src, grp := rec.addrs(k)
+	r := Route{Source: src, Group: grp, Input: rec.slots[in.input].ifindex}
 	start := len(outputs)
 	for slot := range MaxVIFs {
 		if in.outputs&(1<<slot) != 0 {
@@ -99,8 +114,10 @@ func (rec *record) installed(r Route) (installed, error) {
 	return in, nil
 }
 
+// newRecord returns the record of a family's table, whose slots are called
+// slot: "vif" (IPv4) or "mif" (IPv6).
 func newRecord(kernel kernelTable, slot string) record {
-	return record{kernel: kernel, slot: slot, routes: make(map[routeKey]installed)}
+	return record{kernel: kernel, slot: slot, v4: slot == "vif", routes: make(map[routeKey]installed)}
 }
 
 // close removes every route, then every slot, and marks the record closed.
@@ -108,8 +125,9 @@ func (rec *record) close() []error {
 	rec.closed = true
 	var errs []error
 	for k := range rec.routes {
-		if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, format.Errorf("mroute: close: delete route (%s,%s): %w", k.src, k.grp, err))
+		src, grp := rec.addrs(k)
+		if err := rec.kernel.delMFC(src, grp); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, format.Errorf("mroute: close: delete route (%s,%s): %w", src, grp, err))
 		}
 	}
 	clear(rec.routes)
@@ -158,10 +176,11 @@ func (rec *record) delVIF(ifindex int) error {
 	}
 	var errs []error
 	for k, in := range rec.routes {
+		src, grp := rec.addrs(k)
 		switch {
 		case int(in.input) == slot:
-			if err := rec.kernel.delMFC(k.src, k.grp); err != nil && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, format.Errorf("mroute: delete %s for ifindex %d: delete route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
+			if err := rec.kernel.delMFC(src, grp); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, format.Errorf("mroute: delete %s for ifindex %d: delete route (%s,%s): %w", rec.slot, ifindex, src, grp, err))
 			}
 			delete(rec.routes, k)
 		case in.outputs&(1<<slot) != 0:
@@ -169,7 +188,7 @@ func (rec *record) delVIF(ifindex int) error {
 			if err := rec.install(k, in); err != nil {
 				// Forget it so the daemon's next SetRoute installs it afresh.
 				delete(rec.routes, k)
-				errs = append(errs, format.Errorf("mroute: delete %s for ifindex %d: update route (%s,%s): %w", rec.slot, ifindex, k.src, k.grp, err))
+				errs = append(errs, format.Errorf("mroute: delete %s for ifindex %d: update route (%s,%s): %w", rec.slot, ifindex, src, grp, err))
 				continue
 			}
 			rec.routes[k] = in
@@ -216,7 +235,7 @@ func (rec *record) setRoute(r Route) error {
 	if err != nil {
 		return format.Errorf("mroute: set route (%s,%s): %w", src, grp, err)
 	}
-	k := routeKey{src, grp}
+	k := keyOf(src, grp)
 	if have, ok := rec.routes[k]; ok && have == want {
 		return nil
 	}
@@ -235,7 +254,7 @@ func (rec *record) setRoute(r Route) error {
 // route was installed costs one needless re-add, which the kernel takes as a
 // replacement.
 func (rec *record) kernelHasNoRoute(src, grp netip.Addr) {
-	delete(rec.routes, routeKey{src, grp})
+	delete(rec.routes, keyOf(src, grp))
 }
 
 // install gives the kernel the entry (k, in): each output slot with its
@@ -248,7 +267,8 @@ func (rec *record) install(k routeKey, in installed) error {
 			ttls[slot] = uint8(rec.slots[slot].threshold)
 		}
 	}
-	return rec.kernel.addMFC(k.src, k.grp, int(in.input), ttls)
+	src, grp := rec.addrs(k)
+	return rec.kernel.addMFC(src, grp, int(in.input), ttls)
 }
 
 // delRoute deletes (src,grp), already checked and normalised; see
@@ -261,7 +281,7 @@ func (rec *record) delRoute(src, grp netip.Addr) error {
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return format.Errorf("mroute: delete route (%s,%s): %w", src, grp, err)
 	}
-	delete(rec.routes, routeKey{src, grp})
+	delete(rec.routes, keyOf(src, grp))
 	return nil
 }
 
@@ -280,7 +300,8 @@ func (rec *record) list() []Route {
 func (rec *record) keys() []Key {
 	ks := make([]Key, 0, len(rec.routes))
 	for k := range rec.routes {
-		ks = append(ks, Key{k.src, k.grp})
+		src, grp := rec.addrs(k)
+		ks = append(ks, Key{src, grp})
 	}
 	sort.Slice(ks, func(i, j int) bool { return ks[i].Compare(ks[j]) < 0 })
 	return ks
@@ -289,9 +310,10 @@ func (rec *record) keys() []Key {
 // lookupRoute returns the installed route k, its outputs appended to
 // outputs.
 func (rec *record) lookupRoute(k Key, outputs []int) (Route, bool) {
-	in, ok := rec.routes[routeKey{k.Source, k.Group}]
+	rk := keyOf(k.Source, k.Group)
+	in, ok := rec.routes[rk]
 	if !ok {
 		return Route{}, false
 	}
-	return rec.route(routeKey{k.Source, k.Group}, in, outputs), true
+	return rec.route(rk, in, outputs), true
 }
