@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"slices"
@@ -42,8 +43,75 @@ type member struct {
 type sock struct {
 	fd      int
 	cost    int // option memory charged, per limits.cost
-	members map[netip.Addr]member
+	members memberList
 	slot    int // its index in Joiner.socks, set by apply for its plan
+}
+
+// memberList is one socket's memberships, sorted by group. A socket holds
+// a few tens at most (igmp_max_memberships, 20 by default; an IPv6 socket
+// as many as its option memory allows), so a list made at that size and
+// searched by halves does for a map: a thousand groups over fifty sockets
+// kept about 106 KB (amd64) in maps of their memberships.
+type memberList []groupMember
+
+type groupMember struct {
+	group groupKey
+	member
+}
+
+// groupKey is a group address as two numbers (IPv4 as IPv4-mapped IPv6),
+// for a list that is searched on every change of every group: cheaper to
+// compare than a netip.Addr, and 16 bytes instead of 24.
+type groupKey struct{ hi, lo uint64 }
+
+func keyOfGroup(a netip.Addr) groupKey {
+	b := a.As16()
+	return groupKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func (k groupKey) less(o groupKey) bool { return k.hi < o.hi || k.hi == o.hi && k.lo < o.lo }
+
+// find returns where the group k is or would be in l.
+func (l memberList) find(k groupKey) (int, bool) {
+	lo, hi := 0, len(l)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if l[m].group.less(k) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(l) && l[lo].group == k
+}
+
+func (l memberList) get(k groupKey) (member, bool) {
+	if i, ok := l.find(k); ok {
+		return l[i].member, true
+	}
+	return member{}, false
+}
+
+func (l *memberList) set(k groupKey, m member) {
+	i, ok := l.find(k)
+	if ok {
+		(*l)[i].member = m
+		return
+	}
+	*l = append(*l, groupMember{})
+	copy((*l)[i+1:], (*l)[i:])
+	(*l)[i] = groupMember{k, m}
+}
+
+func (l *memberList) del(k groupKey) {
+	i, ok := l.find(k)
+	if !ok {
+		return
+	}
+	last := len(*l) - 1
+	copy((*l)[i:], (*l)[i+1:])
+	(*l)[last] = groupMember{} // drops its sources
+	*l = (*l)[:last]
 }
 
 // group is the state of one group; what the kernel merges from its
@@ -121,8 +189,9 @@ func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
 		return Filter{}, false
 	}
 	ms := make([]member, len(g.socks))
+	k := keyOfGroup(group)
 	for i, s := range g.socks {
-		ms[i] = s.members[group]
+		ms[i], _ = s.members.get(k)
 	}
 	f := merge(ms)
 	return Filter{Mode: f.Mode, Sources: slices.Clone(f.Sources)}, true
@@ -246,15 +315,16 @@ func (j *Joiner) apply(addr netip.Addr, want Filter) error {
 	}
 	g.want, g.ok = want, false
 
+	k := keyOfGroup(addr)
 	slots := j.slots[:0]
 	for i, s := range j.socks[fam] {
 		s.slot = i
-		_, has := s.members[addr]
+		_, has := s.members.find(k)
 		slots = append(slots, slotUse{groups: len(s.members), cost: s.cost, has: has})
 	}
 	cur := j.cur[:0]
 	for _, s := range g.socks {
-		m := s.members[addr]
+		m, _ := s.members.get(k)
 		cur = append(cur, piece{slot: s.slot, mode: m.mode, sources: m.sources})
 	}
 	next, dropped := planGroup(&j.plan, lim, slots, cur, want)
@@ -267,7 +337,7 @@ func (j *Joiner) apply(addr netip.Addr, want Filter) error {
 	// Record what the sockets hold now, whatever failed, in socket order.
 	g.socks = g.socks[:0]
 	for _, s := range j.socks[fam] {
-		if _, ok := s.members[addr]; ok {
+		if _, ok := s.members.find(k); ok {
 			g.socks = append(g.socks, s)
 		}
 	}
@@ -290,7 +360,10 @@ func (j *Joiner) applyPieces(fam int, addr netip.Addr, slots []slotUse, next, cu
 			if err != nil {
 				return nil, format.Errorf("upstream: open socket: %w", err)
 			}
-			j.socks[fam] = append(j.socks[fam], &sock{fd: fd, members: map[netip.Addr]member{}})
+			// Room for as many memberships as the kernel lets a
+			// socket hold, within reason (the limit is a sysctl).
+			room := min(j.lim[fam].maxGroups, 1024)
+			j.socks[fam] = append(j.socks[fam], &sock{fd: fd, members: make(memberList, 0, room)})
 		}
 		return j.socks[fam][slot], nil
 	}
@@ -311,7 +384,7 @@ func (j *Joiner) applyPieces(fam int, addr netip.Addr, slots []slotUse, next, cu
 			continue
 		}
 		s := j.socks[fam][p.slot]
-		m := s.members[addr]
+		m, _ := s.members.get(keyOfGroup(addr))
 		if m.mode == p.mode && slices.Equal(m.sources, p.sources) {
 			continue
 		}
@@ -339,9 +412,9 @@ func level(fam int) int {
 
 func (j *Joiner) record(fam int, s *sock, addr netip.Addr, m member, present bool) {
 	if present {
-		s.members[addr] = m
+		s.members.set(keyOfGroup(addr), m)
 	} else {
-		delete(s.members, addr)
+		s.members.del(keyOfGroup(addr))
 	}
 	s.cost = 0
 	for _, m := range s.members {
@@ -365,7 +438,7 @@ func (j *Joiner) join(fam int, s *sock, addr netip.Addr, p piece) error {
 		}
 		j.record(fam, s, addr, member{mode: Exclude}, true)
 	}
-	if m := s.members[addr]; m.mode == p.mode && len(m.sources) == len(p.sources) {
+	if m, _ := s.members.get(keyOfGroup(addr)); m.mode == p.mode && len(m.sources) == len(p.sources) {
 		return nil
 	}
 	return j.msfilter(fam, s, addr, p.mode, p.sources)

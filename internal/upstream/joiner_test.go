@@ -308,3 +308,53 @@ func TestSetIdempotent(t *testing.T) {
 		t.Errorf("repeated Set made %d socket calls", k.ops-ops)
 	}
 }
+
+// TestMemberList: a socket's memberships stay sorted by group through
+// sets and deletes in any order, and each group finds its own.
+func TestMemberList(t *testing.T) {
+	groups := []netip.Addr{
+		netip.MustParseAddr("239.1.1.3"), netip.MustParseAddr("224.0.1.1"), netip.MustParseAddr("239.1.1.1"),
+		netip.MustParseAddr("239.255.0.1"), netip.MustParseAddr("239.1.1.2"),
+	}
+	var l memberList
+	for i, g := range groups {
+		l.set(keyOfGroup(g), member{mode: Exclude, sources: make([]netip.Addr, i)})
+	}
+	l.set(keyOfGroup(groups[0]), member{mode: Include, sources: groups[:1]}) // replaces
+	check := func(want []netip.Addr) {
+		t.Helper()
+		if len(l) != len(want) {
+			t.Fatalf("%d memberships, want %d", len(l), len(want))
+		}
+		for i := 1; i < len(l); i++ {
+			if !l[i-1].group.less(l[i].group) {
+				t.Fatalf("memberships out of order at %d: %+v", i, l)
+			}
+		}
+		for _, g := range want {
+			if _, ok := l.get(keyOfGroup(g)); !ok {
+				t.Errorf("%s not found", g)
+			}
+		}
+	}
+	check(groups)
+	if m, _ := l.get(keyOfGroup(groups[0])); m.mode != Include || len(m.sources) != 1 {
+		t.Errorf("%s: %+v, want the replacing INCLUDE of one source", groups[0], m)
+	}
+	if m, _ := l.get(keyOfGroup(groups[3])); m.mode != Exclude || len(m.sources) != 3 {
+		t.Errorf("%s: %+v, want EXCLUDE of three sources", groups[3], m)
+	}
+	l.del(keyOfGroup(groups[2]))
+	l.del(keyOfGroup(netip.MustParseAddr("239.9.9.9"))) // not there: nothing
+	check([]netip.Addr{groups[0], groups[1], groups[3], groups[4]})
+	if _, ok := l.get(keyOfGroup(groups[2])); ok {
+		t.Errorf("%s still found after its delete", groups[2])
+	}
+	if room := l[:cap(l)]; room[len(l)].sources != nil {
+		t.Errorf("the deleted membership's sources are still held past the list's end")
+	}
+	for _, g := range groups {
+		l.del(keyOfGroup(g))
+	}
+	check(nil)
+}
