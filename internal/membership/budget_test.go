@@ -24,7 +24,7 @@ func TestHostSourceListKeepsNoSpareStorage(t *testing.T) {
 		t.Run(typ.String(), func(t *testing.T) {
 			r := NewRouter(Config{MaxSources: 128}, addr("10.0.0.5"))
 			r.Report(t0, addr(h1), 3, []Record{{Type: typ, Group: addr(G), Sources: floodSources(4096)}})
-			g := r.groups[addr(G)]
+			g := r.groups[KeyOf(addr(G))]
 			if g == nil || len(g.hosts) != 1 {
 				t.Fatalf("want one tracked host, have group %v", g)
 			}

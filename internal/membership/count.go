@@ -49,7 +49,7 @@ func (r *Router) Stats() Stats { return r.stats }
 // SourceTimers returns the running source timers of a group (RFC 3376
 // §6.2.3) by source, for status; nil if the group is unknown.
 func (r *Router) SourceTimers(grp netip.Addr) map[netip.Addr]time.Time {
-	g, ok := r.groups[grp]
+	g, ok := r.groups[KeyOf(grp)]
 	if !ok {
 		return nil
 	}

@@ -193,7 +193,7 @@ func checkGroup(t *testing.T, r *Router, gc groupCheck) {
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("group %s:\n got  %+v\n want %+v", gc.group, st, want)
 	}
-	g := r.groups[addr(gc.group)]
+	g := r.groups[KeyOf(addr(gc.group))]
 	for s, d := range gc.timers {
 		src := g.sources[addr(s)]
 		if src == nil {

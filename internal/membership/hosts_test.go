@@ -496,7 +496,7 @@ func TestHostListStorage(t *testing.T) {
 			for i := range tt.hosts {
 				r.Report(t0, hostAddr(i+1), 3, []Record{tt.record})
 			}
-			g := r.groups[grp]
+			g := r.groups[KeyOf(grp)]
 			if g == nil {
 				t.Fatal("no group")
 			}

@@ -35,7 +35,7 @@ func (r *Router) Forget(when time.Time, grp netip.Addr) []Action {
 	now := r.clock.at(when)
 	r.begin()
 	r.advance(now)
-	if g, ok := r.groups[grp]; ok {
+	if g, ok := r.groups[KeyOf(grp)]; ok {
 		r.remove(g)
 	}
 	return r.end()

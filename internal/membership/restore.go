@@ -81,7 +81,7 @@ func (r *Router) Restore(when time.Time, age time.Duration, recs []Saved) []Acti
 	answered := now.Add(time.Duration(r.cfg.StartupQueryCount-1)*r.cfg.StartupQueryInterval + r.cfg.QueryResponseInterval)
 	for i := range recs {
 		rec := &recs[i]
-		if !rec.Group.IsValid() || !rec.Group.IsMulticast() || r.groups[rec.Group] != nil {
+		if !isGroup(rec.Group) || r.groups[KeyOf(rec.Group)] != nil {
 			continue
 		}
 		mode := rec.Mode
@@ -132,7 +132,7 @@ func (r *Router) Restore(when time.Time, age time.Duration, recs []Saved) []Acti
 		}
 		g.untracked = earlier(answered, expires)
 		g.changed = true
-		r.groups[g.addr] = g
+		r.groups[KeyOf(g.addr)] = g
 		r.update(g)
 	}
 	return r.end()

@@ -34,7 +34,7 @@ type Router struct {
 	nextGeneral  instant    // next general query; zero before Start
 	startupLeft  int        // startup queries still to send (§8.7)
 
-	groups map[netip.Addr]*group
+	groups map[GroupKey]*group
 	heap   groupHeap
 	stats  Stats
 
@@ -78,7 +78,7 @@ func NewRouter(cfg Config, self netip.Addr) *Router {
 		robustness: cfg.Robustness,
 		qi:         cfg.QueryInterval,
 		querier:    true, // §6.6.2: routers start as querier
-		groups:     make(map[netip.Addr]*group),
+		groups:     make(map[GroupKey]*group),
 		scratch:    make(map[netip.Addr]struct{}),
 	}
 }
@@ -214,7 +214,7 @@ func (r *Router) Query(when time.Time, from netip.Addr, q Query) []Action {
 	if !q.Group.IsValid() || q.Group.IsUnspecified() || (q.SuppressRouterSide && q.Version >= 3) {
 		return r.end()
 	}
-	g := r.groups[q.Group]
+	g := r.groups[KeyOf(q.Group)]
 	if g == nil {
 		return r.end()
 	}
@@ -274,11 +274,11 @@ func creates(typ RecordType, b []netip.Addr) bool {
 }
 
 func (r *Router) record(now instant, from netip.Addr, version int, rec *Record) {
-	if !rec.Group.IsValid() || !rec.Group.IsMulticast() {
+	if !isGroup(rec.Group) {
 		return
 	}
 	srcs := r.cleanSources(rec.Group, rec.Sources)
-	g := r.groups[rec.Group]
+	g := r.groups[KeyOf(rec.Group)]
 	isNew := g == nil
 	if isNew {
 		if !creates(rec.Type, srcs) {
@@ -340,7 +340,7 @@ func (r *Router) record(now instant, from netip.Addr, version int, rec *Record) 
 		return
 	}
 	if isNew {
-		r.groups[g.addr] = g
+		r.groups[KeyOf(g.addr)] = g
 		g.changed = true
 	}
 	r.update(g)
@@ -516,7 +516,7 @@ func (r *Router) apply(g *group, now instant, typ RecordType, b []netip.Addr) {
 // Wants reports whether traffic from source to group should be forwarded
 // onto this link (RFC 3376 §6.3).
 func (r *Router) Wants(group, source netip.Addr) bool {
-	g := r.groups[group]
+	g := r.groups[KeyOf(group)]
 	return g != nil && g.wants(source)
 }
 
@@ -534,7 +534,7 @@ const hostNone = -2
 func (r *Router) GroupsWithHostSources(n int) []GroupState {
 	out := make([]GroupState, 0, len(r.groups))
 	for _, a := range r.GroupAddrs() {
-		out = append(out, r.groups[a].state(&r.clock, r.cfg.Version, max(n, -1), nil))
+		out = append(out, r.groups[KeyOf(a)].state(&r.clock, r.cfg.Version, max(n, -1), nil))
 	}
 	return out
 }
@@ -542,7 +542,7 @@ func (r *Router) GroupsWithHostSources(n int) []GroupState {
 // Filter returns the forwarding state of group grp, without its hosts:
 // what the proxy merges upstream.
 func (r *Router) Filter(grp netip.Addr) (GroupState, bool) {
-	g := r.groups[grp]
+	g := r.groups[KeyOf(grp)]
 	if g == nil {
 		return GroupState{}, false
 	}
@@ -553,8 +553,8 @@ func (r *Router) Filter(grp netip.Addr) (GroupState, bool) {
 // status answer's pages (see GroupInRoom).
 func (r *Router) GroupAddrs() []netip.Addr {
 	addrs := make([]netip.Addr, 0, len(r.groups))
-	for a := range r.groups {
-		addrs = append(addrs, a)
+	for _, g := range r.groups {
+		addrs = append(addrs, g.addr)
 	}
 	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 	return addrs
@@ -563,7 +563,7 @@ func (r *Router) GroupAddrs() []netip.Addr {
 // GroupInRoom returns the record of group grp as GroupsWithHostSources
 // lists it, its lists in room: valid until the room's Reset.
 func (r *Router) GroupInRoom(grp netip.Addr, n int, room *StateRoom) (GroupState, bool) {
-	g := r.groups[grp]
+	g := r.groups[KeyOf(grp)]
 	if g == nil {
 		return GroupState{}, false
 	}
@@ -572,7 +572,7 @@ func (r *Router) GroupInRoom(grp netip.Addr, n int, room *StateRoom) (GroupState
 
 // Group returns the record of group g.
 func (r *Router) Group(g netip.Addr) (GroupState, bool) {
-	grp := r.groups[g]
+	grp := r.groups[KeyOf(g)]
 	if grp == nil {
 		return GroupState{}, false
 	}
@@ -855,7 +855,7 @@ func (r *Router) remove(g *group) {
 	if g.index >= 0 {
 		heap.Remove(&r.heap, g.index)
 	}
-	delete(r.groups, g.addr)
+	delete(r.groups, KeyOf(g.addr))
 }
 
 func (r *Router) noteChange(g *group) {

@@ -76,6 +76,7 @@ func TestProxied(t *testing.T) {
 		{"ff05::1", true},
 		{"ff3e::1", true},
 		{"2001:db8::1", false},
+		{"::ffff:239.1.1.1", false}, // IPv4-mapped: netip calls it multicast
 	}
 	for _, tt := range tests {
 		if got := Proxied(netip.MustParseAddr(tt.group)); got != tt.want {

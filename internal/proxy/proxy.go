@@ -224,7 +224,7 @@ type Proxy struct {
 	// each map's table has two thousand slots (of 56 and 48 bytes), and
 	// the smaller tables it grew from are left as garbage in a burst of
 	// joins.
-	groups map[netip.Addr]*proxyGroup
+	groups map[membership.GroupKey]*proxyGroup
 	nsub   int // groups subscribed upstream
 	nflow  int
 	nup    int // flows counted against MaxFlows
@@ -249,7 +249,7 @@ type Proxy struct {
 func New(cfg Config) *Proxy {
 	p := &Proxy{
 		downs:     map[int]*downstream{},
-		groups:    map[netip.Addr]*proxyGroup{},
+		groups:    map[membership.GroupKey]*proxyGroup{},
 		flowCheck: cfg.FlowCheck,
 		budget:    membership.NewBudget(cfg.MaxBytes),
 	}
@@ -294,7 +294,8 @@ func (p *Proxy) RemoveDownstream(now time.Time, ifindex int) []Action {
 	}
 	// Flows that came in on the link have no source any more, removed in
 	// source order; forget moves the group's later flows down one.
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		for fs, i := g.flows, 0; i < len(fs); {
 			if fs[i].input != ifindex {
 				i++
@@ -405,7 +406,8 @@ func (p *Proxy) Reconfigure(now time.Time, ifindex int, cfg membership.Config, a
 // upstream subscription, sorted.
 func (p *Proxy) knownGroups() []netip.Addr {
 	seen := map[netip.Addr]bool{}
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		if g.sub.Subscribed() {
 			seen[grp] = true
 		}
@@ -482,7 +484,8 @@ func (p *Proxy) forget(src, grp netip.Addr) DelRoute {
 
 func (p *Proxy) groupsWithFlows() []netip.Addr {
 	var out []netip.Addr
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		if len(g.flows) > 0 {
 			out = append(out, grp)
 		}
@@ -493,7 +496,7 @@ func (p *Proxy) groupsWithFlows() []netip.Addr {
 
 // flowsOf returns the known flows of grp, sorted by source.
 func (p *Proxy) flowsOf(grp netip.Addr) []*flow {
-	if g := p.groups[grp]; g != nil {
+	if g := p.groups[membership.KeyOf(grp)]; g != nil {
 		return g.flows
 	}
 	return nil
@@ -501,30 +504,32 @@ func (p *Proxy) flowsOf(grp netip.Addr) []*flow {
 
 // setFlows makes fs the known flows of grp.
 func (p *Proxy) setFlows(grp netip.Addr, fs []*flow) {
-	g := p.groups[grp]
+	k := membership.KeyOf(grp)
+	g := p.groups[k]
 	if g == nil {
 		if len(fs) == 0 {
 			return
 		}
 		g = &proxyGroup{}
-		p.groups[grp] = g
+		p.groups[k] = g
 	}
 	if len(fs) == 0 {
 		fs = nil // the list's room goes with its last flow
 	}
 	g.flows = fs
-	p.dropIfEmpty(grp, g)
+	p.dropIfEmpty(k, g)
 }
 
 // setSubscription makes sub the applied upstream subscription of grp.
 func (p *Proxy) setSubscription(grp netip.Addr, sub Subscription) {
-	g := p.groups[grp]
+	k := membership.KeyOf(grp)
+	g := p.groups[k]
 	if g == nil {
 		if !sub.Subscribed() {
 			return
 		}
 		g = &proxyGroup{}
-		p.groups[grp] = g
+		p.groups[k] = g
 	}
 	if g.sub.Subscribed() {
 		p.nsub--
@@ -535,12 +540,12 @@ func (p *Proxy) setSubscription(grp netip.Addr, sub Subscription) {
 		sub = Subscription{}
 	}
 	g.sub = sub
-	p.dropIfEmpty(grp, g)
+	p.dropIfEmpty(k, g)
 }
 
-func (p *Proxy) dropIfEmpty(grp netip.Addr, g *proxyGroup) {
+func (p *Proxy) dropIfEmpty(k membership.GroupKey, g *proxyGroup) {
 	if len(g.flows) == 0 && !g.sub.Subscribed() {
-		delete(p.groups, grp)
+		delete(p.groups, k)
 	}
 }
 
@@ -578,7 +583,8 @@ func (p *Proxy) SubscribedGroups() []netip.Addr {
 	// Made at its size: collected from an iterator, the list would grow
 	// step by step, twice the memory at a thousand groups.
 	keys := make([]netip.Addr, 0, p.nsub)
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		if g.sub.Subscribed() {
 			keys = append(keys, grp)
 		}
@@ -589,7 +595,7 @@ func (p *Proxy) SubscribedGroups() []netip.Addr {
 
 // Subscription returns the upstream subscription of grp, if any.
 func (p *Proxy) Subscription(grp netip.Addr) (Subscription, bool) {
-	if g := p.groups[grp]; g != nil && g.sub.Subscribed() {
+	if g := p.groups[membership.KeyOf(grp)]; g != nil && g.sub.Subscribed() {
 		return g.sub, true
 	}
 	return Subscription{}, false
@@ -599,7 +605,8 @@ func (p *Proxy) Subscription(grp netip.Addr) (Subscription, bool) {
 // sorted by group, to replay them onto a new upstream.
 func (p *Proxy) SubscriptionList() []Subscribe {
 	out := make([]Subscribe, 0, p.nsub)
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		if g.sub.Subscribed() {
 			out = append(out, Subscribe{Group: grp, Sub: g.sub})
 		}
@@ -798,7 +805,8 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 // entry is gone from the kernel): it is forgotten too.
 func (p *Proxy) Counters(now time.Time, packets map[Flow]uint64) []Action {
 	var out []Action
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		// Backwards: forget removes the flow from the slice, moving
 		// those after it.
 		for fs, i := g.flows, len(g.flows)-1; i >= 0; i-- {
@@ -901,7 +909,8 @@ func (p *Proxy) NextDeadline() time.Time {
 // Flows lists the known flows sorted by group and source.
 func (p *Proxy) Flows() []Flow {
 	fl := make([]Flow, 0, p.nflow)
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		for _, f := range g.flows {
 			fl = append(fl, Flow{Source: f.source, Group: grp})
 		}
@@ -917,9 +926,11 @@ func (p *Proxy) Flows() []Flow {
 }
 
 // Proxied reports whether a group may be proxied at all: a multicast group
-// that leaves its link (scope.LinkLocal).
+// that leaves its link (scope.LinkLocal). An IPv4-mapped IPv6 address is
+// none (netip calls ::ffff:239.1.1.1 multicast; the proxy keys groups by
+// 16 bytes, where it would be 239.1.1.1).
 func Proxied(g netip.Addr) bool {
-	return g.IsMulticast() && !scope.LinkLocal(g)
+	return g.IsMulticast() && !g.Is4In6() && !scope.LinkLocal(g)
 }
 
 // SourceSpecific reports whether g is in a source-specific multicast range:

@@ -19,7 +19,8 @@ type FlowInput struct {
 // order.
 func (p *Proxy) FlowInputs() []FlowInput {
 	out := make([]FlowInput, 0, p.nflow)
-	for grp, g := range p.groups {
+	for k, g := range p.groups {
+		grp := k.Addr()
 		for _, f := range g.flows {
 			out = append(out, FlowInput{Flow: Flow{Source: f.source, Group: grp}, Input: f.input})
 		}

@@ -1,12 +1,12 @@
 package upstream
 
 import (
-	"encoding/binary"
 	"errors"
 	"net/netip"
 	"slices"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/format"
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 )
 
 // kernel is the socket layer a Joiner drives; the Linux implementation
@@ -55,28 +55,16 @@ type sock struct {
 type memberList []groupMember
 
 type groupMember struct {
-	group groupKey
+	group membership.GroupKey
 	member
 }
 
-// groupKey is a group address as two numbers (IPv4 as IPv4-mapped IPv6),
-// for a list that is searched on every change of every group: cheaper to
-// compare than a netip.Addr, and 16 bytes instead of 24.
-type groupKey struct{ hi, lo uint64 }
-
-func keyOfGroup(a netip.Addr) groupKey {
-	b := a.As16()
-	return groupKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
-}
-
-func (k groupKey) less(o groupKey) bool { return k.hi < o.hi || k.hi == o.hi && k.lo < o.lo }
-
 // find returns where the group k is or would be in l.
-func (l memberList) find(k groupKey) (int, bool) {
+func (l memberList) find(k membership.GroupKey) (int, bool) {
 	lo, hi := 0, len(l)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if l[m].group.less(k) {
+		if l[m].group.Less(k) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -85,14 +73,14 @@ func (l memberList) find(k groupKey) (int, bool) {
 	return lo, lo < len(l) && l[lo].group == k
 }
 
-func (l memberList) get(k groupKey) (member, bool) {
+func (l memberList) get(k membership.GroupKey) (member, bool) {
 	if i, ok := l.find(k); ok {
 		return l[i].member, true
 	}
 	return member{}, false
 }
 
-func (l *memberList) set(k groupKey, m member) {
+func (l *memberList) set(k membership.GroupKey, m member) {
 	i, ok := l.find(k)
 	if ok {
 		(*l)[i].member = m
@@ -103,7 +91,7 @@ func (l *memberList) set(k groupKey, m member) {
 	(*l)[i] = groupMember{k, m}
 }
 
-func (l *memberList) del(k groupKey) {
+func (l *memberList) del(k membership.GroupKey) {
 	i, ok := l.find(k)
 	if !ok {
 		return
@@ -131,7 +119,7 @@ type Joiner struct {
 	ifindex int
 	lim     [nfam]limits
 	socks   [nfam][]*sock
-	groups  map[netip.Addr]*group
+	groups  map[membership.GroupKey]*group
 	closed  bool
 
 	// Working memory of apply, kept so that a change allocates nothing
@@ -150,7 +138,7 @@ func newJoiner(k kernel, a abi, ifindex int, lim [nfam]limits) (*Joiner, error) 
 	if ifindex <= 0 {
 		return nil, format.Errorf("upstream: invalid ifindex %d", ifindex)
 	}
-	return &Joiner{k: k, abi: a, ifindex: ifindex, lim: lim, groups: map[netip.Addr]*group{}}, nil
+	return &Joiner{k: k, abi: a, ifindex: ifindex, lim: lim, groups: map[membership.GroupKey]*group{}}, nil
 }
 
 // Ifindex returns the interface the memberships are on.
@@ -173,7 +161,7 @@ func (j *Joiner) Set(group netip.Addr, f Filter) error {
 	if err != nil {
 		return err
 	}
-	if g := j.groups[group]; g != nil && g.ok && g.want.Equal(f) {
+	if g := j.groups[membership.KeyOf(group)]; g != nil && g.ok && g.want.Equal(f) {
 		return nil
 	}
 	return j.apply(group, f)
@@ -184,12 +172,12 @@ func (j *Joiner) Set(group netip.Addr, f Filter) error {
 // Truncated).
 func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
 	group = group.Unmap()
-	g := j.groups[group]
+	g := j.groups[membership.KeyOf(group)]
 	if g == nil || len(g.socks) == 0 {
 		return Filter{}, false
 	}
 	ms := make([]member, len(g.socks))
-	k := keyOfGroup(group)
+	k := membership.KeyOf(group)
 	for i, s := range g.socks {
 		ms[i], _ = s.members.get(k)
 	}
@@ -202,7 +190,7 @@ func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
 // (net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf). Such sources are
 // forwarded although unwanted.
 func (j *Joiner) Truncated(group netip.Addr) int {
-	if g := j.groups[group.Unmap()]; g != nil {
+	if g := j.groups[membership.KeyOf(group.Unmap())]; g != nil {
 		return int(g.dropped)
 	}
 	return 0
@@ -211,9 +199,9 @@ func (j *Joiner) Truncated(group netip.Addr) int {
 // Groups returns the subscribed groups, sorted.
 func (j *Joiner) Groups() []netip.Addr {
 	out := make([]netip.Addr, 0, len(j.groups))
-	for a, g := range j.groups {
+	for k, g := range j.groups {
 		if len(g.socks) > 0 {
-			out = append(out, a)
+			out = append(out, k.Addr())
 		}
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
@@ -242,10 +230,10 @@ func (j *Joiner) SetInterface(ifindex int) error {
 	j.ifindex = ifindex
 	var errs []error
 	for _, a := range j.sortedAll() {
-		g := j.groups[a]
+		g := j.groups[membership.KeyOf(a)]
 		g.socks, g.dropped, g.ok = nil, 0, false
 		if g.want.empty() {
-			delete(j.groups, a)
+			delete(j.groups, membership.KeyOf(a))
 			continue
 		}
 		errs = append(errs, j.apply(a, g.want))
@@ -285,8 +273,8 @@ func (j *Joiner) closeSock(s *sock) error {
 
 func (j *Joiner) sortedAll() []netip.Addr {
 	out := make([]netip.Addr, 0, len(j.groups))
-	for a := range j.groups {
-		out = append(out, a)
+	for k := range j.groups {
+		out = append(out, k.Addr())
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
 	return out
@@ -308,14 +296,14 @@ func (j *Joiner) sortedAll() []netip.Addr {
 func (j *Joiner) apply(addr netip.Addr, want Filter) error {
 	fam := familyOf(addr)
 	lim := j.lim[fam]
-	g := j.groups[addr]
+	k := membership.KeyOf(addr)
+	g := j.groups[k]
 	if g == nil {
 		g = &group{}
-		j.groups[addr] = g
+		j.groups[k] = g
 	}
 	g.want, g.ok = want, false
 
-	k := keyOfGroup(addr)
 	slots := j.slots[:0]
 	for i, s := range j.socks[fam] {
 		s.slot = i
@@ -347,7 +335,7 @@ func (j *Joiner) apply(addr netip.Addr, want Filter) error {
 	}
 	g.ok, g.dropped = true, int32(dropped)
 	if len(g.socks) == 0 {
-		delete(j.groups, addr)
+		delete(j.groups, k)
 	}
 	return nil
 }
@@ -384,7 +372,7 @@ func (j *Joiner) applyPieces(fam int, addr netip.Addr, slots []slotUse, next, cu
 			continue
 		}
 		s := j.socks[fam][p.slot]
-		m, _ := s.members.get(keyOfGroup(addr))
+		m, _ := s.members.get(membership.KeyOf(addr))
 		if m.mode == p.mode && slices.Equal(m.sources, p.sources) {
 			continue
 		}
@@ -412,9 +400,9 @@ func level(fam int) int {
 
 func (j *Joiner) record(fam int, s *sock, addr netip.Addr, m member, present bool) {
 	if present {
-		s.members.set(keyOfGroup(addr), m)
+		s.members.set(membership.KeyOf(addr), m)
 	} else {
-		s.members.del(keyOfGroup(addr))
+		s.members.del(membership.KeyOf(addr))
 	}
 	s.cost = 0
 	for _, m := range s.members {
@@ -438,7 +426,7 @@ func (j *Joiner) join(fam int, s *sock, addr netip.Addr, p piece) error {
 		}
 		j.record(fam, s, addr, member{mode: Exclude}, true)
 	}
-	if m, _ := s.members.get(keyOfGroup(addr)); m.mode == p.mode && len(m.sources) == len(p.sources) {
+	if m, _ := s.members.get(membership.KeyOf(addr)); m.mode == p.mode && len(m.sources) == len(p.sources) {
 		return nil
 	}
 	return j.msfilter(fam, s, addr, p.mode, p.sources)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 )
 
 // fakeKernel keeps per-socket memberships the way Linux does for the
@@ -318,43 +320,43 @@ func TestMemberList(t *testing.T) {
 	}
 	var l memberList
 	for i, g := range groups {
-		l.set(keyOfGroup(g), member{mode: Exclude, sources: make([]netip.Addr, i)})
+		l.set(membership.KeyOf(g), member{mode: Exclude, sources: make([]netip.Addr, i)})
 	}
-	l.set(keyOfGroup(groups[0]), member{mode: Include, sources: groups[:1]}) // replaces
+	l.set(membership.KeyOf(groups[0]), member{mode: Include, sources: groups[:1]}) // replaces
 	check := func(want []netip.Addr) {
 		t.Helper()
 		if len(l) != len(want) {
 			t.Fatalf("%d memberships, want %d", len(l), len(want))
 		}
 		for i := 1; i < len(l); i++ {
-			if !l[i-1].group.less(l[i].group) {
+			if !l[i-1].group.Less(l[i].group) {
 				t.Fatalf("memberships out of order at %d: %+v", i, l)
 			}
 		}
 		for _, g := range want {
-			if _, ok := l.get(keyOfGroup(g)); !ok {
+			if _, ok := l.get(membership.KeyOf(g)); !ok {
 				t.Errorf("%s not found", g)
 			}
 		}
 	}
 	check(groups)
-	if m, _ := l.get(keyOfGroup(groups[0])); m.mode != Include || len(m.sources) != 1 {
+	if m, _ := l.get(membership.KeyOf(groups[0])); m.mode != Include || len(m.sources) != 1 {
 		t.Errorf("%s: %+v, want the replacing INCLUDE of one source", groups[0], m)
 	}
-	if m, _ := l.get(keyOfGroup(groups[3])); m.mode != Exclude || len(m.sources) != 3 {
+	if m, _ := l.get(membership.KeyOf(groups[3])); m.mode != Exclude || len(m.sources) != 3 {
 		t.Errorf("%s: %+v, want EXCLUDE of three sources", groups[3], m)
 	}
-	l.del(keyOfGroup(groups[2]))
-	l.del(keyOfGroup(netip.MustParseAddr("239.9.9.9"))) // not there: nothing
+	l.del(membership.KeyOf(groups[2]))
+	l.del(membership.KeyOf(netip.MustParseAddr("239.9.9.9"))) // not there: nothing
 	check([]netip.Addr{groups[0], groups[1], groups[3], groups[4]})
-	if _, ok := l.get(keyOfGroup(groups[2])); ok {
+	if _, ok := l.get(membership.KeyOf(groups[2])); ok {
 		t.Errorf("%s still found after its delete", groups[2])
 	}
 	if room := l[:cap(l)]; room[len(l)].sources != nil {
 		t.Errorf("the deleted membership's sources are still held past the list's end")
 	}
 	for _, g := range groups {
-		l.del(keyOfGroup(g))
+		l.del(membership.KeyOf(g))
 	}
 	check(nil)
 }
