@@ -95,11 +95,29 @@ func TestUbus(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := (Ubus{Command: slow, Timeout: 200 * time.Millisecond}).L3Device("wan"); err == nil {
-		t.Error("a hanging ubus gives no error")
+	if _, err := (Ubus{Command: slow, Timeout: 200 * time.Millisecond}).L3Device("wan"); err == nil || !strings.Contains(err.Error(), "signal: killed") {
+		t.Errorf("a hanging ubus: %v; want it killed", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("a hanging ubus took %v, want about the 200ms timeout", d)
+	}
+	// The tool runs with the daemon's environment.
+	envCheck := filepath.Join(dir, "envcheck")
+	if err := os.WriteFile(envCheck, []byte("#!/bin/sh\n[ \"$MCAST_NETIFD_TEST\" = yes ] || { echo 'no environment' >&2; exit 3; }\n"+
+		"cat <<'EOF'\n"+pppoeUp+"\nEOF\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MCAST_NETIFD_TEST", "yes")
+	if dev, err := (Ubus{Command: envCheck}).L3Device("wan"); dev != "pppoe-wan" || err != nil {
+		t.Errorf("with the environment: %q, %v", dev, err)
+	}
+	// A failing tool's exit status is in the error when it says nothing.
+	quiet := filepath.Join(dir, "quiet")
+	if err := os.WriteFile(quiet, []byte("#!/bin/sh\nexit 7\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Ubus{Command: quiet}).L3Device("wan"); err == nil || !strings.Contains(err.Error(), "exit status 7") {
+		t.Errorf("a tool that exits 7 silently: %v", err)
 	}
 	// Found through PATH, as on the router.
 	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
