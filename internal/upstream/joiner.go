@@ -171,13 +171,12 @@ func (j *Joiner) Set(group netip.Addr, f Filter) error {
 // unless an error interrupted Set or an EXCLUDE list was cut (see
 // Truncated).
 func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
-	group = group.Unmap()
-	g := j.groups[membership.KeyOf(group)]
+	k := membership.KeyOf(group) // the key of ::ffff:a.b.c.d is a.b.c.d's
+	g := j.groups[k]
 	if g == nil || len(g.socks) == 0 {
 		return Filter{}, false
 	}
 	ms := make([]member, len(g.socks))
-	k := membership.KeyOf(group)
 	for i, s := range g.socks {
 		ms[i], _ = s.members.get(k)
 	}
@@ -190,7 +189,7 @@ func (j *Joiner) Get(group netip.Addr) (Filter, bool) {
 // (net.ipv4.igmp_max_msf or net.ipv6.mld_max_msf). Such sources are
 // forwarded although unwanted.
 func (j *Joiner) Truncated(group netip.Addr) int {
-	if g := j.groups[membership.KeyOf(group.Unmap())]; g != nil {
+	if g := j.groups[membership.KeyOf(group)]; g != nil {
 		return int(g.dropped)
 	}
 	return 0
