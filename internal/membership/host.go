@@ -74,7 +74,10 @@ func (r *Router) track(g *group, now instant, from netip.Addr, version int, typ 
 			g.untracked = expires
 			return
 		}
-		g.hosts = slices.Insert(g.hosts, i, host{addr: from, mode: Include})
+		// growHosts made the room: the append does not allocate.
+		g.hosts = append(g.hosts, host{})
+		copy(g.hosts[i+1:], g.hosts[i:])
+		g.hosts[i] = host{addr: from, mode: Include}
 	}
 	h := &g.hosts[i]
 	refused := 0

@@ -790,7 +790,10 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	if !p.chargeFlow(f, ifindex) {
 		return nil
 	}
-	p.setFlows(grp, slices.Insert(fs, i, f))
+	fs = append(fs, nil)
+	copy(fs[i+1:], fs[i:])
+	fs[i] = f
+	p.setFlows(grp, fs)
 	p.recompute(f, grp)
 	p.nflow++
 	p.stats.RoutesAdded++
