@@ -298,10 +298,22 @@ func (tp *topo) startDaemon(cfg string) {
 	tp.must(os.WriteFile(tp.conf, []byte(cfg), 0o644))
 	p, err := tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
 	tp.must(err)
+	tp.watchDaemon(p, "daemon")
+}
+
+// watchDaemon makes p the daemon under test. When the test ends p is
+// killed, and its stderr logged (as what) if the test failed. The kill
+// comes before the test's directories are removed (cleanups run last
+// first, and the directories were made before): the daemon writes its
+// state snapshot beside its socket on every change, and a write during
+// the removal leaves the directory not empty, which fails the test.
+func (tp *topo) watchDaemon(p *netlab.Proc, what string) {
+	t := tp.t
 	tp.daemon = p
 	t.Cleanup(func() {
+		p.Kill()
 		if t.Failed() || *keepLogs {
-			t.Logf("daemon stderr (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
+			t.Logf("%s stderr (exit code %d):\n%s", what, p.ExitCode(), indent(p.Stderr()))
 		}
 	})
 }

@@ -83,12 +83,7 @@ func measuredTopo(t *testing.T) *topo {
 	}
 	p, err := tp.lab.Start("router", cmd...)
 	tp.must(err)
-	tp.daemon = p
-	t.Cleanup(func() {
-		if t.Failed() || *keepLogs {
-			t.Logf("%s stderr (exit code %d):\n%s", proxyUnderTest(), p.ExitCode(), indent(p.Stderr()))
-		}
-	})
+	tp.watchDaemon(p, proxyUnderTest())
 	tp.waitVIFs(fam4, "up0", "br-lan", "down2")
 	return tp
 }

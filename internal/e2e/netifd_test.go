@@ -94,12 +94,7 @@ func TestNetworkFollowed(t *testing.T) {
 	p, err := tp.lab.Start("router", "env", "PATH="+dir+":"+os.Getenv("PATH"),
 		daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
 	tp.must(err)
-	tp.daemon = p
-	t.Cleanup(func() {
-		if t.Failed() || *keepLogs {
-			t.Logf("daemon stderr (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
-		}
-	})
+	tp.watchDaemon(p, "daemon")
 	// Starting means two ubus calls, each a shell script in the
 	// stand-in: slow in an emulated VM on a busy host, so wait longer than
 	// waitVIFs does.

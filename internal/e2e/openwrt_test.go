@@ -64,12 +64,7 @@ func TestOpenWrtService(t *testing.T) {
 		"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps,
 		bin, "-f", tp.conf, "-s", tp.sock)
 	tp.must(err)
-	tp.daemon = p
-	t.Cleanup(func() {
-		if t.Failed() || *keepLogs {
-			t.Logf("daemon stderr (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
-		}
-	})
+	tp.watchDaemon(p, "daemon")
 	tp.waitFor(30*time.Second, "the VIFs of up0 and br-lan, the networks' devices", func() bool {
 		v := tp.vifs(fam4)
 		_, up := v["up0"]

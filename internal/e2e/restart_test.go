@@ -64,12 +64,7 @@ func TestRestartKeepsStreams(t *testing.T) {
 	restart := time.Now()
 	p, err := tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
 	tp.must(err)
-	tp.daemon = p
-	t.Cleanup(func() {
-		if t.Failed() || *keepLogs {
-			t.Logf("restarted daemon stderr (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
-		}
-	})
+	tp.watchDaemon(p, "restarted daemon")
 	back := tp.waitFlowing(r1, s1, restart, 5, 15*time.Second)
 	took := back.Sub(restart)
 	t.Logf("SIGKILL and restart: the stream was back at rcv1 %v after the daemon was started again", took.Round(time.Millisecond))
@@ -123,12 +118,7 @@ func TestRestartKeepsStreams(t *testing.T) {
 	restart = time.Now()
 	p3, err := tp.lab.Start("router", daemonBin, "-d", "-v", "-f", tp.conf, "-s", tp.sock)
 	tp.must(err)
-	tp.daemon = p3
-	t.Cleanup(func() {
-		if t.Failed() || *keepLogs {
-			t.Logf("daemon stderr after the clean stop (exit code %d):\n%s", p3.ExitCode(), indent(p3.Stderr()))
-		}
-	})
+	tp.watchDaemon(p3, "daemon after the clean stop")
 	back = tp.waitFlowing(r1, s1, restart, 5, 15*time.Second)
 	t.Logf("SIGTERM and restart: the stream was back at rcv1 %v after the daemon was started again", back.Sub(restart).Round(time.Millisecond))
 	if back.Sub(restart) >= restartLimit {

@@ -98,12 +98,7 @@ func (tp *topo) startUnprivileged(cfg string, notify bool, watchdog time.Duratio
 		bin, "-v", "-f", tp.conf, "-s", tp.sock)
 	p, err := tp.lab.Start("router", args...)
 	tp.must(err)
-	tp.daemon = p
-	t.Cleanup(func() {
-		if t.Failed() || *keepLogs {
-			t.Logf("daemon stderr (exit code %d):\n%s", p.ExitCode(), indent(p.Stderr()))
-		}
-	})
+	tp.watchDaemon(p, "daemon")
 	return u
 }
 
