@@ -6,12 +6,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"maps"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/netifd"
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // version is set at build time with -ldflags '-X main.version=...'.
@@ -198,7 +197,7 @@ func (n *networks) resolve(c *config.Config) *config.Config {
 			now[ne.Network], waiting[ne.Network] = err.Error(), true
 		}
 	}
-	for _, net := range slices.Sorted(maps.Keys(now)) {
+	for _, net := range sorted.Keys(now) {
 		switch {
 		case n.last[net] == now[net]:
 		case waiting[net]:

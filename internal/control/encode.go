@@ -2,10 +2,10 @@ package control
 
 import (
 	"io"
-	"slices"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/format"
 	"github.com/mcast-proxy/mcast-proxy/internal/jsonlite"
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // The protocol's JSON is written by hand with jsonlite.Writer, as
@@ -147,7 +147,7 @@ func counters(w *jsonlite.Writer, m map[string]uint64) {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	sorted.Strings(keys)
 	w.Open('{')
 	for _, k := range keys {
 		w.Key(k)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"io"
-	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -14,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/format"
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // WriteText renders st for a terminal: a header, the interfaces, the groups
@@ -251,7 +251,8 @@ func writeRoutes(b *bytes.Buffer, routes []Route) {
 	})
 	t := newTable(b, "SOURCE", "GROUP", "IN", "PACKETS", "RATE", "OUT")
 	for _, r := range routes {
-		outs := slices.Sorted(slices.Values(r.Outputs))
+		outs := slices.Clone(r.Outputs)
+		sorted.Strings(outs)
 		if len(outs) == 0 {
 			outs = []string{"-"}
 		}
@@ -273,11 +274,11 @@ func writeCounters(b *bytes.Buffer, fams []FamilyCounters, ifaces []Interface) {
 		}
 	}
 	for _, f := range fams {
-		for _, k := range slices.Sorted(maps.Keys(f.Received)) {
+		for _, k := range sorted.Keys(f.Received) {
 			add(f.Family, "received "+k, f.Received[k])
 		}
 		add(f.Family, "queries_sent", f.QueriesSent)
-		for _, k := range slices.Sorted(maps.Keys(f.Dropped)) {
+		for _, k := range sorted.Keys(f.Dropped) {
 			add(f.Family, "dropped "+k, f.Dropped[k])
 		}
 		add(f.Family, "upcalls", f.Upcalls)
@@ -286,7 +287,7 @@ func writeCounters(b *bytes.Buffer, fams []FamilyCounters, ifaces []Interface) {
 		add(f.Family, "routes_removed", f.RoutesRemoved)
 	}
 	for _, ifc := range ifaces {
-		for _, k := range slices.Sorted(maps.Keys(ifc.Counters)) {
+		for _, k := range sorted.Keys(ifc.Counters) {
 			add(ifc.Name+"/"+ifc.Family, k, ifc.Counters[k])
 		}
 	}

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mld"
 	"github.com/mcast-proxy/mcast-proxy/internal/proxy"
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // decodeMemory is a plane's working memory for decoding: the codecs'
@@ -210,7 +210,7 @@ func (d *Daemon) wanted(p *plane) (map[string]want, []string) {
 // differently enough to need a new VIF: gone, recreated under a new index,
 // another role or another TTL threshold.
 func (d *Daemon) retire(p *plane, wants map[string]want, now time.Time) {
-	for _, name := range slices.Sorted(maps.Keys(p.active)) {
+	for _, name := range sorted.Keys(p.active) {
 		st := p.active[name]
 		w, ok := wants[name]
 		if ok && w.link.Index == st.ifindex && w.cfg.Role == st.cfg.Role && w.cfg.Threshold == st.cfg.Threshold {

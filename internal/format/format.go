@@ -20,9 +20,10 @@ import (
 	"errors"
 	"io"
 	"net/netip"
-	"sort"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // Errorf formats an error. An argument of %w is wrapped: errors.Is and
@@ -263,7 +264,7 @@ func (p *printer) value(verb rune, arg any) {
 			for k := range v {
 				keys = append(keys, k)
 			}
-			sort.Strings(keys)
+			sorted.Strings(keys)
 			p.b = append(p.b, "map"...)
 			list(p, len(keys), func(i int) {
 				p.b = append(p.b, keys[i]...)

@@ -6,9 +6,10 @@
 package linkwatch
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
+
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // Link is one network interface as a snapshot saw it.
@@ -57,7 +58,7 @@ func (c Change) Empty() bool {
 // Diff returns what changed from old to new.
 func Diff(old, new Snapshot) Change {
 	var c Change
-	for _, name := range slices.Sorted(maps.Keys(new)) {
+	for _, name := range sorted.Keys(new) {
 		n := new[name]
 		o, ok := old[name]
 		switch {
@@ -67,7 +68,7 @@ func Diff(old, new Snapshot) Change {
 			c.Changed = append(c.Changed, LinkChange{Old: o, New: n})
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(old)) {
+	for _, name := range sorted.Keys(old) {
 		if _, ok := new[name]; !ok {
 			c.Removed = append(c.Removed, old[name])
 		}

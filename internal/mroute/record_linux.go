@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/format"
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // record is what a Socket remembers of its kernel multicast routing
@@ -88,7 +89,7 @@ func (rec *record) route(k routeKey, in installed, outputs []int) Route {
 	}
 	if len(outputs) > start {
 		r.Outputs = outputs[start:len(outputs):len(outputs)]
-		slices.Sort(r.Outputs)
+		sorted.SmallInts(r.Outputs)
 	}
 	return r
 }

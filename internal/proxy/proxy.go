@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/scope"
+	"github.com/mcast-proxy/mcast-proxy/internal/sorted"
 )
 
 // Defaults for flow ageing. Forwarding entries never expire in the kernel, so
@@ -1138,7 +1139,7 @@ func (p *Proxy) outputs(o []int, src, grp netip.Addr, input int) []int {
 			o = append(o, ifi)
 		}
 	}
-	slices.Sort(o)
+	sorted.SmallInts(o)
 	return o
 }
 
