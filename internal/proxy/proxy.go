@@ -791,6 +791,8 @@ func (p *Proxy) SourceActive(now time.Time, ifindex int, src, grp netip.Addr) []
 	if !p.chargeFlow(f, ifindex) {
 		return nil
 	}
+	// Inserted by hand: slices.Insert would compile a copy of itself
+	// for this element type into the binary.
 	fs = append(fs, nil)
 	copy(fs[i+1:], fs[i:])
 	fs[i] = f
