@@ -12,6 +12,9 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Pure packages: all their tests run under qemu on big-endian MIPS. internal/daemon is
 # kernel-facing, but its tests only decode and encode packets, so all of them run too.
 CROSS_PURE := internal/igmp internal/mld internal/membership internal/proxy internal/config internal/daemon internal/rawsys internal/logx internal/jsonlite internal/format
+# Packages whose tests use only what qemu-user hands to the host kernel as it is (unix sockets,
+# fork and exec, /proc and /sys): the control socket, sd_notify, ubus, the command line.
+CROSS_HOST := internal/control internal/sdnotify internal/netifd internal/sorted internal/scope internal/sysctl cmd/mcast-proxy
 # Kernel-facing packages: only their codec tests run under qemu (qemu rejects MRT_* and MCAST_* options).
 CROSS_CODEC := internal/mroute internal/upstream
 # linkwatch: only the rtnetlink decoding and snapshot Diff tests (the others open netlink sockets).
@@ -117,7 +120,7 @@ test-mips: testvm test-mips-deps
 test-cross:
 	@command -v $(QEMU_MIPS) >/dev/null || { echo "$(QEMU_MIPS) not found: install qemu-user-static (apt-get install qemu-user-static)" >&2; exit 1; }
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	for p in $(CROSS_PURE) $(CROSS_CODEC) $(CROSS_LINKWATCH); do \
+	for p in $(CROSS_PURE) $(CROSS_HOST) $(CROSS_CODEC) $(CROSS_LINKWATCH); do \
 		if [ ! -d "$$p" ]; then echo "test-cross: $$p does not exist yet, skipped"; continue; fi; \
 		name=$$(echo "$$p" | tr / _); \
 		CGO_ENABLED=0 GOOS=linux GOARCH=mips GOMIPS=softfloat $(GO) test -c -o "$$tmp/$$name.test" ./$$p; \
