@@ -12,7 +12,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # the Go module proxy (GOTOOLCHAIN). The binary's size and memory depend on it
 # (docs/performance.md, "The Go release"). The tests always compile with the Go on PATH.
 GO_RELEASE ?= local
-GOBUILD := CGO_ENABLED=0 GOTOOLCHAIN=$(GO_RELEASE) $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+go_release_env = $(if $(filter local,$(GO_RELEASE)),,GOTOOLCHAIN=$(GO_RELEASE))
+GOBUILD := CGO_ENABLED=0 $(go_release_env) $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
 # Pure packages: all their tests run under qemu on big-endian MIPS. internal/daemon is
 # kernel-facing, but its tests only decode and encode packets, so all of them run too.
@@ -163,11 +164,11 @@ cross:
 # docs/performance.md keeps the numbers. SIZE_TOP is how many packages to list.
 SIZE_TOP ?= 25
 size:
-	@set -e; mkdir -p $(BIN)/size; env="CGO_ENABLED=0 GOOS=linux GOARCH=mips GOMIPS=softfloat GOTOOLCHAIN=$(GO_RELEASE)"; \
+	@set -e; mkdir -p $(BIN)/size; env="CGO_ENABLED=0 GOOS=linux GOARCH=mips GOMIPS=softfloat $(go_release_env)"; \
 	env $$env $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/size/mcast-proxy ./cmd/mcast-proxy; \
 	env $$env $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o $(BIN)/size/mcast-proxy.sym ./cmd/mcast-proxy; \
-	printf '%s %d bytes stripped (linux/mips softfloat, %s)\n' $(BIN)/size/mcast-proxy $$(stat -c %s $(BIN)/size/mcast-proxy) "$$(GOTOOLCHAIN=$(GO_RELEASE) $(GO) env GOVERSION)"; \
-	GOTOOLCHAIN=$(GO_RELEASE) $(GO) tool nm -size $(BIN)/size/mcast-proxy.sym | awk ' \
+	printf '%s %d bytes stripped (linux/mips softfloat, %s)\n' $(BIN)/size/mcast-proxy $$(stat -c %s $(BIN)/size/mcast-proxy) "$$($(go_release_env) $(GO) env GOVERSION)"; \
+	$(go_release_env) $(GO) tool nm -size $(BIN)/size/mcast-proxy.sym | awk ' \
 		$$3 ~ /^[Bb]$$/ { next } \
 		{ s = $$4; for (i = 5; i <= NF; i++) s = s " " $$i; \
 		  b = index(s, "["); if (b > 0) s = substr(s, 1, b - 1); \
