@@ -96,7 +96,7 @@ func same(t *testing.T, opts Options, with []any, level Level, msg string, args 
 // sameGroup compares a record logged through With(with...).WithGroup(group).
 func sameGroup(t *testing.T, opts Options, with []any, group string, level Level, msg string, args ...any) {
 	t.Helper()
-	if slogBareEmptyKey && (emptyKeyInGroup(false, with) || emptyKeyInGroup(group != "", args)) {
+	if slogBareEmptyKey && (emptyKeyInGroup(false, toAttrs(with)) || emptyKeyInGroup(group != "", toAttrs(args))) {
 		return
 	}
 	want := slogLine(opts, with, group, level, msg, args)
@@ -112,25 +112,12 @@ func sameGroup(t *testing.T, opts Options, with []any, group string, level Level
 // compared, so that the tests pass on every Go the module allows.
 var slogBareEmptyKey = strings.Contains(slogLine(Options{NoTime: true}, nil, "", LevelInfo, "", []any{Group("g", "", 1)}), " g.=")
 
-// emptyKeyInGroup reports whether args, read as logx reads them, hold a
-// value with an empty key inside a named group.
-func emptyKeyInGroup(inGroup bool, args []any) bool {
-	for i := 0; i < len(args); i++ {
-		a, ok := args[i].(Attr)
-		if !ok {
-			k, isKey := args[i].(string)
-			if !isKey || i+1 == len(args) {
-				continue // a value without a key: logx names it !BADKEY
-			}
-			a = Attr{k, args[i+1]}
-			i++
-		}
+// emptyKeyInGroup reports whether attrs hold a value with an empty key
+// inside a named group.
+func emptyKeyInGroup(inGroup bool, attrs []Attr) bool {
+	for _, a := range attrs {
 		if g, isGroup := a.Value.([]Attr); isGroup {
-			members := make([]any, len(g))
-			for j := range g {
-				members[j] = g[j]
-			}
-			if emptyKeyInGroup(inGroup || a.Key != "", members) {
+			if emptyKeyInGroup(inGroup || a.Key != "", g) {
 				return true
 			}
 		} else if inGroup && a.Key == "" {
