@@ -393,6 +393,7 @@ func (d *Daemon) open(l letter) {
 		now := d.clock.at(l.fired)
 		for _, p := range d.allPlanes() {
 			p.noteLoss(now)
+			p.noteWaiting(now)
 			d.execute(p, p.brain.Advance(now))
 		}
 		for _, in := range d.insts {
@@ -521,6 +522,7 @@ func (d *Daemon) handle(ev event) {
 	p, pkt := ev.plane, ev.pkt
 	ev.at = d.clock.at(ev.at)
 	p.noteLoss(ev.at)
+	p.noteWaiting(ev.at)
 	if p.closed {
 		return // a plane closed by a reload
 	}

@@ -116,6 +116,17 @@ func (p *plane) noteLoss(now time.Time) {
 	p.brain.ReportsLost(now)
 }
 
+// noteWaiting tells the brain, while the loop is behind p's socket (its
+// last batch stopped with more to read), that reports wait unread: no
+// membership expires before they are read (proxy.Proxy.ReportsWaiting).
+// Under a flood a member's report can wait seconds behind a full receive
+// buffer of the attacker's, longer than the hold that losses bring.
+func (p *plane) noteWaiting(now time.Time) {
+	if p.backlog {
+		p.brain.ReportsWaiting(now)
+	}
+}
+
 func newPlane(fam *family, mr mrouter, log *logx.Logger) *plane {
 	return &plane{
 		fam: fam, log: log, mr: mr,

@@ -300,3 +300,29 @@ func (q *queuedRead) ReadWaiting([]byte) (mroute.Packet, bool, error) {
 }
 
 func (q *queuedRead) Drops() (uint64, error) { return 0, nil }
+
+// TestBacklogHoldsExpiry: while the loop is behind a socket, a member's
+// report may wait in it behind a flood; when the loop's timer fires, no
+// membership of that plane expires. Once the loop has caught up, expiry
+// runs as usual.
+func TestBacklogHoldsExpiry(t *testing.T) {
+	d, br, _ := reportBenchDaemon(t)
+	join, _ := benchReports(t)
+	p := d.allPlanes()[0]
+	now := time.Now()
+	d.handle(event{plane: p, pkt: join, at: now})
+	if br.sets != 1 {
+		t.Fatalf("%d forwarding changes after the join, want 1", br.sets)
+	}
+	later := now.Add(time.Hour) // long after the membership's timer ran out
+	p.backlog = true
+	d.open(letter{kind: letterTimer, fired: later})
+	if br.sets != 1 {
+		t.Fatalf("the membership expired while the loop was behind its socket (%d forwarding changes)", br.sets)
+	}
+	p.backlog = false
+	d.open(letter{kind: letterTimer, fired: later.Add(2 * time.Second)})
+	if br.sets != 2 {
+		t.Fatalf("%d forwarding changes once the loop caught up, want 2 (the membership expired)", br.sets)
+	}
+}

@@ -17,6 +17,27 @@ func (r *Router) ReportsLost(when time.Time) {
 	}
 }
 
+// waitingHold is how long ReportsWaiting holds expiry. The daemon says it
+// again after every batch it reads while more wait, and before it lets
+// timers fire, so the hold lasts as long as the queue does: this only has to
+// outlast one batch, and it is what expiry may be late once the queue is
+// read.
+const waitingHold = time.Second
+
+// ReportsWaiting tells the router that received packets wait unread at now:
+// the daemon is behind its receive queue (a burst, a flood). A report in the
+// queue is a member still there, not one gone, and the daemon reads it
+// late; no membership may expire before it is read. Until waitingHold from
+// now, a timer that runs out is extended to the end of the hold, as for
+// ReportsLost. A leave waits as long, since a join may follow it in the
+// queue.
+func (r *Router) ReportsWaiting(when time.Time) {
+	now := r.clock.at(when)
+	if until := now.Add(waitingHold); until.After(r.holdUntil) {
+		r.holdUntil = until
+	}
+}
+
 // hold extends, while expiry is held at time t, every membership timer of g
 // that is due: the group timer, running source timers, tracked hosts and
 // the untracked mark. Query retransmissions and compatibility timers run

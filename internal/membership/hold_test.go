@@ -32,3 +32,40 @@ func TestReportsLostHoldsExpiry(t *testing.T) {
 		groups: []groupCheck{{group: G, absent: true}},
 	}})
 }
+
+// TestReportsWaitingHoldsExpiry: while reports wait unread in the daemon's
+// queue, a member whose report is among them must not be cut before it is
+// read: nothing expires until waitingHold after the daemon last said so.
+func TestReportsWaitingHoldsExpiry(t *testing.T) {
+	waiting := func(r *Router, now time.Time) []Action { r.ReportsWaiting(now); return nil }
+	runCases(t, []routerCase{{
+		name: "a group whose timer runs out while reports wait is kept until the hold ends",
+		steps: []step{
+			{0, report(3, rec(IsExclude, G)), acts(changed(G))},
+			{gmi - 100*time.Millisecond, waiting, nil},
+			{gmi, advance(), nil},
+			{gmi + 800*time.Millisecond, waiting, nil},
+			{gmi + 1700*time.Millisecond, advance(), nil},
+			{gmi + 1800*time.Millisecond, advance(), acts(changed(G))},
+		},
+		groups: []groupCheck{{group: G, absent: true}},
+	}, {
+		name: "the report read late refreshes the group",
+		steps: []step{
+			{0, report(3, rec(IsExclude, G)), acts(changed(G))},
+			{gmi - 100*time.Millisecond, waiting, nil},
+			{gmi + 500*time.Millisecond, report(3, rec(IsExclude, G)), nil},
+			{gmi + 500*time.Millisecond + gmi - time.Millisecond, advance(), nil},
+			{2*gmi + 500*time.Millisecond, advance(), acts(changed(G))},
+		},
+		groups: []groupCheck{{group: G, absent: true}},
+	}, {
+		name: "without a queue the timer runs out on time",
+		steps: []step{
+			{0, report(3, rec(IsExclude, G)), acts(changed(G))},
+			{gmi - 2*time.Second, waiting, nil},
+			{gmi, advance(), acts(changed(G))},
+		},
+		groups: []groupCheck{{group: G, absent: true}},
+	}})
+}

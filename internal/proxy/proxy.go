@@ -882,6 +882,15 @@ func (p *Proxy) ReportsLost(now time.Time) {
 	}
 }
 
+// ReportsWaiting tells every downstream that received packets wait unread
+// at now (the daemon is behind its queue): no membership expires before
+// they are read (membership.Router.ReportsWaiting).
+func (p *Proxy) ReportsWaiting(now time.Time) {
+	for _, d := range p.downs {
+		d.router.ReportsWaiting(now)
+	}
+}
+
 // Advance fires every deadline that is due.
 func (p *Proxy) Advance(now time.Time) []Action {
 	var out []Action
