@@ -6,12 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mcast-proxy/mcast-proxy/internal/control"
+	"github.com/mcast-proxy/mcast-proxy/internal/igmp"
 	"github.com/mcast-proxy/mcast-proxy/internal/logx"
 	"github.com/mcast-proxy/mcast-proxy/internal/membership"
 	"github.com/mcast-proxy/mcast-proxy/internal/mroute"
@@ -324,5 +326,43 @@ func TestBacklogHoldsExpiry(t *testing.T) {
 	d.open(letter{kind: letterTimer, fired: later.Add(2 * time.Second)})
 	if br.sets != 2 {
 		t.Fatalf("%d forwarding changes once the loop caught up, want 2 (the membership expired)", br.sets)
+	}
+}
+
+// TestReportSourcesOutliveTheDecoder: the decoder reuses one report's
+// source lists for the next, so the brain must keep copies. Two reports
+// with different sources, and the first group's state still holds the
+// first report's sources, for the group and for its host.
+func TestReportSourcesOutliveTheDecoder(t *testing.T) {
+	d, _, _ := reportBenchDaemon(t)
+	p := d.allPlanes()[0]
+	report := func(grp string, srcs ...string) {
+		rec := igmp.GroupRecord{Type: igmp.ModeIsInclude, Group: netip.MustParseAddr(grp)}
+		for _, s := range srcs {
+			rec.Sources = append(rec.Sources, netip.MustParseAddr(s))
+		}
+		payload, err := (&igmp.V3Report{Records: []igmp.GroupRecord{rec}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.handle(event{plane: p, at: time.Now(), pkt: mroute.Packet{Ifindex: lanUp.Index, Src: netip.MustParseAddr(lanHost),
+			Dst: netip.MustParseAddr("224.0.0.22"), TTL: 1, RouterAlert: true, Payload: payload}})
+	}
+	report("232.1.1.1", "192.0.2.10", "192.0.2.11")
+	report("232.1.1.2", "198.51.100.20", "198.51.100.21")
+	r, ok := p.brain.Router(lanUp.Index)
+	if !ok {
+		t.Fatal("no router on the LAN")
+	}
+	st, ok := r.Group(netip.MustParseAddr("232.1.1.1"))
+	if !ok {
+		t.Fatal("232.1.1.1 is not joined")
+	}
+	want := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")}
+	if !slices.Equal(st.Include, want) {
+		t.Errorf("232.1.1.1 includes %v, want %v", st.Include, want)
+	}
+	if len(st.Hosts) != 1 || !slices.Equal(st.Hosts[0].Sources, want) {
+		t.Errorf("232.1.1.1's hosts %+v, want one with %v", st.Hosts, want)
 	}
 }

@@ -122,14 +122,33 @@ func Parse(b []byte) (Message, error) { return parse(b, nil) }
 
 // A Decoder parses messages as Parse does, but returns its reports in
 // storage of its own that the next call reuses: on a router's report path
-// a report then costs no allocation beyond its source lists, which are
-// fresh for every report so that a caller may keep them. What Parse
-// returns is valid until the next call. The zero value is ready to use.
+// a report costs no allocation. What Parse returns, the source lists of a
+// report's records included, is valid until the next call: a caller that
+// keeps a list must copy it. The zero value is ready to use.
 type Decoder struct {
 	report  Report
 	leave   Leave
 	v3      V3Report
 	records []GroupRecord // the last report's records, whose room the next one reuses
+	sources []netip.Addr  // the last report's source lists, likewise (at most keptSources)
+}
+
+// keptSources is the most source addresses a Decoder keeps room for: every
+// report that fits in a 1500-byte frame, and twice that. A report that
+// needs more (fragmented, or a jumbo frame) gets room of its own, so that
+// one such packet does not pin its size in memory for good.
+const keptSources = 1024
+
+// sourceRoom returns room for n source addresses: d's, when d is set and n
+// is not above keptSources, or new.
+func sourceRoom(d *Decoder, n int) []netip.Addr {
+	if d == nil || n > keptSources {
+		return make([]netip.Addr, n)
+	}
+	if cap(d.sources) < n {
+		d.sources = make([]netip.Addr, n, max(n, min(2*cap(d.sources), keptSources)))
+	}
+	return d.sources[:n]
 }
 
 // Parse decodes one IGMP message as the package's Parse does.
@@ -280,7 +299,7 @@ func parseV3Report(b []byte, d *Decoder) (*V3Report, error) {
 	} else {
 		r.Records = make([]GroupRecord, 0, known)
 	}
-	srcs := make([]netip.Addr, nsrc)
+	srcs := sourceRoom(d, nsrc)
 	off = headerLen
 	for range nrec {
 		rt := RecordType(b[off])

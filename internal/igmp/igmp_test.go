@@ -621,8 +621,10 @@ func TestBadRecordIsSkipped(t *testing.T) {
 	}
 }
 
-// TestDecoderAllocations: on the report path a Decoder allocates only a
-// report's source lists.
+// TestDecoderAllocations: on the report path a Decoder allocates nothing
+// once it has parsed a report of the size: under a flood of reports with
+// hundreds of sources each, a fresh source list per report was most of the
+// daemon's garbage.
 func TestDecoderAllocations(t *testing.T) {
 	g := netip.MustParseAddr("239.1.1.1")
 	messages := []struct {
@@ -636,7 +638,7 @@ func TestDecoderAllocations(t *testing.T) {
 		{"v3 report with sources", &V3Report{Records: []GroupRecord{
 			{Type: AllowNewSources, Group: g, Sources: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}},
 			{Type: BlockOldSources, Group: g, Sources: []netip.Addr{netip.MustParseAddr("10.0.0.3")}},
-		}}, 1},
+		}}, 0},
 	}
 	for _, tt := range messages {
 		t.Run(tt.name, func(t *testing.T) {
@@ -652,5 +654,35 @@ func TestDecoderAllocations(t *testing.T) {
 				t.Errorf("Decoder.Parse allocates %.0f times, want %.0f", got, tt.allocs)
 			}
 		})
+	}
+}
+
+// TestDecoderRoomIsBounded: a report with more sources than keptSources (a
+// fragmented or jumbo one) is decoded in room of its own, which the decoder
+// does not keep; the room it keeps serves the next report.
+func TestDecoderRoomIsBounded(t *testing.T) {
+	big := make([]netip.Addr, keptSources+1)
+	for i := range big {
+		big[i] = netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+	}
+	var d Decoder
+	for _, n := range []int{3, len(big), 2} {
+		b, err := (&V3Report{Records: []GroupRecord{{Type: ModeIsInclude, Group: netip.MustParseAddr("239.1.1.1"), Sources: big[:n]}}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := d.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := Parse(b); !reflect.DeepEqual(m, want) {
+			t.Fatalf("%d sources: Decoder.Parse = %#v, want %#v", n, m, want)
+		}
+		if cap(d.sources) > keptSources {
+			t.Fatalf("%d sources: the decoder keeps room for %d, want at most %d", n, cap(d.sources), keptSources)
+		}
+	}
+	if cap(d.sources) < 3 {
+		t.Errorf("the decoder kept room for %d sources, want the 3 of the first report", cap(d.sources))
 	}
 }
