@@ -55,6 +55,7 @@ func TestHostileFlood(t *testing.T) {
 	tp.waitFlowing(r1, s1, start, 50, 5*time.Second)
 	rss0, err := rssKiB(tp.daemon.Pid())
 	tp.must(err)
+	t.Logf("before the flood: %s", tp.resources())
 
 	// status, polled all along from another goroutine: every call must
 	// answer (exit 0) within the client's own 2 s.
@@ -133,6 +134,7 @@ func TestHostileFlood(t *testing.T) {
 	}()
 	wg.Wait()
 	floodTime := time.Since(floodAt)
+	t.Logf("the flood sent: %s", tp.resources())
 	t.Logf("in %v sent %d IGMPv3 reports of %d sources and %d MLDv2 reports of %d sources, from %d addresses each (%.0f reports/s)",
 		floodTime.Round(time.Millisecond), sent4, floodSources, sent6, floodSources6, floodHosts, float64(sent4+sent6)/floodTime.Seconds())
 	if sent6 == 0 {
@@ -150,6 +152,7 @@ func TestHostileFlood(t *testing.T) {
 	})
 	close(stopPoll)
 	<-pollDone
+	t.Logf("its queue read: %s", tp.resources())
 	tp.waitFlowing(r1, s1, time.Now(), 50, 5*time.Second)
 	peak, err := procStatusKiB(tp.daemon.Pid(), "VmHWM")
 	tp.must(err)
