@@ -353,7 +353,38 @@ func (r *Router) record(now instant, from netip.Addr, version int, rec *Record) 
 // broadcast address. Anything else in a record is a broken or hostile
 // host; kept, it would make the merged upstream filter invalid.
 func validSource(grp, a netip.Addr) bool {
-	return a.IsValid() && a.Is4() == grp.Is4() && a.IsGlobalUnicast()
+	return a.IsValid() && a.Is4() == grp.Is4() && globalUnicast(a)
+}
+
+// globalUnicast is netip.Addr.IsGlobalUnicast for a valid address, read
+// from its bytes. The method makes four more tests, each a call that copies
+// the address, and on a 32-bit CPU they were most of what a report of
+// hundreds of sources cost (BenchmarkFloodReport with GOARCH=386).
+func globalUnicast(a netip.Addr) bool {
+	if a.Is4() || a.Is4In6() {
+		b := a.As4()
+		switch {
+		case b == [4]byte{}, b == [4]byte{255, 255, 255, 255}: // unspecified, broadcast
+			return false
+		case b[0] == 127: // loopback
+			return false
+		case b[0]&0xf0 == 0xe0: // multicast
+			return false
+		case b[0] == 169 && b[1] == 254: // link-local
+			return false
+		}
+		return true
+	}
+	b := a.As16()
+	switch {
+	case b == [16]byte{}, b == [16]byte{15: 1}: // unspecified, loopback
+		return false
+	case b[0] == 0xff: // multicast
+		return false
+	case b[0] == 0xfe && b[1]&0xc0 == 0x80: // link-local
+		return false
+	}
+	return true
 }
 
 // cleanSources drops the sources that are not valid (counted in
