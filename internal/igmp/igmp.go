@@ -130,26 +130,33 @@ type Decoder struct {
 	leave   Leave
 	v3      V3Report
 	records []GroupRecord // the last report's records, whose room the next one reuses
-	sources []netip.Addr  // the last report's source lists, likewise (at most keptSources)
+	sources SourceRoom    // the last report's source lists, likewise
 }
 
-// keptSources is the most source addresses a Decoder keeps room for: every
-// report that fits in a 1500-byte frame, and twice that. A report that
-// needs more (fragmented, or a jumbo frame) gets room of its own, so that
-// one such packet does not pin its size in memory for good.
-const keptSources = 1024
+// KeptSources is the most source addresses a SourceRoom keeps: every report
+// that fits in a 1500-byte frame (365 IGMPv3 sources, 89 MLDv2 ones), and
+// more. A report that needs more (fragmented, or a jumbo frame) gets room
+// of its own, so that one such packet does not pin its size in memory.
+const KeptSources = 1024
 
-// sourceRoom returns room for n source addresses: d's, when d is set and n
-// is not above keptSources, or new.
-func sourceRoom(d *Decoder, n int) []netip.Addr {
-	if d == nil || n > keptSources {
+// SourceRoom is the room a decoder keeps for the source lists of a report,
+// which the next report reuses. The zero value is ready to use; a nil
+// SourceRoom keeps nothing.
+type SourceRoom struct{ addrs []netip.Addr }
+
+// Take returns room for n addresses, valid until the next Take.
+func (r *SourceRoom) Take(n int) []netip.Addr {
+	if r == nil || n > KeptSources {
 		return make([]netip.Addr, n)
 	}
-	if cap(d.sources) < n {
-		d.sources = make([]netip.Addr, n, max(n, min(2*cap(d.sources), keptSources)))
+	if cap(r.addrs) < n {
+		r.addrs = make([]netip.Addr, n, max(n, min(2*cap(r.addrs), KeptSources)))
 	}
-	return d.sources[:n]
+	return r.addrs[:n]
 }
+
+// Kept is how many addresses r keeps room for.
+func (r *SourceRoom) Kept() int { return cap(r.addrs) }
 
 // Parse decodes one IGMP message as the package's Parse does.
 func (d *Decoder) Parse(b []byte) (Message, error) { return parse(b, d) }
@@ -299,7 +306,11 @@ func parseV3Report(b []byte, d *Decoder) (*V3Report, error) {
 	} else {
 		r.Records = make([]GroupRecord, 0, known)
 	}
-	srcs := sourceRoom(d, nsrc)
+	var room *SourceRoom
+	if d != nil {
+		room = &d.sources
+	}
+	srcs := room.Take(nsrc)
 	off = headerLen
 	for range nrec {
 		rt := RecordType(b[off])

@@ -661,7 +661,7 @@ func TestDecoderAllocations(t *testing.T) {
 // fragmented or jumbo one) is decoded in room of its own, which the decoder
 // does not keep; the room it keeps serves the next report.
 func TestDecoderRoomIsBounded(t *testing.T) {
-	big := make([]netip.Addr, keptSources+1)
+	big := make([]netip.Addr, KeptSources+1)
 	for i := range big {
 		big[i] = netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
 	}
@@ -678,11 +678,11 @@ func TestDecoderRoomIsBounded(t *testing.T) {
 		if want, _ := Parse(b); !reflect.DeepEqual(m, want) {
 			t.Fatalf("%d sources: Decoder.Parse = %#v, want %#v", n, m, want)
 		}
-		if cap(d.sources) > keptSources {
-			t.Fatalf("%d sources: the decoder keeps room for %d, want at most %d", n, cap(d.sources), keptSources)
+		if d.sources.Kept() > KeptSources {
+			t.Fatalf("%d sources: the decoder keeps room for %d, want at most %d", n, d.sources.Kept(), KeptSources)
 		}
 	}
-	if cap(d.sources) < 3 {
-		t.Errorf("the decoder kept room for %d sources, want the 3 of the first report", cap(d.sources))
+	if d.sources.Kept() < 3 {
+		t.Errorf("the decoder kept room for %d sources, want the 3 of the first report", d.sources.Kept())
 	}
 }

@@ -144,25 +144,7 @@ type Decoder struct {
 	done    Done
 	v2      V2Report
 	records []AddressRecord // the last report's records, whose room the next one reuses
-	sources []netip.Addr    // the last report's source lists, likewise (at most keptSources)
-}
-
-// keptSources is the most source addresses a Decoder keeps room for: every
-// report that fits in a 1500-byte frame, and twice that. A report that
-// needs more (fragmented, or a jumbo frame) gets room of its own, so that
-// one such packet does not pin its size in memory for good.
-const keptSources = 1024
-
-// sourceRoom returns room for n source addresses: d's, when d is set and n
-// is not above keptSources, or new.
-func sourceRoom(d *Decoder, n int) []netip.Addr {
-	if d == nil || n > keptSources {
-		return make([]netip.Addr, n)
-	}
-	if cap(d.sources) < n {
-		d.sources = make([]netip.Addr, n, max(n, min(2*cap(d.sources), keptSources)))
-	}
-	return d.sources[:n]
+	sources igmp.SourceRoom // the last report's source lists, likewise
 }
 
 // Parse decodes one MLD message as the package's Parse does.
@@ -306,7 +288,11 @@ func parseV2Report(b []byte, d *Decoder) (*V2Report, error) {
 	} else {
 		r.Records = make([]AddressRecord, 0, known)
 	}
-	srcs := sourceRoom(d, nsrc)
+	var room *igmp.SourceRoom
+	if d != nil {
+		room = &d.sources
+	}
+	srcs := room.Take(nsrc)
 	off = v2ReportHeaderLen
 	for range nrec {
 		rt := RecordType(b[off])
