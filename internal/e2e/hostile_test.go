@@ -94,6 +94,9 @@ func TestHostileFlood(t *testing.T) {
 	}
 	rs := newRawSender(t, tp.lab, "rcv2", "eth0")
 	ms := newMLDSender(t, tp.lab, "rcv2", "eth0")
+	// What the flood makes the router send its provider: membership
+	// reports on the upstream link.
+	up4, up6 := tp.sniffer(fam4, "src"), tp.sniffer(fam6, "src")
 	floodAt := time.Now()
 	var sent4, sent6 int
 	var wg sync.WaitGroup
@@ -153,6 +156,12 @@ func TestHostileFlood(t *testing.T) {
 	close(stopPoll)
 	<-pollDone
 	t.Logf("its queue read: %s", tp.resources())
+	upIGMP := up4.Count(func(p netlab.Packet) bool { return p.Proto == unix.IPPROTO_IGMP && !p.At.Before(floodAt) })
+	upMLD := up6.Count(func(p netlab.Packet) bool {
+		return p.Proto == unix.IPPROTO_ICMPV6 && len(p.Payload) > 0 && p.Payload[0] == 143 && !p.At.Before(floodAt)
+	})
+	t.Logf("sent upstream since the flood began: %d IGMP messages, %d MLDv2 reports (%.0f/s)",
+		upIGMP, upMLD, float64(upIGMP+upMLD)/time.Since(floodAt).Seconds())
 	tp.waitFlowing(r1, s1, time.Now(), 50, 5*time.Second)
 	peak, err := procStatusKiB(tp.daemon.Pid(), "VmHWM")
 	tp.must(err)
