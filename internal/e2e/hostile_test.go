@@ -160,7 +160,7 @@ func TestHostileFlood(t *testing.T) {
 	upMLD := up6.Count(func(p netlab.Packet) bool {
 		return p.Proto == unix.IPPROTO_ICMPV6 && len(p.Payload) > 0 && p.Payload[0] == 143 && !p.At.Before(floodAt)
 	})
-	t.Logf("sent upstream since the flood began: %d IGMP messages, %d MLDv2 reports (%.0f/s)",
+	t.Logf("on the upstream link since the flood began: %d IGMP messages, %d MLDv2 reports (%.0f/s)",
 		upIGMP, upMLD, float64(upIGMP+upMLD)/time.Since(floodAt).Seconds())
 	tp.waitFlowing(r1, s1, time.Now(), 50, 5*time.Second)
 	peak, err := procStatusKiB(tp.daemon.Pid(), "VmHWM")
