@@ -27,7 +27,9 @@ type Stats struct {
 	// spent.
 	MemoryLimit uint64
 	// BadSources counts sources dropped from records because they
-	// cannot be the source of forwarded traffic (see validSource).
+	// cannot be the source of forwarded traffic (see validSource). The
+	// sources of a record refused by GroupLimit or MemoryLimit are not
+	// read, and not counted.
 	BadSources uint64
 	// QueryLimit counts leaves whose group or group-and-source-specific
 	// queries were not sent because the link's rate of them was spent.

@@ -25,6 +25,30 @@ func TestBogusSourcesAreDropped(t *testing.T) {
 			}
 		},
 	}, {
+		name: "INCLUDE record of bogus sources only: no group, all counted",
+		steps: []step{
+			{0, report(3, rec(IsInclude, G, "0.0.0.0", "239.9.9.9", "127.0.0.1")), nil},
+		},
+		groups: []groupCheck{{group: G, absent: true}},
+		check: func(t *testing.T, r *Router) {
+			if n := r.Stats().BadSources; n != 3 {
+				t.Errorf("BadSources = %d, want 3", n)
+			}
+		},
+	}, {
+		name: "a new group refused by max-groups: its sources are not read",
+		cfg:  Config{MaxGroups: 1},
+		steps: []step{
+			{0, report(3, rec(IsExclude, "239.1.1.2")), acts(changed("239.1.1.2"))},
+			{time.Second, report(3, rec(IsInclude, G, s1, "0.0.0.0")), nil},
+		},
+		groups: []groupCheck{{group: G, absent: true}},
+		check: func(t *testing.T, r *Router) {
+			if st := r.Stats(); st.GroupLimit != 1 || st.BadSources != 0 {
+				t.Errorf("GroupLimit %d, BadSources %d; want 1, 0", st.GroupLimit, st.BadSources)
+			}
+		},
+	}, {
 		name: "EXCLUDE record",
 		steps: []step{
 			{0, report(3, rec(IsExclude, G, "0.0.0.0", s2)), acts(changed(G))},

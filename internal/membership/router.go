@@ -260,15 +260,15 @@ func (r *Router) Report(when time.Time, from netip.Addr, version int, recs []Rec
 	return r.end()
 }
 
-// creates reports whether a record for a group without state creates it:
-// the group starts as INCLUDE{} (§6.2.1), so only a record that leaves it
-// non-empty does.
-func creates(typ RecordType, b []netip.Addr) bool {
-	switch typ {
+// creates reports whether rec creates its group when the group has no
+// state: the group starts as INCLUDE{} (§6.2.1), so only a record that
+// leaves it non-empty does, and for that one valid source is enough.
+func creates(rec *Record) bool {
+	switch rec.Type {
 	case IsExclude, ToExclude:
 		return true
 	case IsInclude, ToInclude, Allow:
-		return len(b) > 0
+		return slices.ContainsFunc(rec.Sources, func(a netip.Addr) bool { return validSource(rec.Group, a) })
 	}
 	return false
 }
@@ -277,11 +277,14 @@ func (r *Router) record(now instant, from netip.Addr, version int, rec *Record) 
 	if !isGroup(rec.Group) {
 		return
 	}
-	srcs := r.cleanSources(rec.Group, rec.Sources)
 	g := r.groups[KeyOf(rec.Group)]
 	isNew := g == nil
+	// A new group that the link has no room for is refused before the
+	// record's sources are checked one by one: under a flood, nearly every
+	// record is one, and checking hundreds of sources was most of its cost.
 	if isNew {
-		if !creates(rec.Type, srcs) {
+		if !creates(rec) {
+			r.cleanSources(rec.Group, rec.Sources) // counts the invalid ones
 			return
 		}
 		if r.cfg.MaxGroups > 0 && len(r.groups) >= r.cfg.MaxGroups {
@@ -291,6 +294,9 @@ func (r *Router) record(now instant, from netip.Addr, version int, rec *Record) 
 		if !r.fits(nil, GroupBytes) {
 			return
 		}
+	}
+	srcs := r.cleanSources(rec.Group, rec.Sources)
+	if isNew {
 		g = newGroup(rec.Group)
 	}
 	r.track(g, now, from, version, rec.Type, srcs)
