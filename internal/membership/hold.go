@@ -17,11 +17,11 @@ func (r *Router) ReportsLost(when time.Time) {
 	}
 }
 
-// waitingHold is how long ReportsWaiting holds expiry. The daemon says it
-// again after every batch it reads while more wait, and before it lets
-// timers fire, so the hold lasts as long as the queue does: this only has to
-// outlast one batch, and it is what expiry may be late once the queue is
-// read.
+// waitingHold is how long ReportsWaiting holds expiry. While it is behind,
+// the daemon says it again before every packet it handles and every firing
+// of its timer, so the hold lasts as long as the queue does: this only has
+// to outlast the handling of one packet, and it is what expiry may be late
+// once the queue is read.
 const waitingHold = time.Second
 
 // ReportsWaiting tells the router that received packets wait unread at now:
