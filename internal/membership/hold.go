@@ -10,12 +10,7 @@ import "time"
 // extended to the end of the hold. Forwarding a little longer than needed
 // is the safe side; cutting a receiver whose reports the flood pushed out
 // is not.
-func (r *Router) ReportsLost(when time.Time) {
-	now := r.clock.at(when)
-	if until := now.Add(r.qi + r.cfg.QueryResponseInterval); until.After(r.holdUntil) {
-		r.holdUntil = until
-	}
-}
+func (r *Router) ReportsLost(when time.Time) { r.holdFor(when, r.qi+r.cfg.QueryResponseInterval) }
 
 // waitingHold is how long ReportsWaiting holds expiry. While it is behind,
 // the daemon says it again before every packet it handles and every firing
@@ -31,9 +26,11 @@ const waitingHold = time.Second
 // now, a timer that runs out is extended to the end of the hold, as for
 // ReportsLost. A leave waits as long, since a join may follow it in the
 // queue.
-func (r *Router) ReportsWaiting(when time.Time) {
-	now := r.clock.at(when)
-	if until := now.Add(waitingHold); until.After(r.holdUntil) {
+func (r *Router) ReportsWaiting(when time.Time) { r.holdFor(when, waitingHold) }
+
+// holdFor holds expiry until d after when, unless a hold lasts longer.
+func (r *Router) holdFor(when time.Time, d time.Duration) {
+	if until := r.clock.at(when).Add(d); until.After(r.holdUntil) {
 		r.holdUntil = until
 	}
 }
