@@ -441,11 +441,31 @@ func (tp *topo) sniffer(f *family, ns string) *netlab.Sniffer {
 
 // waitFlowing waits until r has received n datagrams from src since t0 and
 // returns when the first of them arrived.
+//
+// A stream usually starts with a gap: the kernel holds only the first few
+// datagrams of an unresolved flow while the daemon adds its route, and drops
+// the rest. So waitFlowing also waits, for up to settleLimit more, until the
+// last gap since t0 lies settle behind it. The tests then look for gaps in a
+// window that starts a little before their own event (up to 200 ms, for
+// arrivals recorded late), and the start of the stream must not fall into
+// it. A stream that does not settle is left for those checks to report.
 func (tp *topo) waitFlowing(r *netlab.Receiver, src netip.Addr, t0 time.Time, n int, timeout time.Duration) time.Time {
 	tp.t.Helper()
 	tp.waitFor(timeout, fmt.Sprintf("%d datagrams of %s from %s", n, r.Group(), src), func() bool {
 		return r.CountSince(src, t0) >= n
 	})
+	const settle, settleLimit = 300 * time.Millisecond, time.Second
+	for deadline := time.Now().Add(settleLimit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var last time.Time
+		for _, g := range r.GapsBetween(src, t0, time.Time{}) {
+			if g.At.After(last) {
+				last = g.At
+			}
+		}
+		if time.Since(last) >= settle {
+			break
+		}
+	}
 	at, _ := r.FirstSince(src, t0)
 	return at
 }
