@@ -43,3 +43,17 @@ func BenchmarkMarshalQuery(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChecksum: a full-sized report's checksum, which the daemon
+// verifies before it reads the report.
+func BenchmarkChecksum(b *testing.B) {
+	p := make([]byte, 1480)
+	for i := range p {
+		p[i] = byte(i * 7)
+	}
+	b.SetBytes(int64(len(p)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Checksum(p)
+	}
+}

@@ -486,27 +486,8 @@ func MarshalWithChecksum(m Message, src, dst netip.Addr) ([]byte, error) {
 // Addresses are taken as their 16 bytes, zones ignored.
 func Checksum(src, dst netip.Addr, msg []byte) uint16 {
 	s, d := src.As16(), dst.As16()
-	var sum uint64
-	sum = add(sum, s[:])
-	sum = add(sum, d[:])
+	sum := igmp.Sum(igmp.Sum(0, s[:]), d[:])
 	n := uint64(len(msg))
 	sum += n>>16 + n&0xffff + nextHeaderICMPv6
-	sum = add(sum, msg)
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
-}
-
-// add adds b to sum as big-endian 16-bit words, an odd last byte padded with
-// zero; only the last chunk of a checksum may be odd.
-func add(sum uint64, b []byte) uint64 {
-	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
+	return ^igmp.Fold(igmp.Sum(sum, msg))
 }
