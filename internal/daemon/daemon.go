@@ -158,6 +158,9 @@ type Daemon struct {
 
 	errLog errorLog
 	clock  brainClock // the time the brains see
+	// now reads the wall clock where the loop times its own work (how long
+	// it was away from its sockets); nil means time.Now. Tests set it.
+	now func() time.Time
 	// budget is the state budget all downstreams of every instance and
 	// both families share (the top level's max-memory-total); each
 	// instance's own budget is part of it.
@@ -313,7 +316,9 @@ func (d *Daemon) serve(ctx context.Context) error {
 				d.shutdown()
 				return nil
 			}
+			began := d.wallNow()
 			d.open(l)
+			d.noteAway(began, d.wallNow())
 			continue
 		default:
 		}
@@ -389,6 +394,9 @@ func (d *Daemon) open(l letter) {
 	case letterCall:
 		d.serveCall(l.call)
 	case letterTimer:
+		// Late for its deadline, the loop was busy or not given the CPU,
+		// and what arrived meanwhile waits unread.
+		d.noteAway(d.armedAt, d.wallNow())
 		d.armedAt = time.Time{} // spent: set it again
 		now := d.clock.at(l.fired)
 		for _, p := range d.allPlanes() {
@@ -408,6 +416,40 @@ func (d *Daemon) open(l letter) {
 			d.saveWhenIdle(now)
 		}
 	}
+}
+
+// awayLimit is how long the loop may be kept from its sockets (one letter's
+// work, or the wait for its timer's deadline) before it counts itself
+// behind them. The loop learns that it is behind from a full batch of
+// reads (plane.backlog), but after a long reload, or time without the CPU,
+// reports that came meanwhile wait unread while it first handles a timer
+// or the start of the queue; a membership due then would expire before its
+// report is read. Shorter absences are part of a slow CPU's normal work,
+// and holding expiry after each would delay leaves by a second.
+const awayLimit = 250 * time.Millisecond
+
+// noteAway tells the brains, when the loop was kept from its sockets from
+// began to ended for awayLimit or more, that reports may wait unread at
+// ended (proxy.Proxy.ReportsWaiting): no membership expires until a second
+// after, time enough to read what waits or to find the loop behind by a
+// full batch. A zero began is no time away.
+func (d *Daemon) noteAway(began, ended time.Time) {
+	if began.IsZero() || ended.Sub(began) < awayLimit {
+		return
+	}
+	now := d.clock.at(ended)
+	for _, in := range d.insts {
+		for _, p := range in.planes {
+			p.brain.ReportsWaiting(now)
+		}
+	}
+}
+
+func (d *Daemon) wallNow() time.Time {
+	if d.now != nil {
+		return d.now()
+	}
+	return time.Now()
 }
 
 // markReadable notes that every plane's socket may have something to read.

@@ -329,6 +329,58 @@ func TestBacklogHoldsExpiry(t *testing.T) {
 	}
 }
 
+// TestAwayHoldsExpiry: after the loop was kept from its sockets for
+// awayLimit or more (a long letter, or a timer handled late), reports that
+// came meanwhile may wait unread, and no membership expires before a second
+// has passed to read them; after a short absence expiry is not held.
+func TestAwayHoldsExpiry(t *testing.T) {
+	join, _ := benchReports(t)
+	start := time.Now()
+	later := start.Add(time.Hour) // long after the membership's timer ran out
+	joined := func(t *testing.T) (*Daemon, *benchRouter) {
+		d, br, _ := reportBenchDaemon(t)
+		d.now = func() time.Time { return later }
+		d.handle(event{plane: d.allPlanes()[0], pkt: join, at: start})
+		if br.sets != 1 {
+			t.Fatalf("%d forwarding changes after the join, want 1", br.sets)
+		}
+		return d, br
+	}
+
+	t.Run("late timer", func(t *testing.T) {
+		d, br := joined(t)
+		d.armedAt = later.Add(-awayLimit)
+		d.open(letter{kind: letterTimer, fired: d.armedAt})
+		if br.sets != 1 {
+			t.Fatalf("the membership expired on a timer handled %v late (%d forwarding changes)", awayLimit, br.sets)
+		}
+		d.now = func() time.Time { return later.Add(2 * time.Second) }
+		d.armedAt = later.Add(2 * time.Second)
+		d.open(letter{kind: letterTimer, fired: d.armedAt})
+		if br.sets != 2 {
+			t.Fatalf("%d forwarding changes after the hold, want 2 (the membership expired)", br.sets)
+		}
+	})
+	t.Run("long letter", func(t *testing.T) {
+		d, br := joined(t)
+		d.noteAway(later.Add(-awayLimit), later)
+		d.armedAt = later
+		d.open(letter{kind: letterTimer, fired: later})
+		if br.sets != 1 {
+			t.Fatalf("the membership expired right after a letter that took %v (%d forwarding changes)", awayLimit, br.sets)
+		}
+	})
+	t.Run("short absence", func(t *testing.T) {
+		d, br := joined(t)
+		d.noteAway(later.Add(-awayLimit+time.Millisecond), later)
+		d.armedAt = later.Add(-awayLimit + time.Millisecond)
+		d.open(letter{kind: letterTimer, fired: later})
+		if br.sets != 2 {
+			t.Fatalf("%d forwarding changes after %v away, want 2 (the membership expired)", br.sets, awayLimit-time.Millisecond)
+		}
+	})
+}
+
 // TestReportSourcesOutliveTheDecoder: the decoder reuses one report's
 // source lists for the next, so the brain must keep copies. Two reports
 // with different sources, and the first group's state still holds the
