@@ -424,15 +424,19 @@ func (d *Daemon) open(l letter) {
 // reads (plane.backlog), but after a long reload, or time without the CPU,
 // reports that came meanwhile wait unread while it first handles a timer
 // or the start of the queue; a membership due then would expire before its
-// report is read. Shorter absences are part of a slow CPU's normal work,
-// and holding expiry after each would delay leaves by a second.
+// report is read. Shorter absences are part of a slow CPU's normal work.
+//
+// The hold after an absence lasts as long again: time enough for the loop
+// to read one batch of what waits, and either to have read it all or to
+// find itself behind by a full batch, which holds expiry for as long as
+// the queue lasts (plane.noteWaiting). It is what a leave may be late after
+// a long reload or a stall.
 const awayLimit = 250 * time.Millisecond
 
 // noteAway tells the brains, when the loop was kept from its sockets from
 // began to ended for awayLimit or more, that reports may wait unread at
-// ended (proxy.Proxy.ReportsWaiting): no membership expires until a second
-// after, time enough to read what waits or to find the loop behind by a
-// full batch. A zero began is no time away.
+// ended (proxy.Proxy.ReportsWaiting), for awayLimit. A zero began is no
+// time away.
 func (d *Daemon) noteAway(began, ended time.Time) {
 	if began.IsZero() || ended.Sub(began) < awayLimit {
 		return
@@ -440,7 +444,7 @@ func (d *Daemon) noteAway(began, ended time.Time) {
 	now := d.clock.at(ended)
 	for _, in := range d.insts {
 		for _, p := range in.planes {
-			p.brain.ReportsWaiting(now)
+			p.brain.ReportsWaiting(now, awayLimit)
 		}
 	}
 }

@@ -331,8 +331,8 @@ func TestBacklogHoldsExpiry(t *testing.T) {
 
 // TestAwayHoldsExpiry: after the loop was kept from its sockets for
 // awayLimit or more (a long letter, or a timer handled late), reports that
-// came meanwhile may wait unread, and no membership expires before a second
-// has passed to read them; after a short absence expiry is not held.
+// came meanwhile may wait unread, and no membership expires for awayLimit
+// more, time to read them; after a short absence expiry is not held.
 func TestAwayHoldsExpiry(t *testing.T) {
 	join, _ := benchReports(t)
 	start := time.Now()
@@ -368,6 +368,13 @@ func TestAwayHoldsExpiry(t *testing.T) {
 		d.open(letter{kind: letterTimer, fired: later})
 		if br.sets != 1 {
 			t.Fatalf("the membership expired right after a letter that took %v (%d forwarding changes)", awayLimit, br.sets)
+		}
+		// The hold lasts awayLimit: time to read what waited.
+		d.now = func() time.Time { return later.Add(awayLimit) }
+		d.armedAt = later.Add(awayLimit)
+		d.open(letter{kind: letterTimer, fired: d.armedAt})
+		if br.sets != 2 {
+			t.Fatalf("%d forwarding changes %v after the letter, want 2 (the membership expired)", br.sets, awayLimit)
 		}
 	})
 	t.Run("short absence", func(t *testing.T) {

@@ -12,21 +12,15 @@ import "time"
 // is not.
 func (r *Router) ReportsLost(when time.Time) { r.holdFor(when, r.qi+r.cfg.QueryResponseInterval) }
 
-// waitingHold is how long ReportsWaiting holds expiry. While it is behind,
-// the daemon says it again before every packet it handles and every firing
-// of its timer, so the hold lasts as long as the queue does: this only has
-// to outlast the handling of one packet, and it is what expiry may be late
-// once the queue is read.
-const waitingHold = time.Second
-
 // ReportsWaiting tells the router that received packets wait unread at now:
 // the daemon is behind its receive queue (a burst, a flood). A report in the
 // queue is a member still there, not one gone, and the daemon reads it
-// late; no membership may expire before it is read. Until waitingHold from
-// now, a timer that runs out is extended to the end of the hold, as for
+// late; no membership may expire before it is read. The daemon says how
+// long it may take to read them or to say so again (hold): until then, a
+// timer that runs out is extended to the end of the hold, as for
 // ReportsLost. A leave waits as long, since a join may follow it in the
 // queue.
-func (r *Router) ReportsWaiting(when time.Time) { r.holdFor(when, waitingHold) }
+func (r *Router) ReportsWaiting(when time.Time, hold time.Duration) { r.holdFor(when, hold) }
 
 // holdFor holds expiry until d after when, unless a hold lasts longer.
 func (r *Router) holdFor(when time.Time, d time.Duration) {

@@ -35,9 +35,10 @@ func TestReportsLostHoldsExpiry(t *testing.T) {
 
 // TestReportsWaitingHoldsExpiry: while reports wait unread in the daemon's
 // queue, a member whose report is among them must not be cut before it is
-// read: nothing expires until waitingHold after the daemon last said so.
+// read: nothing expires until the hold the daemon gave (here a second)
+// after it last said so.
 func TestReportsWaitingHoldsExpiry(t *testing.T) {
-	waiting := func(r *Router, now time.Time) []Action { r.ReportsWaiting(now); return nil }
+	waiting := func(r *Router, now time.Time) []Action { r.ReportsWaiting(now, time.Second); return nil }
 	runCases(t, []routerCase{{
 		name: "a group whose timer runs out while reports wait is kept until the hold ends",
 		steps: []step{

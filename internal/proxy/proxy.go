@@ -883,11 +883,12 @@ func (p *Proxy) ReportsLost(now time.Time) {
 }
 
 // ReportsWaiting tells every downstream that received packets wait unread
-// at now (the daemon is behind its queue): no membership expires before
-// they are read (membership.Router.ReportsWaiting).
-func (p *Proxy) ReportsWaiting(now time.Time) {
+// at now (the daemon is behind its queue): no membership expires within
+// hold, the time the daemon may take to read them or to say so again
+// (membership.Router.ReportsWaiting).
+func (p *Proxy) ReportsWaiting(now time.Time, hold time.Duration) {
 	for _, d := range p.downs {
-		d.router.ReportsWaiting(now)
+		d.router.ReportsWaiting(now, hold)
 	}
 }
 
