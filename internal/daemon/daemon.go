@@ -449,6 +449,7 @@ func (d *Daemon) noteAway(began, ended time.Time) {
 	}
 }
 
+// wallNow is the wall clock the loop times its own work by (Daemon.now).
 func (d *Daemon) wallNow() time.Time {
 	if d.now != nil {
 		return d.now()

@@ -121,18 +121,17 @@ func (p *plane) noteLoss(now time.Time) {
 // membership expires before they are read (proxy.Proxy.ReportsWaiting).
 // Under a flood a member's report can wait seconds behind a full receive
 // buffer of the attacker's, longer than the hold that losses bring.
-//
-// waitingHold is how long each such word holds expiry. While it is behind,
-// the loop says it again before every packet it handles and every firing
-// of its timer, so the hold lasts as long as the queue does: it only has
-// to outlast the handling of one packet, and it is what expiry may be late
-// once the queue is read.
 func (p *plane) noteWaiting(now time.Time) {
 	if p.backlog {
 		p.brain.ReportsWaiting(now, waitingHold)
 	}
 }
 
+// waitingHold is how long each word of noteWaiting holds expiry. While it
+// is behind, the loop says it again before every packet it handles and
+// every firing of its timer, so the hold lasts as long as the queue does:
+// it only has to outlast the handling of one packet, and it is what expiry
+// may be late once the queue is read.
 const waitingHold = time.Second
 
 func newPlane(fam *family, mr mrouter, log *logx.Logger) *plane {
