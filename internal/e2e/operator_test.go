@@ -7,7 +7,6 @@ package e2e
 // re-join, and reload through the client.
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -68,11 +67,9 @@ func wireGaps(sn *netlab.Sniffer, src, group netip.Addr, from, to time.Time) []n
 		if p.At.After(to) {
 			break
 		}
-		// UDP header, then the Sender's magic and sequence number.
-		if len(p.Payload) < 8+12 || string(p.Payload[8:12]) != "MCPL" {
-			continue
+		if seq, ok := streamSeq(p); ok {
+			seen = append(seen, netlab.Arrival{Seq: seq, At: p.At})
 		}
-		seen = append(seen, netlab.Arrival{Seq: binary.BigEndian.Uint64(p.Payload[12:20]), At: p.At})
 	}
 	gaps, _ := netlab.SeqGaps(seen)
 	return gaps

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -29,7 +30,9 @@ const pacedSenderEnv = "MCAST_E2E_PACED_SENDER"
 // emulated test VM its datagrams come with gaps of several milliseconds
 // whenever the test or the proxy is busy; a latency measured with it is
 // mostly that gap. A stream from a real head end does not wait for the
-// router's processes: this one comes close.
+// router's processes: this one comes close. Its datagrams carry the
+// in-process sender's magic and a sequence number (streamSeq reads it), so
+// a test can tell which datagram the router forwarded, not only when.
 func (tp *topo) startPacedSender(ns, ifname string, src netip.Addr, dst netip.AddrPort, interval time.Duration) *netlab.Proc {
 	tp.t.Helper()
 	spec := fmt.Sprintf("%s=%s %s %s %s", pacedSenderEnv, src, ifname, dst, interval)
@@ -84,12 +87,18 @@ func runPacedSender(spec string) error {
 		return err
 	}
 	to := &unix.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())}
-	payload := []byte("MCPL paced stream")
+	// The in-process sender's layout (magic, sequence number, a send time
+	// left zero here); the first datagram is number 1.
+	payload := make([]byte, 4+8+8)
+	copy(payload, "MCPL")
+	var seq uint64
 	var next unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &next); err != nil {
 		return err
 	}
 	for {
+		seq++
+		binary.BigEndian.PutUint64(payload[4:], seq)
 		// Errors (no route yet) lose a datagram, as on a real network.
 		_ = unix.Sendto(fd, payload, 0, to)
 		next = unix.NsecToTimespec(next.Nano() + interval.Nanoseconds())
@@ -102,6 +111,16 @@ func runPacedSender(spec string) error {
 	}
 }
 
+// streamSeq is the sequence number of a datagram of the in-process or the
+// paced sender as a sniffer saw it (its payload starts with the UDP header);
+// ok is false for any other packet.
+func streamSeq(p netlab.Packet) (seq uint64, ok bool) {
+	if p.Proto != 17 || len(p.Payload) < 8+12 || string(p.Payload[8:12]) != "MCPL" {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(p.Payload[12:20]), true
+}
+
 // TestPacedSender: the paced sender's stream reaches a sniffer at its rate
 // (the test VM's clock allowing): without it, the latency figure would
 // measure nothing.
@@ -112,9 +131,20 @@ func TestPacedSender(t *testing.T) {
 	tp.must(err)
 	tp.startPacedSender("src", "eth0", s1, netip.AddrPortFrom(grp, 5001), time.Millisecond)
 	time.Sleep(time.Second)
-	n := at.Count(udpTo(grp))
+	pkts := at.Packets(udpTo(grp))
+	n := len(pkts)
 	t.Logf("paced sender: %d datagrams in about 1 s at 1 ms", n)
 	if n < 200 || n > 1100 {
 		t.Errorf("%d datagrams in about a second, want about 1000 (at least 200 on a loaded VM)", n)
+	}
+	// Numbered upwards: the latency test tells datagrams apart by their
+	// numbers.
+	var last uint64
+	for _, p := range pkts {
+		seq, ok := streamSeq(p)
+		if !ok || seq <= last {
+			t.Fatalf("datagram after number %d: numbered %d (%v), want a number above it", last, seq, ok)
+		}
+		last = seq
 	}
 }
