@@ -147,7 +147,7 @@ func TestJoinLatency(t *testing.T) {
 	// sender keeps its rate.
 	atUp, err := tp.lab.NewSniffer("router", "up0")
 	tp.must(err)
-	var lat, anyAge, before, gaps, cpu []time.Duration
+	var lat, anyAge, staleAge, before, gaps, cpu []time.Duration
 	var switches []int
 	leaked, stale := 0, 0 // datagrams forwarded to rcv3 before it joined; held ones sent out after the report
 	for i := range groups {
@@ -174,7 +174,10 @@ func TestJoinLatency(t *testing.T) {
 			leaked += n
 		}
 		lat, anyAge = append(lat, j.fresh.Sub(report)), append(anyAge, j.first.Sub(report))
-		stale += j.stale
+		if j.stale > 0 {
+			stale += j.stale
+			staleAge = append(staleAge, j.staleAge)
+		}
 		if !j.lastDropped.IsZero() {
 			before = append(before, max(j.lastDropped.Sub(report), 0))
 			gaps = append(gaps, j.firstAtRouter.Sub(j.lastDropped))
@@ -188,6 +191,10 @@ func TestJoinLatency(t *testing.T) {
 	a50, a90, amax := percentiles(anyAge)
 	t.Logf("%s: report on the wire -> first datagram of any age forwarded: p50 %s ms, p90 %s ms, max %s ms; %d datagrams that reached the router before the report were forwarded after it (held by the kernel for an unresolved flow)",
 		proxyUnderTest(), ms(a50), ms(a90), ms(amax), stale)
+	if len(staleAge) > 0 {
+		h50, _, hmax := percentiles(staleAge)
+		t.Logf("%s: the oldest held datagram a join, its age at the report: p50 %s ms, max %s ms (%d joins)", proxyUnderTest(), ms(h50), ms(hmax), len(staleAge))
+	}
 	if len(before) > 0 {
 		b50, b90, bmax := percentiles(before)
 		g50, g90, gmax := percentiles(gaps)
@@ -220,8 +227,10 @@ type joinSeen struct {
 	// the router's sniffer missed it.
 	firstAtRouter, lastDropped time.Time
 	// stale counts the datagrams that reached the router before the report
-	// and the host after it.
-	stale int
+	// and the host after it, and staleAge is how long before the report
+	// the oldest of them had.
+	stale    int
+	staleAge time.Duration
 }
 
 // joinSeenAt reads one join from the stream's datagrams at the router and at
@@ -251,6 +260,7 @@ func joinSeenAt(report time.Time, atRouter, atHost []netlab.Packet) joinSeen {
 		case !seen:
 		case at.Before(report):
 			j.stale++
+			j.staleAge = max(j.staleAge, report.Sub(at))
 		case j.fresh.IsZero() || seq < freshSeq:
 			j.fresh, j.firstAtRouter, freshSeq = p.At, at, seq
 		}
@@ -628,7 +638,7 @@ func TestJoinSeenAt(t *testing.T) {
 		name: "the kernel releases four held datagrams, then forwards from 8 on",
 		atHost: []netlab.Packet{datagram(1, 6.5), datagram(2, 6.5), datagram(3, 6.5), datagram(4, 6.6),
 			datagram(8, 8.1)},
-		want: joinSeen{fresh: at(8.1), first: at(6.5), firstAtRouter: at(8), lastDropped: at(7), stale: 4},
+		want: joinSeen{fresh: at(8.1), first: at(6.5), firstAtRouter: at(8), lastDropped: at(7), stale: 4, staleAge: 3500 * time.Microsecond},
 	}, {
 		name:   "the first datagram after the report forwarded: the one before it came before the report",
 		atHost: []netlab.Packet{datagram(5, 5.1)},
@@ -636,7 +646,7 @@ func TestJoinSeenAt(t *testing.T) {
 	}, {
 		name:   "only held datagrams so far",
 		atHost: []netlab.Packet{datagram(1, 6.5), datagram(2, 6.5)},
-		want:   joinSeen{first: at(6.5), stale: 2},
+		want:   joinSeen{first: at(6.5), stale: 2, staleAge: 3500 * time.Microsecond},
 	}, {
 		name: "what came before the report, other packets and unseen numbers do not count",
 		atHost: []netlab.Packet{datagram(3, 3.1), {At: at(5.5), Proto: 2, Payload: []byte{0x16}},
