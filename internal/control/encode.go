@@ -261,6 +261,10 @@ func writeInterface(w *jsonlite.Writer, i *Interface, groups *pager) {
 		w.Int(int64(q.Version))
 		w.Close('}')
 	}
+	if i.ExpiryHeld != 0 {
+		w.Key("expiry_held")
+		w.Float(i.ExpiryHeld)
+	}
 	switch {
 	case groups != nil:
 		// omitempty: the key only if the first page has a group.

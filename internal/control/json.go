@@ -337,6 +337,7 @@ func (d *decoder) iface(v jsonlite.Value, where string, i *Interface) {
 				field{"version", &q.Version, nil})
 			i.Querier = q
 		}},
+		field{"expiry_held", &i.ExpiryHeld, nil},
 		field{"groups", nil, func(v jsonlite.Value, path string) {
 			i.Groups = decodeList(d, v, path, "[]control.Group", func(v jsonlite.Value, g *Group) { d.group(v, path, g) })
 		}},

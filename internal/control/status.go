@@ -122,6 +122,11 @@ type Interface struct {
 	Addresses []string `json:"addresses"`
 	// Querier is the elected querier on a downstream; nil on upstreams.
 	Querier *Querier `json:"querier,omitempty"`
+	// ExpiryHeld is how many more seconds no membership on this downstream
+	// expires, because reports were lost (the routing socket's buffer
+	// overflowed) or wait unread (the daemon is behind its socket); 0 when
+	// expiry is not held.
+	ExpiryHeld float64 `json:"expiry_held,omitempty"`
 	// Groups are the memberships heard on a downstream.
 	Groups []Group `json:"groups,omitempty"`
 	// Counters are per-interface counters, by name.

@@ -173,6 +173,10 @@ func writeGroups(b *bytes.Buffer, ifc Interface) {
 		}
 		format.Fprintf(b, ", querier %s (%s%s)", q.Address, protocol(ifc.Family, q.Version), self)
 	}
+	if ifc.ExpiryHeld > 0 {
+		// Reports were lost or wait unread: nothing expires meanwhile.
+		format.Fprintf(b, ", expiry held %s", duration(ifc.ExpiryHeld))
+	}
 	b.WriteString("\n")
 	if len(ifc.Groups) == 0 {
 		b.WriteString("  none\n")

@@ -48,7 +48,7 @@ func sampleStatus() *Status {
 				Addresses: []string{"fe80::1", "2001:db8::10"}},
 			{Name: "br-lan", Family: "ipv6", Role: "downstream", State: "active", Ifindex: 3, VIF: 1,
 				Addresses: []string{"fe80::2"},
-				Querier:   &Querier{Address: "fe80::2", Self: true, Version: 2}},
+				Querier:   &Querier{Address: "fe80::2", Self: true, Version: 2}, ExpiryHeld: 97.4},
 		},
 		Upstream: []Subscription{
 			{Family: "ipv4", Interface: "eth0", Group: ip("239.1.1.1"), Mode: "exclude", Sources: ips("10.9.9.9")},
@@ -90,7 +90,7 @@ Groups on br-lan (ipv4), querier 192.168.1.1 (IGMPv3, this router)
 Groups on wlan1 (ipv4)
   none
 
-Groups on br-lan (ipv6), querier fe80::2 (MLDv2, this router)
+Groups on br-lan (ipv6), querier fe80::2 (MLDv2, this router), expiry held 1m37s
   none
 
 Upstream subscriptions

@@ -388,6 +388,37 @@ func TestAwayHoldsExpiry(t *testing.T) {
 	})
 }
 
+// TestStatusShowsExpiryHeld: while expiry is held on a downstream, status
+// says for how much longer, so that an operator can tell why a group
+// outlives its timer; once the hold is over it says nothing.
+func TestStatusShowsExpiryHeld(t *testing.T) {
+	join, _ := benchReports(t)
+	d, _, _ := reportBenchDaemon(t)
+	start := time.Now()
+	d.handle(event{plane: d.allPlanes()[0], pkt: join, at: start})
+	held := func(now time.Time) float64 {
+		t.Helper()
+		st, _ := d.statusHead(now)
+		for _, ifc := range st.Interfaces {
+			if ifc.Name == lanUp.Name && ifc.Family == control.FamilyIPv4 {
+				return ifc.ExpiryHeld
+			}
+		}
+		t.Fatalf("no %s in status: %+v", lanUp.Name, st.Interfaces)
+		return 0
+	}
+	if h := held(start); h != 0 {
+		t.Fatalf("expiry held for %v s before anything waited, want 0", h)
+	}
+	d.noteAway(start, start.Add(awayLimit))
+	if h, want := held(start.Add(awayLimit)), awayLimit.Seconds(); h != want {
+		t.Fatalf("expiry held for %v s right after the loop was away, want %v", h, want)
+	}
+	if h := held(start.Add(2 * awayLimit)); h != 0 {
+		t.Fatalf("expiry held for %v s once the hold was over, want 0", h)
+	}
+}
+
 // TestReportSourcesOutliveTheDecoder: the decoder reuses one report's
 // source lists for the next, so the brain must keep copies. Two reports
 // with different sources, and the first group's state still holds the

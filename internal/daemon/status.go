@@ -57,7 +57,7 @@ func (d *Daemon) statusHead(now time.Time) (*control.Status, *statusPages) {
 				if ifc.Role == config.RoleDisabled || !p.fam.ifEnabled(ifc) {
 					continue
 				}
-				x, keys := d.interfaceStatus(p, ifc)
+				x, keys := d.interfaceStatus(p, ifc, now)
 				x.Proxy = name
 				if keys.p != nil {
 					pages.groups[len(st.Interfaces)] = keys
@@ -270,7 +270,7 @@ func reuse[T any](page *[]T) []T {
 
 // interfaceStatus describes a configured interface; for an active
 // downstream also the keys of its groups, whose entries come in pages.
-func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface) (control.Interface, groupKeys) {
+func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface, now time.Time) (control.Interface, groupKeys) {
 	out := control.Interface{Name: ifc.Name, Family: p.fam.name, Role: ifc.Role.String(), State: control.StateWaiting, VIF: -1, Addresses: []string{}}
 	l, exists := d.links[ifc.Name]
 	if exists {
@@ -314,6 +314,7 @@ func (d *Daemon) interfaceStatus(p *plane, ifc *config.Interface) (control.Inter
 		q.Address = addr.String()
 	}
 	out.Querier = q
+	out.ExpiryHeld = seconds(r.ExpiryHeldUntil(), now)
 	return out, groupKeys{p: p, ifindex: in.ifindex, keys: r.GroupAddrs()}
 }
 

@@ -62,6 +62,7 @@ func TestHostileFlood(t *testing.T) {
 	var (
 		mu           sync.Mutex
 		polls, fails int
+		heldPolls    int // answers that said expiry was held on a link
 		failure      string
 	)
 	stopPoll, pollDone := make(chan struct{}), make(chan struct{})
@@ -79,6 +80,9 @@ func TestHostileFlood(t *testing.T) {
 			if err != nil {
 				fails++
 				failure = fmt.Sprintf("%v: %s", err, out)
+			}
+			if strings.Contains(string(out), ", expiry held ") {
+				heldPolls++
 			}
 			mu.Unlock()
 		}
@@ -174,7 +178,7 @@ func TestHostileFlood(t *testing.T) {
 	t.Logf("RSS %d KiB before, %d KiB after, peak %d KiB; br-lan IPv4: %d groups, state %d bytes; IPv6: %d groups, state %d bytes; dropped %v, IPv6 %v",
 		rss0, rss1, peak, len(lan.Groups), lan.Counters["state_bytes"], len(lan6.Groups), lan6.Counters["state_bytes"], c.Dropped, counters(st, control.FamilyIPv6).Dropped)
 	mu.Lock()
-	t.Logf("status polled %d times during the flood, %d failed", polls, fails)
+	t.Logf("status polled %d times during the flood, %d failed; %d said expiry was held on a link (reports lost or waiting)", polls, fails, heldPolls)
 	if fails > 0 {
 		t.Errorf("status failed %d of %d times during the flood; last: %s", fails, polls, failure)
 	}

@@ -22,6 +22,11 @@ func (r *Router) ReportsLost(when time.Time) { r.holdFor(when, r.qi+r.cfg.QueryR
 // queue.
 func (r *Router) ReportsWaiting(when time.Time, hold time.Duration) { r.holdFor(when, hold) }
 
+// ExpiryHeldUntil is when the hold that ReportsLost or ReportsWaiting set
+// ends: until then no membership of the link expires. It is in the past, or
+// zero, when expiry is not held.
+func (r *Router) ExpiryHeldUntil() time.Time { return r.clock.time(r.holdUntil) }
+
 // holdFor holds expiry until d after when, unless a hold lasts longer.
 func (r *Router) holdFor(when time.Time, d time.Duration) {
 	if until := r.clock.at(when).Add(d); until.After(r.holdUntil) {

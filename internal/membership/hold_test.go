@@ -70,3 +70,27 @@ func TestReportsWaitingHoldsExpiry(t *testing.T) {
 		groups: []groupCheck{{group: G, absent: true}},
 	}})
 }
+
+// TestExpiryHeldUntil: the end of the hold, as status shows it, is the later
+// of the holds given, and is not in the future once expiry runs again.
+func TestExpiryHeldUntil(t *testing.T) {
+	r := NewRouter(Config{}, addr("10.0.0.5"))
+	now := at(time.Minute)
+	r.Start(now)
+	if held := r.ExpiryHeldUntil(); held.After(now) {
+		t.Fatalf("held until %v at the start, want no hold", held)
+	}
+	r.ReportsWaiting(now, time.Second)
+	if held := r.ExpiryHeldUntil(); !held.Equal(now.Add(time.Second)) {
+		t.Fatalf("held until %v after reports waited a second, want %v", held, now.Add(time.Second))
+	}
+	r.ReportsLost(now)
+	lost := now.Add(125*time.Second + 10*time.Second) // query interval and query response interval
+	if held := r.ExpiryHeldUntil(); !held.Equal(lost) {
+		t.Fatalf("held until %v after reports were lost, want %v", held, lost)
+	}
+	r.ReportsWaiting(now.Add(time.Second), time.Second)
+	if held := r.ExpiryHeldUntil(); !held.Equal(lost) {
+		t.Fatalf("a shorter hold moved the end to %v, want %v", held, lost)
+	}
+}

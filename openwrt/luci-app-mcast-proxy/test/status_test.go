@@ -82,6 +82,7 @@ func TestStatusView(t *testing.T) {
 			// groups per downstream, with hosts and expiry
 			"br-lan (IPv4)", "br-tv (IPv4)", "br-lan (IPv6)", "wlan1 (IPv4)",
 			"Querier: 192.168.20.2 (IGMPv2)",
+			"No membership expires for 1m 37s more",
 			"Not in service",
 			"232.10.0.5", "198.51.100.20 (4m 7s)", "198.51.100.21 (3m 2s)",
 			"192.168.1.42 (4m 7s)", "192.168.1.57 (2m 42s)",

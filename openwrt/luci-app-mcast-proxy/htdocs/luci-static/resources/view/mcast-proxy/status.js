@@ -292,6 +292,11 @@ function renderGroups(ifc) {
 		descr = _('Not in service: the interface is missing, down or has no address yet.');
 	else if (ifc.querier)
 		descr = _('Querier: %s').format(querierText(ifc));
+	// Why a group outlives its timer: after a flood nothing expires until
+	// every host had a query to answer.
+	if (ifc.state == 'active' && ifc.expiry_held > 0)
+		descr = E([], [ descr ? descr + ' ' : '',
+			_('No membership expires for %s more: reports were lost or still wait to be read.').format(formatDuration(ifc.expiry_held)) ]);
 
 	return E('div', { 'class': 'mcast-proxy-groups' }, [
 		E('h4', {}, [ title ]),
