@@ -227,8 +227,8 @@ type joinSeen struct {
 	// the router's sniffer missed it.
 	firstAtRouter, lastDropped time.Time
 	// stale counts the datagrams that reached the router before the report
-	// and the host after it, and staleAge is how long before the report
-	// the oldest of them had.
+	// and the host after it; staleAge is how long before the report the
+	// oldest of them reached the router.
 	stale    int
 	staleAge time.Duration
 }
