@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"io"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -175,7 +176,8 @@ func writeGroups(b *bytes.Buffer, ifc Interface) {
 	}
 	if ifc.ExpiryHeld > 0 {
 		// Reports were lost or wait unread: nothing expires meanwhile.
-		format.Fprintf(b, ", expiry held %s", duration(ifc.ExpiryHeld))
+		// Rounded up, so that a hold of a quarter second is not "0s".
+		format.Fprintf(b, ", expiry held %s", duration(math.Ceil(ifc.ExpiryHeld)))
 	}
 	b.WriteString("\n")
 	if len(ifc.Groups) == 0 {

@@ -90,7 +90,7 @@ Groups on br-lan (ipv4), querier 192.168.1.1 (IGMPv3, this router)
 Groups on wlan1 (ipv4)
   none
 
-Groups on br-lan (ipv6), querier fe80::2 (MLDv2, this router), expiry held 1m37s
+Groups on br-lan (ipv6), querier fe80::2 (MLDv2, this router), expiry held 1m38s
   none
 
 Upstream subscriptions
