@@ -211,7 +211,7 @@ bench:
 # igmpproxy package) side by side. They log numbers; nothing is timed as pass or fail.
 # TestReadWakeFloor compares the Go readers with a C one (testdata/wakereader.c), built here
 # where a C compiler is at hand and left out otherwise.
-BENCH_E2E_RUN := ^Test(ReadWakeFloor|JoinLatency|ThousandGroups)$$
+BENCH_E2E_RUN := ^Test(ReadWakeFloor|JoinLatency|NewStreamLatency|ThousandGroups)$$
 IGMPPROXY ?= /usr/sbin/igmpproxy
 bench-e2e: build testvm
 	@if ! { command -v cc >/dev/null && cc -O2 -static -o $(BIN)/wakereader internal/e2e/testdata/wakereader.c; }; then \

@@ -211,6 +211,67 @@ func TestJoinLatency(t *testing.T) {
 	tp.logResources("after the joins")
 }
 
+// TestNewStreamLatency measures the other half of a channel change: for 20
+// groups one after the other, a host on down2 has joined and the proxy has
+// subscribed upstream, and then the stream starts (as a head end starts
+// sending once asked). The kernel holds the stream's first datagrams while
+// it asks the proxy for a route; the figure is the time from the stream's
+// first datagram at the router to the first datagram of the stream at the
+// host, and how many of the stream's first 100 datagrams never got there.
+func TestNewStreamLatency(t *testing.T) {
+	const (
+		groups = 20
+		window = 100 // the datagrams counted for losses at the start
+	)
+	tp := measuredTopo(t)
+	atUp, err := tp.lab.NewSniffer("router", "up0")
+	tp.must(err)
+	atHost := tp.sniffer(fam4, "rcv3")
+	atSource := tp.sniffer(fam4, "src")
+	var lat []time.Duration
+	var lost []int
+	for i := range groups {
+		grp := netip.AddrFrom4([4]byte{239, 10, 1, byte(i + 1)})
+		joinAt := time.Now()
+		r := tp.receiver("rcv3", netip.AddrPortFrom(grp, 5001), netlab.AnySource)
+		tp.waitFor(5*time.Second, fmt.Sprintf("the router's report for %s upstream", grp), func() bool {
+			return atSource.Count(func(p netlab.Packet) bool { return reportFor(grp)(p) && !p.At.Before(joinAt) }) > 0
+		})
+		s := tp.startPacedSender("src", "eth0", s1, netip.AddrPortFrom(grp, 5001), time.Millisecond)
+		var first, firstAtHost time.Time
+		tp.waitFor(5*time.Second, fmt.Sprintf("%d datagrams of %s at the router and one at rcv3", window, grp), func() bool {
+			up, host := atUp.Packets(udpTo(grp)), atHost.Packets(udpTo(grp))
+			if len(up) < window || len(host) == 0 {
+				return false
+			}
+			first, firstAtHost = up[0].At, host[0].At
+			return true
+		})
+		// Every datagram of the window that reached the router has been
+		// forwarded by now, or never will be.
+		time.Sleep(50 * time.Millisecond)
+		reached := map[uint64]bool{}
+		for _, p := range atHost.Packets(udpTo(grp)) {
+			if seq, ok := streamSeq(p); ok {
+				reached[seq] = true
+			}
+		}
+		n := 0
+		for _, p := range atUp.Packets(udpTo(grp)) {
+			if seq, ok := streamSeq(p); ok && seq <= window && !reached[seq] {
+				n++
+			}
+		}
+		lat, lost = append(lat, firstAtHost.Sub(first)), append(lost, n)
+		tp.must(r.Leave())
+		s.Kill()
+	}
+	p50, p90, maxd := percentiles(lat)
+	slices.Sort(lost)
+	t.Logf("%s: a new stream's first datagram at the router -> its first datagram at the host, %d groups: p50 %s ms, p90 %s ms, max %s ms (all: %v); of its first %d datagrams at the router, never forwarded: p50 %d, max %d",
+		proxyUnderTest(), groups, ms(p50), ms(p90), ms(maxd), lat, window, lost[len(lost)/2], lost[len(lost)-1])
+}
+
 // joinSeen is what the sniffers saw of one join: the stream's datagrams at
 // the router (atUp) and at the host, read by their numbers.
 type joinSeen struct {
