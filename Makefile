@@ -206,10 +206,9 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
-# The end-to-end measurements of docs/performance.md (join latency, a stream starting after the
-# join, one host joining 1000
-# groups, CPU and memory), in the test VM, for mcast-proxy and then for igmpproxy (Debian's
-# igmpproxy package) side by side. They log numbers; nothing is timed as pass or fail.
+# The end-to-end measurements of docs/performance.md (join latency, a stream starting after
+# the join, one host joining 1000 groups, CPU and memory), in the test VM, for mcast-proxy and
+# then for igmpproxy (Debian's igmpproxy package) side by side. They log numbers; nothing is timed as pass or fail.
 # TestReadWakeFloor compares the Go readers with a C one (testdata/wakereader.c), built here
 # where a C compiler is at hand and left out otherwise.
 BENCH_E2E_RUN := ^Test(ReadWakeFloor|JoinLatency|NewStreamLatency|ThousandGroups)$$
