@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -675,9 +674,8 @@ func TestJoinSeenAt(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms float64) time.Time { return t0.Add(time.Duration(ms * float64(time.Millisecond))) }
 	datagram := func(seq uint64, ms float64) netlab.Packet {
-		payload := make([]byte, 8+20)
-		copy(payload[8:], "MCPL")
-		binary.BigEndian.PutUint64(payload[12:], seq)
+		payload := make([]byte, 8+netlab.DatagramLen) // after the UDP header
+		netlab.MarkDatagram(payload[8:], seq, at(ms))
 		return netlab.Packet{At: at(ms), Proto: 17, Payload: payload}
 	}
 	// The stream at the router: datagram n arrives at n ms.

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -87,10 +86,8 @@ func runPacedSender(spec string) error {
 		return err
 	}
 	to := &unix.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())}
-	// The in-process sender's layout (magic, sequence number, a send time
-	// left zero here); the first datagram is number 1.
-	payload := make([]byte, 4+8+8)
-	copy(payload, "MCPL")
+	// The in-process sender's datagrams; the first is number 1.
+	payload := make([]byte, netlab.DatagramLen)
 	var seq uint64
 	var next unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &next); err != nil {
@@ -98,7 +95,7 @@ func runPacedSender(spec string) error {
 	}
 	for {
 		seq++
-		binary.BigEndian.PutUint64(payload[4:], seq)
+		netlab.MarkDatagram(payload, seq, time.Now())
 		// Errors (no route yet) lose a datagram, as on a real network.
 		_ = unix.Sendto(fd, payload, 0, to)
 		next = unix.NsecToTimespec(next.Nano() + interval.Nanoseconds())
@@ -115,10 +112,10 @@ func runPacedSender(spec string) error {
 // paced sender as a sniffer saw it (its payload starts with the UDP header);
 // ok is false for any other packet.
 func streamSeq(p netlab.Packet) (seq uint64, ok bool) {
-	if p.Proto != 17 || len(p.Payload) < 8+12 || string(p.Payload[8:12]) != "MCPL" {
+	if p.Proto != 17 || len(p.Payload) < 8 {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(p.Payload[12:20]), true
+	return netlab.DatagramSeq(p.Payload[8:])
 }
 
 // TestPacedSender: the paced sender's stream reaches a sniffer at its rate

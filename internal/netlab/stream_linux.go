@@ -17,9 +17,29 @@ import (
 
 // Datagram layout sent by a Sender: magic, sequence number, send time.
 const (
-	magic      = "MCPL"
-	payloadLen = 4 + 8 + 8
+	magic = "MCPL"
+	// DatagramLen is the length of a stream datagram's payload.
+	DatagramLen = 4 + 8 + 8
 )
+
+// MarkDatagram writes a stream datagram's payload into buf (DatagramLen
+// bytes): the magic, seq and the send time. Streams sent by other processes
+// (the end-to-end tests' paced sender) use it too, so that receivers and
+// sniffers read every stream alike.
+func MarkDatagram(buf []byte, seq uint64, sent time.Time) {
+	copy(buf, magic)
+	binary.BigEndian.PutUint64(buf[4:], seq)
+	binary.BigEndian.PutUint64(buf[12:], uint64(sent.UnixNano()))
+}
+
+// DatagramSeq is the sequence number of a stream datagram's payload; ok is
+// false for a payload that is not one.
+func DatagramSeq(payload []byte) (seq uint64, ok bool) {
+	if len(payload) < 4+8 || string(payload[:4]) != magic {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(payload[4:]), true
+}
 
 // Sender sends numbered UDP datagrams to a multicast group from one source
 // address at a fixed interval until stopped. The group may be IPv4 or IPv6.
@@ -96,11 +116,9 @@ func (s *Sender) loop(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	to := net.UDPAddrFromAddrPort(s.dst)
-	buf := make([]byte, payloadLen)
-	copy(buf, magic)
+	buf := make([]byte, DatagramLen)
 	for seq := uint64(1); ; seq++ {
-		binary.BigEndian.PutUint64(buf[4:], seq)
-		binary.BigEndian.PutUint64(buf[12:], uint64(time.Now().UnixNano()))
+		MarkDatagram(buf, seq, time.Now())
 		// Errors (no route yet, buffer full) just lose a datagram, as on
 		// a real network; receivers see the gap.
 		if _, err := s.conn.WriteTo(buf, to); err == nil {
@@ -246,11 +264,14 @@ func (r *Receiver) loop() {
 		}
 		now := time.Now()
 		ua, ok := from.(*net.UDPAddr)
-		if !ok || n != payloadLen || string(buf[:4]) != magic {
+		if !ok || n != DatagramLen {
+			continue
+		}
+		seq, ok := DatagramSeq(buf[:n])
+		if !ok {
 			continue
 		}
 		src := ua.AddrPort().Addr().Unmap()
-		seq := binary.BigEndian.Uint64(buf[4:])
 		r.mu.Lock()
 		r.got[src] = append(r.got[src], Arrival{Seq: seq, At: now})
 		r.mu.Unlock()
